@@ -1,0 +1,144 @@
+# pam-k8s top-level Makefile.
+#   make            build everything into $(O)/ (default build/)
+#   make check      install test deps (root, apt-get), build, unit + integration tests,
+#                   then unit + in-process tests again under ASan+UBSan, valgrind on NSS, short fuzz
+#   make demo       the main job on a self-contained local cluster endpoint
+#   make bench      figures
+#   make install DESTDIR=...
+
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= /lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+PAMDIR     ?= $(LIBDIR)/security
+MANDIR     ?= $(PREFIX)/share/man
+STOREDIR   ?= /var/lib/k8s-auth
+VERSION    ?= 0.1.0
+
+O          ?= build
+SAN        ?=
+CC         ?= gcc
+
+PKGS       := jansson libcurl yaml-0.1 libssl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN       := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
+              -Wmissing-prototypes -Wno-unused-parameter
+DEFS       := -D_GNU_SOURCE -DK8S_VERSION=\"$(VERSION)\" -DK8S_STOREDIR=\"$(STOREDIR)\"
+ifeq ($(SAN),1)
+OPT        := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SANLD      := -fsanitize=address,undefined
+else
+OPT        := -O2 -g -D_FORTIFY_SOURCE=2
+SANLD      :=
+endif
+CFLAGS     ?=
+CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fPIC $(DEFS) -Icommon $(PKG_CFLAGS)
+LDFLAGS    += -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
+
+# Code the NSS module may contain: no jansson/curl/OpenSSL/YAML.
+NSS_COMMON := common/storefmt.c
+COMMON_SRC := $(filter-out $(NSS_COMMON),$(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
+NSSC_OBJ   := $(NSS_COMMON:%.c=$(O)/%.nss.o)
+LIBCOMMON  := $(O)/libk8scommon.a
+
+PAM_SRC    := $(wildcard pam_k8s/*.c)
+NSS_SRC    := $(wildcard nss_k8s/*.c)
+CLI_SRC    := $(wildcard cli/k8s-auth*.c)
+ASKPASS_SRC:= $(wildcard cli/askpass*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+TESTLIB_SRC:= $(wildcard tests/unit/lib_*.c)
+TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(O)/%.o)
+
+PAM_SO     := $(O)/pam_k8s.so
+NSS_SO     := $(O)/libnss_k8s.so.2
+CLI        := $(O)/k8s-auth
+ASKPASS    := $(O)/k8s-ssh-askpass
+
+TARGETS    := $(LIBCOMMON) $(CLI) $(UNIT_BIN)
+ifneq ($(PAM_SRC),)
+TARGETS    += $(PAM_SO)
+endif
+ifneq ($(NSS_SRC),)
+TARGETS    += $(NSS_SO)
+endif
+ifneq ($(ASKPASS_SRC),)
+TARGETS    += $(ASKPASS)
+endif
+
+.PHONY: all check deps test unit integration asan valgrind fuzz fuzz-build demo bench install clean man
+all: $(TARGETS)
+
+$(O)/%.o: %.c $(wildcard common/*.h pam_k8s/*.h nss_k8s/*.h cli/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/%.nss.o: %.c $(wildcard common/*.h nss_k8s/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ) $(NSSC_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PAM_SO): $(PAM_SRC:%.c=$(O)/%.o) $(LIBCOMMON) pam_k8s/pam_k8s.map
+	$(CC) -shared -o $@ $(filter %.o,$^) $(LIBCOMMON) -Wl,--version-script=pam_k8s/pam_k8s.map $(LDFLAGS) -lpam $(PKG_LIBS)
+
+$(NSS_SO): $(NSS_SRC:%.c=$(O)/%.nss.o) $(NSSC_OBJ) nss_k8s/nss_k8s.map
+	$(CC) -shared -o $@ $(filter %.o,$^) -Wl,-soname,libnss_k8s.so.2 -Wl,--version-script=nss_k8s/nss_k8s.map $(LDFLAGS)
+
+$(CLI): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCOMMON)
+	$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
+
+$(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o)
+	$(CC) -o $@ $^ $(LDFLAGS) -pie
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+
+# ---------------------------------------------------------------- tests
+# `make check` is the README's test command and what .ci/run runs.
+check: deps
+	$(MAKE) all
+	tests/run-all.sh
+
+deps:
+	tests/install-deps.sh
+
+unit: all
+	tests/run-unit.sh $(O)
+
+integration: all
+	tests/run-integration.sh
+
+asan:
+	$(MAKE) O=build-asan SAN=1 all
+	tests/run-unit.sh build-asan
+
+fuzz-build:
+	$(MAKE) -f fuzz/fuzz.mk
+
+fuzz: fuzz-build
+	fuzz/run.sh 30
+
+demo:
+	tests/install-deps.sh
+	$(MAKE) all
+	tests/demo.sh
+
+bench: all
+	bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	[ ! -f $(PAM_SO) ] || install -m 0644 $(PAM_SO) $(DESTDIR)$(PAMDIR)/pam_k8s.so
+	[ ! -f $(NSS_SO) ] || install -m 0644 $(NSS_SO) $(DESTDIR)$(LIBDIR)/libnss_k8s.so.2
+	install -m 0755 $(CLI) $(DESTDIR)$(SBINDIR)/k8s-auth
+	[ ! -f $(ASKPASS) ] || install -m 0755 $(ASKPASS) $(DESTDIR)$(BINDIR)/k8s-ssh-askpass
+
+clean:
+	rm -rf build build-asan build-fuzz

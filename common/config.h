@@ -1,0 +1,127 @@
+/* config.h: /etc/k8s-auth/config.yaml (SPEC.md "Configuration"), parsed
+ * once into plain C structures.  YAML or JSON; unknown keys are an error
+ * (exit 2) so a typo never silently weakens policy.  Every section is
+ * optional; has_* says which were present. */
+#ifndef K8S_CONFIG_H
+#define K8S_CONFIG_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+#define K8S_DEFAULT_CONFIG   "/etc/k8s-auth/config.yaml"
+#define K8S_DEFAULT_STORE    "/var/lib/k8s-auth"
+#define K8S_DEFAULT_CACHEDIR "/var/cache/k8s-auth"
+#define K8S_DEFAULT_RUNDIR   "/run/k8s-auth"
+
+struct k8s_strv {
+	char **v;
+	size_t n;
+};
+
+struct k8s_claim_mapping {
+	char *claim;       /* NULL = not configured */
+	char *prefix;      /* NULL = not set (required by the apiserver when claim is set for username/groups) */
+};
+
+struct k8s_claim_rule {
+	char *claim;
+	char *required_value;
+};
+
+/* One entry of the `jwt:` list: the apiserver's JWTAuthenticator, CEL excepted. */
+struct k8s_jwt_authenticator {
+	char *issuer_url;            /* exact https URL compared with `iss` */
+	char *discovery_url;         /* NULL = issuer_url + "/.well-known/openid-configuration" */
+	struct k8s_strv audiences;   /* %h already expanded */
+	char *audience_match_policy; /* NULL/"" or "MatchAny" */
+	char *ca_pem;                /* NULL = system trust store */
+	struct k8s_claim_rule *rules;
+	size_t n_rules;
+	struct k8s_claim_mapping username; /* default claim "sub"?  No: required, as in the apiserver */
+	struct k8s_claim_mapping groups;
+	struct k8s_claim_mapping uid;
+};
+
+struct k8s_map_rule {
+	char *match;     /* POSIX ERE, as written */
+	char *local;     /* replacement, may contain \1..\9 */
+	int templated;   /* local contains a back-reference */
+	regex_t re;      /* compiled REG_EXTENDED */
+};
+
+struct k8s_declared {
+	char *name;
+	int64_t uid;     /* -1 = allocate */
+};
+
+struct k8s_config {
+	char *path;
+
+	int has_tokenreview;
+	struct {
+		char *kubeconfig;          /* default /etc/k8s-auth/kubeconfig */
+		struct k8s_strv audiences; /* %h expanded; non-empty unless allow_empty_audiences */
+		int allow_empty_audiences; /* `allowEmptyAudiences: true` (loudly discouraged) */
+		int64_t timeout_ms;        /* default 5000 */
+		int64_t cache_ttl_ms;      /* default 120000; 0 = off */
+		int allow_insecure;        /* `allowInsecureSkipTLSVerify: true` */
+	} tokenreview;
+
+	struct k8s_jwt_authenticator *jwt;
+	size_t n_jwt;
+	int64_t jwt_timeout_ms;            /* discovery/JWKS fetch timeout, default 5000 */
+	int64_t jwks_max_stale_ms;         /* how long cached keys serve an unreachable issuer, default 24h */
+
+	int has_policy;
+	struct {
+		int64_t max_token_lifetime_ms;   /* default 24h; 0 = no limit */
+		int allow_legacy_sa;             /* default 0 */
+		int allow_bootstrap;             /* default 0 */
+		struct k8s_strv deny_usernames;  /* globs; defaults of SPEC.md */
+	} policy;
+
+	int has_accounts;
+	struct {
+		struct k8s_map_rule *users;
+		size_t n_users;
+		uint32_t uid_min, uid_max;   /* default 200000..999999 */
+		uint32_t gid_min, gid_max;
+		char *home;                  /* default /home/%u */
+		char *shell;                 /* default /bin/bash */
+		struct k8s_declared *declared;
+		size_t n_declared;
+		struct k8s_strv allow_existing;
+		struct k8s_map_rule *groups;
+		size_t n_groups;
+	} accounts;
+
+	int has_login;
+	struct {
+		struct k8s_strv allowed_groups;
+		int allow_root;
+	} login;
+
+	char *store;      /* default /var/lib/k8s-auth */
+	char *cache_dir;  /* `cacheDir`, default /var/cache/k8s-auth */
+	char *run_dir;    /* `runDir`, default /run/k8s-auth */
+
+	json_t *raw;      /* the whole parsed document, for sections added later (sync:) */
+};
+
+/* Load and validate.  path NULL = K8S_DEFAULT_CONFIG.  On error returns
+ * K8S_ECONFIG with err->detail naming the file, key and what is wrong. */
+int k8s_config_load(const char *path, struct k8s_config **out, struct k8s_err *err);
+/* Same, from a string (for tests and fuzzing); name is used in messages. */
+int k8s_config_parse(const char *text, size_t len, const char *name,
+		     struct k8s_config **out, struct k8s_err *err);
+void k8s_config_free(struct k8s_config *cfg);
+
+void k8s_strv_free(struct k8s_strv *sv);
+
+#endif

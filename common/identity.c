@@ -1,0 +1,105 @@
+#include "identity.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void k8s_identity_free(struct k8s_identity *id)
+{
+	size_t i;
+
+	if (id == NULL)
+		return;
+	free(id->issuer);
+	free(id->subject);
+	free(id->username);
+	free(id->uid);
+	for (i = 0; i < id->n_groups; i++)
+		free(id->groups[i]);
+	free(id->groups);
+	json_decref(id->extra);
+	free(id->namespace_);
+	free(id->sa_name);
+	free(id->sa_uid);
+	free(id->pod_name);
+	free(id->pod_uid);
+	free(id->node_name);
+	free(id->node_uid);
+	memset(id, 0, sizeof(*id));
+}
+
+int k8s_identity_add_group(struct k8s_identity *id, const char *group)
+{
+	char **n;
+	char *g;
+
+	g = strdup(group);
+	if (g == NULL)
+		return -1;
+	n = realloc(id->groups, (id->n_groups + 1) * sizeof(*n));
+	if (n == NULL) {
+		free(g);
+		return -1;
+	}
+	id->groups = n;
+	id->groups[id->n_groups++] = g;
+	return 0;
+}
+
+int k8s_identity_has_group(const struct k8s_identity *id, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < id->n_groups; i++)
+		if (strcmp(id->groups[i], group) == 0)
+			return 1;
+	return 0;
+}
+
+static time_t claim_time(json_t *payload, const char *key)
+{
+	json_t *v = json_object_get(payload, key);
+
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		return (time_t)json_integer_value(v);
+	if (json_is_real(v) && json_real_value(v) > 0)
+		return (time_t)json_real_value(v);
+	return 0;
+}
+
+static void take_str(char **dst, json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (s != NULL && *dst == NULL)
+		*dst = strdup(s);
+}
+
+void k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload)
+{
+	json_t *k8s, *sa, *pod, *node;
+
+	id->exp = claim_time(payload, "exp");
+	id->iat = claim_time(payload, "iat");
+	id->nbf = claim_time(payload, "nbf");
+	k8s = json_object_get(payload, "kubernetes.io");
+	if (json_is_object(k8s)) {
+		take_str(&id->namespace_, k8s, "namespace");
+		sa = json_object_get(k8s, "serviceaccount");
+		take_str(&id->sa_name, sa, "name");
+		take_str(&id->sa_uid, sa, "uid");
+		pod = json_object_get(k8s, "pod");
+		take_str(&id->pod_name, pod, "name");
+		take_str(&id->pod_uid, pod, "uid");
+		node = json_object_get(k8s, "node");
+		take_str(&id->node_name, node, "name");
+		take_str(&id->node_uid, node, "uid");
+	}
+	/* Secret-based tokens: issuer "kubernetes/serviceaccount" and the
+	 * secret.name claim, no expiry. */
+	if (json_object_get(payload, "kubernetes.io/serviceaccount/secret.name") != NULL) {
+		id->legacy_sa = 1;
+		take_str(&id->namespace_, payload, "kubernetes.io/serviceaccount/namespace");
+		take_str(&id->sa_name, payload, "kubernetes.io/serviceaccount/service-account.name");
+		take_str(&id->sa_uid, payload, "kubernetes.io/serviceaccount/service-account.uid");
+	}
+}

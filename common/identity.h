@@ -1,0 +1,42 @@
+/* identity.h: what a validated token says about its holder. */
+#ifndef K8S_IDENTITY_H
+#define K8S_IDENTITY_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct k8s_identity {
+	const char *method;  /* "tokenreview" or "jwt" (static strings) */
+	char *issuer;        /* JWT issuer URL for "jwt"; NULL for tokenreview */
+	char *subject;       /* JWT `sub` for "jwt"; NULL for tokenreview */
+	char *username;      /* never empty once validated */
+	char *uid;           /* may be NULL (no uid given) */
+	char **groups;
+	size_t n_groups;
+	json_t *extra;       /* object: key -> array of strings; never NULL once validated */
+	time_t exp;          /* 0 = unknown (opaque token) */
+	time_t iat;          /* 0 = unknown */
+	time_t nbf;          /* 0 = unknown */
+	/* Bound service-account token details (the kubernetes.io claim), when present. */
+	char *namespace_;
+	char *sa_name;
+	char *sa_uid;
+	char *pod_name;
+	char *pod_uid;
+	char *node_name;
+	char *node_uid;
+	int legacy_sa;       /* secret-based service-account token */
+	char fingerprint[17];/* first 16 hex digits of SHA-256(token) */
+};
+
+void k8s_identity_free(struct k8s_identity *id); /* frees members, zeroes *id */
+int k8s_identity_add_group(struct k8s_identity *id, const char *group); /* 0 / -1 */
+int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
+
+/* Fill exp/iat/nbf and the kubernetes.io binding fields from an (already
+ * authenticated) JWT payload.  Unknown/missing fields are left alone. */
+void k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload);
+
+#endif

@@ -1,0 +1,107 @@
+/* store.h: the identity store (writer side, and the model the CLI shows).
+ *
+ * One file, STOREDIR/identities.db, world-readable, written only by root:
+ * the format is in storefmt.h (which the NSS module reads through mmap).
+ * Writers take an exclusive lock (STOREDIR/.lock, flock), load the current
+ * file into this model, change it, and commit: write a temp file, fsync,
+ * rename over, fsync the directory.  Readers never lock and never see a
+ * torn state.  Never holds a token or a secret. */
+#ifndef K8S_STORE_H
+#define K8S_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "err.h"
+#include "identity.h"
+#include "mapping.h"
+
+/* Where an account or a membership came from (bit flags). */
+#define K8S_SRC_DECLARED 0x1u
+#define K8S_SRC_SYNCED   0x2u
+#define K8S_SRC_LOGIN    0x4u
+
+struct k8s_store_membership {
+	char group[K8S_LOCAL_NAME_MAX + 1];
+	gid_t gid;
+	uint32_t sources;   /* K8S_SRC_* that put the user in this group */
+};
+
+struct k8s_store_user {
+	char name[K8S_LOCAL_NAME_MAX + 1];
+	uid_t uid;
+	gid_t gid;          /* the per-user private group */
+	char *gecos;        /* cluster username, or "" */
+	char *home;
+	char *shell;
+	uint32_t sources;   /* K8S_SRC_* */
+	int uid_pinned;
+	char *binding;      /* immutable identity id ("tokenreview:uid:...", "jwt:ISSUER#SUB"), NULL = unbound */
+	char *cluster_user; /* last cluster username seen */
+	time_t last_login;  /* 0 = never */
+	struct k8s_store_membership *groups;
+	size_t n_groups;
+};
+
+struct k8s_store_group {
+	char name[K8S_LOCAL_NAME_MAX + 1];
+	gid_t gid;
+	int private_group;  /* per-user private group */
+	uint32_t sources;
+};
+
+struct k8s_store {
+	char *dir;
+	int lock_fd;        /* -1 when opened read-only */
+	uint64_t generation;
+	struct k8s_store_user *users;
+	size_t n_users;
+	struct k8s_store_group *groups; /* store-defined groups only */
+	size_t n_groups;
+};
+
+/* Open for reading (no lock) or writing (exclusive lock, waits up to
+ * timeout).  A missing store is empty; a corrupt one is reported in
+ * err->detail and treated as empty for writing (the bad file is kept as
+ * identities.db.corrupt), as K8S_UNAVAILABLE for reading. */
+int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struct k8s_err *err);
+int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
+void k8s_store_close(struct k8s_store *st);
+
+struct k8s_store_user *k8s_store_find_user(struct k8s_store *st, const char *name);
+struct k8s_store_group *k8s_store_find_group(struct k8s_store *st, const char *name);
+
+/* Add (or find) an account, allocating uid/gid as a pure function of the
+ * name within the config's ranges (deterministic probing on collision with
+ * the store or any other NSS source).  Sets the source bit. */
+int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
+			  uint32_t source, int64_t pinned_uid, struct k8s_store_user **out,
+			  struct k8s_err *err);
+
+/* Replace the memberships of `source` for user u with groups[] (mapped
+ * names; templated ones are created as store-defined groups, literal ones
+ * resolve to an existing local group via NSS or else a store group). */
+int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg,
+			      struct k8s_store_user *u, uint32_t source,
+			      const struct k8s_mapped_group *groups, size_t n, struct k8s_err *err);
+
+/* Everything a successful login records: ensure the account (source LOGIN),
+ * the binding (set when unbound), cluster user, last login, login-learned
+ * memberships.  Does not commit. */
+int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, const char *local,
+			   const char *binding, const struct k8s_identity *id,
+			   const struct k8s_mapped_group *groups, size_t n_groups, time_t now,
+			   struct k8s_err *err);
+
+/* Drop the binding and login-learned memberships; remove the account when
+ * no other source keeps it.  K8S_REFUSED for an unknown name. */
+int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err);
+
+/* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
+ * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>". malloc'd. */
+char *k8s_identity_binding(const struct k8s_identity *id);
+
+#endif

@@ -1,0 +1,253 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+void k8s_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		explicit_bzero(p, len);
+}
+
+void k8s_freezero(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
+void k8s_freezero_str(char *s)
+{
+	if (s != NULL)
+		k8s_freezero(s, strlen(s));
+}
+
+static int buf_reserve(struct k8s_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *n;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return -1;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	/* No realloc: the old block may hold a secret and must be wiped. */
+	n = malloc(cap);
+	if (n == NULL)
+		return -1;
+	if (b->data != NULL) {
+		memcpy(n, b->data, b->len);
+		k8s_freezero(b->data, b->cap);
+	}
+	b->data = n;
+	b->cap = cap;
+	return 0;
+}
+
+int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n) != 0)
+		return -1;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void k8s_buf_free(struct k8s_buf *b)
+{
+	if (b->data != NULL)
+		k8s_freezero(b->data, b->cap);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int k8s_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+	int64_t total = 0;
+	const char *p = s;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (strcmp(s, "0") == 0) {
+		*out_ms = 0;
+		return 0;
+	}
+	while (*p != '\0') {
+		int64_t v = 0, unit;
+		int digits = 0;
+
+		while (*p >= '0' && *p <= '9') {
+			if (v > (INT64_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (*p - '0');
+			p++;
+			digits++;
+		}
+		if (digits == 0)
+			return -1;
+		if (strncmp(p, "ms", 2) == 0) {
+			unit = 1;
+			p += 2;
+		} else if (*p == 'h') {
+			unit = 3600000;
+			p++;
+		} else if (*p == 'm') {
+			unit = 60000;
+			p++;
+		} else if (*p == 's') {
+			unit = 1000;
+			p++;
+		} else {
+			return -1;
+		}
+		if (v > (INT64_MAX - total) / unit)
+			return -1;
+		total += v * unit;
+	}
+	*out_ms = total;
+	return 0;
+}
+
+char *k8s_expand_host(const char *tmpl)
+{
+	char host[256];
+	struct k8s_buf b = {0};
+	const char *p;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		return NULL;
+	host[sizeof(host) - 1] = '\0';
+	for (p = tmpl; *p != '\0'; p++) {
+		int r;
+
+		if (p[0] == '%' && p[1] == 'h') {
+			r = k8s_buf_append(&b, host, strlen(host));
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			r = k8s_buf_append(&b, "%", 1);
+			p++;
+		} else {
+			r = k8s_buf_append(&b, p, 1);
+		}
+		if (r != 0) {
+			k8s_buf_free(&b);
+			return NULL;
+		}
+	}
+	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0)
+		return NULL;
+	return b.data;
+}
+
+void k8s_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	SHA256(data, len, md);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void k8s_token_fingerprint(const char *token, size_t len, char out[17])
+{
+	char full[65];
+
+	k8s_sha256_hex(token, len, full);
+	memcpy(out, full, 16);
+	out[16] = '\0';
+}
+
+int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+	struct k8s_buf b = {0};
+	char chunk[4096];
+	int fd, ret = -1, saved;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			errno = EFBIG;
+			goto out;
+		}
+		if (k8s_buf_append(&b, chunk, (size_t)n) != 0) {
+			errno = ENOMEM;
+			goto out;
+		}
+	}
+	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0) {
+		errno = ENOMEM;
+		goto out;
+	}
+	*out = b.data;
+	*out_len = b.len;
+	b.data = NULL;
+	ret = 0;
+out:
+	saved = errno;
+	explicit_bzero(chunk, sizeof(chunk));
+	k8s_buf_free(&b);
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+void k8s_format_time(time_t t, char buf[32])
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "invalid");
+}
+
+char *k8s_strdup(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}

@@ -1,0 +1,51 @@
+/* util.h: small helpers shared by every part: secret wiping, growable
+ * buffers, Go-style durations, host-name expansion, token fingerprints. */
+#ifndef K8S_UTIL_H
+#define K8S_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define K8S_CLEANUP(fn) __attribute__((cleanup(fn)))
+
+/* Wipe then free.  Safe on NULL.  k8s_freezero_str uses strlen. */
+void k8s_freezero(void *p, size_t len);
+void k8s_freezero_str(char *s);
+void k8s_wipe(void *p, size_t len);
+
+/* Growable byte buffer; secrets may pass through it, so every
+ * reallocation and the final free wipe the old memory. */
+struct k8s_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
+int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void k8s_buf_free(struct k8s_buf *b); /* wipes */
+
+/* Go-style durations as Kubernetes writes them: "90s", "5m", "1h30m",
+ * "250ms", "0".  Result in milliseconds.  0 on success, -1 on bad input. */
+int k8s_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* Expand %h (host name) and %% in tmpl.  Returns malloc'd string or NULL. */
+char *k8s_expand_host(const char *tmpl);
+
+/* Hex of the first 8 bytes of SHA-256(token): a log-safe fingerprint. */
+void k8s_token_fingerprint(const char *token, size_t len, char out[17]);
+
+/* Hex SHA-256 of data (65 bytes with NUL). */
+void k8s_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Read a whole file (at most max bytes; larger -> -1 with errno EFBIG).
+ * Caller frees (with k8s_freezero when it may hold a secret). */
+int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+/* RFC 3339 UTC ("2026-11-22T13:00:00Z") into buf[32]. */
+void k8s_format_time(time_t t, char buf[32]);
+
+/* Duplicate a string, NULL-safe. */
+char *k8s_strdup(const char *s);
+
+#endif
