@@ -1,0 +1,21 @@
+# libFuzzer targets: every fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput and
+# is linked with all of common/ built by clang with ASan+UBSan+fuzzer.
+O        := build-fuzz
+CC       := clang
+PKGS     := jansson libcurl yaml-0.1 libssl libcrypto
+CFLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -D_GNU_SOURCE -DK8S_VERSION=\"fuzz\" -DK8S_STOREDIR=\"/nonexistent\" -Icommon \
+            $(shell pkg-config --cflags $(PKGS)) -Wall -Wextra -Werror -Wno-unused-parameter
+LIBS     := $(shell pkg-config --libs $(PKGS)) -lpam
+SRC      := $(wildcard common/*.c)
+OBJ      := $(SRC:%.c=$(O)/%.o)
+TARGETS  := $(patsubst fuzz/%.c,$(O)/%,$(wildcard fuzz/fuzz_*.c))
+
+all: $(TARGETS)
+
+$(O)/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/fuzz_%: fuzz/fuzz_%.c $(OBJ)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
