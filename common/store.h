@@ -96,6 +96,11 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 			   const struct k8s_mapped_group *groups, size_t n_groups, time_t now,
 			   struct k8s_err *err);
 
+/* Bring declared accounts in line with accounts.declared: add them (source
+ * DECLARED, pinned uid if given); clear DECLARED from accounts no longer
+ * declared, removing those left with no source.  Does not commit. */
+int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err);
+
 /* Drop the binding and login-learned memberships; remove the account when
  * no other source keeps it.  K8S_REFUSED for an unknown name. */
 int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err);

@@ -1,0 +1,117 @@
+/* validate.c: the engine's one entry point.  Order matters for floods:
+ * everything that can be refused locally is refused before any network
+ * call, and nothing but a fully successful review is ever cached. */
+#include "validate.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "jwt.h"
+#include "kubeconfig.h"
+#include "oidc.h"
+#include "policy.h"
+#include "reviewcache.h"
+#include "tokenreview.h"
+#include "util.h"
+
+static int review_online(const struct k8s_config *cfg, const char *token, unsigned flags,
+			 struct k8s_identity *id, struct k8s_err *err)
+{
+	struct k8s_kubeconfig *kc = NULL;
+	int rc;
+
+	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
+	    k8s_reviewcache_get(cfg, token, id) == 1)
+		return K8S_OK;
+	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &kc, err);
+	if (rc != K8S_OK)
+		goto out;
+	rc = k8s_tokenreview(cfg, kc, token, id, err);
+out:
+	k8s_kubeconfig_free(kc);
+	return rc;
+}
+
+/* A JWT whose `iss` names a configured authenticator is verified locally;
+ * every other token goes to TokenReview when it is configured. */
+static int validate_dispatch(const struct k8s_config *cfg, const char *token, size_t len,
+			     unsigned flags, struct k8s_identity *id, int *from_review,
+			     struct k8s_err *err)
+{
+	struct k8s_jwt jwt;
+	const struct k8s_jwt_authenticator *a = NULL;
+	int rc, parsed = 0;
+
+	*from_review = 0;
+	memset(&jwt, 0, sizeof(jwt));
+	if (cfg->n_jwt > 0 && k8s_looks_like_jwt(token)) {
+		struct k8s_err perr;
+
+		k8s_err_clear(&perr);
+		if (k8s_jwt_parse(token, len, &jwt, &perr) == K8S_OK) {
+			parsed = 1;
+			a = k8s_oidc_find(cfg, &jwt);
+		} else if (!cfg->has_tokenreview) {
+			rc = k8s_err_set(err, perr.status, perr.reason, "%s", perr.detail);
+			goto out;
+		}
+	}
+	if (a != NULL) {
+		rc = k8s_oidc_authenticate(cfg, a, &jwt, id, err);
+		goto out;
+	}
+	if (!cfg->has_tokenreview) {
+		if (cfg->n_jwt == 0)
+			rc = k8s_err_set(err, K8S_ECONFIG, "no validation method configured",
+					 "%s: neither tokenReview nor jwt is configured", cfg->path);
+		else if (parsed)
+			rc = k8s_err_set(err, K8S_REFUSED, "unknown issuer",
+					 "the token's issuer matches no jwt authenticator and tokenReview is not configured");
+		else
+			rc = k8s_err_set(err, K8S_REFUSED, "malformed token",
+					 "not a JWT, and tokenReview is not configured");
+		goto out;
+	}
+	*from_review = 1;
+	rc = review_online(cfg, token, flags, id, err);
+out:
+	k8s_jwt_free(&jwt);
+	return rc;
+}
+
+int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned flags,
+		       struct k8s_identity *id, struct k8s_err *err)
+{
+	size_t len;
+	int rc, from_review = 0;
+
+	memset(id, 0, sizeof(*id));
+	if (token == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "no token", "no token was given");
+	len = strnlen(token, K8S_TOKEN_MAX + 1);
+	rc = k8s_policy_precheck(cfg, token, len, err);
+	if (rc != K8S_OK)
+		goto out;
+	rc = validate_dispatch(cfg, token, len, flags, id, &from_review, err);
+	if (rc != K8S_OK)
+		goto out;
+	k8s_token_fingerprint(token, len, id->fingerprint);
+	if (id->exp != 0 && id->exp <= time(NULL)) {
+		rc = k8s_err_set(err, K8S_REFUSED, "token expired", "the token expired at %lld",
+				 (long long)id->exp);
+		goto out;
+	}
+	rc = k8s_policy_check_identity(cfg, id, err);
+	if (rc != K8S_OK)
+		goto out;
+	if (from_review && !(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0)
+		k8s_reviewcache_put(cfg, token, id);
+out:
+	if (rc != K8S_OK) {
+		/* Keep what a refusal can still tell ("a valid token refused by
+		 * policy still shows its username"); drop nothing else. */
+		if (id->username == NULL)
+			k8s_identity_free(id);
+	}
+	return rc;
+}
