@@ -1,0 +1,141 @@
+/* Unit tests for util.c and err.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "err.h"
+#include "util.h"
+
+static void test_durations(void **state)
+{
+	static const struct { const char *in; int64_t ms; } ok[] = {
+		{"0", 0}, {"90s", 90000}, {"5m", 300000}, {"24h", 86400000},
+		{"1h30m", 5400000}, {"250ms", 250}, {"2m0s", 120000}, {"1h1m1s1ms", 3661001},
+	};
+	static const char *bad[] = {
+		"", "5", "s", "-5s", "5x", "1.5h", " 5s", "5s ", "5 s", "ms", "99999999999999999999h", "5mm",
+	};
+	int64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(k8s_parse_duration_ms(ok[i].in, &v), 0);
+		assert_int_equal(v, ok[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(k8s_parse_duration_ms(bad[i], &v), -1);
+	assert_int_equal(k8s_parse_duration_ms(NULL, &v), -1);
+}
+
+static void test_expand_host(void **state)
+{
+	char host[256], want[300];
+	char *s;
+
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	snprintf(want, sizeof(want), "host-login:%s", host);
+	s = k8s_expand_host("host-login:%h");
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+	s = k8s_expand_host("100%% %x");
+	assert_string_equal(s, "100% %x");
+	free(s);
+	s = k8s_expand_host("");
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void test_buf(void **state)
+{
+	struct k8s_buf b = {0};
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(k8s_buf_printf(&b, "%d,", i), 0);
+	assert_true(b.len > 2000);
+	assert_int_equal(b.data[b.len], '\0');
+	assert_memory_equal(b.data, "0,1,2,", 6);
+	assert_int_equal(k8s_buf_append(&b, "x", 1), 0);
+	assert_int_equal(b.data[b.len - 1], 'x');
+	k8s_buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+static void test_fingerprint(void **state)
+{
+	char fp[17], hex[65];
+
+	/* SHA-256("abc"), FIPS 180-2 test vector. */
+	k8s_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	k8s_token_fingerprint("abc", 3, fp);
+	assert_string_equal(fp, "ba7816bf8f01cfea");
+}
+
+static void test_err(void **state)
+{
+	struct k8s_err e;
+	char longs[2000];
+
+	memset(longs, 'a', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	assert_int_equal(k8s_err_set(&e, K8S_REFUSED, "token expired", "at %d", 5), K8S_REFUSED);
+	assert_int_equal(e.status, K8S_REFUSED);
+	assert_string_equal(e.reason, "token expired");
+	assert_string_equal(e.detail, "at 5");
+	assert_int_equal(k8s_err_set(&e, K8S_UNAVAILABLE, longs, "%s", longs), K8S_UNAVAILABLE);
+	assert_int_equal(strlen(e.reason), sizeof(e.reason) - 1);
+	assert_int_equal(strlen(e.detail), sizeof(e.detail) - 1);
+	assert_int_equal(k8s_err_set(NULL, K8S_ECONFIG, "x", NULL), K8S_ECONFIG);
+	assert_string_equal(k8s_status_name(K8S_UNAVAILABLE), "unavailable");
+}
+
+static void test_read_file(void **state)
+{
+	char path[] = "/tmp/k8s-test-XXXXXX";
+	char *data = NULL;
+	size_t len = 0;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello\n", 6), 6);
+	close(fd);
+	assert_int_equal(k8s_read_file(path, 100, &data, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(data, "hello\n");
+	free(data);
+	assert_int_equal(k8s_read_file(path, 5, &data, &len), -1);
+	unlink(path);
+	assert_int_equal(k8s_read_file(path, 5, &data, &len), -1);
+}
+
+static void test_format_time(void **state)
+{
+	char buf[32];
+
+	k8s_format_time(1795352400, buf);
+	assert_string_equal(buf, "2026-11-22T13:00:00Z");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_expand_host),
+		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_err),
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_format_time),
+	};
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
