@@ -21,6 +21,7 @@ struct k8s_http_req {
 	const char *client_key_pem;  size_t client_key_len;
 	const char *bearer;          /* NULL = none */
 	const char *content_type;    /* for POST */
+	const char *accept;          /* Accept header; NULL = none */
 	const char *body; size_t body_len;
 	long timeout_ms;             /* whole request */
 	size_t max_body;             /* 0 = 1 MiB */
@@ -32,8 +33,16 @@ struct k8s_http_resp {
 	size_t body_len;
 };
 
-/* K8S_OK when an HTTP answer (any status) was received; K8S_UNAVAILABLE
- * for connect/TLS/timeout/oversize failures, with err->detail saying which. */
+/* K8S_OK when an HTTP answer (any status, redirects included: they are
+ * never followed) was received; resp->body is then always allocated and
+ * NUL-terminated.  K8S_UNAVAILABLE for connect/TLS/timeout/oversize
+ * failures, with err->reason/detail saying which (never a secret).
+ * K8S_ECONFIG for a request that cannot be sent as given (not https, bad
+ * method, line break in a header value, unusable tls_server_name).
+ * Thread-safe: one curl easy handle per call, no shared state.
+ * tls_server_name is implemented with CURLOPT_CONNECT_TO (libcurl 7.88 has
+ * no SNI override): the URL host is replaced by it and the connection goes
+ * to the original host:port; the Host header keeps the original. */
 int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, struct k8s_err *err);
 void k8s_http_resp_free(struct k8s_http_resp *resp); /* wipes */
 

@@ -1,0 +1,416 @@
+/* http.c: every HTTPS request pam-k8s makes goes through k8s_http_do().
+ *
+ * We run inside PAM, i.e. inside somebody else's (possibly threaded,
+ * possibly setuid) process: no signals, no environment proxies, no
+ * redirects, no shared curl state, and a hard deadline on the whole
+ * request.  Secrets we hand to libcurl (bearer header, client key, request
+ * body) are passed by reference wherever libcurl allows it, so the only
+ * copies we own are the ones we wipe.  libcurl's own transient copy of the
+ * serialized request headers is outside our control. */
+#include "http.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "util.h"
+
+#define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT_MS 5000L
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init_once(void)
+{
+	/* Never cleaned up: a PAM module cannot know when the host process
+	 * is done with libcurl, and libcurl >= 7.84 makes this thread-safe. */
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct sink {
+	struct k8s_buf buf;
+	size_t max;
+	int too_large;
+};
+
+static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb;
+
+	if (n > s->max || s->buf.len > s->max - n) {
+		s->too_large = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (k8s_buf_append(&s->buf, p, n) != 0)
+		return 0;
+	return n;
+}
+
+/* Header list nodes owned by us (not curl_slist_append, which strdup()s and
+ * frees without wiping): libcurl only reads the list. */
+#define HTTP_MAX_HEADERS 8
+struct hdrs {
+	struct curl_slist node[HTTP_MAX_HEADERS];
+	size_t n;
+	struct k8s_buf auth;  /* "Authorization: Bearer ..." (secret) */
+	struct k8s_buf other; /* NUL-separated plain headers */
+	size_t other_off[HTTP_MAX_HEADERS];
+	size_t n_other;
+};
+
+/* value NULL = "Name:", which tells libcurl not to send its own. */
+static int hdrs_add(struct hdrs *h, const char *name, const char *value)
+{
+	if (h->n_other >= HTTP_MAX_HEADERS)
+		return -1;
+	h->other_off[h->n_other] = h->other.len;
+	if (k8s_buf_printf(&h->other, "%s:", name) != 0 ||
+	    (value != NULL && k8s_buf_printf(&h->other, " %s", value) != 0) ||
+	    k8s_buf_append(&h->other, "", 1) != 0)
+		return -1;
+	h->n_other++;
+	return 0;
+}
+
+/* Link the nodes only once every string is in place: the buffers may move
+ * while they grow. */
+static struct curl_slist *hdrs_link(struct hdrs *h)
+{
+	size_t i;
+
+	h->n = 0;
+	if (h->auth.data != NULL && h->n < HTTP_MAX_HEADERS)
+		h->node[h->n++].data = h->auth.data;
+	for (i = 0; i < h->n_other && h->n < HTTP_MAX_HEADERS; i++)
+		h->node[h->n++].data = h->other.data + h->other_off[i];
+	for (i = 0; i < h->n; i++)
+		h->node[i].next = i + 1 < h->n ? &h->node[i + 1] : NULL;
+	return h->n > 0 ? &h->node[0] : NULL;
+}
+
+static void hdrs_free(struct hdrs *h)
+{
+	k8s_buf_free(&h->auth);
+	k8s_buf_free(&h->other);
+	memset(h, 0, sizeof(*h));
+}
+
+static int build_headers(const struct k8s_http_req *req, const char *host_hdr, struct hdrs *h)
+{
+	if (req->bearer != NULL &&
+	    (k8s_buf_append(&h->auth, "Authorization: Bearer ", 22) != 0 ||
+	     k8s_buf_append(&h->auth, req->bearer, strlen(req->bearer)) != 0))
+		return -1;
+	/* No "Expect: 100-continue" round trip: it only adds latency. */
+	if (hdrs_add(h, "Expect", NULL) != 0)
+		return -1;
+	if (req->content_type != NULL && hdrs_add(h, "Content-Type", req->content_type) != 0)
+		return -1;
+	if (req->accept != NULL && hdrs_add(h, "Accept", req->accept) != 0)
+		return -1;
+	if (host_hdr != NULL && hdrs_add(h, "Host", host_hdr) != 0)
+		return -1;
+	return 0;
+}
+
+/* tls_server_name: libcurl 7.88 has no SNI override, so the URL's host is
+ * replaced by tls_server_name (SNI and certificate check use it) and
+ * CURLOPT_CONNECT_TO sends the connection to the original host:port.  The
+ * Host header keeps the original authority, as kubectl does. */
+struct sni {
+	char *url;
+	char *host_hdr;
+	struct curl_slist connect_to;
+	char *connect_to_str;
+};
+
+static void sni_free(struct sni *s)
+{
+	curl_free(s->url);
+	free(s->host_hdr);
+	free(s->connect_to_str);
+	memset(s, 0, sizeof(*s));
+}
+
+static int sni_setup(const char *url, const char *server_name, struct sni *s)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	struct k8s_buf b = {0};
+	int ret = -1;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto out;
+	if (strchr(server_name, ':') != NULL || strchr(server_name, '/') != NULL ||
+	    strchr(server_name, '@') != NULL || *server_name == '\0')
+		goto out;
+	if (k8s_buf_printf(&b, "%s:%s:%s:%s", server_name, port, host, port) != 0)
+		goto out;
+	s->connect_to_str = b.data;
+	b.data = NULL;
+	s->connect_to.data = s->connect_to_str;
+	s->connect_to.next = NULL;
+	if (asprintf(&s->host_hdr, "%s:%s", host, port) < 0) {
+		s->host_hdr = NULL;
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_HOST, server_name, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s->url, 0) != CURLUE_OK)
+		goto out;
+	ret = 0;
+out:
+	k8s_buf_free(&b);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+struct setup {
+	const struct k8s_http_req *req;
+	const char *url;
+	struct curl_slist *headers;
+	struct curl_slist *connect_to;
+	struct sink *sink;
+	char *errbuf;
+	long timeout_ms;
+};
+
+static int setopt_tls(CURL *c, const struct k8s_http_req *req)
+{
+	struct curl_blob ca, cert, key;
+	int bad = 0;
+
+	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L) != CURLE_OK;
+	if (req->ca_pem != NULL) {
+		/* Only the given CA: Debian's libcurl also has a default CA
+		 * path, which CAINFO_BLOB alone would not switch off. */
+		ca.data = (void *)req->ca_pem;
+		ca.len = req->ca_pem_len ? req->ca_pem_len : strlen(req->ca_pem);
+		ca.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, (char *)NULL) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CAPATH, (char *)NULL) != CURLE_OK;
+	}
+	if (req->client_cert_pem != NULL) {
+		cert.data = (void *)req->client_cert_pem;
+		cert.len = req->client_cert_len ? req->client_cert_len : strlen(req->client_cert_pem);
+		cert.flags = CURL_BLOB_COPY;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+	}
+	if (req->client_key_pem != NULL) {
+		/* NOCOPY: the caller owns (and wipes) the only copy of the key. */
+		key.data = (void *)req->client_key_pem;
+		key.len = req->client_key_len ? req->client_key_len : strlen(req->client_key_pem);
+		key.flags = CURL_BLOB_NOCOPY;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+	}
+	return bad ? -1 : 0;
+}
+
+static int setopt_all(CURL *c, const struct setup *s)
+{
+	const struct k8s_http_req *req = s->req;
+	int bad = 0;
+
+	bad |= curl_easy_setopt(c, CURLOPT_URL, s->url) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 0L) != CURLE_OK;
+	/* Proxies in the environment belong to whoever called su/login. */
+	bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) != CURLE_OK;
+	/* One request per connection; HTTP/1.1 keeps the parser surface small. */
+	bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->sink->max) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "pam-k8s/" K8S_VERSION) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s->sink) != CURLE_OK;
+	if (s->headers != NULL)
+		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
+	if (s->connect_to != NULL)
+		bad |= curl_easy_setopt(c, CURLOPT_CONNECT_TO, s->connect_to) != CURLE_OK;
+	if (strcmp(req->method, "POST") == 0) {
+		/* POSTFIELDS does not copy: the body (token inside) stays ours. */
+		bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+					(curl_off_t)(req->body ? req->body_len : 0)) != CURLE_OK;
+	} else {
+		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+	}
+	if (setopt_tls(c, req) != 0)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
+static int map_curl_error(CURLcode rc, const struct setup *s, struct k8s_err *err)
+{
+	const char *why = s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc);
+	const char *host = s->req->url;
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "timeout",
+				   "%s: no answer within the timeout after %ld ms", host, s->timeout_ms);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "connection failed",
+				   "%s: could not resolve host: %s", host, why);
+	case CURLE_COULDNT_CONNECT:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "connection failed",
+				   "%s: connect refused or unreachable: %s", host, why);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "TLS verification failed",
+				   "%s: TLS verification failed: %s", host, why);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "TLS handshake failed",
+				   "%s: TLS handshake failed: %s", host, why);
+	case CURLE_FILESIZE_EXCEEDED:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "response too large",
+				   "%s: response larger than %zu bytes", host, s->sink->max);
+	case CURLE_WRITE_ERROR:
+		if (s->sink->too_large)
+			return k8s_err_set(err, K8S_UNAVAILABLE, "response too large",
+					   "%s: response larger than %zu bytes", host, s->sink->max);
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory",
+				   "%s: could not store the response", host);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return k8s_err_set(err, K8S_ECONFIG, "https required", "%s: only https URLs are allowed", host);
+	default:
+		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
+				   "%s: %s (curl error %d)", host, why, (int)rc);
+	}
+}
+
+static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
+{
+	if (req == NULL || req->url == NULL || req->method == NULL)
+		return k8s_err_set(err, K8S_ECONFIG, "bad request", "k8s_http_do: no URL or method");
+	if (strncasecmp(req->url, "https://", 8) != 0)
+		return k8s_err_set(err, K8S_ECONFIG, "https required",
+				   "%s: only https URLs are allowed", req->url);
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+		return k8s_err_set(err, K8S_ECONFIG, "bad request",
+				   "k8s_http_do: unsupported method %s", req->method);
+	if ((req->bearer != NULL && strpbrk(req->bearer, "\r\n") != NULL) ||
+	    (req->content_type != NULL && strpbrk(req->content_type, "\r\n") != NULL) ||
+	    (req->accept != NULL && strpbrk(req->accept, "\r\n") != NULL))
+		return k8s_err_set(err, K8S_ECONFIG, "bad request",
+				   "k8s_http_do: header value contains a line break");
+	return K8S_OK;
+}
+
+/* Runs the transfer and, on success, moves the body into resp. */
+static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct k8s_err *err)
+{
+	CURLcode rc;
+	long code = 0;
+
+	if (setopt_all(c, s) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
+				   "%s: libcurl refused an option (unsupported build?)", s->req->url);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		return map_curl_error(rc, s, err);
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
+				   "%s: no HTTP status in the answer", s->req->url);
+	if (s->sink->buf.data == NULL && k8s_buf_append(&s->sink->buf, "", 0) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", s->req->url);
+	resp->status = code;
+	resp->body = s->sink->buf.data;
+	resp->body_len = s->sink->buf.len;
+	s->sink->buf.data = NULL;
+	s->sink->buf.len = s->sink->buf.cap = 0;
+	return K8S_OK;
+}
+
+int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, struct k8s_err *err)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct sink sink = {0};
+	struct hdrs hdrs;
+	struct sni sni;
+	struct setup s;
+	CURL *c = NULL;
+	int ret;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&hdrs, 0, sizeof(hdrs));
+	memset(&sni, 0, sizeof(sni));
+	memset(&s, 0, sizeof(s));
+	errbuf[0] = '\0';
+	if ((ret = check_req(req, err)) != K8S_OK)
+		goto out;
+	if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK ||
+	    (c = curl_easy_init()) == NULL) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "request failed", "libcurl initialisation failed");
+		goto out;
+	}
+	s.req = req;
+	s.url = req->url;
+	s.errbuf = errbuf;
+	s.sink = &sink;
+	s.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	sink.max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+	if (req->tls_server_name != NULL && *req->tls_server_name != '\0') {
+		if (sni_setup(req->url, req->tls_server_name, &sni) != 0) {
+			ret = k8s_err_set(err, K8S_ECONFIG, "bad request",
+					  "%s: cannot apply tls-server-name %s", req->url,
+					  req->tls_server_name);
+			goto out;
+		}
+		s.url = sni.url;
+		s.connect_to = &sni.connect_to;
+	}
+	if (build_headers(req, sni.host_hdr, &hdrs) != 0) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: building headers", req->url);
+		goto out;
+	}
+	s.headers = hdrs_link(&hdrs);
+	ret = perform(c, &s, resp, err);
+out:
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	explicit_bzero(errbuf, sizeof(errbuf));
+	k8s_buf_free(&sink.buf);
+	hdrs_free(&hdrs);
+	sni_free(&sni);
+	return ret;
+}
+
+void k8s_http_resp_free(struct k8s_http_resp *resp)
+{
+	if (resp == NULL)
+		return;
+	if (resp->body != NULL)
+		k8s_freezero(resp->body, resp->body_len + 1);
+	memset(resp, 0, sizeof(*resp));
+}
