@@ -1,7 +1,9 @@
 /* jwks.h: JSON Web Key Sets (RFC 7517) into OpenSSL public keys: RSA
- * (n, e), EC P-256/384/521 (x, y checked on the curve), OKP Ed25519.
- * Keys with use != "sig", private members, or bad encodings are skipped
- * (and counted), never half-loaded. */
+ * (n, e; 2048..8192 bits), EC P-256/384/521 (x, y full length, checked on
+ * the curve), OKP Ed25519.  Keys with use != "sig", a `kty`/`crv` or `alg`
+ * we do not verify with, bad encodings, or private members are skipped (and
+ * counted), never half-loaded.  Also the one table of JWS algorithms, so the
+ * key parser and the verifier agree on what fits what. */
 #ifndef K8S_JWKS_H
 #define K8S_JWKS_H
 
@@ -9,23 +11,48 @@
 #include <openssl/evp.h>
 #include "err.h"
 
+#define K8S_JWKS_MAX_KEYS 64     /* further keys are skipped: bounds parse work */
+#define K8S_RSA_MIN_BITS  2048
+#define K8S_RSA_MAX_BITS  8192
+
+/* One JWS algorithm we verify (RFC 7518 section 3, RFC 8037). */
+struct k8s_jws_alg {
+	const char *name;     /* "RS256", ... "EdDSA" */
+	int key_type;         /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
+	int pss;              /* RSASSA-PSS, salt length = hash length, MGF1 with the same hash */
+	int curve_nid;        /* EC: the one curve this alg is defined on */
+	const char *md;       /* digest name for EVP_MD_fetch; NULL for EdDSA */
+	size_t coord_len;     /* EC: bytes of r and of s in the raw signature */
+};
+
+/* NULL for anything we do not verify with ("none", HS*, unknown). */
+const struct k8s_jws_alg *k8s_jws_alg_lookup(const char *name);
+
 struct k8s_jwk {
 	char *kid;   /* may be NULL */
 	char *alg;   /* may be NULL (any alg fitting the key type) */
 	int type;    /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
 	int curve_nid; /* for EC */
+	int bits;    /* RSA modulus bits, EC field bits, 256 for Ed25519 */
 	EVP_PKEY *pkey;
 };
 
 struct k8s_jwks {
 	struct k8s_jwk *keys;
 	size_t n;
-	size_t skipped;
+	size_t skipped;        /* entries not loaded, for any reason (includes private_keys) */
+	size_t private_keys;   /* entries carrying private key material (d, p, q, k, ...) */
+	char skip_note[256];   /* "kid X: why; kid Y: why" for the first skipped entries */
 };
 
+/* K8S_OK (even with zero usable keys: the caller decides) or
+ * K8S_UNAVAILABLE when the document is not a JWKS at all (not a JSON
+ * object with a "keys" array, duplicate members, oversize). */
 int k8s_jwks_parse(const char *json, size_t len, struct k8s_jwks *out, struct k8s_err *err);
 void k8s_jwks_free(struct k8s_jwks *jwks);
 /* Number of keys whose kid equals kid. */
 size_t k8s_jwks_count_kid(const struct k8s_jwks *jwks, const char *kid);
+/* Does alg fit this key: key type, curve, RSA size, and the JWK's own alg? */
+int k8s_jwk_fits_alg(const struct k8s_jwk *key, const struct k8s_jws_alg *alg);
 
 #endif
