@@ -1,7 +1,7 @@
 /* jwt.h: compact JWS parsing and signature verification with OpenSSL EVP.
  * Parsing is strict (3 segments, canonical base64url, JSON objects with no
- * duplicate keys, no `crit`, size limit); verification checks the alg
- * against the key type and the kid against the key set. */
+ * duplicate keys, no `crit`, `typ` absent or JWT, size limit); verification
+ * checks the alg against the key type and the kid against the key set. */
 #ifndef K8S_JWT_H
 #define K8S_JWT_H
 
@@ -12,25 +12,36 @@
 
 #define K8S_TOKEN_MAX 16384 /* bytes; larger tokens are refused before anything else */
 
+/* err->reason of k8s_jwt_verify when the key set has no key for the token
+ * (kid unknown, or no kid and no key fits the alg): the one refusal that a
+ * fresher JWKS could turn into success, so callers may refetch on it. */
+#define K8S_REASON_UNKNOWN_KEY "unknown signing key"
+
 struct k8s_jwt {
 	json_t *header;
 	json_t *payload;
 	const char *alg;          /* points into header */
 	const char *kid;          /* points into header, may be NULL */
-	unsigned char *signing_input; /* "b64(header).b64(payload)" */
+	unsigned char *signing_input; /* "b64(header).b64(payload)", NUL-terminated; wiped on free */
 	size_t signing_input_len;
 	unsigned char *sig;
 	size_t sig_len;
 };
 
-/* Does this look like a JWS at all (three dot-separated base64url segments)?
- * Cheap, no allocation. */
+/* Does this look like a JWS at all (three non-empty dot-separated base64url
+ * segments, at most K8S_TOKEN_MAX bytes)?  Cheap, no allocation. */
 int k8s_looks_like_jwt(const char *token);
-/* K8S_OK or K8S_REFUSED (reason says what is malformed). */
+/* K8S_OK or K8S_REFUSED: "malformed token" (size, segments, encoding,
+ * JSON), "unsupported token" (JWE, crit, typ other than JWT).  On failure
+ * *out is left zeroed, so k8s_jwt_free() is always safe.  Does not look at
+ * alg beyond it being a non-empty string: that is k8s_jwt_verify's job. */
 int k8s_jwt_parse(const char *token, size_t len, struct k8s_jwt *out, struct k8s_err *err);
 void k8s_jwt_free(struct k8s_jwt *jwt);
-/* Verify the signature with the key the header's kid (or, with no kid, the
- * only key that fits alg) names in keys.  K8S_OK / K8S_REFUSED. */
+/* Verify the signature with the key the header's kid names in keys (exactly
+ * one key with that kid), or, with no kid, the only key that fits alg.
+ * K8S_OK, or K8S_REFUSED with reason "unsupported algorithm" (none, HS*,
+ * unknown), K8S_REASON_UNKNOWN_KEY, "ambiguous signing key", "algorithm
+ * mismatch" (the kid's key has another type/curve/alg), "bad signature". */
 int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struct k8s_err *err);
 
 #endif

@@ -1,0 +1,341 @@
+/* jwt.c: strict compact JWS.  Everything before the signature check is
+ * attacker-controlled, so each step refuses rather than repairs: one
+ * accepted spelling per token, no header feature we do not implement. */
+#include "jwt.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+
+#include "b64.h"
+#include "util.h"
+
+static int is_b64url_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+int k8s_looks_like_jwt(const char *token)
+{
+	size_t i, dots = 0, seg = 0;
+
+	if (token == NULL)
+		return 0;
+	for (i = 0; token[i] != '\0'; i++) {
+		if (i >= K8S_TOKEN_MAX)
+			return 0;
+		if (token[i] == '.') {
+			if (seg == 0 || ++dots > 2)
+				return 0;
+			seg = 0;
+		} else if (is_b64url_char(token[i])) {
+			seg++;
+		} else {
+			return 0;
+		}
+	}
+	return dots == 2 && seg > 0;
+}
+
+/* Copy a network-supplied name for an error message: printable ASCII
+ * only, short, so it can neither forge log lines nor carry much. */
+static const char *printable(const char *in, char *buf, size_t n)
+{
+	size_t i;
+
+	if (in == NULL)
+		return "(none)";
+	for (i = 0; in[i] != '\0' && i < n - 1; i++)
+		buf[i] = (in[i] > 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\') ? in[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Decode one segment and parse it as a JSON object with unique keys. */
+static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
+{
+	unsigned char *raw;
+	size_t raw_len = 0;
+	json_error_t jerr;
+	json_t *obj = NULL;
+
+	raw = k8s_b64url_decode(seg, len, &raw_len);
+	if (raw == NULL) {
+		k8s_err_set(err, K8S_REFUSED, "malformed token",
+			    "%s is not canonical unpadded base64url", what);
+		return NULL;
+	}
+	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	k8s_freezero(raw, raw_len);
+	if (!json_is_object(obj)) {
+		/* jerr.text may quote the payload: name only the position. */
+		if (obj == NULL)
+			k8s_err_set(err, K8S_REFUSED, "malformed token",
+				    "%s is not valid JSON with unique keys (column %d)", what, jerr.column);
+		else
+			k8s_err_set(err, K8S_REFUSED, "malformed token", "%s is not a JSON object", what);
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* RFC 7519 5.1: typ, when present, says "JWT"; media types compare
+ * case-insensitively and may carry the "application/" prefix. */
+static int header_ok(struct k8s_jwt *out, struct k8s_err *err)
+{
+	json_t *alg = json_object_get(out->header, "alg"), *kid = json_object_get(out->header, "kid");
+	json_t *typ = json_object_get(out->header, "typ");
+
+	if (!json_is_string(alg) || json_string_length(alg) == 0)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header has no alg string");
+	if (kid != NULL && !json_is_string(kid))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header kid is not a string");
+	if (json_object_get(out->header, "crit") != NULL)
+		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
+				   "header has critical extensions (crit), none are supported");
+	if (typ != NULL && (!json_is_string(typ) ||
+			    (strcasecmp(json_string_value(typ), "JWT") != 0 &&
+			     strcasecmp(json_string_value(typ), "application/jwt") != 0)))
+		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
+				   "header typ is not \"JWT\" (not an ID token)");
+	out->alg = json_string_value(alg);
+	out->kid = json_string_value(kid);
+	return K8S_OK;
+}
+
+/* Split at the dots; refuse anything but three non-empty segments. */
+static int split(const char *token, size_t len, size_t *d1, size_t *d2, struct k8s_err *err)
+{
+	size_t i, dots = 0;
+
+	for (i = 0; i < len; i++) {
+		if (token[i] == '\0')
+			return k8s_err_set(err, K8S_REFUSED, "malformed token", "token contains a NUL byte");
+		if (token[i] != '.')
+			continue;
+		if (dots == 0)
+			*d1 = i;
+		else if (dots == 1)
+			*d2 = i;
+		dots++;
+	}
+	if (dots == 4)
+		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
+				   "token has 5 segments: encrypted tokens (JWE) are not accepted");
+	if (dots != 2)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "token has %zu segments, a signed JWT has 3", dots + 1);
+	if (*d1 == 0 || *d2 == *d1 + 1 || *d2 + 1 == len)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "token has an empty segment");
+	return K8S_OK;
+}
+
+int k8s_jwt_parse(const char *token, size_t len, struct k8s_jwt *out, struct k8s_err *err)
+{
+	size_t d1 = 0, d2 = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (token == NULL || len > K8S_TOKEN_MAX) {
+		ret = k8s_err_set(err, K8S_REFUSED, "malformed token",
+				  "token is %zu bytes, more than the %d accepted", len, K8S_TOKEN_MAX);
+		goto out;
+	}
+	ret = split(token, len, &d1, &d2, err);
+	if (ret != K8S_OK)
+		goto out;
+	ret = K8S_REFUSED;
+	out->header = segment_object(token, d1, "header", err);
+	if (out->header == NULL || header_ok(out, err) != K8S_OK)
+		goto out;
+	out->payload = segment_object(token + d1 + 1, d2 - d1 - 1, "payload", err);
+	if (out->payload == NULL)
+		goto out;
+	out->sig = k8s_b64url_decode(token + d2 + 1, len - d2 - 1, &out->sig_len);
+	if (out->sig == NULL) {
+		k8s_err_set(err, K8S_REFUSED, "malformed token",
+			    "signature is not canonical unpadded base64url");
+		goto out;
+	}
+	out->signing_input = malloc(d2 + 1);
+	if (out->signing_input == NULL) {
+		k8s_err_set(err, K8S_REFUSED, "malformed token", "out of memory");
+		goto out;
+	}
+	memcpy(out->signing_input, token, d2);
+	out->signing_input[d2] = '\0';
+	out->signing_input_len = d2;
+	ret = K8S_OK;
+out:
+	if (ret != K8S_OK)
+		k8s_jwt_free(out);
+	return ret;
+}
+
+void k8s_jwt_free(struct k8s_jwt *jwt)
+{
+	if (jwt == NULL)
+		return;
+	json_decref(jwt->header);
+	json_decref(jwt->payload);
+	if (jwt->signing_input != NULL)
+		k8s_freezero(jwt->signing_input, jwt->signing_input_len + 1);
+	if (jwt->sig != NULL)
+		k8s_freezero(jwt->sig, jwt->sig_len);
+	memset(jwt, 0, sizeof(*jwt));
+}
+
+static const char *key_type_name(const struct k8s_jwk *k)
+{
+	switch (k->type) {
+	case EVP_PKEY_RSA: return "RSA";
+	case EVP_PKEY_ED25519: return "Ed25519";
+	case EVP_PKEY_EC: return OBJ_nid2sn(k->curve_nid);
+	default: return "unknown";
+	}
+}
+
+/* The key for this token: by kid (exactly one), else the only key fitting alg. */
+static int select_key(const struct k8s_jwt *jwt, const struct k8s_jwks *keys,
+		      const struct k8s_jws_alg *alg, const struct k8s_jwk **key, struct k8s_err *err)
+{
+	size_t i, n = 0;
+	char kid[48];
+
+	for (i = 0; keys != NULL && i < keys->n; i++) {
+		const struct k8s_jwk *k = &keys->keys[i];
+
+		if (jwt->kid != NULL ? (k->kid != NULL && strcmp(k->kid, jwt->kid) == 0)
+				     : k8s_jwk_fits_alg(k, alg)) {
+			*key = k;
+			n++;
+		}
+	}
+	printable(jwt->kid, kid, sizeof(kid));
+	if (n == 0 && jwt->kid != NULL)
+		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
+				   "no key with kid \"%s\" in the issuer's key set", kid);
+	if (n == 0)
+		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
+				   "token has no kid and no key in the issuer's key set fits %s", alg->name);
+	if (n > 1 && jwt->kid != NULL)
+		return k8s_err_set(err, K8S_REFUSED, "ambiguous signing key",
+				   "%zu keys in the issuer's key set have kid \"%s\"", n, kid);
+	if (n > 1)
+		return k8s_err_set(err, K8S_REFUSED, "ambiguous signing key",
+				   "token has no kid and %zu keys fit %s", n, alg->name);
+	if (!k8s_jwk_fits_alg(*key, alg))
+		return k8s_err_set(err, K8S_REFUSED, "algorithm mismatch",
+				   "alg %s does not fit key \"%s\" (%s%s%s)", alg->name, kid,
+				   key_type_name(*key), (*key)->alg ? ", alg " : "",
+				   (*key)->alg ? (*key)->alg : "");
+	return K8S_OK;
+}
+
+/* JWS carries ECDSA signatures as raw r||s (RFC 7518 3.4); OpenSSL wants DER. */
+static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t coord, int *der_len)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
+	unsigned char *der = NULL;
+
+	*der_len = 0;
+	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+		BN_free(r);
+		BN_free(s);
+		goto out;
+	}
+	*der_len = i2d_ECDSA_SIG(es, &der);
+	if (*der_len <= 0) {
+		OPENSSL_free(der);
+		der = NULL;
+	}
+out:
+	ECDSA_SIG_free(es);
+	return der;
+}
+
+static int set_padding(EVP_PKEY_CTX *pctx, const struct k8s_jws_alg *alg)
+{
+	if (alg->key_type != EVP_PKEY_RSA)
+		return 1;
+	if (!alg->pss)
+		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, alg->md, NULL) == 1;
+}
+
+/* 1 valid, 0 not. */
+static int evp_verify(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
+		      const struct k8s_jwt *jwt, const unsigned char *sig, size_t sig_len)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok;
+
+	ok = mctx != NULL &&
+	     EVP_DigestVerifyInit_ex(mctx, &pctx, alg->md, NULL, NULL, key->pkey, NULL) == 1 &&
+	     set_padding(pctx, alg) &&
+	     EVP_DigestVerify(mctx, sig, sig_len, jwt->signing_input, jwt->signing_input_len) == 1;
+	EVP_MD_CTX_free(mctx);
+	ERR_clear_error();
+	return ok;
+}
+
+static int verify_with(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
+		       const struct k8s_jwt *jwt, struct k8s_err *err)
+{
+	unsigned char *der = NULL;
+	size_t want;
+	int der_len = 0, ok, ret;
+
+	want = alg->key_type == EVP_PKEY_EC ? 2 * alg->coord_len
+	       : alg->key_type == EVP_PKEY_ED25519 ? 64 : (size_t)EVP_PKEY_get_size(key->pkey);
+	if (jwt->sig_len != want) {
+		ret = k8s_err_set(err, K8S_REFUSED, "bad signature",
+				  "%s signature is %zu bytes, must be %zu%s", alg->name, jwt->sig_len, want,
+				  alg->key_type == EVP_PKEY_EC ? " (raw r||s, not DER)" : "");
+		goto out;
+	}
+	if (alg->key_type == EVP_PKEY_EC) {
+		der = ecdsa_raw_to_der(jwt->sig, alg->coord_len, &der_len);
+		ok = der != NULL && evp_verify(key, alg, jwt, der, (size_t)der_len);
+	} else {
+		ok = evp_verify(key, alg, jwt, jwt->sig, jwt->sig_len);
+	}
+	ret = ok ? K8S_OK
+		 : k8s_err_set(err, K8S_REFUSED, "bad signature",
+			       "%s signature does not verify with the issuer's key", alg->name);
+out:
+	OPENSSL_free(der);
+	return ret;
+}
+
+int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struct k8s_err *err)
+{
+	const struct k8s_jws_alg *alg;
+	const struct k8s_jwk *key = NULL;
+	char name[24];
+	int ret;
+
+	if (jwt == NULL || jwt->alg == NULL || jwt->sig == NULL || jwt->signing_input == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "token was not parsed");
+	alg = k8s_jws_alg_lookup(jwt->alg);
+	if (alg == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "unsupported algorithm",
+				   "alg \"%s\" is not accepted (RS/PS/ES 256/384/512 and EdDSA are)",
+				   printable(jwt->alg, name, sizeof(name)));
+	ret = select_key(jwt, keys, alg, &key, err);
+	if (ret != K8S_OK)
+		return ret;
+	return verify_with(key, alg, jwt, err);
+}
