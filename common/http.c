@@ -316,6 +316,12 @@ static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 	if (strncasecmp(req->url, "https://", 8) != 0)
 		return k8s_err_set(err, K8S_ECONFIG, "https required",
 				   "%s: only https URLs are allowed", req->url);
+	/* user:password@ in a URL would be sent as Basic auth and shown in
+	 * every error message. */
+	if (strchr(req->url + 8, '@') != NULL &&
+	    strchr(req->url + 8, '@') < req->url + 8 + strcspn(req->url + 8, "/?#"))
+		return k8s_err_set(err, K8S_ECONFIG, "bad request",
+				   "k8s_http_do: credentials in the URL are not allowed");
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
 		return k8s_err_set(err, K8S_ECONFIG, "bad request",
 				   "k8s_http_do: unsupported method %s", req->method);

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Local HTTPS test server for test_http and test_tokenreview.
+
+Usage: tlssrv.py DIR
+
+Makes a throw-away PKI in DIR with the openssl CLI (independent of the
+code under test), then serves on 127.0.0.1 (free ports) over TLS:
+  - a server-auth-only listener, and
+  - a listener that requires a client certificate (ssl.CERT_REQUIRED).
+Prints "READY <port> <mtls_port>" once both listen.  Exits when its stdin
+reaches EOF (the test process died or closed the pipe) or after a fixed
+lifetime, so it can never outlive the test run for long.
+
+Files left in DIR: ca.pem (trusts the server), wrongca.pem (unrelated CA),
+client.pem / client-key.pem (signed by ca.pem, CN=reviewer).  The server
+certificate names IP:127.0.0.1 and DNS:apiserver.test only.
+
+Endpoints (any method):
+  /ok                   200 "hello"
+  /echo                 200 JSON: method, path, headers, body, client_cn
+  /sleep/<ms>           sleeps, then 200
+  /big/<n>              200 with n bytes ("a"), Content-Length set
+  /bigchunked/<n>       200 with n bytes, chunked (no Content-Length)
+  /redirect             302 to /ok
+  /bearer/<token>       200 "bearer ok" when Authorization is "Bearer <token>", else 401
+  /tr/<mode>/apis/authentication.k8s.io/v1/tokenreviews
+                        a fake TokenReview endpoint, see tokenreview() below
+"""
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LIFETIME_S = 300
+EXPECTED_REVIEWER = "reviewer-secret-token"
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", name + "-key.pem", "-out", name + ".pem",
+            "-subj", "/CN=" + name, "-days", "2",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def make_leaf(d, name, cn, ext):
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write(ext)
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", name + "-key.pem", "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=d)
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-out", name + ".pem", "-days", "2",
+            "-extfile", name + ".ext", cwd=d)
+
+
+def make_pki(d):
+    make_ca(d, "ca")
+    make_ca(d, "wrongca")
+    make_leaf(d, "server", "127.0.0.1",
+              "subjectAltName=IP:127.0.0.1,DNS:apiserver.test\n"
+              "extendedKeyUsage=serverAuth\n")
+    make_leaf(d, "client", "reviewer", "extendedKeyUsage=clientAuth\n")
+
+
+def review_answer(mode, req):
+    """Fake apiserver: the token decides the identity, mode the failure."""
+    spec = req.get("spec", {}) if isinstance(req, dict) else {}
+    token = spec.get("token", "")
+    auds = spec.get("audiences", [])
+    if mode == "403":
+        return 403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                     "message": "tokenreviews.authentication.k8s.io is forbidden: "
+                                "User \"system:serviceaccount:x:y\" cannot create resource",
+                     "reason": "Forbidden", "code": 403}
+    if mode == "500":
+        return 500, {"kind": "Status", "status": "Failure", "code": 500}
+    if mode == "malformed":
+        return 201, "{not json"
+    if mode == "200":
+        code = 200
+    else:
+        code = 201
+    out = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+           "metadata": {"creationTimestamp": None}, "spec": spec}
+    if token.startswith("good"):
+        out["status"] = {"authenticated": True,
+                         "user": {"username": "system:serviceaccount:ns1:sa1",
+                                  "uid": "0b4c7f2e-uid",
+                                  "groups": ["system:serviceaccounts",
+                                             "system:serviceaccounts:ns1",
+                                             "system:authenticated"],
+                                  "extra": {"authentication.kubernetes.io/pod-name": ["pod-1"]}},
+                         "audiences": auds}
+    else:
+        out["status"] = {"authenticated": False,
+                         "error": "[invalid bearer token, token " + token + " is not valid]"}
+    return code, out
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send(self, code, body, ctype="text/plain", headers=()):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def client_cn(self):
+        cert = self.connection.getpeercert()
+        if not cert:
+            return None
+        for rdn in cert.get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    return v
+        return None
+
+    def route(self):
+        body = self.read_body()
+        parts = self.path.split("/")
+        if self.path == "/ok":
+            self.send(200, "hello")
+        elif self.path == "/echo":
+            self.send(200, json.dumps({"method": self.command, "path": self.path,
+                                       "headers": dict(self.headers.items()),
+                                       "body": body.decode("utf-8", "replace"),
+                                       "client_cn": self.client_cn()}),
+                      "application/json")
+        elif parts[1] == "sleep":
+            time.sleep(int(parts[2]) / 1000.0)
+            self.send(200, "slept")
+        elif parts[1] == "big":
+            self.send(200, b"a" * int(parts[2]))
+        elif parts[1] == "bigchunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            left = int(parts[2])
+            while left > 0:
+                n = min(left, 65536)
+                self.wfile.write(b"%x\r\n" % n + b"a" * n + b"\r\n")
+                left -= n
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/redirect":
+            self.send(302, "moved", headers=[("Location", "/ok")])
+        elif parts[1] == "bearer":
+            want = "Bearer " + parts[2]
+            if self.headers.get("Authorization") == want:
+                self.send(200, "bearer ok")
+            else:
+                self.send(401, "no")
+        elif parts[1] == "tr" and self.path.endswith("/apis/authentication.k8s.io/v1/tokenreviews"):
+            self.tokenreview(parts[2], body)
+        else:
+            self.send(404, "not found")
+
+    def tokenreview(self, mode, body):
+        if mode == "redirect":
+            self.send(302, "moved", headers=[("Location", "/ok")])
+            return
+        if self.command != "POST" or self.headers.get("Content-Type") != "application/json":
+            self.send(415, "want POST application/json")
+            return
+        authz = self.headers.get("Authorization")
+        if mode != "mtls" and authz != "Bearer " + EXPECTED_REVIEWER:
+            self.send(401, json.dumps({"kind": "Status", "code": 401, "message": "Unauthorized"}),
+                      "application/json")
+            return
+        if mode == "mtls" and self.client_cn() != "reviewer":
+            self.send(401, "no client certificate")
+            return
+        try:
+            req = json.loads(body)
+        except ValueError:
+            self.send(400, "bad json")
+            return
+        code, out = review_answer(mode, req)
+        self.send(code, out if isinstance(out, str) else json.dumps(out), "application/json")
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (ConnectionError, ssl.SSLError, socket.timeout):
+            self.close_connection = True
+
+    def do_GET(self):
+        self.route()
+
+    do_POST = do_GET
+    do_PUT = do_GET
+
+
+class TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def finish_request(self, request, client_address):
+        # Handshake in the worker thread so a stuck client blocks nobody.
+        try:
+            request.settimeout(10)
+            conn = self.ctx.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        except (OSError, ssl.SSLError):
+            pass
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+def context(d, require_client):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server-key.pem"))
+    if require_client:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(os.path.join(d, "ca.pem"))
+    return ctx
+
+
+def main():
+    d = sys.argv[1]
+    make_pki(d)
+    servers = [TLSServer(context(d, False)), TLSServer(context(d, True))]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    sys.stdout.write("READY %d %d\n" % (servers[0].server_address[1],
+                                         servers[1].server_address[1]))
+    sys.stdout.flush()
+
+    def watchdog():
+        time.sleep(LIFETIME_S)
+        os._exit(0)
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        sys.stdin.read()
+    except OSError:
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

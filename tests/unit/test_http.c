@@ -1,0 +1,439 @@
+/* test_http: k8s_http_do() against a real local TLS server
+ * (tests/unit/srv/tlssrv.py, PKI from the openssl CLI). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "lib_tlssrv.h"
+
+static struct tlssrv srv;
+static char *ca, *wrongca, *ccert, *ckey;
+static size_t ca_len, wrongca_len, ccert_len, ckey_len;
+
+static int group_setup(void **state)
+{
+	if (tlssrv_start(&srv) != 0)
+		return -1;
+	ca = tlssrv_file(&srv, "ca.pem", &ca_len);
+	wrongca = tlssrv_file(&srv, "wrongca.pem", &wrongca_len);
+	ccert = tlssrv_file(&srv, "client.pem", &ccert_len);
+	ckey = tlssrv_file(&srv, "client-key.pem", &ckey_len);
+	return ca && wrongca && ccert && ckey ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	free(ca);
+	free(wrongca);
+	free(ccert);
+	free(ckey);
+	tlssrv_stop(&srv);
+	return 0;
+}
+
+static char url_buf[256];
+
+static const char *url(int port, const char *host, const char *path)
+{
+	snprintf(url_buf, sizeof(url_buf), "https://%s:%d%s", host, port, path);
+	return url_buf;
+}
+
+static struct k8s_http_req get_req(const char *path)
+{
+	struct k8s_http_req r = {
+		.method = "GET", .url = url(srv.port, "127.0.0.1", path),
+		.ca_pem = ca, .ca_pem_len = ca_len, .timeout_ms = 5000,
+	};
+	return r;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000L + (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+static void test_verified_ok(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(resp.body_len, 5);
+	assert_string_equal(resp.body, "hello");
+	k8s_http_resp_free(&resp);
+	assert_null(resp.body);
+}
+
+static void expect_unavailable(struct k8s_http_req *r, const char *reason)
+{
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	assert_int_equal(k8s_http_do(r, &resp, &err), K8S_UNAVAILABLE);
+	assert_int_equal(err.status, K8S_UNAVAILABLE);
+	assert_string_equal(err.reason, reason);
+	assert_null(resp.body);
+	assert_true(strlen(err.detail) > 0);
+}
+
+static void test_wrong_ca(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+
+	r.ca_pem = wrongca;
+	r.ca_pem_len = wrongca_len;
+	expect_unavailable(&r, "TLS verification failed");
+}
+
+static void test_system_store_does_not_trust_test_ca(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+
+	r.ca_pem = NULL;
+	r.ca_pem_len = 0;
+	expect_unavailable(&r, "TLS verification failed");
+}
+
+static void test_hostname_mismatch(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	/* The certificate names 127.0.0.1 and apiserver.test, not localhost. */
+	r.url = url(srv.port, "localhost", "/ok");
+	expect_unavailable(&r, "TLS verification failed");
+	r = get_req("/ok");
+	r.tls_server_name = "other.test";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+	assert_string_equal(err.reason, "TLS verification failed");
+}
+
+static void test_tls_server_name(void **state)
+{
+	struct k8s_http_req r = get_req("/echo");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	json_t *j;
+	char host[64];
+
+	r.tls_server_name = "apiserver.test";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	j = json_loads(resp.body, 0, NULL);
+	assert_non_null(j);
+	snprintf(host, sizeof(host), "127.0.0.1:%d", srv.port);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "headers"), "Host")), host);
+	json_decref(j);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_insecure_opt_in(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	r.ca_pem = wrongca;
+	r.ca_pem_len = wrongca_len;
+	r.insecure = 1;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_timeout(void **state)
+{
+	struct k8s_http_req r = get_req("/sleep/4000");
+	struct timespec t0;
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	long el;
+
+	r.timeout_ms = 1000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+	el = ms_since(&t0);
+	assert_string_equal(err.reason, "timeout");
+	assert_non_null(strstr(err.detail, "1000 ms"));
+	assert_true(el >= 900);
+	assert_true(el < 2000);
+}
+
+static void test_connect_refused(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+
+	r.url = url(tlssrv_dead_port(), "127.0.0.1", "/ok");
+	expect_unavailable(&r, "connection failed");
+}
+
+static void test_body_cap(void **state)
+{
+	struct k8s_http_req r = get_req("/big/1000");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	r.max_body = 1000;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.body_len, 1000);
+	assert_int_equal(resp.body[1000], '\0');
+	k8s_http_resp_free(&resp);
+
+	r = get_req("/big/1001");
+	r.max_body = 1000;
+	expect_unavailable(&r, "response too large");
+	r = get_req("/bigchunked/5000");
+	r.max_body = 1000;
+	expect_unavailable(&r, "response too large");
+	/* Default cap: 1 MiB. */
+	r = get_req("/bigchunked/1048577");
+	expect_unavailable(&r, "response too large");
+	r = get_req("/big/1048576");
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.body_len, 1048576);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_empty_body_is_string(void **state)
+{
+	struct k8s_http_req r = get_req("/big/0");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_non_null(resp.body);
+	assert_int_equal(resp.body_len, 0);
+	assert_string_equal(resp.body, "");
+	k8s_http_resp_free(&resp);
+}
+
+static void test_redirect_not_followed(void **state)
+{
+	struct k8s_http_req r = get_req("/redirect");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 302);
+	assert_string_equal(resp.body, "moved");
+	k8s_http_resp_free(&resp);
+}
+
+static void test_proxy_env_ignored(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	char proxy[64];
+	static const char *vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy"};
+	size_t i;
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", tlssrv_dead_port());
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		setenv(vars[i], proxy, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	k8s_http_resp_free(&resp);
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+}
+
+static void test_bearer_sent(void **state)
+{
+	struct k8s_http_req r = get_req("/bearer/s3cr3t-reviewer");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	r.bearer = "s3cr3t-reviewer";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.body, "bearer ok");
+	k8s_http_resp_free(&resp);
+
+	r.bearer = "something-else";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 401);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_bearer_not_in_errors(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+
+	r.bearer = "BEARER-MUST-NOT-LEAK";
+	r.ca_pem = wrongca;
+	r.ca_pem_len = wrongca_len;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+	assert_null(strstr(err.detail, "BEARER-MUST-NOT-LEAK"));
+	assert_null(strstr(err.reason, "BEARER-MUST-NOT-LEAK"));
+	r = get_req("/sleep/3000");
+	r.bearer = "BEARER-MUST-NOT-LEAK";
+	r.timeout_ms = 200;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+	assert_null(strstr(err.detail, "BEARER-MUST-NOT-LEAK"));
+}
+
+static void test_client_cert(void **state)
+{
+	struct k8s_http_req r = get_req("/echo");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	json_t *j;
+
+	r.url = url(srv.mtls_port, "127.0.0.1", "/echo");
+	/* Without a client certificate the handshake is refused. */
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+
+	r.client_cert_pem = ccert;
+	r.client_cert_len = ccert_len;
+	r.client_key_pem = ckey;
+	r.client_key_len = ckey_len;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	j = json_loads(resp.body, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "client_cn")), "reviewer");
+	json_decref(j);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_post_shape(void **state)
+{
+	static const char body[] = "{\"a\":1}";
+	struct k8s_http_req r = get_req("/echo");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	json_t *j, *h;
+
+	r.method = "POST";
+	r.content_type = "application/json";
+	r.accept = "application/json";
+	r.body = body;
+	r.body_len = sizeof(body) - 1;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	j = json_loads(resp.body, 0, NULL);
+	assert_non_null(j);
+	h = json_object_get(j, "headers");
+	assert_string_equal(json_string_value(json_object_get(j, "method")), "POST");
+	assert_string_equal(json_string_value(json_object_get(j, "body")), body);
+	assert_string_equal(json_string_value(json_object_get(h, "Content-Type")), "application/json");
+	assert_string_equal(json_string_value(json_object_get(h, "Accept")), "application/json");
+	assert_null(json_object_get(h, "Expect"));
+	assert_null(json_object_get(h, "Authorization"));
+	json_decref(j);
+	k8s_http_resp_free(&resp);
+}
+
+static void test_bad_requests(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	char plain[128];
+
+	snprintf(plain, sizeof(plain), "http://127.0.0.1:%d/ok", srv.port);
+	r.url = plain;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	r = get_req("/ok");
+	r.bearer = "abc\r\nX-Injected: 1";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	assert_null(strstr(err.detail, "X-Injected"));
+	snprintf(plain, sizeof(plain), "https://user:pw@127.0.0.1:%d/ok", srv.port);
+	r = get_req("/ok");
+	r.url = plain;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	assert_null(strstr(err.detail, "pw"));
+	r = get_req("/ok");
+	r.method = "DELETE";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	r = get_req("/ok");
+	r.tls_server_name = "evil:1/x";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+}
+
+static void *thread_main(void *arg)
+{
+	long ok = 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		struct k8s_http_req r = {
+			.method = "GET", .url = arg, .ca_pem = ca, .ca_pem_len = ca_len,
+			.timeout_ms = 5000,
+		};
+		struct k8s_http_resp resp;
+		struct k8s_err err = {0};
+
+		if (k8s_http_do(&r, &resp, &err) == K8S_OK && resp.status == 200 &&
+		    strcmp(resp.body, "hello") == 0)
+			ok++;
+		k8s_http_resp_free(&resp);
+	}
+	return (void *)ok;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[4];
+	char u[128];
+	void *rv;
+	long total = 0;
+	int i;
+
+	snprintf(u, sizeof(u), "https://127.0.0.1:%d/ok", srv.port);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, thread_main, u), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], &rv);
+		total += (long)rv;
+	}
+	assert_int_equal(total, 12);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verified_ok),
+		cmocka_unit_test(test_wrong_ca),
+		cmocka_unit_test(test_system_store_does_not_trust_test_ca),
+		cmocka_unit_test(test_hostname_mismatch),
+		cmocka_unit_test(test_tls_server_name),
+		cmocka_unit_test(test_insecure_opt_in),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_empty_body_is_string),
+		cmocka_unit_test(test_redirect_not_followed),
+		cmocka_unit_test(test_proxy_env_ignored),
+		cmocka_unit_test(test_bearer_sent),
+		cmocka_unit_test(test_bearer_not_in_errors),
+		cmocka_unit_test(test_client_cert),
+		cmocka_unit_test(test_post_shape),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_threads),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
