@@ -1,0 +1,1003 @@
+/* config.c: /etc/k8s-auth/config.yaml -> struct k8s_config.
+ *
+ * Every key is known or refused: a typo such as `alowRoot` must not
+ * silently fall back to a default.  Errors name the file, the key path
+ * (e.g. accounts.users[1].local) and what is wrong.
+ *
+ * Beyond SPEC.md this file accepts (documented in docs/ and the man page):
+ *   cacheDir: /var/cache/k8s-auth     discovery/JWKS and review caches
+ *   runDir: /run/k8s-auth             per-session state
+ *   tokenReview.allowInsecureSkipTLSVerify: false
+ *       a kubeconfig with insecure-skip-tls-verify is refused unless true
+ *   tokenReview.allowEmptyAudiences: false
+ *       without audiences the apiserver checks only its own, so any token
+ *       it minted (a kubectl token for anything) would open the host
+ *   jwtOptions: {timeout: 5s, maxStaleness: 24h}
+ *       discovery/JWKS fetch timeout; how long cached keys serve an issuer
+ *       that cannot be reached
+ *   sync: {...}                       owned by the sync code; only checked
+ *                                     to be a mapping here (cfg->raw)
+ * Semantics where SPEC.md is silent:
+ *   - an empty file, and a section written with no value (`policy:`),
+ *     mean "all defaults";
+ *   - policy defaults apply whether or not a policy section exists, and a
+ *     configured denyUsernames list REPLACES the default list (write the
+ *     defaults out if you extend it);
+ *   - uidRange/gidRange: [min, max], 1000 <= min <= max <= 4294967294,
+ *     not containing 65534/65535 (nobody/nogroup and the 16-bit -1);
+ *   - accounts.declared entries are names or {name, uid}; a pinned uid
+ *     must lie inside uidRange; names and pinned uids must be unique;
+ *   - a literal `local` (no \1..\9) must itself be a valid local name, in
+ *     accounts.users and accounts.groups alike;
+ *   - paths (store, cacheDir, runDir, tokenReview.kubeconfig, home, shell)
+ *     must be absolute; home and shell must not contain ':' or control
+ *     characters (they end up in passwd entries). */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "mapping.h"
+#include "util.h"
+#include "yamljson.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define PATHSZ 160
+
+struct cctx {
+	const char *file;
+	struct k8s_err *err;
+};
+
+static int cfail(struct cctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cfail(struct cctx *c, const char *path, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return k8s_err_set(c->err, K8S_ECONFIG, "configuration error", "%s: %s: %s",
+			   c->file, path[0] ? path : "(top level)", msg);
+}
+
+static int enomem(struct cctx *c, const char *path)
+{
+	return cfail(c, path, "out of memory");
+}
+
+/* Key paths are for messages only: truncation is harmless. */
+static const char *join(char out[PATHSZ], const char *base, const char *key)
+{
+	if (snprintf(out, PATHSZ, "%s%s%s", base, base[0] ? "." : "", key) >= PATHSZ)
+		out[PATHSZ - 1] = '\0';
+	return out;
+}
+
+static const char *idx(char out[PATHSZ], const char *base, size_t i)
+{
+	if (snprintf(out, PATHSZ, "%s[%zu]", base, i) >= PATHSZ)
+		out[PATHSZ - 1] = '\0';
+	return out;
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* obj may be json null (a section written without a value). */
+static int check_keys(struct cctx *c, json_t *obj, const char *base,
+		      const char *const *known, const char *const *cel)
+{
+	char p[PATHSZ];
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		if (in_list(key, cel))
+			return cfail(c, join(p, base, key),
+				     "CEL expressions are not supported; use claim/requiredValue "
+				     "and claim/prefix mappings");
+		if (!in_list(key, known))
+			return cfail(c, join(p, base, key), "unknown key");
+	}
+	return 0;
+}
+
+static int want_object(struct cctx *c, json_t *v, const char *path, int null_ok)
+{
+	if (json_is_object(v) || (null_ok && json_is_null(v)))
+		return 0;
+	return cfail(c, path, "expected a mapping");
+}
+
+static int get_str(struct cctx *c, json_t *obj, const char *key, const char *base,
+		   int nonempty, char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATHSZ];
+	char *s;
+
+	if (v == NULL)
+		return 0;
+	join(p, base, key);
+	if (!json_is_string(v))
+		return cfail(c, p, "expected a string");
+	if (nonempty && json_string_length(v) == 0)
+		return cfail(c, p, "must not be empty");
+	s = strdup(json_string_value(v));
+	if (s == NULL)
+		return enomem(c, p);
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+static int get_bool(struct cctx *c, json_t *obj, const char *key, const char *base, int *out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATHSZ];
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v))
+		return cfail(c, join(p, base, key), "expected true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Go-style string ("90s", "5m", "1h30m") or the number 0. */
+static int get_duration(struct cctx *c, json_t *obj, const char *key, const char *base,
+			int positive, int64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[PATHSZ];
+	int64_t ms;
+
+	if (v == NULL)
+		return 0;
+	join(p, base, key);
+	if (json_is_integer(v) && json_integer_value(v) == 0)
+		ms = 0;
+	else if (!json_is_string(v) || k8s_parse_duration_ms(json_string_value(v), &ms) != 0)
+		return cfail(c, p, "expected a duration such as \"90s\", \"5m\" or \"24h\"");
+	if (positive && ms <= 0)
+		return cfail(c, p, "must be longer than 0");
+	*out = ms;
+	return 0;
+}
+
+static int path_ok(const char *s, int passwd_field)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (passwd_field && *s == ':'))
+			return 0;
+	return 1;
+}
+
+static int get_path(struct cctx *c, json_t *obj, const char *key, const char *base,
+		    int passwd_field, char **out)
+{
+	char p[PATHSZ];
+	int r = get_str(c, obj, key, base, 1, out);
+
+	if (r != 0 || json_object_get(obj, key) == NULL)
+		return r;
+	join(p, base, key);
+	if ((*out)[0] != '/')
+		return cfail(c, p, "must be an absolute path");
+	if (!path_ok(*out, passwd_field))
+		return cfail(c, p, passwd_field ? "must not contain ':' or control characters"
+				      : "must not contain control characters");
+	return 0;
+}
+
+void k8s_strv_free(struct k8s_strv *sv)
+{
+	size_t i;
+
+	if (sv == NULL)
+		return;
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+static int strv_set(struct k8s_strv *sv, const char *const *vals, size_t n)
+{
+	size_t i;
+
+	k8s_strv_free(sv);
+	if (n == 0)
+		return 0;
+	sv->v = calloc(n, sizeof(*sv->v));
+	if (sv->v == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		sv->v[i] = strdup(vals[i]);
+		if (sv->v[i] == NULL)
+			return -1;
+		sv->n++;
+	}
+	return 0;
+}
+
+/* A list of non-empty strings, %h-expanded when asked; replaces *out. */
+static int get_strv(struct cctx *c, json_t *obj, const char *key, const char *base,
+		    int expand_host, struct k8s_strv *out)
+{
+	json_t *arr = json_object_get(obj, key), *v;
+	char p[PATHSZ], ip[PATHSZ];
+	size_t i;
+
+	if (arr == NULL)
+		return 0;
+	join(p, base, key);
+	if (!json_is_array(arr))
+		return cfail(c, p, "expected a list of strings");
+	k8s_strv_free(out);
+	if (json_array_size(arr) == 0)
+		return 0;
+	out->v = calloc(json_array_size(arr), sizeof(*out->v));
+	if (out->v == NULL)
+		return enomem(c, p);
+	json_array_foreach(arr, i, v) {
+		char *s;
+
+		idx(ip, p, i);
+		if (!json_is_string(v))
+			return cfail(c, ip, "expected a string");
+		if (json_string_length(v) == 0)
+			return cfail(c, ip, "must not be empty");
+		s = expand_host ? k8s_expand_host(json_string_value(v)) : strdup(json_string_value(v));
+		if (s == NULL)
+			return cfail(c, ip, expand_host ? "cannot expand %%h (host name)" : "out of memory");
+		out->v[out->n++] = s;
+		if (s[0] == '\0')
+			return cfail(c, ip, "must not be empty");
+	}
+	return 0;
+}
+
+static int strv_has_dup(const struct k8s_strv *sv, size_t *dup)
+{
+	size_t i, j;
+
+	for (i = 0; i < sv->n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(sv->v[i], sv->v[j]) == 0) {
+				*dup = i;
+				return 1;
+			}
+	return 0;
+}
+
+
+/* ------------------------------------------------------------ tokenReview */
+
+static int parse_tokenreview(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"kubeconfig", "audiences", "timeout", "cacheTTL",
+		"allowInsecureSkipTLSVerify", "allowEmptyAudiences", NULL};
+	const char *b = "tokenReview";
+	char p[PATHSZ];
+
+	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
+	    get_path(c, o, "kubeconfig", b, 0, &cfg->tokenreview.kubeconfig) ||
+	    get_strv(c, o, "audiences", b, 1, &cfg->tokenreview.audiences) ||
+	    get_duration(c, o, "timeout", b, 1, &cfg->tokenreview.timeout_ms) ||
+	    get_duration(c, o, "cacheTTL", b, 0, &cfg->tokenreview.cache_ttl_ms) ||
+	    get_bool(c, o, "allowInsecureSkipTLSVerify", b, &cfg->tokenreview.allow_insecure) ||
+	    get_bool(c, o, "allowEmptyAudiences", b, &cfg->tokenreview.allow_empty_audiences))
+		return K8S_ECONFIG;
+	/* Without spec.audiences the apiserver checks the token against its
+	 * own audiences, so a token minted for the cluster API would open the
+	 * host: fail closed unless the administrator says so in words. */
+	if (cfg->tokenreview.audiences.n == 0 && !cfg->tokenreview.allow_empty_audiences)
+		return cfail(c, join(p, b, "audiences"),
+			     "must list at least one audience such as \"host-login:%%h\" "
+			     "(or set allowEmptyAudiences: true to accept any token the apiserver "
+			     "accepts for itself)");
+	cfg->has_tokenreview = 1;
+	return 0;
+}
+
+/* -------------------------------------------------------------------- jwt */
+
+/* The apiserver's rules for issuer.url and discoveryURL. */
+static const char *https_url_problem(const char *u)
+{
+	size_t hostlen;
+	const char *q;
+
+	if (strncmp(u, "https://", 8) != 0)
+		return "must be an https:// URL";
+	for (q = u; *q != '\0'; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+			return "must not contain spaces, control or non-ASCII characters";
+	hostlen = strcspn(u + 8, "/?#");
+	if (hostlen == 0)
+		return "has no host";
+	if (memchr(u + 8, '@', hostlen) != NULL)
+		return "must not contain a username or password";
+	if (strchr(u, '?') != NULL)
+		return "must not contain a query";
+	if (strchr(u, '#') != NULL)
+		return "must not contain a fragment";
+	return NULL;
+}
+
+static int get_url(struct cctx *c, json_t *o, const char *key, const char *base, char **out)
+{
+	const char *problem;
+	char p[PATHSZ];
+
+	if (get_str(c, o, key, base, 1, out) != 0)
+		return K8S_ECONFIG;
+	if (*out != NULL && (problem = https_url_problem(*out)) != NULL)
+		return cfail(c, join(p, base, key), "%s", problem);
+	return 0;
+}
+
+static int pem_has_cert(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = NULL;
+	int n = 0;
+
+	if (bio == NULL)
+		return 0;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_free(x);
+		n++;
+	}
+	BIO_free(bio);
+	ERR_clear_error(); /* the read that hit the end left an error queued */
+	return n > 0;
+}
+
+static size_t url_trimmed_len(const char *u)
+{
+	size_t n = strlen(u);
+
+	while (n > 0 && u[n - 1] == '/')
+		n--;
+	return n;
+}
+
+static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"url", "discoveryURL", "audiences",
+		"audienceMatchPolicy", "certificateAuthority", NULL};
+	char p[PATHSZ], ap[PATHSZ];
+	size_t dup;
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    get_url(c, o, "url", b, &a->issuer_url) ||
+	    get_url(c, o, "discoveryURL", b, &a->discovery_url) ||
+	    get_strv(c, o, "audiences", b, 1, &a->audiences) ||
+	    get_str(c, o, "audienceMatchPolicy", b, 0, &a->audience_match_policy) ||
+	    get_str(c, o, "certificateAuthority", b, 1, &a->ca_pem))
+		return K8S_ECONFIG;
+	if (a->issuer_url == NULL)
+		return cfail(c, join(p, b, "url"), "required");
+	if (a->discovery_url != NULL &&
+	    url_trimmed_len(a->discovery_url) == url_trimmed_len(a->issuer_url) &&
+	    strncmp(a->discovery_url, a->issuer_url, url_trimmed_len(a->issuer_url)) == 0)
+		return cfail(c, join(p, b, "discoveryURL"), "must be different from url");
+	if (a->audiences.n == 0)
+		return cfail(c, join(p, b, "audiences"), "must list at least one audience");
+	if (strv_has_dup(&a->audiences, &dup))
+		return cfail(c, idx(ap, join(p, b, "audiences"), dup), "duplicate audience");
+	if (a->audience_match_policy != NULL && a->audience_match_policy[0] != '\0' &&
+	    strcmp(a->audience_match_policy, "MatchAny") != 0)
+		return cfail(c, join(p, b, "audienceMatchPolicy"), "must be \"MatchAny\" or empty");
+	if (a->audiences.n > 1 && (a->audience_match_policy == NULL ||
+				   strcmp(a->audience_match_policy, "MatchAny") != 0))
+		return cfail(c, join(p, b, "audienceMatchPolicy"),
+			     "must be \"MatchAny\" when more than one audience is listed");
+	if (a->ca_pem != NULL && !pem_has_cert(a->ca_pem))
+		return cfail(c, join(p, b, "certificateAuthority"), "no PEM certificate found");
+	return 0;
+}
+
+static int parse_claim_rules(struct cctx *c, json_t *arr, const char *b,
+			     struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"claim", "requiredValue", NULL};
+	static const char *const cel[] = {"expression", "message", NULL};
+	char p[PATHSZ], kp[PATHSZ];
+	size_t i, j;
+	json_t *r;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list");
+	a->rules = calloc(json_array_size(arr) + 1, sizeof(*a->rules));
+	if (a->rules == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, r) {
+		struct k8s_claim_rule *cr = &a->rules[a->n_rules++];
+
+		idx(p, b, i);
+		if (want_object(c, r, p, 0) || check_keys(c, r, p, known, cel) ||
+		    get_str(c, r, "claim", p, 1, &cr->claim) ||
+		    get_str(c, r, "requiredValue", p, 0, &cr->required_value))
+			return K8S_ECONFIG;
+		if (cr->claim == NULL)
+			return cfail(c, join(kp, p, "claim"), "required");
+		if (cr->required_value == NULL)
+			return cfail(c, join(kp, p, "requiredValue"), "required");
+		for (j = 0; j < i; j++)
+			if (strcmp(a->rules[j].claim, cr->claim) == 0)
+				return cfail(c, join(kp, p, "claim"), "duplicate claim \"%.64s\"",
+					     cr->claim);
+	}
+	return 0;
+}
+
+/* username/groups: claim + prefix (required with claim, may be "");
+ * uid: claim only. */
+static int parse_claim_mapping(struct cctx *c, json_t *o, const char *b, int with_prefix,
+			       int required, struct k8s_claim_mapping *m)
+{
+	static const char *const known_p[] = {"claim", "prefix", NULL};
+	static const char *const known_u[] = {"claim", NULL};
+	static const char *const cel[] = {"expression", NULL};
+	char p[PATHSZ];
+
+	if (o == NULL)
+		return required ? cfail(c, b, "required") : 0;
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, with_prefix ? known_p : known_u, cel) ||
+	    get_str(c, o, "claim", b, 1, &m->claim) ||
+	    (with_prefix && get_str(c, o, "prefix", b, 0, &m->prefix)))
+		return K8S_ECONFIG;
+	if (required && m->claim == NULL)
+		return cfail(c, join(p, b, "claim"), "required");
+	if (with_prefix && m->claim != NULL && m->prefix == NULL)
+		return cfail(c, join(p, b, "prefix"),
+			     "required when claim is set (\"\" disables prefixing)");
+	if (m->claim == NULL && m->prefix != NULL)
+		return cfail(c, join(p, b, "prefix"), "only allowed together with claim");
+	return 0;
+}
+
+static int parse_claim_mappings(struct cctx *c, json_t *o, const char *b,
+				struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"username", "groups", "uid", NULL};
+	static const char *const cel[] = {"extra", NULL};
+	char p[PATHSZ];
+
+	if (o == NULL)
+		return cfail(c, b, "required (claimMappings.username at least)");
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, cel) ||
+	    parse_claim_mapping(c, json_object_get(o, "username"), join(p, b, "username"), 1, 1,
+				&a->username) ||
+	    parse_claim_mapping(c, json_object_get(o, "groups"), join(p, b, "groups"), 1, 0,
+				&a->groups) ||
+	    parse_claim_mapping(c, json_object_get(o, "uid"), join(p, b, "uid"), 0, 0, &a->uid))
+		return K8S_ECONFIG;
+	return 0;
+}
+
+static int parse_jwt_one(struct cctx *c, json_t *o, const char *b, struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"issuer", "claimValidationRules", "claimMappings", NULL};
+	static const char *const cel[] = {"userValidationRules", NULL};
+	char p[PATHSZ];
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, cel))
+		return K8S_ECONFIG;
+	if (json_object_get(o, "issuer") == NULL)
+		return cfail(c, join(p, b, "issuer"), "required");
+	if (parse_issuer(c, json_object_get(o, "issuer"), join(p, b, "issuer"), a) ||
+	    parse_claim_rules(c, json_object_get(o, "claimValidationRules"),
+			      join(p, b, "claimValidationRules"), a) ||
+	    parse_claim_mappings(c, json_object_get(o, "claimMappings"),
+				 join(p, b, "claimMappings"), a))
+		return K8S_ECONFIG;
+	return 0;
+}
+
+static int parse_jwt(struct cctx *c, json_t *arr, struct k8s_config *cfg)
+{
+	char p[PATHSZ], up[PATHSZ];
+	size_t i, j;
+	json_t *o;
+
+	if (json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, "jwt", "expected a list of authenticators");
+	cfg->jwt = calloc(json_array_size(arr) + 1, sizeof(*cfg->jwt));
+	if (cfg->jwt == NULL)
+		return enomem(c, "jwt");
+	json_array_foreach(arr, i, o) {
+		struct k8s_jwt_authenticator *a = &cfg->jwt[cfg->n_jwt++];
+
+		if (parse_jwt_one(c, o, idx(p, "jwt", i), a) != 0)
+			return K8S_ECONFIG;
+		for (j = 0; j < i; j++)
+			if (strcmp(cfg->jwt[j].issuer_url, a->issuer_url) == 0)
+				return cfail(c, join(up, p, "issuer.url"),
+					     "duplicate issuer URL (also jwt[%zu])", j);
+	}
+	return 0;
+}
+
+static int parse_jwt_options(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"timeout", "maxStaleness", NULL};
+	const char *b = "jwtOptions";
+
+	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
+	    get_duration(c, o, "timeout", b, 1, &cfg->jwt_timeout_ms) ||
+	    get_duration(c, o, "maxStaleness", b, 0, &cfg->jwks_max_stale_ms))
+		return K8S_ECONFIG;
+	return 0;
+}
+
+/* ------------------------------------------------------------- policy */
+
+static int parse_policy(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"maxTokenLifetime", "allowLegacyServiceAccountTokens",
+		"allowBootstrapTokens", "denyUsernames", NULL};
+	const char *b = "policy";
+
+	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
+	    get_duration(c, o, "maxTokenLifetime", b, 0, &cfg->policy.max_token_lifetime_ms) ||
+	    get_bool(c, o, "allowLegacyServiceAccountTokens", b, &cfg->policy.allow_legacy_sa) ||
+	    get_bool(c, o, "allowBootstrapTokens", b, &cfg->policy.allow_bootstrap) ||
+	    get_strv(c, o, "denyUsernames", b, 0, &cfg->policy.deny_usernames))
+		return K8S_ECONFIG;
+	cfg->has_policy = 1;
+	return 0;
+}
+
+/* ----------------------------------------------------------- accounts */
+
+/* local: \1..\9 and \\ are the only escapes.  *max_ref = highest group. */
+static const char *template_problem(const char *local, int *max_ref)
+{
+	const char *q;
+
+	*max_ref = 0;
+	for (q = local; *q != '\0'; q++) {
+		if (*q != '\\')
+			continue;
+		q++;
+		if (*q >= '1' && *q <= '9') {
+			if (*q - '0' > *max_ref)
+				*max_ref = *q - '0';
+		} else if (*q != '\\') {
+			return "only \\1..\\9 and \\\\ may follow a backslash";
+		}
+	}
+	return NULL;
+}
+
+static int parse_rule(struct cctx *c, json_t *o, const char *b, struct k8s_map_rule *r)
+{
+	static const char *const known[] = {"match", "local", NULL};
+	char p[PATHSZ], ebuf[160];
+	const char *problem;
+	int rc, max_ref;
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    get_str(c, o, "match", b, 1, &r->match) || get_str(c, o, "local", b, 1, &r->local))
+		return K8S_ECONFIG;
+	if (r->match == NULL)
+		return cfail(c, join(p, b, "match"), "required");
+	if (r->local == NULL)
+		return cfail(c, join(p, b, "local"), "required");
+	if ((problem = template_problem(r->local, &max_ref)) != NULL)
+		return cfail(c, join(p, b, "local"), "%s", problem);
+	r->templated = max_ref > 0;
+	if (!r->templated && !k8s_valid_local_name(r->local))
+		return cfail(c, join(p, b, "local"), "\"%.64s\" is not a valid local name "
+			     "(^[a-z_][a-z0-9_.-]{0,31}$, not all digits)", r->local);
+	rc = regcomp(&r->re, r->match, REG_EXTENDED);
+	if (rc != 0) {
+		regerror(rc, NULL, ebuf, sizeof(ebuf));
+		return cfail(c, join(p, b, "match"), "invalid regular expression: %s", ebuf);
+	}
+	if ((size_t)max_ref > r->re.re_nsub) {
+		regfree(&r->re);
+		return cfail(c, join(p, b, "local"), "\\%d refers to a group the match does not "
+			     "have (it has %zu)", max_ref, r->re.re_nsub);
+	}
+	return 0;
+}
+
+/* Only rules whose regex compiled are counted in *n, so freeing is exact. */
+static int parse_rules(struct cctx *c, json_t *arr, const char *b,
+		       struct k8s_map_rule **out, size_t *n)
+{
+	struct k8s_map_rule r;
+	char p[PATHSZ];
+	size_t i;
+	json_t *o;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list of {match, local} rules");
+	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
+	if (*out == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, o) {
+		memset(&r, 0, sizeof(r));
+		if (parse_rule(c, o, idx(p, b, i), &r) != 0) {
+			free(r.match);
+			free(r.local);
+			return K8S_ECONFIG;
+		}
+		(*out)[(*n)++] = r;
+	}
+	return 0;
+}
+
+static int get_range(struct cctx *c, json_t *o, const char *key, const char *b,
+		     uint32_t *min, uint32_t *max)
+{
+	json_t *v = json_object_get(o, key), *lo, *hi;
+	json_int_t a, z;
+	char p[PATHSZ];
+
+	if (v == NULL)
+		return 0;
+	join(p, b, key);
+	lo = json_array_get(v, 0);
+	hi = json_array_get(v, 1);
+	if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(lo) || !json_is_integer(hi))
+		return cfail(c, p, "expected [min, max] (two integers)");
+	a = json_integer_value(lo);
+	z = json_integer_value(hi);
+	if (a > z)
+		return cfail(c, p, "min is greater than max");
+	if (a < 1000)
+		return cfail(c, p, "must not reach below 1000 (root and system accounts)");
+	if (z > 4294967294LL)
+		return cfail(c, p, "max must be at most 4294967294");
+	if (a <= 65535 && z >= 65534)
+		return cfail(c, p, "must not contain 65534 or 65535 (nobody/nogroup, 16-bit -1)");
+	*min = (uint32_t)a;
+	*max = (uint32_t)z;
+	return 0;
+}
+
+static int parse_declared_one(struct cctx *c, json_t *v, const char *p, struct k8s_config *cfg,
+			      struct k8s_declared *d)
+{
+	static const char *const known[] = {"name", "uid", NULL};
+	json_t *uid = json_object_get(v, "uid");
+	char kp[PATHSZ];
+
+	d->uid = -1;
+	if (json_is_string(v)) {
+		d->name = strdup(json_string_value(v));
+		if (d->name == NULL)
+			return enomem(c, p);
+	} else if (json_is_object(v)) {
+		if (check_keys(c, v, p, known, NULL) || get_str(c, v, "name", p, 1, &d->name))
+			return K8S_ECONFIG;
+		if (d->name == NULL)
+			return cfail(c, join(kp, p, "name"), "required");
+		if (uid != NULL && !json_is_integer(uid))
+			return cfail(c, join(kp, p, "uid"), "expected an integer");
+		if (uid != NULL)
+			d->uid = json_integer_value(uid);
+		if (uid != NULL && (d->uid < cfg->accounts.uid_min || d->uid > cfg->accounts.uid_max))
+			return cfail(c, join(kp, p, "uid"), "must lie inside accounts.uidRange "
+				     "[%u, %u]", cfg->accounts.uid_min, cfg->accounts.uid_max);
+	} else {
+		return cfail(c, p, "expected a name or {name, uid}");
+	}
+	if (!k8s_valid_local_name(d->name))
+		return cfail(c, p, "\"%.64s\" is not a valid local name "
+			     "(^[a-z_][a-z0-9_.-]{0,31}$, not all digits)", d->name);
+	return 0;
+}
+
+static int parse_declared(struct cctx *c, json_t *arr, const char *b, struct k8s_config *cfg)
+{
+	struct k8s_declared *d;
+	char p[PATHSZ];
+	size_t i, j;
+	json_t *v;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list of names or {name, uid}");
+	cfg->accounts.declared = calloc(json_array_size(arr) + 1, sizeof(*d));
+	if (cfg->accounts.declared == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, v) {
+		d = &cfg->accounts.declared[cfg->accounts.n_declared++];
+		idx(p, b, i);
+		if (parse_declared_one(c, v, p, cfg, d) != 0)
+			return K8S_ECONFIG;
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->accounts.declared[j].name, d->name) == 0)
+				return cfail(c, p, "\"%s\" is declared twice", d->name);
+			if (d->uid >= 0 && cfg->accounts.declared[j].uid == d->uid)
+				return cfail(c, p, "uid %lld is also pinned for \"%s\"",
+					     (long long)d->uid, cfg->accounts.declared[j].name);
+		}
+	}
+	return 0;
+}
+
+static int check_names(struct cctx *c, const struct k8s_strv *sv, const char *b)
+{
+	char p[PATHSZ];
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (!k8s_valid_local_name(sv->v[i]))
+			return cfail(c, idx(p, b, i), "\"%.64s\" is not a valid local name", sv->v[i]);
+	return 0;
+}
+
+static int parse_accounts(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"users", "uidRange", "gidRange", "home", "shell",
+		"declared", "allowExisting", "groups", NULL};
+	const char *b = "accounts";
+
+	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
+	    parse_rules(c, json_object_get(o, "users"), "accounts.users",
+			&cfg->accounts.users, &cfg->accounts.n_users) ||
+	    parse_rules(c, json_object_get(o, "groups"), "accounts.groups",
+			&cfg->accounts.groups, &cfg->accounts.n_groups) ||
+	    get_range(c, o, "uidRange", b, &cfg->accounts.uid_min, &cfg->accounts.uid_max) ||
+	    get_range(c, o, "gidRange", b, &cfg->accounts.gid_min, &cfg->accounts.gid_max) ||
+	    get_path(c, o, "home", b, 1, &cfg->accounts.home) ||
+	    get_path(c, o, "shell", b, 1, &cfg->accounts.shell) ||
+	    parse_declared(c, json_object_get(o, "declared"), "accounts.declared", cfg) ||
+	    get_strv(c, o, "allowExisting", b, 0, &cfg->accounts.allow_existing) ||
+	    check_names(c, &cfg->accounts.allow_existing, "accounts.allowExisting"))
+		return K8S_ECONFIG;
+	cfg->has_accounts = 1;
+	return 0;
+}
+
+/* -------------------------------------------------------------- login */
+
+static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"allowedGroups", "allowRoot", NULL};
+	const char *b = "login";
+
+	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
+	    get_strv(c, o, "allowedGroups", b, 0, &cfg->login.allowed_groups) ||
+	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root))
+		return K8S_ECONFIG;
+	cfg->has_login = 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------- top level */
+
+static const char *const default_deny[] = {"system:anonymous", "system:bootstrap:*",
+	"system:node:*", "system:kube-*"};
+
+static int set_defaults(struct k8s_config *cfg)
+{
+	cfg->tokenreview.kubeconfig = strdup("/etc/k8s-auth/kubeconfig");
+	cfg->tokenreview.timeout_ms = 5000;
+	cfg->tokenreview.cache_ttl_ms = 120000;
+	cfg->jwt_timeout_ms = 5000;
+	cfg->jwks_max_stale_ms = 24LL * 3600 * 1000;
+	cfg->policy.max_token_lifetime_ms = 24LL * 3600 * 1000;
+	cfg->accounts.uid_min = cfg->accounts.gid_min = 200000;
+	cfg->accounts.uid_max = cfg->accounts.gid_max = 999999;
+	cfg->accounts.home = strdup("/home/%u");
+	cfg->accounts.shell = strdup("/bin/bash");
+	cfg->store = strdup(K8S_DEFAULT_STORE);
+	cfg->cache_dir = strdup(K8S_DEFAULT_CACHEDIR);
+	cfg->run_dir = strdup(K8S_DEFAULT_RUNDIR);
+	if (strv_set(&cfg->policy.deny_usernames, default_deny,
+		     sizeof(default_deny) / sizeof(default_deny[0])) != 0)
+		return -1;
+	if (!cfg->tokenreview.kubeconfig || !cfg->accounts.home || !cfg->accounts.shell ||
+	    !cfg->store || !cfg->cache_dir || !cfg->run_dir)
+		return -1;
+	return 0;
+}
+
+static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"tokenReview", "jwt", "jwtOptions", "policy",
+		"accounts", "login", "store", "cacheDir", "runDir", "sync", NULL};
+	json_t *v;
+
+	if (want_object(c, root, "", 0) || check_keys(c, root, "", known, NULL))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "tokenReview")) != NULL && parse_tokenreview(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "jwt")) != NULL && parse_jwt(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "jwtOptions")) != NULL && parse_jwt_options(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "policy")) != NULL && parse_policy(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "accounts")) != NULL && parse_accounts(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "login")) != NULL && parse_login(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "sync")) != NULL && want_object(c, v, "sync", 0))
+		return K8S_ECONFIG;
+	if (get_path(c, root, "store", "", 0, &cfg->store) ||
+	    get_path(c, root, "cacheDir", "", 0, &cfg->cache_dir) ||
+	    get_path(c, root, "runDir", "", 0, &cfg->run_dir))
+		return K8S_ECONFIG;
+	return 0;
+}
+
+static int config_from_json(json_t *root, const char *name, struct k8s_config **out,
+			    struct k8s_err *err)
+{
+	struct cctx c = {name, err};
+	struct k8s_config *cfg;
+	int ret = K8S_ECONFIG;
+
+	*out = NULL;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL || set_defaults(cfg) != 0 || (cfg->path = strdup(name)) == NULL) {
+		enomem(&c, "");
+		goto out;
+	}
+	/* An empty file means "all defaults". */
+	cfg->raw = json_is_null(root) ? json_object() : json_incref(root);
+	if (cfg->raw == NULL) {
+		enomem(&c, "");
+		goto out;
+	}
+	if (parse_root(&c, cfg->raw, cfg) != 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+	ret = K8S_OK;
+out:
+	k8s_config_free(cfg);
+	return ret;
+}
+
+int k8s_config_parse(const char *text, size_t len, const char *name,
+		     struct k8s_config **out, struct k8s_err *err)
+{
+	json_t *root;
+	int ret;
+
+	*out = NULL;
+	if (name == NULL)
+		name = "<config>";
+	root = k8s_yaml_parse(text, len, name, err);
+	if (root == NULL)
+		return K8S_ECONFIG;
+	ret = config_from_json(root, name, out, err);
+	json_decref(root);
+	return ret;
+}
+
+/* The configuration decides who may log in as whom: anyone who can write
+ * it owns the host.  Refuse a file others could have changed. */
+static int check_config_file(const char *path, const struct stat *st, struct k8s_err *err)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
+				   "%s: owned by uid %u, not by root", path, (unsigned)st->st_uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
+				   "%s: writable by group or others (mode %04o)", path,
+				   (unsigned)(st->st_mode & 07777));
+	return K8S_OK;
+}
+
+int k8s_config_load(const char *path, struct k8s_config **out, struct k8s_err *err)
+{
+	struct stat st;
+	json_t *root;
+	int ret;
+
+	*out = NULL;
+	if (path == NULL)
+		path = K8S_DEFAULT_CONFIG;
+	root = k8s_yaml_load_file_stat(path, CONFIG_MAX_BYTES, &st, err);
+	if (root == NULL)
+		return K8S_ECONFIG;
+	ret = check_config_file(path, &st, err);
+	if (ret == K8S_OK)
+		ret = config_from_json(root, path, out, err);
+	json_decref(root);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- free */
+
+static void claim_mapping_free(struct k8s_claim_mapping *m)
+{
+	free(m->claim);
+	free(m->prefix);
+}
+
+static void jwt_free(struct k8s_jwt_authenticator *a)
+{
+	size_t i;
+
+	free(a->issuer_url);
+	free(a->discovery_url);
+	k8s_strv_free(&a->audiences);
+	free(a->audience_match_policy);
+	free(a->ca_pem);
+	for (i = 0; i < a->n_rules; i++) {
+		free(a->rules[i].claim);
+		free(a->rules[i].required_value);
+	}
+	free(a->rules);
+	claim_mapping_free(&a->username);
+	claim_mapping_free(&a->groups);
+	claim_mapping_free(&a->uid);
+}
+
+static void rules_free(struct k8s_map_rule *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].match);
+		free(r[i].local);
+		regfree(&r[i].re);
+	}
+	free(r);
+}
+
+void k8s_config_free(struct k8s_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->tokenreview.kubeconfig);
+	k8s_strv_free(&cfg->tokenreview.audiences);
+	for (i = 0; i < cfg->n_jwt; i++)
+		jwt_free(&cfg->jwt[i]);
+	free(cfg->jwt);
+	k8s_strv_free(&cfg->policy.deny_usernames);
+	rules_free(cfg->accounts.users, cfg->accounts.n_users);
+	rules_free(cfg->accounts.groups, cfg->accounts.n_groups);
+	free(cfg->accounts.home);
+	free(cfg->accounts.shell);
+	for (i = 0; i < cfg->accounts.n_declared; i++)
+		free(cfg->accounts.declared[i].name);
+	free(cfg->accounts.declared);
+	k8s_strv_free(&cfg->accounts.allow_existing);
+	k8s_strv_free(&cfg->login.allowed_groups);
+	free(cfg->store);
+	free(cfg->cache_dir);
+	free(cfg->run_dir);
+	json_decref(cfg->raw);
+	free(cfg);
+}
