@@ -7,13 +7,24 @@
 #include "err.h"
 #include "identity.h"
 
-/* Before any network call: size, charset (printable ASCII, no whitespace or
- * control bytes), bootstrap-token shape, legacy secret-based SA token
- * shape (unverified payload: refusing on it is safe).  K8S_OK / K8S_REFUSED. */
+/* Before any network call: size (1..K8S_TOKEN_MAX), charset (every byte
+ * 0x21..0x7e: no whitespace, control or 8-bit bytes), bootstrap-token shape
+ * (unless policy.allowBootstrapTokens), legacy secret-based SA token (JWT
+ * payload with iss "kubernetes/serviceaccount" or the claim
+ * "kubernetes.io/serviceaccount/secret.name"; unverified, but refusing on
+ * it is safe) unless policy.allowLegacyServiceAccountTokens.
+ * K8S_OK / K8S_REFUSED with reason "malformed token", "bootstrap tokens are
+ * not allowed" or "legacy service-account tokens are not allowed". */
 int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t len, struct k8s_err *err);
 
-/* After authentication: legacy SA, maxTokenLifetime, denyUsernames,
- * empty username.  K8S_OK / K8S_REFUSED. */
+/* After authentication, in this order: empty username ("empty username"),
+ * id->legacy_sa (as above), maxTokenLifetime when > 0: exp or iat unknown
+ * (0), or exp < iat, refuses with "token lifetime unknown" -- an opaque or
+ * non-expiring token has no lifetime we could check, so set
+ * maxTokenLifetime: 0 to admit those -- and exp - iat above the limit with
+ * "token lifetime exceeds policy"; then denyUsernames as fnmatch(3) globs
+ * with no flags ('*' spans ':' and '.'): "username denied by policy".
+ * K8S_OK / K8S_REFUSED. */
 int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_identity *id, struct k8s_err *err);
 
 #endif
