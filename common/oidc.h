@@ -6,22 +6,44 @@
 #ifndef K8S_OIDC_H
 #define K8S_OIDC_H
 
+#include <time.h>
+
 #include "config.h"
 #include "err.h"
 #include "identity.h"
 #include "jwt.h"
 
+/* Cached keys younger than this are used without asking the issuer (go-oidc's
+ * remote key set has no TTL at all; an hour bounds how long a key the issuer
+ * has withdrawn keeps working here). */
+#define K8S_JWKS_FRESH_S        3600
+/* A token whose kid the cached set lacks triggers one refetch, but not
+ * within this long of the previous fetch attempt: a flood of random kids
+ * must not turn into a flood of requests to the issuer. */
+#define K8S_JWKS_REFRESH_MIN_S  10
+/* nbf may be this far in the future (clock skew), as go-oidc allows. */
+#define K8S_NBF_LEEWAY_S        60
+
 /* The authenticator whose issuer URL equals the token's (unverified) `iss`
  * exactly, or NULL. */
 const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, const struct k8s_jwt *jwt);
 
-/* Verify signature, exp/nbf, audiences, claim rules and mappings.
- * K8S_OK fills *id (method "jwt", issuer set); K8S_REFUSED; K8S_UNAVAILABLE
- * when keys could not be had. */
+/* Get the issuer's keys (cache, discovery, JWKS), verify the signature,
+ * then k8s_oidc_check_claims.  K8S_OK fills *id (method "jwt", issuer
+ * set); K8S_REFUSED; K8S_UNAVAILABLE when keys could not be had (detail
+ * names the issuer and why); K8S_ECONFIG for an authenticator the config
+ * loader should not have let through.  At most one discovery and one JWKS
+ * request per call. */
 int k8s_oidc_authenticate(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			  const struct k8s_jwt *jwt, struct k8s_identity *id, struct k8s_err *err);
+/* The same at a given time (tests: cache ageing without sleeping). */
+int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			     const struct k8s_jwt *jwt, time_t now, struct k8s_identity *id,
+			     struct k8s_err *err);
 
-/* The claim checks alone, with a given key set (unit tests, fuzzing, bench). */
+/* The claim checks alone, signature NOT checked (unit tests, fuzzing,
+ * bench, and the last step of k8s_oidc_authenticate).  *id is overwritten:
+ * filled on K8S_OK, zeroed otherwise. */
 int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8s_jwt *jwt,
 			  time_t now, struct k8s_identity *id, struct k8s_err *err);
 

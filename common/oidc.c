@@ -1,0 +1,713 @@
+/* oidc.c: the apiserver's `jwt:` authenticator (structured authentication
+ * configuration, CEL excepted): claim checks and mappings, and the issuer's
+ * keys fetched by discovery and kept in a root-only disk cache.
+ *
+ * Where the apiserver is lenient by accident of Go's JSON decoding (null
+ * claims decoding as "", email_verified as anything), this refuses. */
+#include "oidc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "util.h"
+
+#define CACHE_VERSION      1
+#define CACHE_MAX_BYTES    (3 * 1024 * 1024)
+#define DEFAULT_TIMEOUT_MS 5000
+
+/* ------------------------------------------------------------------ claims */
+
+const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, const struct k8s_jwt *jwt)
+{
+	const char *iss;
+	size_t i;
+
+	if (cfg == NULL || jwt == NULL)
+		return NULL;
+	iss = json_string_value(json_object_get(jwt->payload, "iss"));
+	if (iss == NULL)
+		return NULL;
+	for (i = 0; i < cfg->n_jwt; i++)
+		if (cfg->jwt[i].issuer_url != NULL && strcmp(cfg->jwt[i].issuer_url, iss) == 0)
+			return &cfg->jwt[i];
+	return NULL;
+}
+
+/* A NumericDate claim: absent (0 with *present = 0) or a JSON number. */
+static int time_claim(json_t *payload, const char *name, double *val, int *present, struct k8s_err *err)
+{
+	json_t *v = json_object_get(payload, name);
+
+	*present = v != NULL;
+	*val = 0;
+	if (v == NULL)
+		return K8S_OK;
+	if (!json_is_number(v))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "claim %s is not a number", name);
+	*val = json_number_value(v);
+	return K8S_OK;
+}
+
+/* exp required and in the future (no leeway: now >= exp is expired);
+ * nbf at most K8S_NBF_LEEWAY_S ahead; iat only typed. */
+static int check_times(json_t *payload, time_t now, struct k8s_err *err)
+{
+	double exp, nbf, iat;
+	int has_exp, has_nbf, has_iat;
+
+	if (time_claim(payload, "exp", &exp, &has_exp, err) != K8S_OK ||
+	    time_claim(payload, "nbf", &nbf, &has_nbf, err) != K8S_OK ||
+	    time_claim(payload, "iat", &iat, &has_iat, err) != K8S_OK)
+		return K8S_REFUSED;
+	if (!has_exp)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "token has no exp claim (tokens that never expire are refused)");
+	if ((double)now >= exp)
+		return k8s_err_set(err, K8S_REFUSED, "token expired",
+				   "token expired %.0f s ago", (double)now - exp);
+	if (has_nbf && nbf > (double)now + K8S_NBF_LEEWAY_S)
+		return k8s_err_set(err, K8S_REFUSED, "token not yet valid",
+				   "token is valid only in %.0f s", nbf - (double)now);
+	return K8S_OK;
+}
+
+static int audience_listed(json_t *aud, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	if (want == NULL || *want == '\0')
+		return 0;
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), want) == 0;
+	json_array_foreach(aud, i, v)
+		if (strcmp(json_string_value(v), want) == 0)
+			return 1;
+	return 0;
+}
+
+/* One configured audience: the token must list it.  Several: only with
+ * audienceMatchPolicy MatchAny, and one of them must be listed. */
+static int check_audience(const struct k8s_jwt_authenticator *a, json_t *payload, struct k8s_err *err)
+{
+	json_t *aud = json_object_get(payload, "aud"), *v;
+	size_t i;
+
+	if (a->audiences.n == 0 ||
+	    (a->audiences.n > 1 && (a->audience_match_policy == NULL ||
+				    strcmp(a->audience_match_policy, "MatchAny") != 0)))
+		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
+				   "jwt authenticator %s: %s", a->issuer_url,
+				   a->audiences.n == 0 ? "no audiences"
+						       : "several audiences need audienceMatchPolicy: MatchAny");
+	if (aud == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "wrong audience", "token has no aud claim");
+	if (!json_is_string(aud) && !json_is_array(aud))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "claim aud is not a string or an array of strings");
+	json_array_foreach(aud, i, v)
+		if (!json_is_string(v))
+			return k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "claim aud is not a string or an array of strings");
+	for (i = 0; i < a->audiences.n; i++)
+		if (audience_listed(aud, a->audiences.v[i]))
+			return K8S_OK;
+	if (a->audiences.n == 1)
+		return k8s_err_set(err, K8S_REFUSED, "wrong audience",
+				   "token is not for audience \"%s\"", a->audiences.v[0]);
+	return k8s_err_set(err, K8S_REFUSED, "wrong audience",
+			   "token is for none of the %zu configured audiences", a->audiences.n);
+}
+
+static int check_rules(const struct k8s_jwt_authenticator *a, json_t *payload, struct k8s_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_rules; i++) {
+		const struct k8s_claim_rule *r = &a->rules[i];
+		json_t *v;
+
+		if (r->claim == NULL || r->required_value == NULL)
+			return k8s_err_set(err, K8S_ECONFIG, "configuration error",
+					   "jwt authenticator %s: claimValidationRules[%zu] incomplete",
+					   a->issuer_url, i);
+		v = json_object_get(payload, r->claim);
+		if (!json_is_string(v) || strcmp(json_string_value(v), r->required_value) != 0)
+			return k8s_err_set(err, K8S_REFUSED, "claim validation failed",
+					   "required claim %s is %s", r->claim,
+					   v == NULL ? "missing" : !json_is_string(v) ? "not a string"
+							   : "not the required value");
+	}
+	return K8S_OK;
+}
+
+static char *prefixed(const char *prefix, const char *value)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s", prefix ? prefix : "", value) < 0)
+		return NULL;
+	return s;
+}
+
+/* username: a string claim, never empty; with claim "email", an
+ * email_verified claim, when present, must be the boolean true. */
+static int map_username(const struct k8s_jwt_authenticator *a, json_t *payload,
+			struct k8s_identity *id, struct k8s_err *err)
+{
+	const char *claim = a->username.claim;
+	json_t *v, *ev;
+
+	if (claim == NULL || *claim == '\0')
+		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
+				   "jwt authenticator %s: claimMappings.username.claim is not set",
+				   a->issuer_url);
+	v = json_object_get(payload, claim);
+	if (!json_is_string(v))
+		return k8s_err_set(err, K8S_REFUSED, "bad username claim", "username claim %s is %s",
+				   claim, v == NULL ? "missing" : "not a string");
+	if (strcmp(claim, "email") == 0) {
+		ev = json_object_get(payload, "email_verified");
+		if (ev != NULL && !json_is_true(ev))
+			return k8s_err_set(err, K8S_REFUSED, "email not verified",
+					   "email_verified is %s", json_is_false(ev) ? "false" : "not a boolean");
+	}
+	if (json_string_length(v) == 0)
+		return k8s_err_set(err, K8S_REFUSED, "empty username", "username claim %s is empty", claim);
+	id->username = prefixed(a->username.prefix, json_string_value(v));
+	if (id->username == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping the username");
+	return K8S_OK;
+}
+
+static int add_group(const struct k8s_jwt_authenticator *a, struct k8s_identity *id,
+		     const char *g, struct k8s_err *err)
+{
+	char *name;
+	int r;
+
+	/* An empty group name names nothing; drop it rather than invent "prefix". */
+	if (*g == '\0')
+		return K8S_OK;
+	name = prefixed(a->groups.prefix, g);
+	r = name != NULL ? k8s_identity_add_group(id, name) : -1;
+	free(name);
+	return r == 0 ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping groups");
+}
+
+/* groups: absent is no groups; a string is one group; an array must hold
+ * only strings.  uid: when configured, a string claim that must be there. */
+static int map_groups_uid(const struct k8s_jwt_authenticator *a, json_t *payload,
+			  struct k8s_identity *id, struct k8s_err *err)
+{
+	json_t *v, *g;
+	size_t i;
+
+	v = a->groups.claim != NULL ? json_object_get(payload, a->groups.claim) : NULL;
+	if (json_is_string(v) && add_group(a, id, json_string_value(v), err) != K8S_OK)
+		return K8S_REFUSED;
+	if (v != NULL && !json_is_string(v) && !json_is_array(v))
+		return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
+				   "groups claim %s is not a string or an array of strings", a->groups.claim);
+	json_array_foreach(v, i, g) {
+		if (!json_is_string(g))
+			return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
+					   "groups claim %s holds a non-string", a->groups.claim);
+		if (add_group(a, id, json_string_value(g), err) != K8S_OK)
+			return K8S_REFUSED;
+	}
+	if (a->uid.claim == NULL || *a->uid.claim == '\0')
+		return K8S_OK;
+	v = json_object_get(payload, a->uid.claim);
+	if (!json_is_string(v))
+		return k8s_err_set(err, K8S_REFUSED, "bad uid claim", "uid claim %s is %s",
+				   a->uid.claim, v == NULL ? "missing" : "not a string");
+	id->uid = strdup(json_string_value(v));
+	return id->uid != NULL ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping uid");
+}
+
+static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,
+			 struct k8s_identity *id, struct k8s_err *err)
+{
+	json_t *sub = json_object_get(payload, "sub");
+	int ret;
+
+	if (sub != NULL && !json_is_string(sub))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "claim sub is not a string");
+	id->method = "jwt";
+	id->issuer = strdup(a->issuer_url);
+	id->subject = k8s_strdup(json_string_value(sub));
+	id->extra = json_object();
+	if (id->issuer == NULL || id->extra == NULL || (sub != NULL && id->subject == NULL))
+		return k8s_err_set(err, K8S_REFUSED, "out of memory", "filling the identity");
+	ret = map_username(a, payload, id, err);
+	if (ret == K8S_OK)
+		ret = map_groups_uid(a, payload, id, err);
+	if (ret == K8S_OK)
+		k8s_identity_take_jwt_claims(id, payload);
+	return ret;
+}
+
+int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8s_jwt *jwt,
+			  time_t now, struct k8s_identity *id, struct k8s_err *err)
+{
+	struct k8s_err e;
+	const char *iss;
+	int ret;
+
+	k8s_err_clear(&e);
+	memset(id, 0, sizeof(*id));
+	if (a == NULL || a->issuer_url == NULL || jwt == NULL || !json_is_object(jwt->payload)) {
+		ret = k8s_err_set(&e, K8S_ECONFIG, "configuration error", "no authenticator or token");
+		goto out;
+	}
+	iss = json_string_value(json_object_get(jwt->payload, "iss"));
+	if (iss == NULL || strcmp(iss, a->issuer_url) != 0) {
+		ret = k8s_err_set(&e, K8S_REFUSED, "issuer mismatch",
+				  "token iss is not %s", a->issuer_url);
+		goto out;
+	}
+	ret = check_times(jwt->payload, now, &e);
+	if (ret == K8S_OK)
+		ret = check_audience(a, jwt->payload, &e);
+	if (ret == K8S_OK)
+		ret = check_rules(a, jwt->payload, &e);
+	if (ret == K8S_OK)
+		ret = fill_identity(a, jwt->payload, id, &e);
+out:
+	if (ret != K8S_OK)
+		k8s_identity_free(id);
+	if (err != NULL)
+		*err = e;
+	return ret;
+}
+
+/* --------------------------------------------------------------- key cache
+ * cacheDir/jwks/<sha256(issuer URL)>.json, root-only, written atomically:
+ * {"version":1, "issuer", "discovery_url", "fetched_at" (last success),
+ *  "attempted_at" (last try), "discovery": {...}, "jwks": {...}}.
+ * A file that does not parse, names another issuer or discovery URL, or
+ * holds no usable key is ignored and replaced by the next fetch. */
+
+struct keycache {
+	int dfd;                 /* cacheDir/jwks, or -1: no cache (fetch every time) */
+	char name[80];           /* <sha256 hex>.json */
+	char *durl;              /* discovery URL in effect */
+	int have;                /* keys is loaded (from disk or the network) */
+	time_t fetched_at, attempted_at;
+	json_t *doc;             /* what is, or goes, on disk */
+	struct k8s_jwks keys;
+	char why[256];           /* why there is no usable cache, for error details */
+};
+
+static int cache_open_dir(const struct k8s_config *cfg, char *why, size_t n)
+{
+	const char *base = cfg->cache_dir != NULL ? cfg->cache_dir : K8S_DEFAULT_CACHEDIR;
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/jwks", base) >= sizeof(path) ||
+	    (mkdir(base, 0700) != 0 && errno != EEXIST) || (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+		snprintf(why, n, "cannot create %.120s/jwks: %s", base, strerror(errno));
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		/* Keys found there decide who logs in: trust only our own, private dir. */
+		snprintf(why, n, "%.120s is not a directory of uid %u without group/other write",
+			 path, (unsigned)geteuid());
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static char *cache_read_file(struct keycache *c, size_t *len)
+{
+	struct k8s_buf b = { 0 };
+	struct stat st;
+	char chunk[8192];
+	ssize_t r;
+	int fd;
+
+	fd = openat(c->dfd, c->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(c->why, sizeof(c->why), "cache file %s: %s", c->name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0 || st.st_size > CACHE_MAX_BYTES) {
+		snprintf(c->why, sizeof(c->why), "cache file %s is not ours, not private or too big", c->name);
+		close(fd);
+		return NULL;
+	}
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0 && b.len + (size_t)r <= CACHE_MAX_BYTES)
+		if (k8s_buf_append(&b, chunk, (size_t)r) != 0)
+			break;
+	close(fd);
+	if (r != 0 || b.data == NULL) {
+		k8s_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data;
+}
+
+static int jwks_from_object(json_t *jwks, struct k8s_jwks *keys, struct k8s_err *err)
+{
+	char *text = json_dumps(jwks, JSON_COMPACT);
+	int r;
+
+	if (text == NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "serializing a JWKS");
+	r = k8s_jwks_parse(text, strlen(text), keys, err);
+	free(text);
+	return r;
+}
+
+static int json_time(json_t *doc, const char *key, time_t *out)
+{
+	json_t *v = json_object_get(doc, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return -1;
+	*out = (time_t)json_integer_value(v);
+	return 0;
+}
+
+static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a)
+{
+	struct k8s_err e;
+	char *text;
+	size_t len = 0;
+	json_t *doc;
+
+	text = cache_read_file(c, &len);
+	if (text == NULL)
+		return;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	k8s_freezero(text, len);
+	if (!json_is_object(doc) || json_integer_value(json_object_get(doc, "version")) != CACHE_VERSION ||
+	    !json_is_string(json_object_get(doc, "issuer")) ||
+	    strcmp(json_string_value(json_object_get(doc, "issuer")), a->issuer_url) != 0 ||
+	    !json_is_string(json_object_get(doc, "discovery_url")) ||
+	    strcmp(json_string_value(json_object_get(doc, "discovery_url")), c->durl) != 0 ||
+	    json_time(doc, "fetched_at", &c->fetched_at) != 0 ||
+	    json_time(doc, "attempted_at", &c->attempted_at) != 0 ||
+	    jwks_from_object(json_object_get(doc, "jwks"), &c->keys, &e) != K8S_OK ||
+	    c->keys.n == 0 || c->keys.private_keys > 0) {
+		snprintf(c->why, sizeof(c->why), "cache file %s is corrupt or stale in form: ignored", c->name);
+		k8s_jwks_free(&c->keys);
+		json_decref(doc);
+		return;
+	}
+	c->doc = doc;
+	c->have = 1;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Temp file + fsync + rename + fsync(dir): readers see the old or the new
+ * file, never a torn one.  Failure only costs a refetch next time. */
+static void cache_store(struct keycache *c)
+{
+	static unsigned seq;
+	char tmp[128], *text = NULL;
+	int fd = -1, ok = 0;
+
+	if (c->dfd < 0 || c->doc == NULL ||
+	    json_object_set_new(c->doc, "attempted_at", json_integer(c->attempted_at)) != 0)
+		return;
+	text = json_dumps(c->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", c->name, (long)getpid(),
+		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	if (text != NULL)
+		fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ok = write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
+		ok = close(fd) == 0 && ok;
+		ok = ok && renameat(c->dfd, tmp, c->dfd, c->name) == 0;
+		if (!ok)
+			unlinkat(c->dfd, tmp, 0);
+		else
+			fsync(c->dfd);
+	}
+	free(text);
+}
+
+static int cache_setup(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		       struct keycache *c, struct k8s_err *err)
+{
+	char hex[65];
+	size_t n;
+
+	if (a->discovery_url != NULL && *a->discovery_url != '\0') {
+		c->durl = strdup(a->discovery_url);
+	} else {
+		/* As go-oidc: a trailing slash on the issuer is not doubled. */
+		n = strlen(a->issuer_url);
+		if (n > 0 && a->issuer_url[n - 1] == '/')
+			n--;
+		if (asprintf(&c->durl, "%.*s/.well-known/openid-configuration", (int)n, a->issuer_url) < 0)
+			c->durl = NULL;
+	}
+	if (c->durl == NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "discovery URL");
+	k8s_sha256_hex(a->issuer_url, strlen(a->issuer_url), hex);
+	snprintf(c->name, sizeof(c->name), "%s.json", hex);
+	c->dfd = cache_open_dir(cfg, c->why, sizeof(c->why));
+	if (c->dfd >= 0)
+		cache_load(c, a);
+	return K8S_OK;
+}
+
+static void cache_free(struct keycache *c)
+{
+	if (c->dfd >= 0)
+		close(c->dfd);
+	free(c->durl);
+	json_decref(c->doc);
+	k8s_jwks_free(&c->keys);
+	memset(c, 0, sizeof(*c));
+	c->dfd = -1;
+}
+
+/* ------------------------------------------------------------------ fetch */
+
+static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			 const char *url, const char *what, json_t **out, struct k8s_err *err)
+{
+	struct k8s_http_req req;
+	struct k8s_http_resp resp;
+	struct k8s_err herr;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	k8s_err_clear(&herr);
+	*out = NULL;
+	if (strncmp(url, "https://", 8) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				   "issuer %s: %s URL %.200s is not https", a->issuer_url, what, url);
+	req.method = "GET";
+	req.url = url;
+	req.ca_pem = a->ca_pem;
+	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
+	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (k8s_http_do(&req, &resp, &herr) != K8S_OK) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: %s",
+				  a->issuer_url, what, url, herr.detail);
+		goto out;
+	}
+	if (resp.status != 200) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: HTTP %ld",
+				  a->issuer_url, what, url, resp.status);
+		goto out;
+	}
+	*out = json_loadb(resp.body != NULL ? resp.body : "", resp.body_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				  "issuer %s: %s from %.200s is not a JSON object with unique keys",
+				  a->issuer_url, what, url);
+		goto out;
+	}
+	ret = K8S_OK;
+out:
+	k8s_http_resp_free(&resp);
+	return ret;
+}
+
+/* The discovery document must name exactly our issuer (else anyone able to
+ * serve that URL could vouch for keys of another issuer) and an https
+ * jwks_uri. */
+static int fetch_discovery(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			   const char *durl, json_t **disc, struct k8s_err *err)
+{
+	const char *iss, *juri;
+
+	if (http_get_json(cfg, a, durl, "discovery document", disc, err) != K8S_OK)
+		return K8S_UNAVAILABLE;
+	iss = json_string_value(json_object_get(*disc, "issuer"));
+	juri = json_string_value(json_object_get(*disc, "jwks_uri"));
+	if (iss == NULL || strcmp(iss, a->issuer_url) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				   "issuer %s: discovery document at %.200s names another issuer",
+				   a->issuer_url, durl);
+	if (juri == NULL || strncmp(juri, "https://", 8) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				   "issuer %s: discovery document has no https jwks_uri", a->issuer_url);
+	return K8S_OK;
+}
+
+/* One discovery and one JWKS request; on success c holds the new keys. */
+static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		      struct keycache *c, time_t now, struct k8s_err *err)
+{
+	json_t *disc = NULL, *jwks = NULL, *doc = NULL;
+	struct k8s_jwks keys;
+	const char *juri;
+	int ret;
+
+	memset(&keys, 0, sizeof(keys));
+	ret = fetch_discovery(cfg, a, c->durl, &disc, err);
+	if (ret != K8S_OK)
+		goto out;
+	juri = json_string_value(json_object_get(disc, "jwks_uri"));
+	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, err);
+	if (ret == K8S_OK)
+		ret = jwks_from_object(jwks, &keys, err);
+	if (ret != K8S_OK)
+		goto out;
+	ret = K8S_UNAVAILABLE;
+	if (keys.private_keys > 0) {
+		k8s_err_set(err, ret, "issuer unavailable", "issuer %s: JWKS publishes private key "
+			    "material, refusing the whole set (%s)", a->issuer_url, keys.skip_note);
+		goto out;
+	}
+	if (keys.n == 0) {
+		k8s_err_set(err, ret, "issuer unavailable", "issuer %s: JWKS has no usable signing key (%s)",
+			    a->issuer_url, keys.skip_note);
+		goto out;
+	}
+	doc = json_pack("{s:i, s:s, s:s, s:I, s:I, s:O, s:O}", "version", CACHE_VERSION,
+			"issuer", a->issuer_url, "discovery_url", c->durl, "fetched_at", (json_int_t)now,
+			"attempted_at", (json_int_t)now, "discovery", disc, "jwks", jwks);
+	if (doc == NULL) {
+		k8s_err_set(err, ret, "out of memory", "building the key cache");
+		goto out;
+	}
+	json_decref(c->doc);
+	k8s_jwks_free(&c->keys);
+	c->doc = doc;
+	c->keys = keys;
+	memset(&keys, 0, sizeof(keys));
+	c->have = 1;
+	c->fetched_at = c->attempted_at = now;
+	ret = K8S_OK;
+out:
+	k8s_jwks_free(&keys);
+	json_decref(disc);
+	json_decref(jwks);
+	return ret;
+}
+
+static int stale_ok(const struct k8s_config *cfg, time_t age)
+{
+	time_t max = (time_t)(cfg->jwks_max_stale_ms / 1000);
+
+	return age <= max && age >= -max;
+}
+
+/* Keys for this call: fresh cache, else one fetch, else stale cache. */
+static int keys_for(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		    struct keycache *c, time_t now, int *fetched, struct k8s_err *err)
+{
+	struct k8s_err ferr;
+	time_t age = now - c->fetched_at, since_try = now - c->attempted_at;
+
+	k8s_err_clear(&ferr);
+	if (c->have && age >= 0 && age < K8S_JWKS_FRESH_S)
+		return K8S_OK;
+	/* The issuer failed moments ago: do not make this login wait for it again. */
+	if (c->have && stale_ok(cfg, age) && since_try >= 0 && since_try < K8S_JWKS_REFRESH_MIN_S)
+		return K8S_OK;
+	*fetched = 1;
+	if (fetch_keys(cfg, a, c, now, &ferr) == K8S_OK) {
+		cache_store(c);
+		return K8S_OK;
+	}
+	if (c->have && stale_ok(cfg, age)) {
+		c->attempted_at = now;
+		cache_store(c);
+		return K8S_OK;
+	}
+	if (c->have)
+		return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason, "%s; cached keys are %lld s old, "
+				   "beyond jwksMaxStale", ferr.detail, (long long)age);
+	return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason, "%s%s%s", ferr.detail,
+			   c->why[0] ? "; " : "", c->why);
+}
+
+/* The token's key is not in a cached set: refetch once, unless the last
+ * attempt was less than K8S_JWKS_REFRESH_MIN_S ago. */
+static int refresh_for_kid(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			   const struct k8s_jwt *jwt, struct keycache *c, time_t now, struct k8s_err *err)
+{
+	time_t last = c->attempted_at > c->fetched_at ? c->attempted_at : c->fetched_at;
+	struct k8s_err ferr;
+
+	if (now - last < K8S_JWKS_REFRESH_MIN_S && now >= last)
+		return K8S_REFUSED; /* err still says "unknown signing key" */
+	k8s_err_clear(&ferr);
+	if (fetch_keys(cfg, a, c, now, &ferr) != K8S_OK) {
+		c->attempted_at = now;
+		cache_store(c);
+		return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason,
+				   "the token's key is not among the cached keys and refreshing them "
+				   "failed: %s", ferr.detail);
+	}
+	cache_store(c);
+	return k8s_jwt_verify(jwt, &c->keys, err);
+}
+
+int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			     const struct k8s_jwt *jwt, time_t now, struct k8s_identity *id,
+			     struct k8s_err *err)
+{
+	struct keycache c;
+	struct k8s_err e;
+	int ret, fetched = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.dfd = -1;
+	k8s_err_clear(&e);
+	memset(id, 0, sizeof(*id));
+	if (cfg == NULL || a == NULL || a->issuer_url == NULL || jwt == NULL) {
+		ret = k8s_err_set(&e, K8S_ECONFIG, "configuration error", "no authenticator or token");
+		goto out;
+	}
+	ret = cache_setup(cfg, a, &c, &e);
+	if (ret == K8S_OK)
+		ret = keys_for(cfg, a, &c, now, &fetched, &e);
+	if (ret == K8S_OK)
+		ret = k8s_jwt_verify(jwt, &c.keys, &e);
+	if (ret == K8S_REFUSED && !fetched && strcmp(e.reason, K8S_REASON_UNKNOWN_KEY) == 0)
+		ret = refresh_for_kid(cfg, a, jwt, &c, now, &e);
+	if (ret == K8S_OK)
+		ret = k8s_oidc_check_claims(a, jwt, now, id, &e);
+out:
+	cache_free(&c);
+	if (err != NULL)
+		*err = e;
+	return ret;
+}
+
+int k8s_oidc_authenticate(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			  const struct k8s_jwt *jwt, struct k8s_identity *id, struct k8s_err *err)
+{
+	return k8s_oidc_authenticate_at(cfg, a, jwt, time(NULL), id, err);
+}
