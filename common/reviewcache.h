@@ -11,8 +11,18 @@
 
 #define K8S_REVIEWCACHE_MAX_ENTRIES 1024
 
-/* 1 hit (*id filled), 0 miss. */
+/* 1 hit (*id filled, fingerprint included), 0 miss (*id empty).  A hit
+ * needs a live entry for the same token and the same configured audiences,
+ * younger than the current cacheTTL.  cacheTTL 0, a missing cache dir or
+ * one not private to the caller's euid (owner, no group/other write) is
+ * always a miss. */
 int k8s_reviewcache_get(const struct k8s_config *cfg, const char *token, struct k8s_identity *id);
+/* Store a successful review until min(now + cacheTTL, id->exp).  Does
+ * nothing for cacheTTL < 1s, an identity without a username or whose
+ * method is not "tokenreview", an already expired token, or when a live
+ * entry exists (a put never extends an entry: re-putting after a hit must
+ * not keep it alive without asking the apiserver).  Creates the cache dir
+ * and reviews/ 0700 when missing.  Best effort: errors are silent. */
 void k8s_reviewcache_put(const struct k8s_config *cfg, const char *token, const struct k8s_identity *id);
 
 #endif
