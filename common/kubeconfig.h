@@ -23,15 +23,23 @@ struct k8s_kubeconfig {
 	size_t client_key_len;
 };
 
+/* Load: the file must be owned by root or the effective user, not
+ * writable by group or others, and not world-readable when it holds an
+ * inline credential (see kubeconfig.c for the full rules).  Errors are
+ * K8S_ECONFIG with detail "<path>: <what>". */
 int k8s_kubeconfig_load(const char *path, struct k8s_kubeconfig **out, struct k8s_err *err);
+/* Same without the file checks (tests, fuzzing); path names the file in
+ * messages and anchors relative paths (NULL: relative paths refused). */
 int k8s_kubeconfig_parse(const char *text, size_t len, const char *path,
 			 struct k8s_kubeconfig **out, struct k8s_err *err);
 void k8s_kubeconfig_free(struct k8s_kubeconfig *kc);
 
-/* The bearer token to send now (static token, or tokenFile re-read and
- * trimmed of one trailing newline).  NULL with *err set when none or
- * unreadable; caller frees with k8s_freezero_str.  Returns NULL with
- * status K8S_OK when the kubeconfig uses a client certificate instead. */
+/* The bearer token to send now: the static token, or tokenFile re-read on
+ * every call (projected tokens rotate), trailing whitespace trimmed, and
+ * refused (K8S_ECONFIG, detail naming the file, never its content) when
+ * empty, not one printable word, unreadable, or owned/writable/readable
+ * by others.  Caller frees with k8s_freezero_str.  Returns NULL with status
+ * K8S_OK when the kubeconfig uses only a client certificate. */
 char *k8s_kubeconfig_bearer(const struct k8s_kubeconfig *kc, struct k8s_err *err);
 
 #endif
