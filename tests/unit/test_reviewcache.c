@@ -1,0 +1,448 @@
+/* test_reviewcache: the on-disk review cache, on a scratch cache dir. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "identity.h"
+#include "reviewcache.h"
+#include "util.h"
+
+/* A real service-account-shaped token: what must never reach the disk. */
+#define TOKEN "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bnMxOnNhMSJ9.c2lnbmF0dXJlLWJ5dGVzLWZvci10ZXN0aW5nLW9ubHk"
+
+struct fx {
+	char base[64];
+	char cache[96];
+	char reviews[128];
+	char *aud[2];
+	struct k8s_config cfg;
+};
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->base, sizeof(f->base), "/tmp/k8s-rc-XXXXXX");
+	if (mkdtemp(f->base) == NULL)
+		return -1;
+	snprintf(f->cache, sizeof(f->cache), "%s/cache", f->base);
+	snprintf(f->reviews, sizeof(f->reviews), "%s/reviews", f->cache);
+	f->aud[0] = "host-login:web-1";
+	f->aud[1] = "other";
+	f->cfg.cache_dir = f->cache;
+	f->cfg.tokenreview.audiences.v = f->aud;
+	f->cfg.tokenreview.audiences.n = 1;
+	f->cfg.tokenreview.cache_ttl_ms = 120000;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	nftw(f->base, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void make_identity(struct k8s_identity *id, time_t exp)
+{
+	json_t *vals = json_array();
+
+	memset(id, 0, sizeof(*id));
+	id->method = "tokenreview";
+	id->username = strdup("system:serviceaccount:ns1:sa1");
+	id->uid = strdup("uid-1");
+	assert_int_equal(k8s_identity_add_group(id, "system:serviceaccounts"), 0);
+	assert_int_equal(k8s_identity_add_group(id, "system:authenticated"), 0);
+	id->extra = json_object();
+	json_array_append_new(vals, json_string("pod-1"));
+	json_object_set_new(id->extra, "authentication.kubernetes.io/pod-name", vals);
+	id->exp = exp;
+	id->iat = exp ? exp - 3600 : 0;
+	id->namespace_ = strdup("ns1");
+	id->sa_name = strdup("sa1");
+	id->pod_name = strdup("pod-1");
+	id->legacy_sa = 0;
+}
+
+/* Number of regular files in reviews/, and the last one's path. */
+static int count_files(const struct fx *f, char *last, size_t n)
+{
+	DIR *d = opendir(f->reviews);
+	struct dirent *de;
+	int c = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		c++;
+		if (last != NULL && snprintf(last, n, "%s/%s", f->reviews, de->d_name) >= (int)n)
+			last[0] = '\0';
+	}
+	closedir(d);
+	return c;
+}
+
+static void test_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+	time_t exp = time(NULL) + 3600;
+	char fp[17];
+
+	make_identity(&id, exp);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	assert_string_equal(got.method, "tokenreview");
+	assert_string_equal(got.username, id.username);
+	assert_string_equal(got.uid, "uid-1");
+	assert_int_equal(got.n_groups, 2);
+	assert_string_equal(got.groups[0], "system:serviceaccounts");
+	assert_string_equal(got.groups[1], "system:authenticated");
+	assert_true(json_equal(got.extra, id.extra));
+	assert_int_equal(got.exp, exp);
+	assert_int_equal(got.iat, exp - 3600);
+	assert_string_equal(got.namespace_, "ns1");
+	assert_string_equal(got.sa_name, "sa1");
+	assert_string_equal(got.pod_name, "pod-1");
+	assert_null(got.node_name);
+	k8s_token_fingerprint(TOKEN, strlen(TOKEN), fp);
+	assert_string_equal(got.fingerprint, fp);
+	k8s_identity_free(&got);
+	/* Another token is a miss. */
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN "x", &got), 0);
+	assert_null(got.username);
+	k8s_identity_free(&id);
+}
+
+static void test_modes_and_no_token_on_disk(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id;
+	struct stat st;
+	char path[256], *data = NULL;
+	size_t len = 0;
+	const char *payload = strchr(TOKEN, '.') + 1;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_identity_free(&id);
+	assert_int_equal(stat(f->cache, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(f->reviews, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(count_files(f, path, sizeof(path)), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(k8s_read_file(path, 1 << 20, &data, &len), 0);
+	assert_null(memmem(data, len, TOKEN, strlen(TOKEN)));
+	/* Not even a piece of it (the payload segment, or the signature). */
+	assert_null(memmem(data, len, payload, 40));
+	assert_null(memmem(data, len, strrchr(TOKEN, '.') + 1, 20));
+	assert_null(strstr(data, "eyJ"));
+	assert_non_null(strstr(data, "system:serviceaccount:ns1:sa1"));
+	free(data);
+}
+
+static void test_ttl_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+
+	f->cfg.tokenreview.cache_ttl_ms = 2000;
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	sleep(2);
+	usleep(200000);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_null(got.username);
+	/* An expired entry is removed. */
+	assert_int_equal(count_files(f, NULL, 0), 0);
+	k8s_identity_free(&id);
+}
+
+static void test_token_exp(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+
+	/* Already expired: nothing written. */
+	make_identity(&id, time(NULL) - 1);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_identity_free(&id);
+	assert_true(count_files(f, NULL, 0) <= 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+
+	/* Expires in 1 s while the TTL is 2 min: the token's exp wins. */
+	make_identity(&id, time(NULL) + 1);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_identity_free(&id);
+	assert_int_equal(count_files(f, NULL, 0), 1);
+	sleep(2);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(count_files(f, NULL, 0), 0);
+}
+
+/* Rewrite one member of the (single) entry, as an older process might have. */
+static void edit_entry(struct fx *f, const char *key, json_t *val)
+{
+	char path[256];
+	json_t *e;
+
+	assert_int_equal(count_files(f, path, sizeof(path)), 1);
+	e = json_load_file(path, 0, NULL);
+	assert_non_null(e);
+	json_object_set_new(e, key, val);
+	assert_int_equal(json_dump_file(e, path, JSON_COMPACT), 0);
+	json_decref(e);
+	chmod(path, 0600);
+}
+
+static void test_lowered_ttl_and_no_extension(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+	char path[256];
+	json_t *e;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	edit_entry(f, "created", json_integer(time(NULL) - 100));
+	/* Re-putting (as after a hit) keeps the old creation time. */
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_int_equal(count_files(f, path, sizeof(path)), 1);
+	e = json_load_file(path, 0, NULL);
+	assert_true(json_integer_value(json_object_get(e, "created")) <= time(NULL) - 100);
+	json_decref(e);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	/* The TTL is now 1 min: a 100 s old entry is dead. */
+	f->cfg.tokenreview.cache_ttl_ms = 60000;
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(count_files(f, NULL, 0), 0);
+	k8s_identity_free(&id);
+}
+
+static void test_audiences_differ(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_identity_free(&id);
+	f->aud[0] = "host-login:web-2";
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	f->aud[0] = "host-login:web-1";
+	f->cfg.tokenreview.audiences.n = 2;
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	f->cfg.tokenreview.audiences.n = 0;
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	f->cfg.tokenreview.audiences.n = 1;
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+}
+
+static void corrupt_case(struct fx *f, const char *content, mode_t mode)
+{
+	struct k8s_identity id, got;
+	char path[256];
+	FILE *fp;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_identity_free(&id);
+	assert_int_equal(count_files(f, path, sizeof(path)), 1);
+	if (content != NULL) {
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(content, fp);
+		fclose(fp);
+	}
+	chmod(path, mode);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_null(got.username);
+	assert_int_equal(count_files(f, NULL, 0), 0);
+}
+
+static void test_corrupt_is_miss_and_removed(void **state)
+{
+	struct fx *f = *state;
+	char future[256];
+
+	corrupt_case(f, "{not json", 0600);
+	corrupt_case(f, "", 0600);
+	corrupt_case(f, "[]", 0600);
+	corrupt_case(f, "{\"version\":2,\"created\":1,\"expires\":99999999999,\"audiences\":[\"host-login:web-1\"],"
+		     "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		     0600);
+	snprintf(future, sizeof(future),
+		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "\"identity\":{\"username\":\"\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 (long long)time(NULL), (long long)time(NULL) + 60);
+	corrupt_case(f, future, 0600); /* empty username */
+	snprintf(future, sizeof(future),
+		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "\"identity\":{\"username\":\"u\",\"groups\":[1],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 (long long)time(NULL), (long long)time(NULL) + 60);
+	corrupt_case(f, future, 0600); /* group not a string */
+	snprintf(future, sizeof(future),
+		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{\"k\":\"v\"},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 (long long)time(NULL), (long long)time(NULL) + 60);
+	corrupt_case(f, future, 0600); /* extra value not an array */
+	snprintf(future, sizeof(future),
+		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 (long long)time(NULL) + 3600, (long long)time(NULL) + 3700);
+	corrupt_case(f, future, 0600); /* created in the future */
+	corrupt_case(f, NULL, 0644);    /* readable by others: not ours */
+}
+
+static void test_bound(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+	char tok[64];
+	int i, n = K8S_REVIEWCACHE_MAX_ENTRIES + 5;
+
+	f->cfg.tokenreview.cache_ttl_ms = 86400000;
+	make_identity(&id, 0);
+	for (i = 0; i < n; i++) {
+		/* The first ones expire soonest: they must be the ones evicted. */
+		id.exp = time(NULL) + 1000 + i;
+		snprintf(tok, sizeof(tok), "token-%d", i);
+		k8s_reviewcache_put(&f->cfg, tok, &id);
+	}
+	assert_true(count_files(f, NULL, 0) <= K8S_REVIEWCACHE_MAX_ENTRIES);
+	assert_true(count_files(f, NULL, 0) >= K8S_REVIEWCACHE_MAX_ENTRIES - 1);
+	snprintf(tok, sizeof(tok), "token-%d", n - 1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, tok, &got), 1);
+	k8s_identity_free(&got);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, "token-0", &got), 0);
+	k8s_identity_free(&id);
+}
+
+static void test_zero_ttl_writes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+	struct stat st;
+
+	f->cfg.tokenreview.cache_ttl_ms = 0;
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_int_equal(stat(f->cache, &st), -1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	k8s_identity_free(&id);
+}
+
+static void test_put_refuses_incomplete(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id;
+	char *u;
+
+	make_identity(&id, 0);
+	u = id.username;
+	id.username = NULL;
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	id.username = "";
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	id.username = u;
+	id.method = "jwt";
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	id.method = NULL;
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_true(count_files(f, NULL, 0) <= 0);
+	k8s_reviewcache_put(&f->cfg, "", &id);
+	assert_true(count_files(f, NULL, 0) <= 0);
+	k8s_identity_free(&id);
+}
+
+static void test_unsafe_dirs_refused(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id, got;
+	char target[128];
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	assert_int_equal(count_files(f, NULL, 0), 1);
+	/* Group/world-writable cache dir: not used. */
+	assert_int_equal(chmod(f->cache, 0777), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(chmod(f->cache, 0700), 0);
+	assert_int_equal(chmod(f->reviews, 0770), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(chmod(f->reviews, 0700), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	/* Owned by someone else (only testable as root). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(f->reviews, 65534, 65534), 0);
+		assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+		k8s_reviewcache_put(&f->cfg, TOKEN "2", &id);
+		assert_int_equal(chown(f->reviews, 0, 0), 0);
+		assert_int_equal(count_files(f, NULL, 0), 1);
+	}
+	/* reviews/ as a symlink to a directory elsewhere: not followed. */
+	snprintf(target, sizeof(target), "%s/elsewhere", f->base);
+	assert_int_equal(rename(f->reviews, target), 0);
+	assert_int_equal(symlink(target, f->reviews), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	k8s_reviewcache_put(&f->cfg, TOKEN "3", &id);
+	assert_int_equal(count_files(f, NULL, 0), 1);
+	/* Relative cache dirs are not used either. */
+	f->cfg.cache_dir = "relative/cache";
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	k8s_identity_free(&id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modes_and_no_token_on_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_exp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lowered_ttl_and_no_extension, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audiences_differ, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_is_miss_and_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_ttl_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_refuses_incomplete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_dirs_refused, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
