@@ -16,6 +16,8 @@ STOREDIR   ?= /var/lib/k8s-auth
 VERSION    ?= 0.1.0
 
 O          ?= build
+V          ?=
+Q          := $(if $(V),,@)
 SAN        ?=
 CC         ?= gcc
 
@@ -38,7 +40,7 @@ CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fPIC $(DEFS) -
 LDFLAGS    += -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 
 # Code the NSS module may contain: no jansson/curl/OpenSSL/YAML.
-NSS_COMMON := common/storefmt.c
+NSS_COMMON := $(wildcard common/storefmt.c)
 COMMON_SRC := $(filter-out $(NSS_COMMON),$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
 NSSC_OBJ   := $(NSS_COMMON:%.c=$(O)/%.nss.o)
@@ -74,31 +76,39 @@ all: $(TARGETS)
 
 $(O)/%.o: %.c $(wildcard common/*.h pam_k8s/*.h nss_k8s/*.h cli/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(O)/%.nss.o: %.c $(wildcard common/*.h nss_k8s/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ) $(NSSC_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(PAM_SO): $(PAM_SRC:%.c=$(O)/%.o) $(LIBCOMMON) pam_k8s/pam_k8s.map
-	$(CC) -shared -o $@ $(filter %.o,$^) $(LIBCOMMON) -Wl,--version-script=pam_k8s/pam_k8s.map $(LDFLAGS) -lpam $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(filter %.o,$^) $(LIBCOMMON) -Wl,--version-script=pam_k8s/pam_k8s.map $(LDFLAGS) -lpam $(PKG_LIBS)
 
 $(NSS_SO): $(NSS_SRC:%.c=$(O)/%.nss.o) $(NSSC_OBJ) nss_k8s/nss_k8s.map
-	$(CC) -shared -o $@ $(filter %.o,$^) -Wl,-soname,libnss_k8s.so.2 -Wl,--version-script=nss_k8s/nss_k8s.map $(LDFLAGS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(filter %.o,$^) -Wl,-soname,libnss_k8s.so.2 -Wl,--version-script=nss_k8s/nss_k8s.map $(LDFLAGS)
 
 $(CLI): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCOMMON)
-	$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
 
 $(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o)
-	$(CC) -o $@ $^ $(LDFLAGS) -pie
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -pie
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
 
 # ---------------------------------------------------------------- tests
 # `make check` is the README's test command and what .ci/run runs.
