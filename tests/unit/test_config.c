@@ -1,0 +1,646 @@
+/* Unit tests for config.c: every section of SPEC.md's config.yaml, its
+ * defaults, and the errors (file, key path, what is wrong). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define SPEC_EXAMPLE \
+	"tokenReview:\n" \
+	"  kubeconfig: /etc/k8s-auth/kubeconfig\n" \
+	"  audiences: [\"host-login:%h\"]  # %h = this host's name\n" \
+	"  timeout: 5s\n" \
+	"  cacheTTL: 2m\n" \
+	"jwt:\n" \
+	"- issuer:\n" \
+	"    url: https://issuer.example.com\n" \
+	"    discoveryURL: https://issuer.example.com/.well-known/openid-configuration\n" \
+	"    audiences: [\"host-login:%h\"]\n" \
+	"    audienceMatchPolicy: MatchAny\n" \
+	"  claimValidationRules:\n" \
+	"  - claim: hd\n" \
+	"    requiredValue: example.com\n" \
+	"  claimMappings:\n" \
+	"    username: {claim: email, prefix: \"\"}\n" \
+	"    groups: {claim: groups, prefix: \"oidc:\"}\n" \
+	"    uid: {claim: sub}\n" \
+	"policy:\n" \
+	"  maxTokenLifetime: 24h\n" \
+	"  allowLegacyServiceAccountTokens: false\n" \
+	"  allowBootstrapTokens: false\n" \
+	"  denyUsernames: [\"system:anonymous\", \"system:bootstrap:*\", \"system:node:*\", \"system:kube-*\"]\n" \
+	"accounts:\n" \
+	"  users:\n" \
+	"  - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)$'\n" \
+	"    local: '\\1.\\2'\n" \
+	"  - match: '^([a-z][a-z0-9_-]*)@example\\.com$'\n" \
+	"    local: '\\1'\n" \
+	"  uidRange: [200000, 999999]\n" \
+	"  gidRange: [200000, 999999]\n" \
+	"  home: /home/%u\n" \
+	"  shell: /bin/bash\n" \
+	"  declared: [alice, bob]\n" \
+	"  allowExisting: []\n" \
+	"  groups:\n" \
+	"  - match: '^oidc:platform-admins$'\n" \
+	"    local: sudo\n" \
+	"  - match: '^oidc:team-(.*)$'\n" \
+	"    local: 'k8s-\\1'\n" \
+	"login:\n" \
+	"  allowedGroups: []\n" \
+	"  allowRoot: false\n" \
+	"store: /var/lib/k8s-auth\n"
+
+/* A valid minimal jwt authenticator, to which a test appends or swaps one line. */
+#define JWT_ITEM "- issuer:\n    url: https://idp.example.com\n    audiences: [a]\n"
+#define JWT_HEAD "jwt:\n" JWT_ITEM
+#define JWT_MAP  "  claimMappings:\n    username: {claim: sub, prefix: \"\"}\n"
+
+static struct k8s_config *parse_ok(const char *yaml)
+{
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+
+	if (k8s_config_parse(yaml, strlen(yaml), "cfg.yaml", &cfg, &err) != K8S_OK)
+		fail_msg("refused: %s\n--- config:\n%s", err.detail, yaml);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* The config must be refused with a detail containing want. */
+static void refused(const char *yaml, const char *want)
+{
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+	int r = k8s_config_parse(yaml, strlen(yaml), "cfg.yaml", &cfg, &err);
+
+	if (r == K8S_OK)
+		fail_msg("accepted:\n%s", yaml);
+	assert_int_equal(r, K8S_ECONFIG);
+	assert_int_equal(err.status, K8S_ECONFIG);
+	assert_null(cfg);
+	if (strstr(err.detail, want) == NULL)
+		fail_msg("detail \"%s\" lacks \"%s\"", err.detail, want);
+}
+
+static void refused_exact(const char *yaml, const char *want)
+{
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+
+	assert_int_equal(k8s_config_parse(yaml, strlen(yaml), "cfg.yaml", &cfg, &err), K8S_ECONFIG);
+	assert_string_equal(err.detail, want);
+	assert_string_equal(err.reason, "configuration error");
+}
+
+static char *host_audience(const char *prefix)
+{
+	char host[256], *s;
+
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_true(asprintf(&s, "%s%s", prefix, host) > 0);
+	return s;
+}
+
+static void test_defaults(void **state)
+{
+	struct k8s_config *cfg = parse_ok("");
+
+	assert_false(cfg->has_tokenreview || cfg->has_policy || cfg->has_accounts || cfg->has_login);
+	assert_int_equal(cfg->n_jwt, 0);
+	assert_string_equal(cfg->path, "cfg.yaml");
+	assert_string_equal(cfg->tokenreview.kubeconfig, "/etc/k8s-auth/kubeconfig");
+	assert_int_equal(cfg->tokenreview.timeout_ms, 5000);
+	assert_int_equal(cfg->tokenreview.cache_ttl_ms, 120000);
+	assert_false(cfg->tokenreview.allow_insecure);
+	assert_false(cfg->tokenreview.allow_empty_audiences);
+	assert_int_equal(cfg->jwt_timeout_ms, 5000);
+	assert_int_equal(cfg->jwks_max_stale_ms, 24LL * 3600 * 1000);
+	/* Policy defaults hold without a policy section. */
+	assert_int_equal(cfg->policy.max_token_lifetime_ms, 24LL * 3600 * 1000);
+	assert_false(cfg->policy.allow_legacy_sa);
+	assert_false(cfg->policy.allow_bootstrap);
+	assert_int_equal(cfg->policy.deny_usernames.n, 4);
+	assert_string_equal(cfg->policy.deny_usernames.v[0], "system:anonymous");
+	assert_string_equal(cfg->policy.deny_usernames.v[1], "system:bootstrap:*");
+	assert_string_equal(cfg->policy.deny_usernames.v[2], "system:node:*");
+	assert_string_equal(cfg->policy.deny_usernames.v[3], "system:kube-*");
+	assert_int_equal(cfg->accounts.uid_min, 200000);
+	assert_int_equal(cfg->accounts.uid_max, 999999);
+	assert_int_equal(cfg->accounts.gid_min, 200000);
+	assert_int_equal(cfg->accounts.gid_max, 999999);
+	assert_string_equal(cfg->accounts.home, "/home/%u");
+	assert_string_equal(cfg->accounts.shell, "/bin/bash");
+	assert_int_equal(cfg->accounts.n_users + cfg->accounts.n_groups + cfg->accounts.n_declared, 0);
+	assert_false(cfg->login.allow_root);
+	assert_int_equal(cfg->login.allowed_groups.n, 0);
+	assert_string_equal(cfg->store, "/var/lib/k8s-auth");
+	assert_string_equal(cfg->cache_dir, "/var/cache/k8s-auth");
+	assert_string_equal(cfg->run_dir, "/run/k8s-auth");
+	assert_true(json_is_object(cfg->raw));
+	k8s_config_free(cfg);
+
+	/* Sections written without a value are present with their defaults. */
+	cfg = parse_ok("policy:\naccounts:\nlogin:\njwt:\njwtOptions:\n");
+	assert_true(cfg->has_policy && cfg->has_accounts && cfg->has_login);
+	assert_int_equal(cfg->policy.deny_usernames.n, 4);
+	k8s_config_free(cfg);
+}
+
+static void test_spec_example(void **state)
+{
+	struct k8s_config *cfg = parse_ok(SPEC_EXAMPLE);
+	char *aud = host_audience("host-login:");
+	const struct k8s_jwt_authenticator *a;
+
+	assert_true(cfg->has_tokenreview && cfg->has_policy && cfg->has_accounts && cfg->has_login);
+	assert_int_equal(cfg->tokenreview.audiences.n, 1);
+	assert_string_equal(cfg->tokenreview.audiences.v[0], aud);
+	assert_int_equal(cfg->tokenreview.timeout_ms, 5000);
+	assert_int_equal(cfg->tokenreview.cache_ttl_ms, 120000);
+	assert_int_equal(cfg->n_jwt, 1);
+	a = &cfg->jwt[0];
+	assert_string_equal(a->issuer_url, "https://issuer.example.com");
+	assert_string_equal(a->discovery_url,
+			    "https://issuer.example.com/.well-known/openid-configuration");
+	assert_string_equal(a->audiences.v[0], aud);
+	assert_string_equal(a->audience_match_policy, "MatchAny");
+	assert_null(a->ca_pem);
+	assert_int_equal(a->n_rules, 1);
+	assert_string_equal(a->rules[0].claim, "hd");
+	assert_string_equal(a->rules[0].required_value, "example.com");
+	assert_string_equal(a->username.claim, "email");
+	assert_string_equal(a->username.prefix, "");
+	assert_string_equal(a->groups.claim, "groups");
+	assert_string_equal(a->groups.prefix, "oidc:");
+	assert_string_equal(a->uid.claim, "sub");
+	assert_null(a->uid.prefix);
+	assert_int_equal(cfg->accounts.n_users, 2);
+	assert_string_equal(cfg->accounts.users[0].local, "\\1.\\2");
+	assert_true(cfg->accounts.users[0].templated);
+	assert_true(cfg->accounts.users[1].templated);
+	assert_int_equal(cfg->accounts.n_groups, 2);
+	assert_string_equal(cfg->accounts.groups[0].local, "sudo");
+	assert_false(cfg->accounts.groups[0].templated);
+	assert_true(cfg->accounts.groups[1].templated);
+	assert_int_equal(cfg->accounts.n_declared, 2);
+	assert_string_equal(cfg->accounts.declared[0].name, "alice");
+	assert_int_equal(cfg->accounts.declared[0].uid, -1);
+	assert_string_equal(cfg->accounts.declared[1].name, "bob");
+	assert_int_equal(cfg->accounts.allow_existing.n, 0);
+	assert_int_equal(cfg->login.allowed_groups.n, 0);
+	assert_true(json_is_object(json_object_get(cfg->raw, "accounts")));
+	free(aud);
+	k8s_config_free(cfg);
+}
+
+static void test_unknown_keys(void **state)
+{
+	refused_exact("tokenreview: {}\n", "cfg.yaml: tokenreview: unknown key");
+	refused_exact("accounts:\n  users:\n  - {match: a, local: a}\n  - {match: b, lcoal: b}\n",
+		      "cfg.yaml: accounts.users[1].lcoal: unknown key");
+	refused_exact("login: {alowRoot: true}\n", "cfg.yaml: login.alowRoot: unknown key");
+	refused_exact("policy: {maxTokenLifetime: 1h, denyUsername: []}\n",
+		      "cfg.yaml: policy.denyUsername: unknown key");
+	refused(JWT_HEAD "    foo: 1\n" JWT_MAP, "cfg.yaml: jwt[0].issuer.foo: unknown key");
+	refused(JWT_HEAD JWT_MAP "    uid: {claim: sub, prefix: x}\n",
+		"jwt[0].claimMappings.uid.prefix: unknown key");
+	refused("jwtOptions: {timeout: 5s, maxStale: 1h}\n", "jwtOptions.maxStale: unknown key");
+	refused_exact("- a\n", "cfg.yaml: (top level): expected a mapping");
+	refused("accounts: [a]\n", "cfg.yaml: accounts: expected a mapping");
+}
+
+static void test_tokenreview(void **state)
+{
+	struct k8s_config *cfg;
+
+	refused_exact("tokenReview: {kubeconfig: /k}\n",
+		      "cfg.yaml: tokenReview.audiences: must list at least one audience such as "
+		      "\"host-login:%h\" (or set allowEmptyAudiences: true to accept any token the "
+		      "apiserver accepts for itself)");
+	refused("tokenReview: {audiences: []}\n", "tokenReview.audiences: must list at least one");
+	refused("tokenReview:\n", "tokenReview.audiences: must list at least one");
+	refused("tokenReview: {audiences: [\"\"]}\n", "tokenReview.audiences[0]: must not be empty");
+	refused("tokenReview: {audiences: [1]}\n", "tokenReview.audiences[0]: expected a string");
+	refused("tokenReview: {audiences: a}\n", "tokenReview.audiences: expected a list of strings");
+	refused("tokenReview: {audiences: [a], kubeconfig: kc}\n",
+		"tokenReview.kubeconfig: must be an absolute path");
+	refused_exact("tokenReview: {audiences: [a], timeout: 5}\n",
+		      "cfg.yaml: tokenReview.timeout: expected a duration such as \"90s\", \"5m\" or \"24h\"");
+	refused("tokenReview: {audiences: [a], timeout: 0}\n", "tokenReview.timeout: must be longer than 0");
+	refused("tokenReview: {audiences: [a], timeout: 1.5s}\n", "tokenReview.timeout: expected a duration");
+	refused("tokenReview: {audiences: [a], allowInsecureSkipTLSVerify: yes}\n",
+		"tokenReview.allowInsecureSkipTLSVerify: expected true or false");
+	refused("tokenReview: {audiences: [a], allowEmptyAudiences: \"true\"}\n",
+		"tokenReview.allowEmptyAudiences: expected true or false");
+
+	cfg = parse_ok("tokenReview: {allowEmptyAudiences: true, cacheTTL: 0, timeout: 1m30s,"
+		       " allowInsecureSkipTLSVerify: true, kubeconfig: /x/kc}\n");
+	assert_true(cfg->has_tokenreview);
+	assert_int_equal(cfg->tokenreview.audiences.n, 0);
+	assert_int_equal(cfg->tokenreview.cache_ttl_ms, 0);
+	assert_int_equal(cfg->tokenreview.timeout_ms, 90000);
+	assert_true(cfg->tokenreview.allow_insecure);
+	assert_true(cfg->tokenreview.allow_empty_audiences);
+	assert_string_equal(cfg->tokenreview.kubeconfig, "/x/kc");
+	k8s_config_free(cfg);
+
+	cfg = parse_ok("tokenReview: {audiences: [\"a-%h\", \"100%%\", b], cacheTTL: \"0\"}\n");
+	{
+		char *want = host_audience("a-");
+
+		assert_int_equal(cfg->tokenreview.audiences.n, 3);
+		assert_string_equal(cfg->tokenreview.audiences.v[0], want);
+		assert_string_equal(cfg->tokenreview.audiences.v[1], "100%");
+		assert_string_equal(cfg->tokenreview.audiences.v[2], "b");
+		free(want);
+	}
+	assert_int_equal(cfg->tokenreview.cache_ttl_ms, 0);
+	k8s_config_free(cfg);
+}
+
+static void test_jwt_issuer(void **state)
+{
+	struct k8s_config *cfg;
+
+	refused("jwt:\n- issuer: {url: http://idp.example.com, audiences: [a]}\n" JWT_MAP,
+		"cfg.yaml: jwt[0].issuer.url: must be an https:// URL");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com/?x=1\", audiences: [a]}\n" JWT_MAP,
+		"jwt[0].issuer.url: must not contain a query");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com/#f\", audiences: [a]}\n" JWT_MAP,
+		"jwt[0].issuer.url: must not contain a fragment");
+	refused("jwt:\n- issuer: {url: \"https://u:p@idp.example.com\", audiences: [a]}\n" JWT_MAP,
+		"jwt[0].issuer.url: must not contain a username or password");
+	refused("jwt:\n- issuer: {url: \"https://\", audiences: [a]}\n" JWT_MAP,
+		"jwt[0].issuer.url: has no host");
+	refused("jwt:\n- issuer: {audiences: [a]}\n" JWT_MAP, "jwt[0].issuer.url: required");
+	refused("jwt:\n- claimMappings: {username: {claim: sub, prefix: \"\"}}\n",
+		"jwt[0].issuer: required");
+	refused(JWT_HEAD "    discoveryURL: http://idp.example.com/d\n" JWT_MAP,
+		"jwt[0].issuer.discoveryURL: must be an https:// URL");
+	refused(JWT_HEAD "    discoveryURL: https://idp.example.com/\n" JWT_MAP,
+		"jwt[0].issuer.discoveryURL: must be different from url");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com\", audiences: []}\n" JWT_MAP,
+		"jwt[0].issuer.audiences: must list at least one audience");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com\"}\n" JWT_MAP,
+		"jwt[0].issuer.audiences: must list at least one audience");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com\", audiences: [a, b]}\n" JWT_MAP,
+		"jwt[0].issuer.audienceMatchPolicy: must be \"MatchAny\" when more than one");
+	refused("jwt:\n- issuer: {url: \"https://idp.example.com\", audiences: [a, a], "
+		"audienceMatchPolicy: MatchAny}\n" JWT_MAP,
+		"jwt[0].issuer.audiences[1]: duplicate audience");
+	refused(JWT_HEAD "    audienceMatchPolicy: MatchAll\n" JWT_MAP,
+		"jwt[0].issuer.audienceMatchPolicy: must be \"MatchAny\" or empty");
+	refused(JWT_HEAD "    certificateAuthority: not a pem\n" JWT_MAP,
+		"jwt[0].issuer.certificateAuthority: no PEM certificate found");
+	refused("jwt: {issuer: {}}\n", "cfg.yaml: jwt: expected a list of authenticators");
+	refused_exact(JWT_HEAD JWT_MAP JWT_ITEM JWT_MAP,
+		      "cfg.yaml: jwt[1].issuer.url: duplicate issuer URL (also jwt[0])");
+
+	cfg = parse_ok(JWT_HEAD "    audienceMatchPolicy: \"\"\n" JWT_MAP
+		       "- issuer:\n    url: https://other.example.com/path\n"
+		       "    audiences: [\"x-%h\", y]\n    audienceMatchPolicy: MatchAny\n" JWT_MAP
+		       "jwtOptions: {timeout: 2s, maxStaleness: 0}\n");
+	assert_int_equal(cfg->n_jwt, 2);
+	assert_null(cfg->jwt[0].discovery_url);
+	assert_string_equal(cfg->jwt[0].audience_match_policy, "");
+	assert_string_equal(cfg->jwt[1].issuer_url, "https://other.example.com/path");
+	{
+		char *want = host_audience("x-");
+
+		assert_string_equal(cfg->jwt[1].audiences.v[0], want);
+		free(want);
+	}
+	assert_int_equal(cfg->jwt_timeout_ms, 2000);
+	assert_int_equal(cfg->jwks_max_stale_ms, 0);
+	k8s_config_free(cfg);
+}
+
+/* A CA made by the openssl CLI, embedded as a YAML block scalar. */
+static void test_jwt_ca(void **state)
+{
+	char cmd[] = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		     "-subj /CN=test-ca -days 2 -keyout /dev/null 2>/dev/null";
+	struct k8s_buf_local { char *p; size_t n; } y = {0};
+	struct k8s_config *cfg;
+	char line[256];
+	FILE *f, *mem;
+
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	mem = open_memstream(&y.p, &y.n);
+	fputs(JWT_HEAD "    certificateAuthority: |\n", mem);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fprintf(mem, "      %s", line);
+	assert_int_equal(pclose(f), 0);
+	fputs(JWT_MAP, mem);
+	fclose(mem);
+	cfg = parse_ok(y.p);
+	assert_non_null(cfg->jwt[0].ca_pem);
+	assert_non_null(strstr(cfg->jwt[0].ca_pem, "-----BEGIN CERTIFICATE-----"));
+	k8s_config_free(cfg);
+	free(y.p);
+}
+
+static void test_jwt_claims(void **state)
+{
+	struct k8s_config *cfg;
+
+	refused_exact(JWT_HEAD "  claimValidationRules:\n  - expression: 'claims.hd == \"x\"'\n"
+		      "    message: no\n" JWT_MAP,
+		      "cfg.yaml: jwt[0].claimValidationRules[0].expression: CEL expressions are not "
+		      "supported; use claim/requiredValue and claim/prefix mappings");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {claim: hd}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].requiredValue: required");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {requiredValue: x}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].claim: required");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, requiredValue: a}\n"
+		"  - {claim: hd, requiredValue: b}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[1].claim: duplicate claim \"hd\"");
+	refused(JWT_HEAD "  claimValidationRules: {claim: hd}\n" JWT_MAP,
+		"jwt[0].claimValidationRules: expected a list");
+	refused(JWT_HEAD, "jwt[0].claimMappings: required");
+	refused(JWT_HEAD "  claimMappings:\n    username: {expression: claims.sub}\n",
+		"jwt[0].claimMappings.username.expression: CEL expressions are not supported");
+	refused(JWT_HEAD "  claimMappings:\n    groups: {claim: g, prefix: \"\"}\n",
+		"jwt[0].claimMappings.username: required");
+	refused(JWT_HEAD "  claimMappings:\n    username: {prefix: \"\"}\n",
+		"jwt[0].claimMappings.username.claim: required");
+	refused_exact(JWT_HEAD "  claimMappings:\n    username: {claim: email}\n",
+		      "cfg.yaml: jwt[0].claimMappings.username.prefix: required when claim is set "
+		      "(\"\" disables prefixing)");
+	refused(JWT_HEAD JWT_MAP "    groups: {claim: groups}\n",
+		"jwt[0].claimMappings.groups.prefix: required when claim is set");
+	refused(JWT_HEAD JWT_MAP "    groups: {prefix: \"oidc:\"}\n",
+		"jwt[0].claimMappings.groups.prefix: only allowed together with claim");
+	refused(JWT_HEAD JWT_MAP "    uid: {expression: claims.sub}\n",
+		"jwt[0].claimMappings.uid.expression: CEL expressions are not supported");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: a, valueExpression: b}\n",
+		"jwt[0].claimMappings.extra: CEL expressions are not supported");
+	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {expression: x, message: y}\n",
+		"jwt[0].userValidationRules: CEL expressions are not supported");
+
+	cfg = parse_ok(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, requiredValue: \"\"}\n"
+		       "  claimMappings:\n    username: {claim: email, prefix: \"oidc:\"}\n"
+		       "    groups: {claim: roles, prefix: \"\"}\n");
+	assert_string_equal(cfg->jwt[0].rules[0].required_value, "");
+	assert_string_equal(cfg->jwt[0].username.prefix, "oidc:");
+	assert_string_equal(cfg->jwt[0].groups.claim, "roles");
+	assert_null(cfg->jwt[0].uid.claim);
+	k8s_config_free(cfg);
+}
+
+static void test_policy(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("policy:\n  maxTokenLifetime: 1h\n  allowLegacyServiceAccountTokens: true\n"
+		       "  allowBootstrapTokens: true\n  denyUsernames: [\"evil:*\"]\n");
+	assert_true(cfg->has_policy);
+	assert_int_equal(cfg->policy.max_token_lifetime_ms, 3600000);
+	assert_true(cfg->policy.allow_legacy_sa);
+	assert_true(cfg->policy.allow_bootstrap);
+	/* A configured list replaces the defaults. */
+	assert_int_equal(cfg->policy.deny_usernames.n, 1);
+	assert_string_equal(cfg->policy.deny_usernames.v[0], "evil:*");
+	k8s_config_free(cfg);
+
+	cfg = parse_ok("policy: {maxTokenLifetime: 0, denyUsernames: []}\n");
+	assert_int_equal(cfg->policy.max_token_lifetime_ms, 0);
+	assert_int_equal(cfg->policy.deny_usernames.n, 0);
+	k8s_config_free(cfg);
+
+	refused("policy: {allowBootstrapTokens: yes}\n",
+		"cfg.yaml: policy.allowBootstrapTokens: expected true or false");
+	refused("policy: {maxTokenLifetime: forever}\n", "policy.maxTokenLifetime: expected a duration");
+	refused("policy: {denyUsernames: system:anonymous}\n",
+		"policy.denyUsernames: expected a list of strings");
+	refused("policy: {denyUsernames: [\"\"]}\n", "policy.denyUsernames[0]: must not be empty");
+}
+
+static void test_account_rules(void **state)
+{
+	struct k8s_config *cfg;
+
+	refused_exact("accounts:\n  users:\n  - {match: '^(a)(b)?$', local: '\\1'}\n"
+		      "  - {match: '^(a)$', local: 'x\\2'}\n",
+		      "cfg.yaml: accounts.users[1].local: \\2 refers to a group the match does not "
+		      "have (it has 1)");
+	refused("accounts:\n  users:\n  - {match: '(', local: a}\n",
+		"cfg.yaml: accounts.users[0].match: invalid regular expression: ");
+	refused("accounts:\n  users:\n  - {match: a, local: Alice}\n",
+		"accounts.users[0].local: \"Alice\" is not a valid local name");
+	refused("accounts:\n  users:\n  - {match: a, local: '123'}\n",
+		"accounts.users[0].local: \"123\" is not a valid local name");
+	refused("accounts:\n  groups:\n  - {match: a, local: 'bad:name'}\n",
+		"accounts.groups[0].local: \"bad:name\" is not a valid local name");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\n\\1'}\n",
+		"accounts.users[0].local: only \\1..\\9 and \\\\ may follow a backslash");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: 'a\\'}\n",
+		"accounts.users[0].local: only \\1..\\9");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\0'}\n", "only \\1..\\9");
+	refused("accounts:\n  users:\n  - {local: a}\n", "accounts.users[0].match: required");
+	refused("accounts:\n  users:\n  - {match: a}\n", "accounts.users[0].local: required");
+	refused("accounts:\n  users:\n  - {match: '', local: a}\n", "accounts.users[0].match: must not be empty");
+	refused("accounts:\n  users: {match: a, local: a}\n",
+		"accounts.users: expected a list of {match, local} rules");
+	refused("accounts:\n  users:\n  - a\n", "accounts.users[0]: expected a mapping");
+
+	cfg = parse_ok("accounts:\n  users:\n  - {match: 'a(b)', local: 'x_\\\\\\1'}\n"
+		       "  - {match: '(((((((((x)))))))))', local: '\\9'}\n"
+		       "  - {match: root, local: root}\n");
+	assert_int_equal(cfg->accounts.n_users, 3);
+	assert_string_equal(cfg->accounts.users[0].local, "x_\\\\\\1");
+	assert_true(cfg->accounts.users[0].templated);
+	assert_true(cfg->accounts.users[1].templated);
+	assert_false(cfg->accounts.users[2].templated);
+	k8s_config_free(cfg);
+}
+
+static void test_account_ranges_paths(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("accounts:\n  uidRange: [1000, 60000]\n  gidRange: [70000, 70000]\n"
+		       "  home: /srv/home/%u\n  shell: /usr/bin/zsh\n");
+	assert_int_equal(cfg->accounts.uid_min, 1000);
+	assert_int_equal(cfg->accounts.uid_max, 60000);
+	assert_int_equal(cfg->accounts.gid_min, 70000);
+	assert_int_equal(cfg->accounts.gid_max, 70000);
+	assert_string_equal(cfg->accounts.home, "/srv/home/%u");
+	assert_string_equal(cfg->accounts.shell, "/usr/bin/zsh");
+	k8s_config_free(cfg);
+
+	refused_exact("accounts: {uidRange: [0, 10]}\n",
+		      "cfg.yaml: accounts.uidRange: must not reach below 1000 (root and system accounts)");
+	refused("accounts: {gidRange: [999, 5000]}\n", "accounts.gidRange: must not reach below 1000");
+	refused_exact("accounts: {uidRange: [300000, 200000]}\n",
+		      "cfg.yaml: accounts.uidRange: min is greater than max");
+	refused("accounts: {uidRange: [1000, 70000]}\n", "must not contain 65534 or 65535");
+	refused("accounts: {uidRange: [65535, 70000]}\n", "must not contain 65534 or 65535");
+	refused("accounts: {uidRange: [100000, 4294967295]}\n", "max must be at most 4294967294");
+	refused("accounts: {uidRange: [\"1000\", 2000]}\n", "accounts.uidRange: expected [min, max]");
+	refused("accounts: {uidRange: [1000, 2000, 3000]}\n", "accounts.uidRange: expected [min, max]");
+	refused("accounts: {uidRange: 1000}\n", "accounts.uidRange: expected [min, max]");
+	refused("accounts: {home: home/%u}\n", "accounts.home: must be an absolute path");
+	refused("accounts: {shell: \"/bin/b:sh\"}\n", "accounts.shell: must not contain ':'");
+	refused("accounts: {home: \"/home/\\n%u\"}\n", "accounts.home: must not contain ':' or control");
+	refused("store: var/lib/x\n", "cfg.yaml: store: must be an absolute path");
+	refused("cacheDir: \"\"\n", "cfg.yaml: cacheDir: must not be empty");
+	refused("runDir: 5\n", "cfg.yaml: runDir: expected a string");
+
+	cfg = parse_ok("store: /tmp/s\ncacheDir: /tmp/c\nrunDir: /tmp/r\n");
+	assert_string_equal(cfg->store, "/tmp/s");
+	assert_string_equal(cfg->cache_dir, "/tmp/c");
+	assert_string_equal(cfg->run_dir, "/tmp/r");
+	k8s_config_free(cfg);
+}
+
+static void test_declared_existing(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("accounts:\n  uidRange: [5000, 6000]\n"
+		       "  declared: [alice, {name: bob, uid: 5001}, {name: carol}]\n"
+		       "  allowExisting: [admin, _svc]\n");
+	assert_int_equal(cfg->accounts.n_declared, 3);
+	assert_int_equal(cfg->accounts.declared[0].uid, -1);
+	assert_string_equal(cfg->accounts.declared[1].name, "bob");
+	assert_int_equal(cfg->accounts.declared[1].uid, 5001);
+	assert_int_equal(cfg->accounts.declared[2].uid, -1);
+	assert_int_equal(cfg->accounts.allow_existing.n, 2);
+	assert_string_equal(cfg->accounts.allow_existing.v[1], "_svc");
+	k8s_config_free(cfg);
+
+	refused_exact("accounts:\n  uidRange: [5000, 6000]\n  declared: [{name: bob, uid: 7000}]\n",
+		      "cfg.yaml: accounts.declared[0].uid: must lie inside accounts.uidRange [5000, 6000]");
+	/* The pinned uid is checked against the configured range, not the default. */
+	refused("accounts:\n  declared: [{name: bob, uid: 0}]\n", "must lie inside accounts.uidRange");
+	refused("accounts:\n  declared: [{name: bob, uid: \"200001\"}]\n",
+		"accounts.declared[0].uid: expected an integer");
+	refused("accounts:\n  declared: [alice, alice]\n",
+		"accounts.declared[1]: \"alice\" is declared twice");
+	refused("accounts:\n  declared: [{name: a, uid: 200001}, {name: b, uid: 200001}]\n",
+		"accounts.declared[1]: uid 200001 is also pinned for \"a\"");
+	refused("accounts:\n  declared: [Bob]\n",
+		"accounts.declared[0]: \"Bob\" is not a valid local name");
+	refused("accounts:\n  declared: [{uid: 200001}]\n", "accounts.declared[0].name: required");
+	refused("accounts:\n  declared: [{name: x, home: /x}]\n",
+		"accounts.declared[0].home: unknown key");
+	refused("accounts:\n  declared: [5]\n", "accounts.declared[0]: expected a name or {name, uid}");
+	refused("accounts:\n  allowExisting: [\"ro:ot\"]\n",
+		"accounts.allowExisting[0]: \"ro:ot\" is not a valid local name");
+}
+
+static void test_login_sync(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("login: {allowedGroups: [\"oidc:admins\", ops], allowRoot: true}\n"
+		       "sync: {anything: [1, 2], goes: here}\n");
+	assert_true(cfg->has_login);
+	assert_true(cfg->login.allow_root);
+	assert_int_equal(cfg->login.allowed_groups.n, 2);
+	assert_string_equal(cfg->login.allowed_groups.v[0], "oidc:admins");
+	assert_true(json_is_array(json_object_get(json_object_get(cfg->raw, "sync"), "anything")));
+	k8s_config_free(cfg);
+
+	refused_exact("sync: [1]\n", "cfg.yaml: sync: expected a mapping");
+	refused("login: {allowRoot: True, allowedGroups: [1]}\n",
+		"login.allowedGroups[0]: expected a string");
+	refused("login: {allowRoot: 1}\n", "login.allowRoot: expected true or false");
+}
+
+static void test_json_config(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("{\n\t\"tokenReview\": {\"audiences\": [\"a\"], \"timeout\": \"3s\"},\n"
+		       "\t\"accounts\": {\"users\": [{\"match\": \"^(.*)@x$\", \"local\": \"\\\\1\"}]}\n}\n");
+	assert_int_equal(cfg->tokenreview.timeout_ms, 3000);
+	assert_string_equal(cfg->accounts.users[0].local, "\\1");
+	k8s_config_free(cfg);
+	refused("{\"store\": \"/a\", \"store\": \"/b\"}", "duplicate key \"store\"");
+	refused("store: /a\nstore: /b\n", "cfg.yaml:2:1: duplicate key \"store\"");
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_load_file(void **state)
+{
+	char dir[] = "/tmp/cfgtest.XXXXXX", path[64], want[160];
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.yaml", dir);
+	write_file(path, "accounts:\n  declared: [alice]\nstore: /tmp/x\n", 0644);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_OK);
+	assert_string_equal(cfg->path, path);
+	assert_string_equal(cfg->store, "/tmp/x");
+	k8s_config_free(cfg);
+
+	write_file(path, "login: {allowRoot: maybe}\n", 0644);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+	snprintf(want, sizeof(want), "%s: login.allowRoot: expected true or false", path);
+	assert_string_equal(err.detail, want);
+
+	/* Anyone who can write the config decides who logs in as whom. */
+	write_file(path, "store: /tmp/x\n", 0666);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+	snprintf(want, sizeof(want), "%s: writable by group or others (mode 0666)", path);
+	assert_string_equal(err.detail, want);
+	assert_null(cfg);
+	assert_int_equal(chmod(path, 0620), 0);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0644), 0);
+		assert_int_equal(chown(path, 12345, 12345), 0);
+		assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+		assert_non_null(strstr(err.detail, "owned by uid 12345, not by root"));
+	}
+	unlink(path);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	assert_string_equal(err.detail, want);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_spec_example),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_tokenreview),
+		cmocka_unit_test(test_jwt_issuer),
+		cmocka_unit_test(test_jwt_ca),
+		cmocka_unit_test(test_jwt_claims),
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_account_rules),
+		cmocka_unit_test(test_account_ranges_paths),
+		cmocka_unit_test(test_declared_existing),
+		cmocka_unit_test(test_login_sync),
+		cmocka_unit_test(test_json_config),
+		cmocka_unit_test(test_load_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
