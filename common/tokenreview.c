@@ -253,7 +253,8 @@ static int parse_status(json_t *root, const char *token, const struct k8s_strv *
 
 	if (status != NULL && !json_is_object(status))
 		return k8s_err_set(err, K8S_UNAVAILABLE, TR_MALFORMED, "status is not an object");
-	if (authn != NULL && !json_is_boolean(authn))
+	/* null is false, as Go's decoder reads it. */
+	if (authn != NULL && !json_is_boolean(authn) && !json_is_null(authn))
 		return k8s_err_set(err, K8S_UNAVAILABLE, TR_MALFORMED,
 				   "status.authenticated is not a boolean");
 	if (!json_is_true(authn))

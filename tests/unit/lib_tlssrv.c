@@ -30,6 +30,8 @@ static void child_exec(int in_rd, int out_wr, const char *script, const char *di
 {
 	if (dup2(in_rd, 0) < 0 || dup2(out_wr, 1) < 0)
 		_exit(127);
+	/* Debian's interpreter first: it is the one with python3-jwcrypto. */
+	execl("/usr/bin/python3", "python3", script, dir, (char *)NULL);
 	execlp("python3", "python3", script, dir, (char *)NULL);
 	_exit(127);
 }

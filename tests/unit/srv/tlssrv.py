@@ -12,7 +12,9 @@ reaches EOF (the test process died or closed the pipe) or after a fixed
 lifetime, so it can never outlive the test run for long.
 
 Files left in DIR: ca.pem (trusts the server), wrongca.pem (unrelated CA),
-client.pem / client-key.pem (signed by ca.pem, CN=reviewer).  The server
+client.pem / client-key.pem (signed by ca.pem, CN=reviewer), sa.jwt (a
+service-account-shaped JWT signed with jwcrypto, accepted by the fake
+TokenReview endpoint).  The server
 certificate names IP:127.0.0.1 and DNS:apiserver.test only.
 
 Endpoints (any method):
@@ -24,7 +26,13 @@ Endpoints (any method):
   /redirect             302 to /ok
   /bearer/<token>       200 "bearer ok" when Authorization is "Bearer <token>", else 401
   /tr/<mode>/apis/authentication.k8s.io/v1/tokenreviews
-                        a fake TokenReview endpoint, see tokenreview() below
+                        a fake TokenReview endpoint: tokens starting with
+                        "good" and sa.jwt are authenticated (audiences echoed),
+                        others refused with the token echoed in status.error.
+                        Reviewer must send Bearer reviewer-secret-token (mode
+                        mtls: the client certificate instead).  Modes: ok
+                        (201), 200, 403, 500, malformed, redirect, slow (3 s),
+                        wrongaud, noaud, mtls.
 """
 import json
 import os
@@ -72,11 +80,42 @@ def make_pki(d):
     make_leaf(d, "client", "reviewer", "extendedKeyUsage=clientAuth\n")
 
 
+def make_jwt(d):
+    """A service-account-shaped JWT signed by jwcrypto (not our code)."""
+    from jwcrypto import jwk, jwt
+    key = jwk.JWK.generate(kty="RSA", size=2048)
+    now = int(time.time())
+    claims = {
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "sub": "system:serviceaccount:ns1:sa1",
+        "aud": ["host-login:test"],
+        "exp": now + 600, "iat": now - 5, "nbf": now - 5,
+        "kubernetes.io": {
+            "namespace": "ns1",
+            "serviceaccount": {"name": "sa1", "uid": "sa-uid-1"},
+            "pod": {"name": "pod-1", "uid": "pod-uid-1"},
+            "node": {"name": "node-1", "uid": "node-uid-1"},
+        },
+    }
+    tok = jwt.JWT(header={"alg": "RS256", "kid": "k1"}, claims=claims)
+    tok.make_signed_token(key)
+    with open(os.path.join(d, "sa.jwt"), "w") as f:
+        f.write(tok.serialize())
+    return tok.serialize()
+
+
+SA_JWT = None
+
+
 def review_answer(mode, req):
     """Fake apiserver: the token decides the identity, mode the failure."""
     spec = req.get("spec", {}) if isinstance(req, dict) else {}
     token = spec.get("token", "")
     auds = spec.get("audiences", [])
+    if mode == "slow":
+        time.sleep(3)
+    if mode == "wrongaud":
+        auds = ["someone-else"]
     if mode == "403":
         return 403, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                      "message": "tokenreviews.authentication.k8s.io is forbidden: "
@@ -92,7 +131,7 @@ def review_answer(mode, req):
         code = 201
     out = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
            "metadata": {"creationTimestamp": None}, "spec": spec}
-    if token.startswith("good"):
+    if token.startswith("good") or token == SA_JWT:
         out["status"] = {"authenticated": True,
                          "user": {"username": "system:serviceaccount:ns1:sa1",
                                   "uid": "0b4c7f2e-uid",
@@ -101,6 +140,8 @@ def review_answer(mode, req):
                                              "system:authenticated"],
                                   "extra": {"authentication.kubernetes.io/pod-name": ["pod-1"]}},
                          "audiences": auds}
+        if mode == "noaud":
+            del out["status"]["audiences"]
     else:
         out["status"] = {"authenticated": False,
                          "error": "[invalid bearer token, token " + token + " is not valid]"}
@@ -249,7 +290,9 @@ def context(d, require_client):
 
 def main():
     d = sys.argv[1]
+    global SA_JWT
     make_pki(d)
+    SA_JWT = make_jwt(d)
     servers = [TLSServer(context(d, False)), TLSServer(context(d, True))]
     for s in servers:
         threading.Thread(target=s.serve_forever, daemon=True).start()
