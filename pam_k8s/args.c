@@ -1,0 +1,56 @@
+/* args.c: the module arguments of a PAM stack line.  Unknown ones are
+ * logged and ignored, as other PAM modules do (SPEC.md). */
+#include "pk.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+
+static const char *arg_value(const char *arg, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (strncmp(arg, key, n) == 0 && arg[n] == '=')
+		return arg + n + 1;
+	return NULL;
+}
+
+void pk_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pk_args *a)
+{
+	const char *v;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "debug") == 0)
+			a->debug = 1;
+		else if (strcmp(argv[i], "use_first_pass") == 0)
+			a->use_first_pass = 1;
+		else if (strcmp(argv[i], "try_first_pass") == 0)
+			a->try_first_pass = 1;
+		else if (strcmp(argv[i], "revalidate") == 0)
+			a->revalidate = 1;
+		else if ((v = arg_value(argv[i], "config")) != NULL && *v != '\0')
+			a->config = v;
+		else if ((v = arg_value(argv[i], "prompt")) != NULL && *v != '\0')
+			a->prompt = v;
+		else if ((v = arg_value(argv[i], "group")) != NULL && *v != '\0')
+			a->groups = v;
+		else
+			pam_syslog(pamh, LOG_WARNING, "unknown argument ignored: %s", argv[i]);
+	}
+}
+
+void pk_debug(pam_handle_t *pamh, const struct pk_args *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!a->debug)
+		return;
+	va_start(ap, fmt);
+	pam_vsyslog(pamh, LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,168 @@
+/* conv.c: getting the token from the application: the conversation (one
+ * echo-off prompt, more when the client frames a long token) or
+ * PAM_AUTHTOK for use_first_pass/try_first_pass. */
+#include "pk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_ext.h>
+
+#include "jwt.h"
+
+const char *pk_audience(const struct k8s_config *cfg)
+{
+	size_t i;
+
+	if (cfg->has_tokenreview && cfg->tokenreview.audiences.n > 0)
+		return cfg->tokenreview.audiences.v[0];
+	for (i = 0; i < cfg->n_jwt; i++)
+		if (cfg->jwt[i].audiences.n > 0)
+			return cfg->jwt[i].audiences.v[0];
+	return "";
+}
+
+char *pk_first_prompt(const char *tmpl, const char *audience)
+{
+	struct k8s_buf b = { 0 };
+	const char *p;
+	int rc = 0;
+
+	for (p = tmpl; *p != '\0' && rc == 0; p++) {
+		if (p[0] == '%' && p[1] == 'a') {
+			rc = k8s_buf_append(&b, audience, strlen(audience));
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			rc = k8s_buf_append(&b, "%", 1);
+			p++;
+		} else {
+			rc = k8s_buf_append(&b, p, 1);
+		}
+	}
+	if (rc == 0)
+		rc = k8s_buf_append(&b, "", 1);
+	if (rc != 0) {
+		k8s_buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+void pk_tell(pam_handle_t *pamh, int flags, const char *msg)
+{
+	if (!(flags & PAM_SILENT))
+		(void)pam_error(pamh, "%s", msg);
+}
+
+/* One echo-off question.  PAM_SUCCESS with *resp (wipe it), or
+ * PAM_AUTHINFO_UNAVAIL when the application gave no answer. */
+static int ask(pam_handle_t *pamh, const char *prompt, char **resp, struct k8s_err *err)
+{
+	int rc;
+
+	*resp = NULL;
+	rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, resp, "%s", prompt);
+	if (rc != PAM_SUCCESS || *resp == NULL) {
+		k8s_freezero_str(*resp);
+		*resp = NULL;
+		k8s_err_set(err, K8S_UNAVAILABLE, "no answer",
+			    "the conversation failed: %s", pam_strerror(pamh, rc));
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	return PAM_SUCCESS;
+}
+
+/* Ask until the frame is complete.  The first answer is already in f. */
+static int ask_rest(pam_handle_t *pamh, const char *audience, struct pk_frame *f, int r,
+		    struct k8s_err *err)
+{
+	char prompt[512];
+	char *resp = NULL;
+	int rc = PAM_SUCCESS;
+
+	while (r == PK_FRAME_MORE) {
+		snprintf(prompt, sizeof(prompt), PK_CONT_PROMPT, audience, f->tok.len, f->total);
+		rc = ask(pamh, prompt, &resp, err);
+		if (rc != PAM_SUCCESS)
+			goto out;
+		r = pk_frame_next(f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
+		k8s_freezero_str(resp);
+		resp = NULL;
+	}
+	rc = r == PK_FRAME_DONE ? PAM_SUCCESS : PAM_AUTH_ERR;
+out:
+	return rc;
+}
+
+/* Empty answer: the user has no token to offer, which is "no answer"
+ * (the stack may go on to pam_unix), not a refused token. */
+static int frame_rc(int r, const struct k8s_err *err)
+{
+	if (r != PK_FRAME_BAD)
+		return PAM_SUCCESS;
+	return strcmp(err->reason, "no token") == 0 ? PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
+}
+
+static int token_from_authtok(pam_handle_t *pamh, struct pk_frame *f, struct k8s_err *err)
+{
+	const void *item = NULL;
+	const char *tok;
+	int r;
+
+	/* Only a JWT-shaped PAM_AUTHTOK is ever sent anywhere: another
+	 * module's password must not go to the apiserver as a bearer token. */
+	if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == NULL ||
+	    !k8s_looks_like_jwt((const char *)item)) {
+		k8s_err_set(err, K8S_UNAVAILABLE, "no token in PAM_AUTHTOK",
+			    "PAM_AUTHTOK is unset or not shaped like a JWT");
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	tok = item;
+	r = pk_frame_first(f, tok, strnlen(tok, K8S_TOKEN_MAX + 1), err);
+	if (r == PK_FRAME_MORE) {
+		pk_frame_free(f);
+		k8s_err_set(err, K8S_REFUSED, "malformed token", "PAM_AUTHTOK holds a partial frame");
+		return PAM_AUTH_ERR;
+	}
+	return frame_rc(r, err);
+}
+
+int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
+		  int from_authtok, char **token, struct k8s_err *err)
+{
+	struct pk_frame f;
+	char *prompt = NULL, *resp = NULL;
+	const char *aud = pk_audience(cfg);
+	int rc, r;
+
+	*token = NULL;
+	memset(&f, 0, sizeof(f));
+	if (from_authtok) {
+		rc = token_from_authtok(pamh, &f, err);
+		goto out;
+	}
+	prompt = pk_first_prompt(a->prompt != NULL ? a->prompt : PK_DEFAULT_PROMPT, aud);
+	if (prompt == NULL) {
+		rc = PAM_BUF_ERR;
+		k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the prompt failed");
+		goto out;
+	}
+	rc = ask(pamh, prompt, &resp, err);
+	if (rc != PAM_SUCCESS)
+		goto out;
+	r = pk_frame_first(&f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
+	k8s_freezero_str(resp);
+	resp = NULL;
+	rc = frame_rc(r, err);
+	if (rc == PAM_SUCCESS)
+		rc = ask_rest(pamh, aud, &f, r, err);
+out:
+	free(prompt);
+	if (rc == PAM_SUCCESS) {
+		*token = f.tok.data;  /* NUL-terminated by the frame code */
+		memset(&f, 0, sizeof(f));
+	}
+	pk_frame_free(&f);
+	return rc;
+}

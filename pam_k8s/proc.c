@@ -1,0 +1,104 @@
+/* proc.c: naming processes across fork and pid reuse.  A pid alone can be
+ * recycled; (pid, start time since boot) cannot within one boot, so state
+ * keyed by it can never be picked up by an unrelated later process. */
+#include "pk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	ssize_t n, got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	while ((size_t)got < size - 1) {
+		n = read(fd, buf + got, size - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+/* /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ...".  comm
+ * may hold anything, ')' included, so fields count from the last ')'. */
+int pk_proc_get(pid_t pid, struct pk_proc *p, pid_t *ppid)
+{
+	char path[64], buf[1024], *s, *end;
+	unsigned long long v = 0;
+	int field;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	s = strrchr(buf, ')');
+	if (s == NULL || s[1] != ' ')
+		return -1;
+	s += 2;
+	/* s is at field 3 (state, one char). */
+	for (field = 3; field <= 22; field++) {
+		if (field == 3) {
+			if (*s == '\0' || s[1] != ' ')
+				return -1;
+			s += 2;
+			continue;
+		}
+		errno = 0;
+		v = strtoull(s, &end, 10);
+		if (end == s || errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+			return -1;
+		if (field == 4 && ppid != NULL)
+			*ppid = (pid_t)v;
+		s = *end == '\0' ? end : end + 1;
+	}
+	p->pid = pid;
+	p->start = v;
+	return 0;
+}
+
+int pk_proc_self(struct pk_proc *p)
+{
+	return pk_proc_get(getpid(), p, NULL);
+}
+
+int pk_proc_parent(struct pk_proc *p)
+{
+	return pk_proc_get(getppid(), p, NULL);
+}
+
+int pk_proc_alive(const struct pk_proc *p)
+{
+	struct pk_proc now;
+
+	if (p->pid <= 0 || pk_proc_get(p->pid, &now, NULL) != 0)
+		return 0;
+	return now.start == p->start;
+}
+
+/* The audit session id pam_loginuid started; every descendant inherits
+ * it and no unprivileged process can change it.  -1 when unset. */
+long long pk_audit_sessionid(void)
+{
+	char buf[32], *end;
+	unsigned long long v;
+
+	if (read_small("/proc/self/sessionid", buf, sizeof(buf)) <= 0)
+		return -1;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (end == buf || errno != 0 || v >= 4294967295ULL)
+		return -1;
+	return (long long)v;
+}

@@ -1,0 +1,462 @@
+/* state.c: per-login files under cfg->run_dir (SPEC: /run/k8s-auth, 0700
+ * root).  One file per login: a JSON line of metadata, then the token on
+ * its own line (kept out of jansson, which cannot wipe its copies).  Files
+ * are written to a temp name and renamed, so readers see whole files. */
+#include "pk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jwt.h"
+
+#define STATE_MAX (64 * 1024)
+
+int pk_state_dir(const struct k8s_config *cfg, struct k8s_err *err)
+{
+	struct stat sb;
+
+	if (mkdir(cfg->run_dir, 0700) != 0 && errno != EEXIST)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
+				   "mkdir %s: %s", cfg->run_dir, strerror(errno));
+	if (lstat(cfg->run_dir, &sb) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
+				   "%s: %s", cfg->run_dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unsafe",
+				   "%s must be a directory owned by uid %ld with mode 0700",
+				   cfg->run_dir, (long)geteuid());
+	return K8S_OK;
+}
+
+static int json_set_str(json_t *o, const char *k, const char *v)
+{
+	return v == NULL ? 0 : json_object_set_new(o, k, json_string(v));
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a;
+}
+
+static json_t *identity_json(const struct k8s_identity *id)
+{
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (o == NULL)
+		return NULL;
+	rc |= json_set_str(o, "method", id->method);
+	rc |= json_set_str(o, "issuer", id->issuer);
+	rc |= json_set_str(o, "subject", id->subject);
+	rc |= json_set_str(o, "username", id->username);
+	rc |= json_set_str(o, "uid", id->uid);
+	rc |= json_object_set_new(o, "groups", strv_json(id->groups, id->n_groups));
+	rc |= json_object_set(o, "extra", id->extra != NULL ? id->extra : json_object());
+	rc |= json_object_set_new(o, "exp", json_integer((json_int_t)id->exp));
+	rc |= json_object_set_new(o, "iat", json_integer((json_int_t)id->iat));
+	rc |= json_object_set_new(o, "nbf", json_integer((json_int_t)id->nbf));
+	rc |= json_set_str(o, "namespace", id->namespace_);
+	rc |= json_set_str(o, "sa_name", id->sa_name);
+	rc |= json_set_str(o, "sa_uid", id->sa_uid);
+	rc |= json_set_str(o, "pod_name", id->pod_name);
+	rc |= json_set_str(o, "pod_uid", id->pod_uid);
+	rc |= json_set_str(o, "node_name", id->node_name);
+	rc |= json_set_str(o, "node_uid", id->node_uid);
+	rc |= json_object_set_new(o, "legacy_sa", json_boolean(id->legacy_sa));
+	rc |= json_set_str(o, "fingerprint", id->fingerprint);
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *state_json(const struct pk_state *st)
+{
+	json_t *o = json_pack("{s:i, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:o?, s:o?}",
+			      "v", 1, "user", st->user, "service", st->service, "rhost", st->rhost,
+			      "created", (json_int_t)st->created,
+			      "pid", (json_int_t)st->self.pid, "pid_start", (json_int_t)st->self.start,
+			      "ppid", (json_int_t)st->parent.pid,
+			      "ppid_start", (json_int_t)st->parent.start,
+			      "leader", (json_int_t)st->leader.pid,
+			      "leader_start", (json_int_t)st->leader.start,
+			      "sessionid", (json_int_t)st->sessionid,
+			      "binding", st->binding,
+			      "local_groups", strv_json(st->local_groups, st->n_local_groups),
+			      "identity", identity_json(&st->id));
+
+	return o;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int random_name(char *out, size_t size, const char *prefix)
+{
+	unsigned char r[8];
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	snprintf(out, size, "%s.%02x%02x%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3],
+		 r[4], r[5], r[6], r[7]);
+	return 0;
+}
+
+int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_state *st,
+		  struct k8s_err *err)
+{
+	struct k8s_buf b = { 0 };
+	char name[64], tmp[64], path[4096], tpath[4096];
+	char *meta = NULL;
+	json_t *o = NULL;
+	int fd = -1, rc;
+
+	rc = pk_state_dir(cfg, err);
+	if (rc != K8S_OK)
+		goto out;
+	o = state_json(st);
+	if (o != NULL && !json_is_object(json_object_get(o, "identity"))) {
+		json_decref(o);
+		o = NULL;
+	}
+	meta = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (meta == NULL || k8s_buf_printf(&b, "%s\n%s\n", meta, st->token ? st->token : "") != 0 ||
+	    random_name(name, sizeof(name), prefix) != 0 || random_name(tmp, sizeof(tmp), ".tmp") != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "serializing login state failed");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, name);
+	snprintf(tpath, sizeof(tpath), "%s/%s", cfg->run_dir, tmp);
+	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, b.data, b.len) != 0 || close(fd) != 0 ||
+	    rename(tpath, path) != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
+				 tpath, strerror(errno));
+		if (fd >= 0)
+			unlink(tpath);
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	snprintf(st->file, sizeof(st->file), "%s", name);
+	rc = K8S_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(meta);
+	json_decref(o);
+	k8s_buf_free(&b);
+	return rc;
+}
+
+void pk_state_free(struct pk_state *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	free(st->service);
+	free(st->rhost);
+	free(st->binding);
+	for (i = 0; i < st->n_local_groups; i++)
+		free(st->local_groups[i]);
+	free(st->local_groups);
+	k8s_identity_free(&st->id);
+	k8s_freezero_str(st->token);
+	memset(st, 0, sizeof(*st));
+	st->sessionid = -1;
+}
+
+void pk_state_remove(const struct k8s_config *cfg, const char *file)
+{
+	char path[4096];
+
+	if (file == NULL || file[0] == '\0' || strchr(file, '/') != NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, file);
+	(void)unlink(path);
+}
+
+/* ---- reading back ---- */
+
+static int get_str(json_t *o, const char *k, char **out, int required)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return required ? -1 : 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = strdup(json_string_value(v));
+	return *out == NULL ? -1 : 0;
+}
+
+static int get_int(json_t *o, const char *k, long long *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		return -1;
+	*out = (long long)json_integer_value(v);
+	return 0;
+}
+
+static int get_strv(json_t *o, const char *k, char ***out, size_t *n)
+{
+	json_t *a = json_object_get(o, k), *v;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a))
+		return -1;
+	*out = calloc(json_array_size(a) + 1, sizeof(char *));
+	if (*out == NULL)
+		return -1;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || ((*out)[i] = strdup(json_string_value(v))) == NULL)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int identity_from_json(json_t *o, struct k8s_identity *id)
+{
+	const char *m = json_string_value(json_object_get(o, "method"));
+	const char *fp = json_string_value(json_object_get(o, "fingerprint"));
+	long long exp, iat, nbf;
+	json_t *extra = json_object_get(o, "extra");
+
+	if (!json_is_object(o) || m == NULL || fp == NULL || strlen(fp) != 16 ||
+	    !json_is_object(extra))
+		return -1;
+	if (strcmp(m, "tokenreview") == 0)
+		id->method = "tokenreview";
+	else if (strcmp(m, "jwt") == 0)
+		id->method = "jwt";
+	else
+		return -1;
+	memcpy(id->fingerprint, fp, 17);
+	id->extra = json_incref(extra);
+	if (get_str(o, "issuer", &id->issuer, 0) || get_str(o, "subject", &id->subject, 0) ||
+	    get_str(o, "username", &id->username, 1) || get_str(o, "uid", &id->uid, 0) ||
+	    get_strv(o, "groups", &id->groups, &id->n_groups) ||
+	    get_int(o, "exp", &exp) || get_int(o, "iat", &iat) || get_int(o, "nbf", &nbf) ||
+	    get_str(o, "namespace", &id->namespace_, 0) || get_str(o, "sa_name", &id->sa_name, 0) ||
+	    get_str(o, "sa_uid", &id->sa_uid, 0) || get_str(o, "pod_name", &id->pod_name, 0) ||
+	    get_str(o, "pod_uid", &id->pod_uid, 0) || get_str(o, "node_name", &id->node_name, 0) ||
+	    get_str(o, "node_uid", &id->node_uid, 0))
+		return -1;
+	id->exp = (time_t)exp;
+	id->iat = (time_t)iat;
+	id->nbf = (time_t)nbf;
+	id->legacy_sa = json_is_true(json_object_get(o, "legacy_sa"));
+	return 0;
+}
+
+static int proc_from_json(json_t *o, const char *kpid, const char *kstart, struct pk_proc *p)
+{
+	long long pid, start;
+
+	if (get_int(o, kpid, &pid) != 0 || get_int(o, kstart, &start) != 0 || pid < 0 || start < 0)
+		return -1;
+	p->pid = (pid_t)pid;
+	p->start = (unsigned long long)start;
+	return 0;
+}
+
+static int state_from_json(json_t *o, struct pk_state *st)
+{
+	const char *user = json_string_value(json_object_get(o, "user"));
+	long long v, created;
+
+	if (!json_is_object(o) || get_int(o, "v", &v) != 0 || v != 1 || user == NULL ||
+	    strlen(user) > K8S_LOCAL_NAME_MAX)
+		return -1;
+	snprintf(st->user, sizeof(st->user), "%s", user);
+	if (get_int(o, "created", &created) != 0 || get_int(o, "sessionid", &st->sessionid) != 0 ||
+	    proc_from_json(o, "pid", "pid_start", &st->self) != 0 ||
+	    proc_from_json(o, "ppid", "ppid_start", &st->parent) != 0 ||
+	    proc_from_json(o, "leader", "leader_start", &st->leader) != 0 ||
+	    get_str(o, "service", &st->service, 0) || get_str(o, "rhost", &st->rhost, 0) ||
+	    get_str(o, "binding", &st->binding, 1) ||
+	    get_strv(o, "local_groups", &st->local_groups, &st->n_local_groups) ||
+	    identity_from_json(json_object_get(o, "identity"), &st->id) != 0)
+		return -1;
+	st->created = (time_t)created;
+	return 0;
+}
+
+/* Open a state file that only root could have written. */
+static int read_state_file(const struct k8s_config *cfg, const char *file, struct k8s_buf *b)
+{
+	char path[4096], chunk[4096];
+	struct stat sb;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if (strchr(file, '/') != NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, file);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    (sb.st_mode & 077) != 0 || sb.st_size > STATE_MAX)
+		goto out;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (b->len + (size_t)n > STATE_MAX || k8s_buf_append(b, chunk, (size_t)n) != 0)
+			goto out;
+	rc = n == 0 ? 0 : -1;
+out:
+	k8s_wipe(chunk, sizeof(chunk));
+	close(fd);
+	return rc;
+}
+
+int pk_state_load(const struct k8s_config *cfg, const char *file, struct pk_state *st,
+		  struct k8s_err *err)
+{
+	struct k8s_buf b = { 0 };
+	json_error_t jerr;
+	json_t *o = NULL;
+	char *nl, *tok;
+	size_t toklen;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->sessionid = -1;
+	if (read_state_file(cfg, file, &b) != 0 || b.data == NULL ||
+	    (nl = memchr(b.data, '\n', b.len)) == NULL) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "login state unreadable", "%s/%s", cfg->run_dir, file);
+		goto out;
+	}
+	o = json_loadb(b.data, (size_t)(nl - b.data), JSON_REJECT_DUPLICATES, &jerr);
+	tok = nl + 1;
+	toklen = b.len - (size_t)(tok - b.data);
+	if (toklen > 0 && tok[toklen - 1] == '\n')
+		toklen--;
+	if (o == NULL || state_from_json(o, st) != 0 || toklen > K8S_TOKEN_MAX ||
+	    memchr(tok, '\0', toklen) != NULL || (st->token = strndup(tok, toklen)) == NULL) {
+		pk_state_free(st);
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "login state corrupt", "%s/%s", cfg->run_dir, file);
+		goto out;
+	}
+	snprintf(st->file, sizeof(st->file), "%s", file);
+	rc = K8S_OK;
+out:
+	json_decref(o);
+	k8s_buf_free(&b);
+	return rc;
+}
+
+int pk_state_find(const struct k8s_config *cfg, const char *prefix, pk_state_match match,
+		  const void *arg, struct pk_state *st, struct k8s_err *err)
+{
+	struct dirent *de;
+	struct k8s_err lerr;
+	size_t plen = strlen(prefix);
+	DIR *d;
+	int rc = K8S_REFUSED;
+
+	memset(st, 0, sizeof(*st));
+	st->sessionid = -1;
+	d = opendir(cfg->run_dir);
+	if (d == NULL)
+		return errno == ENOENT ? k8s_err_set(err, K8S_REFUSED, "no login state", "%s is missing", cfg->run_dir)
+				       : k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
+						     "%s: %s", cfg->run_dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0 || de->d_name[plen] != '.')
+			continue;
+		if (pk_state_load(cfg, de->d_name, st, &lerr) != K8S_OK)
+			continue;
+		if (match(st, arg)) {
+			rc = K8S_OK;
+			break;
+		}
+		pk_state_free(st);
+	}
+	closedir(d);
+	if (rc != K8S_OK)
+		k8s_err_set(err, K8S_REFUSED, "no login state", "no matching %s.* file in %s",
+			    prefix, cfg->run_dir);
+	return rc;
+}
+
+static int stale(const struct pk_state *st, const char *name, time_t now)
+{
+	if (strncmp(name, "auth.", 5) == 0)
+		return st->created + PK_AUTH_STATE_TTL < now || st->created > now + 60 ||
+		       (!pk_proc_alive(&st->self) && !pk_proc_alive(&st->parent));
+	return !pk_proc_alive(&st->leader);
+}
+
+void pk_state_gc(const struct k8s_config *cfg)
+{
+	struct dirent *de;
+	struct pk_state st;
+	struct k8s_err lerr;
+	struct stat sb;
+	time_t now = time(NULL);
+	char path[4096];
+	DIR *d;
+
+	d = opendir(cfg->run_dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		int is_tmp = strncmp(de->d_name, ".tmp.", 5) == 0;
+
+		if (!is_tmp && strncmp(de->d_name, "auth.", 5) != 0 &&
+		    strncmp(de->d_name, "sess.", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, de->d_name);
+		if (is_tmp) {
+			if (lstat(path, &sb) == 0 && sb.st_mtime + 60 < now)
+				(void)unlink(path);
+			continue;
+		}
+		if (pk_state_load(cfg, de->d_name, &st, &lerr) != K8S_OK) {
+			(void)unlink(path);
+			continue;
+		}
+		if (stale(&st, de->d_name, now))
+			(void)unlink(path);
+		pk_state_free(&st);
+	}
+	closedir(d);
+}

@@ -1,0 +1,142 @@
+/* users.c: which users pam_k8s handles, the store-side login policy for
+ * those who came in without a token, and recording a token login. */
+#include "pk.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+#include "mapping.h"
+#include "store.h"
+
+static int in_strv(const struct k8s_strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static int declared(const struct k8s_config *cfg, const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->accounts.n_declared; i++)
+		if (strcmp(cfg->accounts.declared[i].name, user) == 0)
+			return 1;
+	return 0;
+}
+
+static int in_store(const char *dir, const char *user, struct k8s_err *err)
+{
+	struct k8s_store *st = NULL;
+	int rc;
+
+	rc = k8s_store_open(dir, 0, &st, err);
+	if (rc != K8S_OK)
+		return -1;
+	rc = k8s_store_find_user(st, user) != NULL;
+	k8s_store_close(st);
+	return rc;
+}
+
+int pk_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_err *err)
+{
+	if (!k8s_valid_local_name(user))
+		return 0;
+	if (in_strv(&cfg->accounts.allow_existing, user) || declared(cfg, user))
+		return 1;
+	return in_store(cfg->store, user, err);
+}
+
+int pk_user_in_default_store(const char *user)
+{
+	struct k8s_err err;
+
+	/* An unreadable store is treated as "ours": refusing is the safe side. */
+	return in_store(K8S_STOREDIR, user, &err) != 0;
+}
+
+static int denied_username(const struct k8s_config *cfg, const char *username)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->policy.deny_usernames.n; i++)
+		if (fnmatch(cfg->policy.deny_usernames.v[i], username, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* What can be enforced without a token: root, allowedGroups (cannot be
+ * proven, so it refuses), and that the account's last cluster identity
+ * is still allowed and still maps here. */
+static int policy_for(const struct k8s_config *cfg, const struct k8s_store_user *u,
+		      struct k8s_err *err)
+{
+	char mapped[K8S_LOCAL_NAME_MAX + 1];
+	struct k8s_err merr;
+
+	if (u->uid == 0 && !cfg->login.allow_root)
+		return k8s_err_set(err, K8S_REFUSED, "root login not allowed", "%s has UID 0", u->name);
+	if (cfg->login.allowed_groups.n > 0)
+		return k8s_err_set(err, K8S_REFUSED, "not in an allowed group",
+				   "%s authenticated without a token: login.allowedGroups cannot be checked",
+				   u->name);
+	if (u->cluster_user == NULL || u->cluster_user[0] == '\0')
+		return K8S_OK;
+	if (denied_username(cfg, u->cluster_user))
+		return k8s_err_set(err, K8S_REFUSED, "username denied by policy",
+				   "%s belongs to %s, which policy.denyUsernames refuses", u->name,
+				   u->cluster_user);
+	if (k8s_map_user(cfg, u->cluster_user, mapped, &merr) != K8S_OK || strcmp(mapped, u->name) != 0)
+		return k8s_err_set(err, K8S_REFUSED, "token is for another user",
+				   "%s belongs to %s, which accounts.users no longer maps to it",
+				   u->name, u->cluster_user);
+	return K8S_OK;
+}
+
+int pk_store_login_policy(const struct k8s_config *cfg, const char *user, int *found,
+			  struct k8s_err *err)
+{
+	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
+	int rc;
+
+	*found = 0;
+	rc = k8s_store_open(cfg->store, 0, &st, err);
+	if (rc != K8S_OK)
+		goto out;
+	u = k8s_store_find_user(st, user);
+	*found = u != NULL;
+	rc = u == NULL ? K8S_OK : policy_for(cfg, u, err);
+out:
+	k8s_store_close(st);
+	return rc;
+}
+
+int pk_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
+		    const struct k8s_login *login, struct k8s_err *err)
+{
+	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
+	int rc;
+
+	rc = k8s_store_open(cfg->store, 1, &st, err);
+	if (rc != K8S_OK)
+		goto out;
+	u = k8s_store_find_user(st, login->local);
+	if (u != NULL && u->binding != NULL && strcmp(u->binding, login->binding) != 0) {
+		rc = k8s_err_set(err, K8S_REFUSED, "identity binding mismatch",
+				 "%s was bound to %s meanwhile, the token is %s", login->local,
+				 u->binding, login->binding);
+		goto out;
+	}
+	rc = k8s_store_record_login(st, cfg, login->local, login->binding, id, login->groups,
+				    login->n_groups, time(NULL), err);
+	if (rc == K8S_OK)
+		rc = k8s_store_commit(st, err);
+out:
+	k8s_store_close(st);
+	return rc;
+}
