@@ -114,22 +114,26 @@ static void scrub_token(char *buf, size_t len, const char *token)
 	}
 }
 
-/* An apiserver message made safe to show: token scrubbed, any long
- * token-like run redacted (the token may be echoed in another form),
- * control characters dropped, length capped. */
+/* An apiserver message made safe to show.  Order matters: control
+ * characters go first, because dropping them can join the pieces of a
+ * split token; then the token is scrubbed; then any long token-like run
+ * is redacted (the token may be echoed in another form); then the length
+ * is capped.  Redaction only replaces whole runs, so it joins nothing. */
 static void sanitize_message(const char *in, const char *token, char *out, size_t outsz)
 {
 	struct k8s_buf b = {0};
 	size_t i, run, o = 0;
 
-	if (in == NULL || k8s_buf_append(&b, in, strlen(in)) != 0) {
-		snprintf(out, outsz, "%s", in == NULL ? "(none)" : "(unprintable)");
+	out[0] = '\0';
+	if (in == NULL)
 		goto out;
-	}
+	for (i = 0; in[i] != '\0'; i++)
+		if ((unsigned char)in[i] >= 0x20 && in[i] != 0x7f && k8s_buf_append(&b, in + i, 1) != 0)
+			goto out;
+	if (b.data == NULL)
+		goto out;
 	scrub_token(b.data, b.len, token);
 	for (i = 0; i < b.len && o + 1 < outsz && o < TR_MSG_MAX; i += run ? run : 1) {
-		unsigned char c = (unsigned char)b.data[i];
-
 		for (run = 0; i + run < b.len && is_b64token_char((unsigned char)b.data[i + run]); run++)
 			;
 		if (run >= TR_REDACT_RUN) {
@@ -142,8 +146,8 @@ static void sanitize_message(const char *in, const char *token, char *out, size_
 
 			memcpy(out + o, b.data + i, n);
 			o += n;
-		} else if (c >= 0x20 && c != 0x7f) {
-			out[o++] = (char)c;
+		} else {
+			out[o++] = b.data[i];
 		}
 	}
 	out[o] = '\0';

@@ -235,6 +235,17 @@ static void test_parse_error_sanitized(void **state)
 	assert_non_null(strstr(err.detail, "FAKE LOG LINE"));
 	k8s_buf_free(&b);
 
+	/* Dropping control characters must not rejoin a split token (found
+	 * by fuzz_tokenreview). */
+	assert_int_equal(k8s_buf_printf(&b, "{" HDR ",\"status\":{\"authenticated\":false,\"error\":"
+					"\"x the-tok\\u007fen y the-\\u0001token z\"}}"), 0);
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_tokenreview_parse_response(b.data, b.len, "the-token", &auds1, &id, &err),
+			 K8S_REFUSED);
+	assert_clean_detail(&err, "the-token");
+	assert_non_null(strstr(err.detail, "x "));
+	k8s_buf_free(&b);
+
 	/* A long token-like run is redacted even when it is not our token. */
 	assert_int_equal(k8s_buf_printf(&b, "{" HDR ",\"status\":{\"authenticated\":false,\"error\":"
 					"\"bad %s%s%s\"}}", tok, tok, tok), 0);
