@@ -29,6 +29,9 @@
  *     must lie inside uidRange; names and pinned uids must be unique;
  *   - a literal `local` (no \1..\9) must itself be a valid local name, in
  *     accounts.users and accounts.groups alike;
+ *   - `match` patterns: at most 1024 characters, groups nested at most 16
+ *     deep, one repetition operator per atom, bounds <= 255, no
+ *     back-references, and a bounded expansion (see regex_problem);
  *   - paths (store, cacheDir, runDir, tokenReview.kubeconfig, home, shell)
  *     must be absolute; home and shell must not contain ':' or control
  *     characters (they end up in passwd entries). */
@@ -575,6 +578,123 @@ static int parse_policy(struct cctx *c, json_t *o, struct k8s_config *cfg)
 
 /* ----------------------------------------------------------- accounts */
 
+/* glibc's regcomp copies a subtree for every bounded repetition, so
+ * "((a{255}){255}){255}" or "a+++...+" takes gigabytes, inside sshd.  Walk
+ * the pattern once, estimating the size of its expansion, and refuse what a
+ * username rule never needs: stacked repetition operators (undefined in
+ * POSIX), bounds above 255, back-references in the pattern (an extension
+ * whose matching is exponential in the username's length), long or deeply
+ * nested patterns. */
+#define RE_MAX_LEN   1024
+#define RE_MAX_DEPTH 16
+#define RE_MAX_COST  20000
+
+/* Multiplier of the repetition at re[*i] ('*', '+', '?' or '{'); 0 when
+ * malformed.  *i is left on its last character. */
+static uint64_t repeat_factor(const char *re, size_t *i)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	if (re[*i] == '*' || re[*i] == '?')
+		return 1;
+	if (re[*i] == '+')
+		return 2;
+	if (re[*i + 1] < '0' || re[*i + 1] > '9')
+		return 0;
+	lo = hi = strtoul(re + *i + 1, &end, 10);
+	if (*end == ',') {
+		if (end[1] == '}')
+			hi = lo + 1, end++;
+		else if (end[1] >= '0' && end[1] <= '9')
+			hi = strtoul(end + 1, &end, 10);
+		else
+			return 0;
+	}
+	if (*end != '}' || lo > 255 || hi > 255 || hi < lo)
+		return 0;
+	*i = (size_t)(end - re);
+	return hi > 1 ? hi : 1;
+}
+
+/* Index of the ']' closing the bracket expression opened at re[i]. */
+static size_t bracket_end(const char *re, size_t i)
+{
+	i++;
+	if (re[i] == '^')
+		i++;
+	if (re[i] == ']')
+		i++;
+	for (; re[i] != '\0' && re[i] != ']'; i++) {
+		if (re[i] == '[' && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+			const char *close = strchr(re + i + 2, re[i + 1]);
+
+			while (close != NULL && close[1] != ']')
+				close = strchr(close + 1, re[i + 1]);
+			if (close == NULL)
+				return strlen(re);
+			i = (size_t)(close + 1 - re);
+		}
+	}
+	return i;
+}
+
+static const char *regex_problem(const char *re)
+{
+	uint64_t seq[RE_MAX_DEPTH + 1] = {0}, last = 0, f;
+	int depth = 0;
+	size_t i, n = strlen(re);
+
+	if (n > RE_MAX_LEN)
+		return "longer than 1024 characters";
+	for (i = 0; i < n; i++) {
+		switch (re[i]) {
+		case '(':
+			if (depth == RE_MAX_DEPTH)
+				return "groups nested more than 16 deep";
+			seq[++depth] = 0;
+			last = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break;
+			last = seq[depth--] + 1;
+			seq[depth] += last;
+			continue;
+		case '|':
+			last = 0;
+			continue;
+		case '*': case '+': case '?': case '{':
+			if (last == 0)
+				return "a repetition (*, +, ?, {n,m}) must follow something it repeats, "
+				       "and only one";
+			f = repeat_factor(re, &i);
+			if (f == 0)
+				return "repetition bounds must be {n}, {n,} or {n,m} with n <= m <= 255";
+			seq[depth] += last * (f - 1);
+			last = 0;
+			if (seq[depth] > RE_MAX_COST)
+				return "too complex (its repetitions expand too far)";
+			continue;
+		case '[':
+			i = bracket_end(re, i);
+			break;
+		case '\\':
+			if (re[i + 1] >= '1' && re[i + 1] <= '9')
+				return "back-references are not supported in match";
+			if (re[i + 1] != '\0')
+				i++;
+			break;
+		default:
+			break;
+		}
+		last = 1;
+		if (++seq[depth] > RE_MAX_COST)
+			return "too complex (its repetitions expand too far)";
+	}
+	return NULL;
+}
+
 /* local: \1..\9 and \\ are the only escapes.  *max_ref = highest group. */
 static const char *template_problem(const char *local, int *max_ref)
 {
@@ -615,6 +735,8 @@ static int parse_rule(struct cctx *c, json_t *o, const char *b, struct k8s_map_r
 	if (!r->templated && !k8s_valid_local_name(r->local))
 		return cfail(c, join(p, b, "local"), "\"%.64s\" is not a valid local name "
 			     "(^[a-z_][a-z0-9_.-]{0,31}$, not all digits)", r->local);
+	if ((problem = regex_problem(r->match)) != NULL)
+		return cfail(c, join(p, b, "match"), "%s", problem);
 	rc = regcomp(&r->re, r->match, REG_EXTENDED);
 	if (rc != 0) {
 		regerror(rc, NULL, ebuf, sizeof(ebuf));

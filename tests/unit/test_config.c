@@ -455,6 +455,28 @@ static void test_account_rules(void **state)
 		"accounts.users: expected a list of {match, local} rules");
 	refused("accounts:\n  users:\n  - a\n", "accounts.users[0]: expected a mapping");
 
+	/* Patterns whose compilation would eat the host's memory. */
+	refused_exact("accounts:\n  users:\n  - {match: 'a++', local: a}\n",
+		      "cfg.yaml: accounts.users[0].match: a repetition (*, +, ?, {n,m}) must follow "
+		      "something it repeats, and only one");
+	refused("accounts:\n  users:\n  - {match: '*a', local: a}\n", "must follow something");
+	refused("accounts:\n  users:\n  - {match: 'a|+', local: a}\n", "must follow something");
+	refused("accounts:\n  users:\n  - {match: 'a{256}', local: a}\n",
+		"accounts.users[0].match: repetition bounds must be {n}, {n,} or {n,m} with n <= m <= 255");
+	refused("accounts:\n  users:\n  - {match: 'a{3,2}', local: a}\n", "repetition bounds");
+	refused("accounts:\n  users:\n  - {match: 'a{x}', local: a}\n", "repetition bounds");
+	refused("accounts:\n  users:\n  - {match: '((a{255}){255}){255}', local: a}\n",
+		"accounts.users[0].match: too complex");
+	refused("accounts:\n  users:\n  - {match: '(a)\\1', local: a}\n",
+		"accounts.users[0].match: back-references are not supported in match");
+	refused("accounts:\n  groups:\n  - {match: '((((((((((((((((((a))))))))))))))))))', local: a}\n",
+		"accounts.groups[0].match: groups nested more than 16 deep");
+	cfg = parse_ok("accounts:\n  users:\n  - {match: '(a{100}){100}', local: a}\n"
+		       "  - {match: '[[:alpha:]]+[]a-]*[^]x]?\\.\\{', local: b}\n"
+		       "  - {match: '^(x|y{2,}|z{1,3})*$', local: c}\n");
+	assert_int_equal(cfg->accounts.n_users, 3);
+	k8s_config_free(cfg);
+
 	cfg = parse_ok("accounts:\n  users:\n  - {match: 'a(b)', local: 'x_\\\\\\1'}\n"
 		       "  - {match: '(((((((((x)))))))))', local: '\\9'}\n"
 		       "  - {match: root, local: root}\n");
