@@ -14,12 +14,16 @@
 #include "tokenreview.h"
 #include "util.h"
 
+/* *fresh is set when the apiserver answered now (not the cache), so only
+ * fresh answers are cached: re-putting a hit would keep a revoked token's
+ * entry alive forever. */
 static int review_online(const struct k8s_config *cfg, const char *token, unsigned flags,
-			 struct k8s_identity *id, struct k8s_err *err)
+			 struct k8s_identity *id, int *fresh, struct k8s_err *err)
 {
 	struct k8s_kubeconfig *kc = NULL;
 	int rc;
 
+	*fresh = 0;
 	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
 	    k8s_reviewcache_get(cfg, token, id) == 1)
 		return K8S_OK;
@@ -27,6 +31,7 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 	if (rc != K8S_OK)
 		goto out;
 	rc = k8s_tokenreview(cfg, kc, token, id, err);
+	*fresh = 1;
 out:
 	k8s_kubeconfig_free(kc);
 	return rc;
@@ -35,14 +40,14 @@ out:
 /* A JWT whose `iss` names a configured authenticator is verified locally;
  * every other token goes to TokenReview when it is configured. */
 static int validate_dispatch(const struct k8s_config *cfg, const char *token, size_t len,
-			     unsigned flags, struct k8s_identity *id, int *from_review,
+			     unsigned flags, struct k8s_identity *id, int *fresh_review,
 			     struct k8s_err *err)
 {
 	struct k8s_jwt jwt;
 	const struct k8s_jwt_authenticator *a = NULL;
 	int rc, parsed = 0;
 
-	*from_review = 0;
+	*fresh_review = 0;
 	memset(&jwt, 0, sizeof(jwt));
 	if (cfg->n_jwt > 0 && k8s_looks_like_jwt(token)) {
 		struct k8s_err perr;
@@ -72,8 +77,7 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 					 "not a JWT, and tokenReview is not configured");
 		goto out;
 	}
-	*from_review = 1;
-	rc = review_online(cfg, token, flags, id, err);
+	rc = review_online(cfg, token, flags, id, fresh_review, err);
 out:
 	k8s_jwt_free(&jwt);
 	return rc;
@@ -83,7 +87,7 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 		       struct k8s_identity *id, struct k8s_err *err)
 {
 	size_t len;
-	int rc, from_review = 0;
+	int rc, fresh_review = 0;
 
 	memset(id, 0, sizeof(*id));
 	if (token == NULL)
@@ -92,7 +96,7 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 	rc = k8s_policy_precheck(cfg, token, len, err);
 	if (rc != K8S_OK)
 		goto out;
-	rc = validate_dispatch(cfg, token, len, flags, id, &from_review, err);
+	rc = validate_dispatch(cfg, token, len, flags, id, &fresh_review, err);
 	if (rc != K8S_OK)
 		goto out;
 	k8s_token_fingerprint(token, len, id->fingerprint);
@@ -104,7 +108,7 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 	rc = k8s_policy_check_identity(cfg, id, err);
 	if (rc != K8S_OK)
 		goto out;
-	if (from_review && !(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0)
+	if (fresh_review && !(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0)
 		k8s_reviewcache_put(cfg, token, id);
 out:
 	if (rc != K8S_OK) {
