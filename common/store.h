@@ -1,11 +1,25 @@
 /* store.h: the identity store (writer side, and the model the CLI shows).
  *
  * One file, STOREDIR/identities.db, world-readable, written only by root:
- * the format is in storefmt.h (which the NSS module reads through mmap).
- * Writers take an exclusive lock (STOREDIR/.lock, flock), load the current
- * file into this model, change it, and commit: write a temp file, fsync,
- * rename over, fsync the directory.  Readers never lock and never see a
- * torn state.  Never holds a token or a secret. */
+ * the format is in storefmt.h (which the NSS module reads through mmap),
+ * described in docs/store-format.md.  Writers take an exclusive lock
+ * (STOREDIR/.lock, flock), load the current file into this model, change
+ * it, and commit: write a temp file, fsync, rename over, fsync the
+ * directory.  Readers never lock and never see a torn state.  Never holds a
+ * token or a secret.
+ *
+ * Ownership: every string and array reachable from a k8s_store (gecos,
+ * home, shell, binding, cluster_user, groups) belongs to the store; treat
+ * them as read-only and change them only through the functions below.
+ * Pointers to users stay valid until the next call that adds or removes a
+ * user (ensure_user, record_login, apply_declared, forget); pointers to
+ * groups until the next call that adds or removes a group (those, plus
+ * set_memberships).
+ *
+ * Warnings: a call that returns K8S_OK may still fill err->reason/detail
+ * (with err->status K8S_OK) to say something was dropped or repaired (a
+ * damaged store salvaged, a templated group refused); log it when
+ * err->reason[0] is set. */
 #ifndef K8S_STORE_H
 #define K8S_STORE_H
 
@@ -59,38 +73,61 @@ struct k8s_store {
 	uint64_t generation;
 	struct k8s_store_user *users;
 	size_t n_users;
-	struct k8s_store_group *groups; /* store-defined groups only */
+	struct k8s_store_group *groups; /* groups the store defines: private ones included,
+					 * existing local groups (sudo) never */
 	size_t n_groups;
+	struct k8s_store_priv *priv;    /* lookup tables, loaded image, allocations */
 };
 
-/* Open for reading (no lock) or writing (exclusive lock, waits up to
- * timeout).  A missing store is empty; a corrupt one is reported in
- * err->detail and treated as empty for writing (the bad file is kept as
- * identities.db.corrupt), as K8S_UNAVAILABLE for reading. */
+/* Open for reading (no lock) or writing (exclusive lock on STOREDIR/.lock,
+ * waiting at most K8S_STORE_LOCK_WAIT_MS, else K8S_UNAVAILABLE).  dir NULL =
+ * K8S_STOREDIR.  Writing creates a missing directory (0755) and refuses one
+ * that is not owned by us or is group/world-writable.  A missing store is
+ * empty.  A damaged one is K8S_UNAVAILABLE for reading; for writing, every
+ * record that still verifies is salvaged, the rest is dropped, err says so
+ * (status K8S_OK) and the next commit keeps the damaged file as
+ * identities.db.corrupt. */
+#define K8S_STORE_LOCK_WAIT_MS 10000
 int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struct k8s_err *err);
+/* Write the model as the new generation (K8S_ECONFIG on a read-only
+ * store).  Drops store-defined groups that have no members and are not
+ * declared by accounts.groups.  The store stays open and locked. */
 int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
 void k8s_store_close(struct k8s_store *st);
 
+/* O(1) lookups in the model; NULL when absent. */
 struct k8s_store_user *k8s_store_find_user(struct k8s_store *st, const char *name);
+struct k8s_store_user *k8s_store_find_uid(struct k8s_store *st, uid_t uid);
 struct k8s_store_group *k8s_store_find_group(struct k8s_store *st, const char *name);
 
 /* Add (or find) an account, allocating uid/gid as a pure function of the
  * name within the config's ranges (deterministic probing on collision with
- * the store or any other NSS source).  Sets the source bit. */
+ * the store or any other NSS source).  Sets the source bit.
+ * pinned_uid >= 0 pins the uid (declared accounts).  K8S_REFUSED for an
+ * invalid name or one another NSS source already uses (user or group);
+ * K8S_ECONFIG when a pinned uid is taken or differs from the stored one;
+ * K8S_UNAVAILABLE when the range is full or NSS cannot answer. */
 int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
 			  uint32_t source, int64_t pinned_uid, struct k8s_store_user **out,
 			  struct k8s_err *err);
 
 /* Replace the memberships of `source` for user u with groups[] (mapped
  * names; templated ones are created as store-defined groups, literal ones
- * resolve to an existing local group via NSS or else a store group). */
+ * resolve to an existing local group via NSS or else a store group).
+ * Memberships other sources gave are kept.  A templated name that another
+ * NSS source (or a store user's private group) already uses, and a literal
+ * one naming a private group or the root group, is dropped: K8S_OK with a
+ * warning in err. */
 int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg,
 			      struct k8s_store_user *u, uint32_t source,
 			      const struct k8s_mapped_group *groups, size_t n, struct k8s_err *err);
 
 /* Everything a successful login records: ensure the account (source LOGIN),
- * the binding (set when unbound), cluster user, last login, login-learned
- * memberships.  Does not commit. */
+ * the binding (set when unbound; K8S_REFUSED "identity binding mismatch"
+ * when bound to another, before anything changes), gecos and cluster user
+ * (the cluster username; gecos with control characters, ':' and ','
+ * replaced by '_'), last login, login-learned memberships.  Does not
+ * commit. */
 int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, const char *local,
 			   const char *binding, const struct k8s_identity *id,
 			   const struct k8s_mapped_group *groups, size_t n_groups, time_t now,
@@ -98,7 +135,9 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 
 /* Bring declared accounts in line with accounts.declared: add them (source
  * DECLARED, pinned uid if given); clear DECLARED from accounts no longer
- * declared, removing those left with no source.  Does not commit. */
+ * declared, removing those left with no source.  Literal accounts.groups
+ * targets that are no existing local group become store-defined groups
+ * (DECLARED), so they resolve before anyone logs in.  Does not commit. */
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err);
 
 /* Drop the binding and login-learned memberships; remove the account when
@@ -106,7 +145,10 @@ int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg,
 int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err);
 
 /* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
- * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>". malloc'd. */
+ * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>".
+ * Bytes below 0x20, 0x7f and '%' are written %XX, so the result is one
+ * printable line and still one-to-one.  malloc'd; NULL when the identity
+ * has nothing to bind to or the result would exceed 4096 bytes. */
 char *k8s_identity_binding(const struct k8s_identity *id);
 
 #endif
