@@ -1,0 +1,889 @@
+/* Unit tests for the identity store: writer (store.c) and reader
+ * (storefmt.c) together, against the host's real NSS configuration.
+ * Collisions with other NSS sources and the recognition of the store's own
+ * entries are in test_store_nss.c (nss_wrapper + libnss_k8s). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "identity.h"
+#include "mapping.h"
+#include "store.h"
+#include "storefmt.h"
+#include "util.h"
+
+struct fx {
+	char dir[256];    /* mkdtemp */
+	char store[300];  /* dir/store */
+	struct k8s_config *cfg;
+};
+
+#define CFG_TMPL \
+	"accounts:\n" \
+	"  uidRange: [%u, %u]\n" \
+	"  gidRange: [%u, %u]\n" \
+	"  home: /home/%%u\n" \
+	"  shell: /bin/bash\n" \
+	"  declared: [dana, {name: erin, uid: %u}]\n" \
+	"  groups:\n" \
+	"  - match: '^oidc:admins$'\n" \
+	"    local: sudo\n" \
+	"  - match: '^oidc:ops$'\n" \
+	"    local: k8s-ops\n" \
+	"  - match: '^oidc:team-(.*)$'\n" \
+	"    local: 'k8s-\\1'\n" \
+	"store: %s\n"
+
+static struct k8s_config *make_cfg(const char *store, uint32_t lo, uint32_t hi)
+{
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+	char text[2048];
+	int n;
+
+	n = snprintf(text, sizeof(text), CFG_TMPL, lo, hi, lo, hi, lo + (hi - lo) / 2, store);
+	assert_int_equal(k8s_config_parse(text, (size_t)n, "test.yaml", &cfg, &err), K8S_OK);
+	return cfg;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/k8s-store-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->store, sizeof(f->store), "%s/store", f->dir);
+	f->cfg = make_cfg(f->store, 200000, 299999);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[400];
+
+	k8s_config_free(f->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static struct k8s_store *open_w(const char *dir)
+{
+	struct k8s_store *st = NULL;
+	struct k8s_err err;
+
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_store_open(dir, 1, &st, &err), K8S_OK);
+	return st;
+}
+
+static struct k8s_store *open_r(const char *dir)
+{
+	struct k8s_store *st = NULL;
+	struct k8s_err err;
+
+	assert_int_equal(k8s_store_open(dir, 0, &st, &err), K8S_OK);
+	return st;
+}
+
+static void commit(struct k8s_store *st)
+{
+	struct k8s_err err;
+	int rc = k8s_store_commit(st, &err);
+
+	if (rc != K8S_OK)
+		fail_msg("commit: %s", err.detail);
+}
+
+static void ident(struct k8s_identity *id, const char *username, const char *uid)
+{
+	memset(id, 0, sizeof(*id));
+	id->method = "tokenreview";
+	id->username = (char *)username;
+	id->uid = (char *)uid;
+}
+
+static struct k8s_mapped_group mg(const char *name, int templated)
+{
+	struct k8s_mapped_group g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	g.templated = templated;
+	return g;
+}
+
+static void login(struct fx *f, struct k8s_store *st, const char *local, const char *binding,
+		  const struct k8s_mapped_group *gs, size_t n)
+{
+	struct k8s_identity id;
+	struct k8s_err err;
+	int rc;
+
+	ident(&id, "system:serviceaccount:ops:someone", NULL);
+	k8s_err_clear(&err);
+	rc = k8s_store_record_login(st, f->cfg, local, binding, &id, gs, n, 1700000000, &err);
+	if (rc != K8S_OK)
+		fail_msg("record_login %s: %s", local, err.detail);
+}
+
+/* The file as the NSS module sees it. */
+struct image {
+	char *buf;
+	size_t len;
+	struct k8s_sf sf;
+};
+
+static void image_load(struct image *im, const char *store)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/identities.db", store);
+	assert_int_equal(k8s_read_file(path, 1u << 30, &im->buf, &im->len), 0);
+	assert_int_equal(k8s_sf_open(&im->sf, im->buf, im->len), K8S_SF_OK);
+	assert_int_equal(k8s_sf_verify_body(&im->sf), K8S_SF_OK);
+}
+
+static uint32_t expected_id(const char *name, uint32_t lo, uint32_t hi)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	uint64_t h = 0;
+
+	assert_int_equal(EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL), 1);
+	for (i = 0; i < 8; i++)
+		h = (h << 8) | md[i];
+	return (uint32_t)(lo + h % ((uint64_t)hi - lo + 1));
+}
+
+static struct k8s_store_membership *membership(struct k8s_store_user *u, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < u->n_groups; i++)
+		if (strcmp(u->groups[i].group, group) == 0)
+			return &u->groups[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group gs[] = {mg("sudo", 0), mg("k8s-ops", 0), mg("k8s-web", 1)};
+	struct group *sudo_gr = getgrnam("sudo"), sudo_copy, *sudo = NULL;
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_sf_user v;
+	struct k8s_sf_group g;
+	struct image im;
+	const char *m;
+	uint32_t gid, src, i;
+	struct stat sb;
+	char path[400];
+
+	if (sudo_gr != NULL) {
+		sudo_copy = *sudo_gr; /* getgrnam's buffer is reused by later lookups */
+		sudo = &sudo_copy;
+	}
+	login(f, st, "ops.alice", "tokenreview:uid:1111", gs, sudo ? 3 : 2);
+	commit(st);
+	k8s_store_close(st);
+
+	snprintf(path, sizeof(path), "%s/identities.db", f->store);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(stat(f->store, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0755);
+
+	st = open_r(f->store);
+	assert_int_equal(st->generation, 1);
+	u = k8s_store_find_user(st, "ops.alice");
+	assert_non_null(u);
+	assert_int_equal(u->uid, expected_id("ops.alice", 200000, 299999));
+	assert_int_equal(u->gid, u->uid);
+	assert_string_equal(u->home, "/home/ops.alice");
+	assert_string_equal(u->shell, "/bin/bash");
+	assert_string_equal(u->gecos, "system_serviceaccount_ops_someone");
+	assert_string_equal(u->cluster_user, "system:serviceaccount:ops:someone");
+	assert_string_equal(u->binding, "tokenreview:uid:1111");
+	assert_int_equal(u->sources, K8S_SRC_LOGIN);
+	assert_int_equal(u->last_login, 1700000000);
+	assert_non_null(membership(u, "k8s-ops"));
+	assert_int_equal(membership(u, "k8s-ops")->gid, expected_id("k8s-ops", 200000, 299999));
+	assert_int_equal(membership(u, "k8s-web")->gid, expected_id("k8s-web", 200000, 299999));
+	if (sudo != NULL)
+		assert_int_equal(membership(u, "sudo")->gid, sudo->gr_gid);
+	assert_non_null(k8s_store_find_group(st, "k8s-web"));
+	assert_null(k8s_store_find_group(st, "sudo")); /* local groups are not the store's */
+	assert_true(k8s_store_find_group(st, "ops.alice")->private_group);
+	k8s_store_close(st);
+
+	/* The same through the reader the NSS module uses. */
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sf_user_by_name(&im.sf, "ops.alice", &v), 1);
+	assert_string_equal(v.name, "ops.alice");
+	assert_string_equal(v.home, "/home/ops.alice");
+	assert_int_equal(k8s_sf_user_by_uid(&im.sf, v.uid, &v), 1);
+	assert_string_equal(v.name, "ops.alice");
+	assert_int_equal(v.n_memberships, sudo ? 3 : 2);
+	for (i = 0; i < v.n_memberships; i++) {
+		k8s_sf_membership(&v, i, &gid, &src);
+		m = k8s_sf_strlist_next(&v.group_names);
+		assert_non_null(m);
+		assert_int_equal(src, K8S_SRC_LOGIN);
+		if (strcmp(m, "sudo") == 0)
+			assert_int_equal(gid, sudo->gr_gid);
+		else
+			assert_int_equal(gid, expected_id(m, 200000, 299999));
+	}
+	assert_int_equal(k8s_sf_group_by_name(&im.sf, "ops.alice", &g), 1);
+	assert_true(g.private_group);
+	assert_int_equal(g.gid, v.uid);
+	assert_string_equal(k8s_sf_strlist_next(&g.members), "ops.alice");
+	assert_int_equal(k8s_sf_group_by_gid(&im.sf, expected_id("k8s-web", 200000, 299999), &g), 1);
+	assert_string_equal(g.name, "k8s-web");
+	assert_int_equal(g.n_members, 1);
+	assert_string_equal(k8s_sf_strlist_next(&g.members), "ops.alice");
+	assert_null(k8s_sf_strlist_next(&g.members));
+	assert_int_equal(k8s_sf_group_by_name(&im.sf, "sudo", &g), 0);
+	assert_int_equal(k8s_sf_user_by_name(&im.sf, "nobody-here", &v), 0);
+	assert_int_equal(k8s_sf_user_by_uid(&im.sf, 12345, &v), 0);
+	free(im.buf);
+}
+
+static void test_many_and_enumeration(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_err err;
+	struct k8s_sf_user v;
+	struct k8s_sf_group g;
+	struct image im;
+	char name[40];
+	uint32_t i, prev = 0, seen = 0;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		assert_int_equal(k8s_store_ensure_user(st, f->cfg, name, K8S_SRC_SYNCED, -1, &u, &err), K8S_OK);
+	}
+	commit(st);
+	k8s_store_close(st);
+	image_load(&im, f->store);
+	assert_int_equal(im.sf.n_users, 3000);
+	assert_int_equal(im.sf.n_groups, 3000);
+	for (i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		assert_int_equal(k8s_sf_user_by_name(&im.sf, name, &v), 1);
+		assert_string_equal(v.name, name);
+		assert_int_equal(k8s_sf_user_by_uid(&im.sf, v.uid, &v), 1);
+		assert_string_equal(v.name, name);
+		assert_int_equal(k8s_sf_group_by_gid(&im.sf, v.gid, &g), 1);
+		assert_string_equal(g.name, name);
+	}
+	/* Enumeration: every user once, in uid order. */
+	for (i = 0; i < im.sf.n_users; i++) {
+		assert_int_equal(k8s_sf_user_at(&im.sf, i, &v), 1);
+		assert_true(v.uid > prev);
+		prev = v.uid;
+		seen++;
+	}
+	assert_int_equal(seen, 3000);
+	assert_int_equal(k8s_sf_user_at(&im.sf, 3000, &v), 0);
+	free(im.buf);
+}
+
+/* Same name, same uid, in any store on any host; a collision inside the
+ * store probes to the next free id, deterministically. */
+static void test_allocation(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_config *small;
+	struct k8s_store *a, *b;
+	struct k8s_store_user *u, *w;
+	struct k8s_err err;
+	char other[300], n1[16], n2[16];
+	uint32_t want, i, j;
+
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	a = open_w(f->store);
+	b = open_w(other);
+	assert_int_equal(k8s_store_ensure_user(a, f->cfg, "zed", K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+	assert_int_equal(k8s_store_ensure_user(b, f->cfg, "yan", K8S_SRC_LOGIN, -1, &w, &err), K8S_OK);
+	assert_int_equal(k8s_store_ensure_user(b, f->cfg, "zed", K8S_SRC_LOGIN, -1, &w, &err), K8S_OK);
+	assert_int_equal(k8s_store_find_user(a, "zed")->uid, k8s_store_find_user(b, "zed")->uid);
+	assert_int_equal(k8s_store_find_user(a, "zed")->uid, expected_id("zed", 200000, 299999));
+	k8s_store_close(a);
+	k8s_store_close(b);
+
+	/* Two names that hash to the same slot of a 7-wide range. */
+	small = make_cfg(other, 300000, 300006);
+	for (i = 0; i < 100; i++) {
+		snprintf(n1, sizeof(n1), "a%u", i);
+		for (j = i + 1; j < 100; j++) {
+			snprintf(n2, sizeof(n2), "a%u", j);
+			/* 300003 is pinned for erin: keep the pair clear of it. */
+			want = expected_id(n1, 300000, 300006);
+			if (want != 300002 && want != 300003 &&
+			    want == expected_id(n2, 300000, 300006))
+				goto found;
+		}
+	}
+	fail_msg("no colliding pair");
+found:
+	a = open_w(other);
+	assert_int_equal(k8s_store_ensure_user(a, small, n1, K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+	assert_int_equal(u->uid, want);
+	assert_int_equal(k8s_store_ensure_user(a, small, n2, K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+	assert_int_equal(u->uid, want == 300006 ? 300000 : want + 1);
+	assert_int_equal(u->gid, u->uid);
+	/* The range fills up: 7 slots, one pinned for erin by the config. */
+	for (i = 0; i < 4; i++) {
+		snprintf(n2, sizeof(n2), "b%u", i);
+		assert_int_equal(k8s_store_ensure_user(a, small, n2, K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+		assert_int_not_equal(u->uid, 300003);
+	}
+	assert_int_equal(k8s_store_ensure_user(a, small, "last", K8S_SRC_LOGIN, -1, &u, &err),
+			 K8S_UNAVAILABLE);
+	assert_string_equal(err.reason, "no free id");
+	k8s_store_close(a);
+	k8s_config_free(small);
+}
+
+static void test_names(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_err err;
+	static const char *bad[] = {"", "Alice", "1234", "a:b", "a/b", "a b", "a\nb",
+		"-x", "abcdefghijklmnopqrstuvwxyz0123456", "root\n"};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(k8s_store_ensure_user(st, f->cfg, bad[i], K8S_SRC_LOGIN, -1, &u, &err),
+				 K8S_REFUSED);
+		assert_null(u);
+	}
+	/* Names other NSS sources serve (here: files). */
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "root", K8S_SRC_LOGIN, -1, &u, &err), K8S_REFUSED);
+	assert_string_equal(err.reason, "name used by another account source");
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "daemon", K8S_SRC_LOGIN, -1, &u, &err), K8S_REFUSED);
+	if (getgrnam("users") != NULL && getpwnam("users") == NULL) {
+		assert_int_equal(k8s_store_ensure_user(st, f->cfg, "users", K8S_SRC_LOGIN, -1, &u, &err),
+				 K8S_REFUSED);
+		assert_non_null(strstr(err.detail, "existing group"));
+	}
+	assert_int_equal(st->n_users, 0);
+	k8s_store_close(st);
+}
+
+static void test_templated_vs_literal(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group gs[] = {
+		mg("shadow", 1),     /* templated: may never become the local shadow group */
+		mg("adm", 0),        /* literal: the local group */
+		mg("root", 0),       /* literal, but the root group is never granted */
+		mg("k8s-new", 0),    /* literal, no such local group: the store defines it */
+		mg("k8s-t", 1),      /* templated: store-defined */
+		mg("bob", 1),        /* templated, but bob's private group */
+	};
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_identity id;
+	struct k8s_err err;
+	struct group *adm_gr = getgrnam("adm");
+	gid_t adm;
+
+	assert_non_null(adm_gr);
+	adm = adm_gr->gr_gid;
+	assert_non_null(getgrnam("shadow"));
+	ident(&id, "alice@example.com", "u-1");
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "bob", K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+	assert_int_equal(k8s_store_record_login(st, f->cfg, "alice", "tokenreview:uid:u-1", &id, gs, 6,
+						time(NULL), &err), K8S_OK);
+	/* Dropped mappings are reported, not silently ignored. */
+	assert_string_equal(err.reason, "group mappings dropped");
+	assert_non_null(strstr(err.detail, "shadow"));
+	assert_non_null(strstr(err.detail, "root"));
+	assert_non_null(strstr(err.detail, "bob"));
+	u = k8s_store_find_user(st, "alice");
+	assert_null(membership(u, "shadow"));
+	assert_null(membership(u, "root"));
+	assert_null(membership(u, "bob"));
+	assert_int_equal(membership(u, "adm")->gid, adm);
+	assert_int_equal(membership(u, "k8s-new")->gid, expected_id("k8s-new", 200000, 299999));
+	assert_int_equal(membership(u, "k8s-t")->gid, expected_id("k8s-t", 200000, 299999));
+	assert_null(k8s_store_find_group(st, "shadow"));
+	assert_null(k8s_store_find_group(st, "adm"));
+	assert_false(k8s_store_find_group(st, "k8s-new")->private_group);
+	commit(st);
+	k8s_store_close(st);
+}
+
+static void test_membership_sources(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group l1[] = {mg("k8s-a", 1), mg("k8s-b", 1)};
+	struct k8s_mapped_group s1[] = {mg("k8s-b", 1), mg("k8s-c", 1)};
+	struct k8s_mapped_group l2[] = {mg("k8s-a", 1)};
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_err err;
+
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "carl", K8S_SRC_LOGIN, -1, &u, &err), K8S_OK);
+	assert_int_equal(k8s_store_set_memberships(st, f->cfg, u, K8S_SRC_LOGIN, l1, 2, &err), K8S_OK);
+	assert_int_equal(k8s_store_set_memberships(st, f->cfg, u, K8S_SRC_SYNCED, s1, 2, &err), K8S_OK);
+	assert_int_equal(membership(u, "k8s-b")->sources, K8S_SRC_LOGIN | K8S_SRC_SYNCED);
+	/* A new login replaces only what logins taught. */
+	assert_int_equal(k8s_store_set_memberships(st, f->cfg, u, K8S_SRC_LOGIN, l2, 1, &err), K8S_OK);
+	assert_int_equal(u->n_groups, 3);
+	assert_int_equal(membership(u, "k8s-a")->sources, K8S_SRC_LOGIN);
+	assert_int_equal(membership(u, "k8s-b")->sources, K8S_SRC_SYNCED);
+	assert_int_equal(membership(u, "k8s-c")->sources, K8S_SRC_SYNCED);
+	commit(st);
+	k8s_store_close(st);
+
+	st = open_w(f->store);
+	u = k8s_store_find_user(st, "carl");
+	assert_int_equal(u->n_groups, 3);
+	assert_int_equal(membership(u, "k8s-b")->sources, K8S_SRC_SYNCED);
+	/* Sync forgets k8s-b and k8s-c: the groups, now empty, go at commit. */
+	assert_int_equal(k8s_store_set_memberships(st, f->cfg, u, K8S_SRC_SYNCED, NULL, 0, &err), K8S_OK);
+	assert_int_equal(u->n_groups, 1);
+	commit(st);
+	assert_null(k8s_store_find_group(st, "k8s-b"));
+	assert_non_null(k8s_store_find_group(st, "k8s-a"));
+	k8s_store_close(st);
+}
+
+static void test_forget(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group gs[] = {mg("k8s-x", 1)};
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	struct k8s_identity id;
+	struct k8s_err err;
+	uid_t first;
+
+	ident(&id, "frank@example.com", "id-1");
+	assert_int_equal(k8s_store_apply_declared(st, f->cfg, &err), K8S_OK);
+	login(f, st, "dana", "tokenreview:uid:id-dana", gs, 1);
+	login(f, st, "frank", "tokenreview:uid:id-1", gs, 1);
+	first = k8s_store_find_user(st, "frank")->uid;
+	commit(st);
+	k8s_store_close(st);
+
+	/* Another identity cannot take a bound account... */
+	st = open_w(f->store);
+	ident(&id, "frank@example.com", "id-2");
+	assert_int_equal(k8s_store_record_login(st, f->cfg, "frank", "tokenreview:uid:id-2", &id, NULL, 0,
+						time(NULL), &err), K8S_REFUSED);
+	assert_string_equal(err.reason, "identity binding mismatch");
+	/* ...until it is forgotten: same name, same uid (and the old files). */
+	assert_int_equal(k8s_store_forget(st, "frank", &err), K8S_OK);
+	assert_null(k8s_store_find_user(st, "frank"));
+	assert_int_equal(k8s_store_forget(st, "dana", &err), K8S_OK);
+	u = k8s_store_find_user(st, "dana");
+	assert_non_null(u); /* declared: stays */
+	assert_null(u->binding);
+	assert_int_equal(u->sources, K8S_SRC_DECLARED);
+	assert_int_equal(u->n_groups, 0);
+	assert_int_equal(k8s_store_forget(st, "nobody-such", &err), K8S_REFUSED);
+	commit(st);
+	assert_null(k8s_store_find_group(st, "k8s-x"));
+	assert_null(k8s_store_find_group(st, "frank"));
+	k8s_store_close(st);
+
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_record_login(st, f->cfg, "frank", "tokenreview:uid:id-2", &id, NULL, 0,
+						time(NULL), &err), K8S_OK);
+	assert_int_equal(k8s_store_find_user(st, "frank")->uid, first);
+	assert_string_equal(k8s_store_find_user(st, "frank")->binding, "tokenreview:uid:id-2");
+	commit(st);
+	k8s_store_close(st);
+}
+
+static void test_declared(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_config *c2;
+	struct k8s_store_user *u;
+	struct k8s_err err;
+	char text[512];
+	int n;
+
+	assert_int_equal(k8s_store_apply_declared(st, f->cfg, &err), K8S_OK);
+	assert_int_equal(k8s_store_find_user(st, "dana")->uid, expected_id("dana", 200000, 299999));
+	u = k8s_store_find_user(st, "erin");
+	assert_int_equal(u->uid, 249999);
+	assert_true(u->uid_pinned);
+	/* A literal accounts.groups target that is no local group resolves
+	 * before anyone logs in; sudo stays the local group. */
+	assert_non_null(k8s_store_find_group(st, "k8s-ops"));
+	assert_null(k8s_store_find_group(st, "sudo"));
+	login(f, st, "erin", "tokenreview:uid:e", NULL, 0);
+	commit(st);
+	k8s_store_close(st);
+
+	/* erin is no longer declared but logged in: stays; dana goes. */
+	n = snprintf(text, sizeof(text), "accounts:\n  uidRange: [200000, 299999]\n"
+		     "  gidRange: [200000, 299999]\n  declared: [{name: gus, uid: 249999}]\nstore: %s\n",
+		     f->store);
+	assert_int_equal(k8s_config_parse(text, (size_t)n, "c2.yaml", &c2, &err), K8S_OK);
+	st = open_w(f->store);
+	/* gus pins erin's uid: refused, nothing changes. */
+	assert_int_equal(k8s_store_apply_declared(st, c2, &err), K8S_ECONFIG);
+	assert_string_equal(err.reason, "pinned uid taken");
+	k8s_store_close(st);
+	k8s_config_free(c2);
+	n = snprintf(text, sizeof(text), "accounts:\n  uidRange: [200000, 299999]\n"
+		     "  gidRange: [200000, 299999]\n  declared: [{name: erin, uid: 240000}]\nstore: %s\n",
+		     f->store);
+	assert_int_equal(k8s_config_parse(text, (size_t)n, "c3.yaml", &c2, &err), K8S_OK);
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_apply_declared(st, c2, &err), K8S_ECONFIG);
+	assert_string_equal(err.reason, "pinned uid differs");
+	k8s_store_close(st);
+	k8s_config_free(c2);
+	n = snprintf(text, sizeof(text), "accounts:\n  uidRange: [200000, 299999]\n"
+		     "  gidRange: [200000, 299999]\nstore: %s\n", f->store);
+	assert_int_equal(k8s_config_parse(text, (size_t)n, "c4.yaml", &c2, &err), K8S_OK);
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_apply_declared(st, c2, &err), K8S_OK);
+	assert_null(k8s_store_find_user(st, "dana"));
+	assert_int_equal(k8s_store_find_user(st, "erin")->sources, K8S_SRC_LOGIN);
+	commit(st);
+	assert_null(k8s_store_find_group(st, "k8s-ops")); /* no longer declared, no members */
+	k8s_store_close(st);
+	k8s_config_free(c2);
+}
+
+static void test_binding(void **state)
+{
+	struct k8s_identity id;
+	char *b;
+
+	ident(&id, "system:serviceaccount:ops:alice", "3f1c-77");
+	b = k8s_identity_binding(&id);
+	assert_string_equal(b, "tokenreview:uid:3f1c-77");
+	free(b);
+	ident(&id, "alice", NULL);
+	b = k8s_identity_binding(&id);
+	assert_string_equal(b, "tokenreview:user:alice");
+	free(b);
+	memset(&id, 0, sizeof(id));
+	id.method = "jwt";
+	id.issuer = "https://issuer.example.com";
+	id.subject = "sub\n#1%";
+	id.username = "alice";
+	b = k8s_identity_binding(&id);
+	assert_string_equal(b, "jwt:https://issuer.example.com#sub%0A%231%25");
+	free(b);
+	id.uid = "uid-9";
+	b = k8s_identity_binding(&id);
+	assert_string_equal(b, "jwt:https://issuer.example.com#uid-9");
+	free(b);
+	id.subject = NULL;
+	id.uid = NULL;
+	assert_null(k8s_identity_binding(&id));
+	id.method = "other";
+	assert_null(k8s_identity_binding(&id));
+}
+
+/* ----------------------------------------------------------- damage */
+
+struct want {
+	char name[40];
+	uint32_t uid, gid;
+	char home[64];
+};
+
+/* Any answer the reader gives for a known key is the right one. */
+static void check_no_wrong_answer(const struct k8s_sf *sf, const struct want *w, size_t n)
+{
+	struct k8s_sf_user v;
+	struct k8s_sf_group g;
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < n; i++) {
+		if (k8s_sf_user_by_name(sf, w[i].name, &v)) {
+			assert_string_equal(v.name, w[i].name);
+			assert_int_equal(v.uid, w[i].uid);
+			assert_string_equal(v.home, w[i].home);
+		}
+		if (k8s_sf_user_by_uid(sf, w[i].uid, &v)) {
+			assert_string_equal(v.name, w[i].name);
+			assert_int_equal(v.gid, w[i].gid);
+		}
+		if (k8s_sf_group_by_gid(sf, w[i].gid, &g)) {
+			assert_string_equal(g.name, w[i].name);
+			assert_non_null(k8s_sf_strlist_next(&g.members));
+		}
+		if (k8s_sf_group_by_name(sf, w[i].name, &g))
+			assert_int_equal(g.gid, w[i].gid);
+	}
+	for (j = 0; j < sf->n_users + 2; j++)
+		if (k8s_sf_user_at(sf, j, &v))
+			assert_true(v.uid >= 200000 && v.uid <= 299999);
+	for (j = 0; j < sf->n_groups + 2; j++)
+		if (k8s_sf_group_at(sf, j, &g))
+			assert_non_null(g.name);
+}
+
+static size_t small_store(struct fx *f, struct want *w, size_t max)
+{
+	struct k8s_mapped_group gs[] = {mg("k8s-dev", 1)};
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u;
+	size_t i;
+
+	for (i = 0; i < max; i++) {
+		snprintf(w[i].name, sizeof(w[i].name), "dmg%zu", i);
+		login(f, st, w[i].name, "tokenreview:uid:x", gs, 1);
+		u = k8s_store_find_user(st, w[i].name);
+		w[i].uid = u->uid;
+		w[i].gid = u->gid;
+		snprintf(w[i].home, sizeof(w[i].home), "%s", u->home);
+	}
+	commit(st);
+	k8s_store_close(st);
+	return max;
+}
+
+static void test_bit_flips(void **state)
+{
+	struct fx *f = *state;
+	struct want w[6];
+	struct image im;
+	struct k8s_sf sf;
+	size_t n = small_store(f, w, 6), pos;
+	int bit, opened = 0;
+
+	image_load(&im, f->store);
+	for (pos = 0; pos < im.len; pos++) {
+		for (bit = 0; bit < 8; bit += 3) {
+			im.buf[pos] ^= (char)(1 << bit);
+			if (k8s_sf_open(&sf, im.buf, im.len) == K8S_SF_OK) {
+				opened++;
+				assert_int_not_equal(k8s_sf_verify_body(&sf), K8S_SF_OK);
+				check_no_wrong_answer(&sf, w, n);
+			}
+			im.buf[pos] ^= (char)(1 << bit);
+		}
+	}
+	assert_true(opened > 0);
+	free(im.buf);
+}
+
+static void test_truncated_and_half_written(void **state)
+{
+	struct fx *f = *state;
+	struct want w[4];
+	struct image im;
+	struct k8s_sf sf;
+	size_t n = small_store(f, w, 4), len;
+	char *copy;
+
+	image_load(&im, f->store);
+	for (len = 0; len < im.len; len++)
+		assert_int_not_equal(k8s_sf_open(&sf, im.buf, len), K8S_SF_OK);
+	/* A header promising more than the file has. */
+	copy = calloc(1, im.len + 64);
+	memcpy(copy, im.buf, im.len);
+	assert_int_equal(k8s_sf_open(&sf, copy, im.len + 64), K8S_SF_ESIZE);
+	/* Half-written: header and indexes there, records zeroed. */
+	memset(copy + im.sf.rec_off + (im.len - im.sf.rec_off) / 2, 0, (im.len - im.sf.rec_off) / 2);
+	assert_int_equal(k8s_sf_open(&sf, copy, im.len), K8S_SF_OK);
+	assert_int_equal(k8s_sf_verify_body(&sf), K8S_SF_EBODY);
+	check_no_wrong_answer(&sf, w, n);
+	free(copy);
+	free(im.buf);
+}
+
+static void test_bad_record_is_a_miss(void **state)
+{
+	struct fx *f = *state;
+	struct want w[3];
+	struct image im;
+	struct k8s_sf_user v;
+	struct k8s_sf sf;
+	char *home;
+
+	small_store(f, w, 3);
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sf_user_by_name(&im.sf, "dmg1", &v), 1);
+	/* Change dmg1's home in place without fixing its checksum. */
+	home = (char *)(uintptr_t)v.home;
+	home[1] = 'X';
+	assert_int_equal(k8s_sf_open(&sf, im.buf, im.len), K8S_SF_OK);
+	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg1", &v), 0);
+	assert_int_equal(k8s_sf_user_by_uid(&sf, w[1].uid, &v), 0);
+	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg0", &v), 1);
+	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg2", &v), 1);
+	free(im.buf);
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The writer salvages what verifies and keeps the damaged file; a reader
+ * refuses to work from a damaged store. */
+static void test_writer_salvage(void **state)
+{
+	struct fx *f = *state;
+	struct want w[3];
+	struct k8s_store *st = NULL;
+	struct k8s_sf_user v;
+	struct k8s_err err;
+	struct image im;
+	char path[400], bad[400];
+	struct stat sb;
+
+	small_store(f, w, 3);
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sf_user_by_name(&im.sf, "dmg2", &v), 1);
+	((char *)(uintptr_t)v.home)[1] = 'X';
+	snprintf(path, sizeof(path), "%s/identities.db", f->store);
+	snprintf(bad, sizeof(bad), "%s/identities.db.corrupt", f->store);
+	write_file(path, im.buf, im.len);
+
+	assert_int_equal(k8s_store_open(f->store, 0, &st, &err), K8S_UNAVAILABLE);
+	assert_null(st);
+	assert_string_equal(err.reason, "identity store damaged");
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_store_open(f->store, 1, &st, &err), K8S_OK);
+	assert_string_equal(err.reason, "identity store was damaged");
+	assert_non_null(k8s_store_find_user(st, "dmg0"));
+	assert_non_null(k8s_store_find_user(st, "dmg1"));
+	assert_null(k8s_store_find_user(st, "dmg2"));
+	commit(st);
+	k8s_store_close(st);
+	assert_int_equal(stat(bad, &sb), 0);
+	assert_int_equal((size_t)sb.st_size, im.len);
+	st = open_r(f->store);
+	assert_int_equal(st->n_users, 2);
+	k8s_store_close(st);
+
+	/* Garbage and an empty file: start from nothing. */
+	write_file(path, "garbage", 7);
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_store_open(f->store, 1, &st, &err), K8S_OK);
+	assert_int_equal(st->n_users, 0);
+	assert_non_null(strstr(err.detail, "shorter than a header"));
+	k8s_store_close(st);
+	free(im.buf);
+}
+
+static void test_lock(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st;
+	struct timespec t0, t1;
+	int p[2], status;
+	pid_t pid;
+	char c;
+	double ms;
+
+	st = open_w(f->store); /* creates the directory */
+	k8s_store_close(st);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct k8s_store *cst = NULL;
+		struct k8s_err err;
+
+		if (k8s_store_open(f->store, 1, &cst, &err) != K8S_OK)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		usleep(400 * 1000);
+		k8s_store_close(cst);
+		_exit(0);
+	}
+	assert_int_equal(read(p[0], &c, 1), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = open_w(f->store);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_true(ms >= 200);
+	k8s_store_close(st);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_readonly_and_unsafe_dir(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st = NULL;
+	struct k8s_err err;
+
+	/* A missing store reads as empty and cannot be committed. */
+	st = open_r(f->store);
+	assert_int_equal(st->n_users, 0);
+	assert_int_equal(k8s_store_commit(st, &err), K8S_ECONFIG);
+	k8s_store_close(st);
+	assert_int_equal(mkdir(f->store, 0777), 0);
+	assert_int_equal(chmod(f->store, 0777), 0);
+	assert_int_equal(k8s_store_open(f->store, 1, &st, &err), K8S_ECONFIG);
+	assert_string_equal(err.reason, "unsafe store directory");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_and_enumeration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_templated_vs_literal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_membership_sources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declared, setup, teardown),
+		cmocka_unit_test(test_binding),
+		cmocka_unit_test_setup_teardown(test_bit_flips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_and_half_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_record_is_a_miss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_salvage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_and_unsafe_dir, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
