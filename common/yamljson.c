@@ -479,6 +479,8 @@ json_t *k8s_yaml_parse(const char *text, size_t len, const char *name, struct k8
 	k8s_err_clear(err);
 	if (name == NULL)
 		name = "<input>";
+	if (text == NULL && len == 0)
+		return json_null();
 	if (text == NULL || len > K8S_YAML_MAX_BYTES)
 		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
 				   "%s: larger than %u bytes", name, K8S_YAML_MAX_BYTES), NULL;
