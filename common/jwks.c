@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include "b64.h"
 #include "util.h"
@@ -30,6 +31,13 @@ static const struct k8s_jws_alg jws_algs[] = {
 	{ "ES384", EVP_PKEY_EC, 0, NID_secp384r1, "SHA384", 48 },
 	{ "ES512", EVP_PKEY_EC, 0, NID_secp521r1, "SHA512", 66 },
 	{ "EdDSA", EVP_PKEY_ED25519, 0, 0, NULL, 0 },
+};
+
+_Static_assert(sizeof(jws_algs) / sizeof(jws_algs[0]) == K8S_JWS_ALGS, "K8S_JWS_ALGS");
+
+struct k8s_jwk_prep {
+	EVP_PKEY_CTX *tmpl;  /* never used directly, only duplicated */
+	EVP_MD *md;
 };
 
 static const struct {
@@ -72,6 +80,83 @@ int k8s_jwk_fits_alg(const struct k8s_jwk *key, const struct k8s_jws_alg *alg)
 	if (key->alg != NULL && strcmp(key->alg, alg->name) != 0)
 		return 0;
 	return 1;
+}
+
+static void prep_free(struct k8s_jwk_prep *p)
+{
+	if (p == NULL)
+		return;
+	EVP_PKEY_CTX_free(p->tmpl);
+	EVP_MD_free(p->md);
+	free(p);
+}
+
+static int set_padding(EVP_PKEY_CTX *ctx, const struct k8s_jws_alg *alg)
+{
+	if (alg->key_type != EVP_PKEY_RSA)
+		return 1;
+	if (!alg->pss)
+		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+	/* RFC 7518 3.5: salt as long as the hash, MGF1 with the same hash. */
+	return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, alg->md, NULL) == 1;
+}
+
+static struct k8s_jwk_prep *prep_new(EVP_PKEY *pkey, const struct k8s_jws_alg *alg)
+{
+	struct k8s_jwk_prep *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->md = EVP_MD_fetch(NULL, alg->md, NULL);
+	p->tmpl = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (p->md == NULL || p->tmpl == NULL || EVP_PKEY_verify_init(p->tmpl) != 1 ||
+	    !set_padding(p->tmpl, alg) || EVP_PKEY_CTX_set_signature_md(p->tmpl, p->md) != 1) {
+		prep_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+EVP_PKEY_CTX *k8s_jwk_verify_ctx(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
+				 const EVP_MD **md)
+{
+	struct k8s_jwk_prep *p, *none = NULL;
+	size_t i;
+
+	if (key == NULL || alg == NULL || alg->md == NULL || key->prep == NULL)
+		return NULL;
+	i = (size_t)(alg - jws_algs);
+	if (i >= K8S_JWS_ALGS)
+		return NULL;
+	p = __atomic_load_n(&key->prep[i], __ATOMIC_ACQUIRE);
+	if (p == NULL) {
+		p = prep_new(key->pkey, alg);
+		if (p == NULL)
+			return NULL;
+		/* Another thread may have won the race: use its context. */
+		if (!__atomic_compare_exchange_n(&key->prep[i], &none, p, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			prep_free(p);
+			p = none;
+		}
+	}
+	*md = p->md;
+	return EVP_PKEY_CTX_dup(p->tmpl);
+}
+
+static void jwk_clear(struct k8s_jwk *k)
+{
+	size_t i;
+
+	EVP_PKEY_free(k->pkey);
+	free(k->kid);
+	free(k->alg);
+	for (i = 0; k->prep != NULL && i < K8S_JWS_ALGS; i++)
+		prep_free(k->prep[i]);
+	free(k->prep);
+	memset(k, 0, sizeof(*k));
 }
 
 /* Append `kid "X": why; ` to the note, kid reduced to printable ASCII:
@@ -299,8 +384,9 @@ static int jwk_parse_one(json_t *k, struct k8s_jwk *out, const char **why)
 	if (r == JWK_OK) {
 		out->kid = k8s_strdup(json_string_value(json_object_get(k, "kid")));
 		out->alg = k8s_strdup(json_string_value(json_object_get(k, "alg")));
+		out->prep = calloc(K8S_JWS_ALGS, sizeof(*out->prep));
 		if ((json_object_get(k, "kid") != NULL && out->kid == NULL) ||
-		    (alg != NULL && out->alg == NULL)) {
+		    (alg != NULL && out->alg == NULL) || out->prep == NULL) {
 			*why = "out of memory";
 			r = JWK_SKIP;
 		} else if (alg != NULL && !k8s_jwk_fits_alg(out, alg)) {
@@ -309,10 +395,7 @@ static int jwk_parse_one(json_t *k, struct k8s_jwk *out, const char **why)
 		}
 	}
 	if (r != JWK_OK) {
-		EVP_PKEY_free(out->pkey);
-		free(out->kid);
-		free(out->alg);
-		memset(out, 0, sizeof(*out));
+		jwk_clear(out);
 		ERR_clear_error();
 	}
 	return r;
@@ -371,11 +454,8 @@ void k8s_jwks_free(struct k8s_jwks *jwks)
 
 	if (jwks == NULL)
 		return;
-	for (i = 0; i < jwks->n; i++) {
-		EVP_PKEY_free(jwks->keys[i].pkey);
-		free(jwks->keys[i].kid);
-		free(jwks->keys[i].alg);
-	}
+	for (i = 0; i < jwks->n; i++)
+		jwk_clear(&jwks->keys[i]);
 	free(jwks->keys);
 	memset(jwks, 0, sizeof(*jwks));
 }

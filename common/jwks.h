@@ -14,6 +14,7 @@
 #define K8S_JWKS_MAX_KEYS 64     /* further keys are skipped: bounds parse work */
 #define K8S_RSA_MIN_BITS  2048
 #define K8S_RSA_MAX_BITS  8192
+#define K8S_JWS_ALGS      10     /* entries in the algorithm table */
 
 /* One JWS algorithm we verify (RFC 7518 section 3, RFC 8037). */
 struct k8s_jws_alg {
@@ -28,6 +29,8 @@ struct k8s_jws_alg {
 /* NULL for anything we do not verify with ("none", HS*, unknown). */
 const struct k8s_jws_alg *k8s_jws_alg_lookup(const char *name);
 
+struct k8s_jwk_prep; /* a verification context prepared for one alg (jwks.c) */
+
 struct k8s_jwk {
 	char *kid;   /* may be NULL */
 	char *alg;   /* may be NULL (any alg fitting the key type) */
@@ -35,6 +38,7 @@ struct k8s_jwk {
 	int curve_nid; /* for EC */
 	int bits;    /* RSA modulus bits, EC field bits, 256 for Ed25519 */
 	EVP_PKEY *pkey;
+	struct k8s_jwk_prep **prep; /* [K8S_JWS_ALGS], filled on first use */
 };
 
 struct k8s_jwks {
@@ -54,5 +58,13 @@ void k8s_jwks_free(struct k8s_jwks *jwks);
 size_t k8s_jwks_count_kid(const struct k8s_jwks *jwks, const char *kid);
 /* Does alg fit this key: key type, curve, RSA size, and the JWK's own alg? */
 int k8s_jwk_fits_alg(const struct k8s_jwk *key, const struct k8s_jws_alg *alg);
+/* A fresh EVP_PKEY_CTX, verify-initialised for alg (padding, PSS salt and
+ * MGF1, digest set), for EVP_PKEY_verify over a digest made with *md; the
+ * caller frees it.  NULL for EdDSA (no pre-hash) or on failure.  The
+ * context is duplicated from one prepared on first use and kept with the
+ * key, which saves most of OpenSSL's per-call setup; preparation is
+ * published atomically, so a key set may be shared by threads. */
+EVP_PKEY_CTX *k8s_jwk_verify_ctx(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
+				 const EVP_MD **md);
 
 #endif
