@@ -1,7 +1,13 @@
 /* config.h: /etc/k8s-auth/config.yaml (SPEC.md "Configuration"), parsed
  * once into plain C structures.  YAML or JSON; unknown keys are an error
  * (exit 2) so a typo never silently weakens policy.  Every section is
- * optional; has_* says which were present. */
+ * optional; has_* says which were present (a section written with no value
+ * counts as present, with defaults).  Defaults apply whether or not their
+ * section exists.  Keys beyond SPEC.md (cacheDir, runDir, jwtOptions,
+ * tokenReview.allowInsecureSkipTLSVerify / allowEmptyAudiences, sync) and
+ * the validation rules where SPEC.md is silent are listed at the top of
+ * config.c.  Error detail: "<file>: <key path>: <what is wrong>", e.g.
+ * "config.yaml: accounts.users[1].local: unknown key". */
 #ifndef K8S_CONFIG_H
 #define K8S_CONFIG_H
 
