@@ -1,7 +1,10 @@
 /* kubeconfig.h: how to reach the apiserver, from a standard kubeconfig as
  * kubectl writes it (current-context -> cluster + user).  No exec plugins,
  * no auth-provider.  Relative file paths resolve against the kubeconfig's
- * directory, as kubectl does. */
+ * directory, as kubectl does.  Without a current-context, a kubeconfig
+ * with exactly one context uses it.  The server must be https://.  All the
+ * rules (what is refused, owner/mode checks) are at the top of
+ * kubeconfig.c. */
 #ifndef K8S_KUBECONFIG_H
 #define K8S_KUBECONFIG_H
 
