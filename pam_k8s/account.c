@@ -15,22 +15,21 @@
 
 #include "validate.h"
 
-static int recheck_login(pam_handle_t *pamh, const struct k8s_config *cfg, const char *user,
-			 const struct pk_login_data *d)
+/* Mapping, root, allowedGroups and the binding, for an identity that was
+ * validated earlier (in this handle, or when this login session began). */
+static int recheck_identity(pam_handle_t *pamh, const struct k8s_config *cfg, const char *user,
+			    const struct k8s_identity *id)
 {
 	struct k8s_login login;
 	struct k8s_err err;
 	int rc;
 
 	k8s_err_clear(&err);
-	if (d->id.exp != 0 && d->id.exp <= time(NULL))
-		rc = k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
-	else
-		rc = k8s_authorize_login(cfg, &d->id, user, &login, &err);
+	rc = k8s_authorize_login(cfg, id, user, &login, &err);
 	if (rc == K8S_OK)
 		k8s_login_free(&login);
 	else
-		pk_log_refusal(pamh, "account refused", user, &d->id, &err);
+		pk_log_refusal(pamh, "account refused", user, id, &err);
 	return rc == K8S_OK ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
 
@@ -39,6 +38,7 @@ int pk_account(pam_handle_t *pamh, int flags, const struct pk_args *a)
 	struct k8s_config *cfg = NULL;
 	const void *data = NULL;
 	const struct pk_login_data *d;
+	struct pk_state st;
 	struct k8s_err err;
 	const char *user;
 	int rc, ours, found = 0;
@@ -60,7 +60,19 @@ int pk_account(pam_handle_t *pamh, int flags, const struct pk_args *a)
 	}
 	if (pam_get_data(pamh, PK_DATA_LOGIN, &data) == PAM_SUCCESS && data != NULL &&
 	    strcmp((d = data)->user, user) == 0) {
-		rc = recheck_login(pamh, cfg, user, d);
+		if (d->id.exp != 0 && d->id.exp <= time(NULL)) {
+			k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
+			pk_log_refusal(pamh, "account refused", user, &d->id, &err);
+			rc = PAM_PERM_DENIED;
+		} else {
+			rc = recheck_identity(pamh, cfg, user, &d->id);
+		}
+		goto out;
+	}
+	/* sudo, su, cron inside a token login: the session's identity. */
+	if (pk_find_caller_session(cfg, user, &st, &err) == K8S_OK) {
+		rc = recheck_identity(pamh, cfg, user, &st.id);
+		pk_state_free(&st);
 		goto out;
 	}
 	rc = pk_store_login_policy(cfg, user, &found, &err);
@@ -77,44 +89,6 @@ out:
 }
 
 /* ---- sudo re-validation ---- */
-
-struct session_key {
-	const char *user;
-	long long sessionid;
-	struct pk_proc chain[64];   /* this process's ancestors */
-	size_t n_chain;
-};
-
-static void ancestors(struct session_key *k)
-{
-	struct pk_proc p;
-	pid_t pid = getppid(), next = 0;
-
-	k->n_chain = 0;
-	while (pid > 1 && k->n_chain < sizeof(k->chain) / sizeof(k->chain[0])) {
-		if (pk_proc_get(pid, &p, &next) != 0)
-			break;
-		k->chain[k->n_chain++] = p;
-		pid = next;
-	}
-}
-
-/* The caller's own login session: same audit session (pam_loginuid), or
- * the session leader is one of our ancestors when there is none. */
-static int same_session(const struct pk_state *st, const void *arg)
-{
-	const struct session_key *k = arg;
-	size_t i;
-
-	if (strcmp(st->user, k->user) != 0 || !pk_proc_alive(&st->leader))
-		return 0;
-	if (k->sessionid >= 0 && st->sessionid >= 0)
-		return st->sessionid == k->sessionid;
-	for (i = 0; i < k->n_chain; i++)
-		if (k->chain[i].pid == st->leader.pid && k->chain[i].start == st->leader.start)
-			return 1;
-	return 0;
-}
 
 static int has_local_group(const struct k8s_login *l, const char *g, size_t glen)
 {
@@ -190,7 +164,6 @@ static int caller_name(char *out, size_t size)
 int pk_revalidate(pam_handle_t *pamh, int flags, const struct pk_args *a)
 {
 	struct k8s_config *cfg = NULL;
-	struct session_key key;
 	struct pk_state st;
 	struct k8s_identity id;
 	struct k8s_err err;
@@ -214,10 +187,7 @@ int pk_revalidate(pam_handle_t *pamh, int flags, const struct pk_args *a)
 			pk_log_refusal(pamh, "revalidation refused", user, NULL, &err);
 		goto out;
 	}
-	key.user = user;
-	key.sessionid = pk_audit_sessionid();
-	ancestors(&key);
-	rc = pk_state_find(cfg, "sess", same_session, &key, &st, &err);
+	rc = pk_find_caller_session(cfg, user, &st, &err);
 	if (rc == K8S_OK)
 		rc = revalidate_session(a, cfg, &st, &id, &err);
 	if (rc != K8S_OK) {

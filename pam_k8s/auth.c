@@ -98,6 +98,7 @@ static int accept_token(pam_handle_t *pamh, const struct pk_args *a, const struc
 	struct pk_login_data *d = NULL;
 	int rc;
 
+	memset(&login, 0, sizeof(login));
 	rc = check_token(cfg, user, token, id, &login, err);
 	if (rc != K8S_OK)
 		goto out;

@@ -130,6 +130,11 @@ typedef int (*pk_state_match)(const struct pk_state *st, const void *arg);
 int pk_state_find(const struct k8s_config *cfg, const char *prefix, pk_state_match match,
 		  const void *arg, struct pk_state *st, struct k8s_err *err);
 
+/* The token login session the calling process belongs to (session.c):
+ * K8S_OK with *st filled, K8S_REFUSED when there is none. */
+int pk_find_caller_session(const struct k8s_config *cfg, const char *user, struct pk_state *st,
+			   struct k8s_err *err);
+
 /* ---------------------------------------------------------- users.c */
 /* Is `user` one pam_k8s handles (store, accounts.declared,
  * accounts.allowExisting)?  1 yes, 0 no, -1 error (err set). */

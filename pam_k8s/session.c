@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 
@@ -125,4 +126,56 @@ int pk_close_session(pam_handle_t *pamh, int flags, const struct pk_args *a)
 out:
 	k8s_config_free(cfg);
 	return removed > 0 ? PAM_SUCCESS : PAM_IGNORE;
+}
+
+/* ---- the caller's session, for account and sudo ---- */
+
+struct caller_key {
+	const char *user;
+	long long sessionid;
+	struct pk_proc chain[64];   /* this process's ancestors */
+	size_t n_chain;
+};
+
+static void ancestors(struct caller_key *k)
+{
+	struct pk_proc p;
+	pid_t pid = getppid(), next = 0;
+
+	k->n_chain = 0;
+	while (pid > 1 && k->n_chain < sizeof(k->chain) / sizeof(k->chain[0])) {
+		if (pk_proc_get(pid, &p, &next) != 0)
+			break;
+		k->chain[k->n_chain++] = p;
+		pid = next;
+	}
+}
+
+/* Same audit session (pam_loginuid gave the login one; descendants
+ * cannot leave it), or, where there is none, the session leader is one
+ * of our ancestors. */
+static int callers_session(const struct pk_state *st, const void *arg)
+{
+	const struct caller_key *k = arg;
+	size_t i;
+
+	if (strcmp(st->user, k->user) != 0 || !pk_proc_alive(&st->leader))
+		return 0;
+	if (k->sessionid >= 0 && st->sessionid >= 0)
+		return st->sessionid == k->sessionid;
+	for (i = 0; i < k->n_chain; i++)
+		if (same_proc(&k->chain[i], &st->leader))
+			return 1;
+	return 0;
+}
+
+int pk_find_caller_session(const struct k8s_config *cfg, const char *user, struct pk_state *st,
+			   struct k8s_err *err)
+{
+	struct caller_key key;
+
+	key.user = user;
+	key.sessionid = pk_audit_sessionid();
+	ancestors(&key);
+	return pk_state_find(cfg, "sess", callers_session, &key, st, err);
 }

@@ -122,6 +122,10 @@ int pk_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
 	struct k8s_store_user *u;
 	int rc;
 
+	/* An allowExisting account lives in another NSS source; the store
+	 * cannot hold it (its memberships come from that source). */
+	if (login->existing)
+		return K8S_OK;
 	rc = k8s_store_open(cfg->store, 1, &st, err);
 	if (rc != K8S_OK)
 		goto out;

@@ -1,0 +1,287 @@
+# shellcheck shell=bash
+# Shared setup for pam_k8s's integration tests (t_pam_*, t_sshd_*, t_sudo_*,
+# t_askpass_*).  Everything happens in a private mount namespace, so the
+# host's /etc/pam.d, /etc/nsswitch.conf, /etc/sudoers, /dev/log, library
+# directory and identity store are never touched:
+#
+#   . tests/pam/pamlib.sh
+#   pk_enter_ns "$@"       # re-executes the test under `unshare -m` (root only)
+#   pk_setup               # temp dir $T, private /dev with a /dev/log -> $T/syslog,
+#                          # private copy of /etc/pam.d
+#   pk_idp_start           # tests/pam/idp.py: TLS OIDC issuer + TokenReview
+#   pk_write_config        # $T/config.yaml (tokenReview + jwt + accounts)
+#   pk_stack NAME LINES    # /etc/pam.d/NAME (MOD = the module under test)
+#   pk_pam NAME USER OPS... <<<"answers"   # pamtester; output in PK_OUT, rc in PK_RC
+#   pk_ok / pk_fail / pk_check DESC CMD... / pk_done
+#
+# PK_BUILD selects the build directory (default <repo>/build).
+
+PK_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PK_BUILD=$(cd "${PK_BUILD:-$PK_REPO/build}" 2>/dev/null && pwd || echo "${PK_BUILD:-$PK_REPO/build}")
+PK_MOD=$PK_BUILD/pam_k8s.so
+PK_CLI=$PK_BUILD/k8s-auth
+PK_ASKPASS=$PK_BUILD/k8s-ssh-askpass
+PK_PY=/usr/bin/python3
+PK_AUD=host-login:pamtest
+PK_SA_ISS=https://kubernetes.default.svc.cluster.local
+PK_PASS=0
+PK_FAIL=0
+PK_BG_PIDS=()
+
+pk_ok() {
+	PK_PASS=$((PK_PASS + 1))
+	echo "ok   - $*"
+}
+
+pk_fail() {
+	PK_FAIL=$((PK_FAIL + 1))
+	echo "FAIL - $*"
+}
+
+pk_skip() {
+	echo "skip: $*"
+	exit 77
+}
+
+# pk_check DESC CMD...: pass when CMD succeeds.
+pk_check() {
+	local desc=$1
+	shift
+	if "$@"; then pk_ok "$desc"; else pk_fail "$desc"; fi
+}
+
+pk_done() {
+	echo "pam tests: $PK_PASS passed, $PK_FAIL failed"
+	[ "$PK_FAIL" = 0 ] && [ "$PK_PASS" -gt 0 ]
+	exit $?
+}
+
+pk_enter_ns() {
+	if [ "${PK_IN_NS:-}" = 1 ]; then
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || pk_skip "needs root (private mount namespace)"
+	command -v unshare >/dev/null || pk_skip "unshare not found"
+	[ -f "$PK_MOD" ] || pk_skip "$PK_MOD not built"
+	PK_IN_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+}
+
+_pk_cleanup() {
+	local p
+	for p in "${PK_BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PK_BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${T:-}" ] && [ -d "$T" ] && [ "${PK_KEEP:-0}" != 1 ]; then
+		rm -rf "$T"
+	fi
+}
+
+# A /dev of our own: the host's device nodes bound in, and /dev/log a
+# socket of syslogd.py writing $T/syslog.
+_pk_private_dev() {
+	local n
+	mkdir -p "$T/hostdev"
+	mount --bind /dev "$T/hostdev"
+	mount -t tmpfs -o mode=0755,size=4m pktmpdev /dev
+	for n in null zero full random urandom tty; do
+		touch "/dev/$n"
+		mount --bind "$T/hostdev/$n" "/dev/$n"
+	done
+	mkdir -p /dev/pts /dev/shm
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+	ln -s pts/ptmx /dev/ptmx
+	mount -t tmpfs -o mode=1777 shm /dev/shm
+	ln -s /proc/self/fd /dev/fd
+	ln -s /proc/self/fd/0 /dev/stdin
+	ln -s /proc/self/fd/1 /dev/stdout
+	ln -s /proc/self/fd/2 /dev/stderr
+	umount "$T/hostdev"
+}
+
+# Start a helper whose life ends with ours: its stdin is a pipe we hold.
+# pk_bg READYFILE CMD...: waits for a READY line in READYFILE.
+pk_bg() {
+	local ready=$1 i
+	shift
+	exec {_pk_fd}> >("$@" >"$ready" 2>&1)
+	PK_BG_PIDS+=($!)
+	for ((i = 0; i < 200; i++)); do
+		grep -q READY "$ready" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "helper did not start: $*" >&2
+	cat "$ready" >&2
+	return 1
+}
+
+pk_setup() {
+	T=$(mktemp -d /tmp/pamtest.XXXXXX)
+	chmod 755 "$T"
+	trap _pk_cleanup EXIT
+	mkdir -p "$T/run" "$T/cache" "$T/store" "$T/etc"
+	chmod 700 "$T/run" "$T/cache"
+	_pk_private_dev
+	: >"$T/syslog"
+	pk_bg "$T/syslogd.out" "$PK_PY" "$PK_REPO/tests/pam/syslogd.py" /dev/log "$T/syslog" || exit 1
+	cp -a /etc/pam.d "$T/pam.d"
+	mount --bind "$T/pam.d" /etc/pam.d
+}
+
+# The store directory the NSS module reads is compiled in; give the
+# namespace one that is ours (an empty overlay entry, then a bind mount).
+pk_private_store() {
+	if [ ! -d /var/lib/k8s-auth ]; then
+		mkdir -p "$T/varlib/k8s-auth"
+		mount -t overlay overlay -o "lowerdir=$T/varlib:/var/lib" /var/lib
+	fi
+	mount --bind "$T/store" /var/lib/k8s-auth
+	PK_STORE=/var/lib/k8s-auth
+}
+
+pk_idp_start() {
+	mkdir -p "$T/idp"
+	pk_bg "$T/idp.out" "$PK_PY" "$PK_REPO/tests/pam/idp.py" serve "$T/idp" || exit 1
+	PK_URL=$(cat "$T/idp/url")
+}
+
+# pk_write_config [EXTRA_YAML]: tokenReview against the test issuer, jwt
+# for OIDC tokens from it, the SPEC's mapping rules, temp store/run/cache.
+pk_write_config() {
+	local extra=${1-} file=${PK_CONFIG_FILE:-$T/config.yaml}
+	{
+		cat <<EOF
+tokenReview:
+  kubeconfig: $T/idp/kubeconfig
+  audiences: ["$PK_AUD"]
+  timeout: ${PK_TIMEOUT:-2s}
+  cacheTTL: ${PK_CACHE_TTL:-0}
+jwt:
+- issuer:
+    url: $PK_URL
+    audiences: ["$PK_AUD"]
+    certificateAuthority: |
+$(sed 's/^/      /' "$T/idp/ca.pem")
+  claimMappings:
+    username: {claim: email, prefix: ""}
+    groups: {claim: groups, prefix: "oidc:"}
+    uid: {claim: sub}
+policy:
+  maxTokenLifetime: 24h
+accounts:
+  users:
+  - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
+    local: '\\1.\\2'
+  - match: '^([a-z][a-z0-9_-]*)@example\\.com\$'
+    local: '\\1'
+  declared: [${PK_DECLARED:-ops.alice, ops.bob, ops.dave, carol, erin}]
+  groups:
+  - match: '^oidc:platform-admins\$'
+    local: sudo
+  - match: '^oidc:team-(.*)\$'
+    local: 'k8s-\\1'
+  - match: '^system:serviceaccounts:ops\$'
+    local: k8s-ops
+store: ${PK_STORE:-$T/store}
+cacheDir: $T/cache
+runDir: $T/run
+EOF
+		printf '%s\n' "$extra"
+	} >"$file"
+	chmod 644 "$file"
+}
+
+# pk_mint ARGS...: a token from the test issuer (see idp.py mint --help).
+pk_mint() {
+	"$PK_PY" "$PK_REPO/tests/pam/idp.py" mint "$T/idp" "$@"
+}
+
+# Service-account token for ops/NAME with the given SA uid.
+pk_sa_token() {
+	local name=$1 uid=$2
+	shift 2
+	pk_mint --iss "$PK_SA_ISS" --sub "system:serviceaccount:ops:$name" --aud "$PK_AUD" \
+		--sa-uid "$uid" "$@"
+}
+
+# OIDC token for NAME@example.com.
+pk_oidc_token() {
+	local name=$1
+	shift
+	pk_mint --sub "idp|$name" --email "$name@example.com" --aud "$PK_AUD" "$@"
+}
+
+# pk_stack NAME LINE...: /etc/pam.d/NAME; "MOD" in a line is the module
+# under test, "CFG" its config argument.
+pk_stack() {
+	local name=$1 line
+	shift
+	: >"/etc/pam.d/$name"
+	for line in "$@"; do
+		line=${line//MOD/$PK_MOD}
+		line=${line//CFG/config=${PK_CONFIG_FILE:-$T/config.yaml}}
+		printf '%s\n' "$line" >>"/etc/pam.d/$name"
+	done
+}
+
+# A module built with SAN=1 needs the sanitizer runtimes preloaded into
+# the (uninstrumented) application that loads it.
+pk_san_env() {
+	if [ -z "${PK_PRELOAD+x}" ]; then
+		PK_PRELOAD=
+		if ldd "$PK_MOD" 2>/dev/null | grep -q libasan; then
+			PK_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+		fi
+	fi
+	if [ -n "$PK_PRELOAD" ]; then
+		echo "LD_PRELOAD=$PK_PRELOAD"
+		echo "ASAN_OPTIONS=${PK_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+		echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+	fi
+}
+
+# pk_pam SERVICE USER OPS... < answers: pamtester; PK_OUT, PK_RC.
+pk_pam() {
+	local svc=$1 user=$2
+	shift 2
+	mapfile -t _pk_env < <(pk_san_env)
+	PK_OUT=$(env "${_pk_env[@]}" pamtester -v "$svc" "$user" "$@" 2>&1)
+	PK_RC=$?
+}
+
+# Datagrams are processed in order: once a marker sent now is in the
+# file, everything logged before it is too.
+pk_log_sync() {
+	local m="pamlib-sync-$RANDOM$RANDOM" i
+	logger -u /dev/log -t pamlib -- "$m" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		grep -qF -- "$m" "$T/syslog" && return 0
+		sleep 0.02
+	done
+}
+
+pk_log_has() {
+	pk_log_sync
+	grep -q -- "$1" "$T/syslog"
+}
+
+# The token must appear nowhere: syslog, run dir listing, store.
+pk_no_leak() {
+	local tok=$1 sig=${1##*.}
+	[ ${#sig} -ge 40 ] || sig=$tok
+	pk_log_sync
+	! grep -rqF -- "$sig" "$T/syslog" "$T/store" 2>/dev/null
+}
+
+pk_mark_log() {
+	pk_log_sync
+	PK_LOG_MARK=$(wc -l <"$T/syslog")
+}
+
+# Lines logged since pk_mark_log.
+pk_new_log() {
+	pk_log_sync
+	tail -n +"$((${PK_LOG_MARK:-0} + 1))" "$T/syslog"
+}
