@@ -71,6 +71,7 @@ ifneq ($(ASKPASS_SRC),)
 TARGETS    += $(ASKPASS)
 endif
 
+.SECONDARY:
 .PHONY: all check deps test unit integration asan valgrind fuzz fuzz-build demo bench install clean man
 all: $(TARGETS)
 
