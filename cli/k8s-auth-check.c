@@ -175,7 +175,9 @@ int cmd_check(int argc, char **argv, const char *config_path)
 		rc = k8s_err_set(&err, K8S_REFUSED, why, "%s", why);
 		goto out;
 	}
-	rc = k8s_validate_token(cfg, token, 0, &id, &err);
+	/* Ask the apiserver now: an admin asking "why" wants today's answer,
+	 * and check must leave no review-cache entry behind. */
+	rc = k8s_validate_token(cfg, token, K8S_VALIDATE_NO_CACHE, &id, &err);
 	k8s_freezero_str(token);
 	token = NULL;
 	if (rc != K8S_OK)
