@@ -124,7 +124,7 @@ out:
 }
 
 /* One attempt: read a token, check it, log a refusal.  *had_token says
- * whether a token was read at all (no answer is not a refused token). */
+ * whether a token was read at all (declining to offer one is no refusal). */
 static int attempt(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
 		   const char *user, int from_authtok, int *had_token, struct k8s_err *err)
 {
@@ -141,14 +141,17 @@ static int attempt(pam_handle_t *pamh, const struct pk_args *a, const struct k8s
 		rc = pam_status(accept_token(pamh, a, cfg, user, token, &id, err));
 	}
 	k8s_freezero_str(token);
-	if (rc != PAM_SUCCESS && (*had_token || !from_authtok))
+	if (rc == PAM_IGNORE)
+		pk_debug(pamh, a, "%s: %s (%s)", user, err->reason, err->detail);
+	else if (rc != PAM_SUCCESS)
 		pk_log_refusal(pamh, "auth refused", user, &id, err);
 	k8s_identity_free(&id);
 	return rc;
 }
 
 /* PAM_AUTHTOK first with use_first_pass/try_first_pass; try_first_pass
- * then prompts once unless the cluster could not be asked at all. */
+ * then prompts when PAM_AUTHTOK held no token or a refused one, but not
+ * when the cluster could not be asked at all. */
 static int run_auth(pam_handle_t *pamh, int flags, const struct pk_args *a,
 		    const struct k8s_config *cfg, const char *user)
 {
@@ -158,13 +161,13 @@ static int run_auth(pam_handle_t *pamh, int flags, const struct pk_args *a,
 	if (a->use_first_pass || a->try_first_pass) {
 		rc = attempt(pamh, a, cfg, user, 1, &had_token, &err);
 		if (rc == PAM_SUCCESS || a->use_first_pass ||
-		    (had_token && err.status != K8S_REFUSED))
+		    (rc != PAM_IGNORE && err.status != K8S_REFUSED))
 			goto out;
 	}
 	rc = attempt(pamh, a, cfg, user, 0, &had_token, &err);
 out:
-	if (rc != PAM_SUCCESS && (had_token || rc == PAM_AUTH_ERR))
-		pk_tell(pamh, flags, err.status == K8S_REFUSED
+	if (rc == PAM_AUTH_ERR || (rc == PAM_AUTHINFO_UNAVAIL && had_token))
+		pk_tell(pamh, flags, rc == PAM_AUTH_ERR
 				     ? "Kubernetes token refused."
 				     : "Kubernetes token could not be verified now.");
 	return rc;

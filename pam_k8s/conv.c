@@ -95,13 +95,13 @@ out:
 	return rc;
 }
 
-/* Empty answer: the user has no token to offer, which is "no answer"
- * (the stack may go on to pam_unix), not a refused token. */
+/* An empty answer is the user declining to offer a token: pam_k8s steps
+ * aside (PAM_IGNORE) so the stack can go on, e.g. to a local password. */
 static int frame_rc(int r, const struct k8s_err *err)
 {
 	if (r != PK_FRAME_BAD)
 		return PAM_SUCCESS;
-	return strcmp(err->reason, "no token") == 0 ? PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
+	return strcmp(err->reason, PK_REASON_NO_TOKEN) == 0 ? PAM_IGNORE : PAM_AUTH_ERR;
 }
 
 static int token_from_authtok(pam_handle_t *pamh, struct pk_frame *f, struct k8s_err *err)
@@ -114,9 +114,9 @@ static int token_from_authtok(pam_handle_t *pamh, struct pk_frame *f, struct k8s
 	 * module's password must not go to the apiserver as a bearer token. */
 	if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == NULL ||
 	    !k8s_looks_like_jwt((const char *)item)) {
-		k8s_err_set(err, K8S_UNAVAILABLE, "no token in PAM_AUTHTOK",
+		k8s_err_set(err, K8S_REFUSED, PK_REASON_NO_TOKEN,
 			    "PAM_AUTHTOK is unset or not shaped like a JWT");
-		return PAM_AUTHINFO_UNAVAIL;
+		return PAM_IGNORE;
 	}
 	tok = item;
 	r = pk_frame_first(f, tok, strnlen(tok, K8S_TOKEN_MAX + 1), err);

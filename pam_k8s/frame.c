@@ -136,7 +136,7 @@ int pk_frame_first(struct pk_frame *f, const char *ans, size_t len, struct k8s_e
 	f->rounds = 1;
 	pk_trim(&ans, &len);
 	if (len == 0)
-		return frame_bad(f, err, "no token", "the answer was empty");
+		return frame_bad(f, err, PK_REASON_NO_TOKEN, "the answer was empty");
 	if (len < pos || memcmp(ans, PK_FRAME_MAGIC, pos) != 0) {
 		if (pk_cut_length(len))
 			return frame_bad(f, err, "token may have been cut by the client",

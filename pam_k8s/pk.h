@@ -68,8 +68,11 @@ void pk_trim(const char **s, size_t *len);
 /* ---------------------------------------------------------- conv.c */
 /* The token from the conversation (several prompts when framed) or from
  * PAM_AUTHTOK.  PAM_SUCCESS with *token malloc'd (caller wipes and
- * frees), PAM_AUTHINFO_UNAVAIL when no answer could be had (conversation
- * failed, empty answer), PAM_AUTH_ERR for a framing violation. */
+ * frees); PAM_IGNORE when no token was offered (empty answer, or
+ * PAM_AUTHTOK holds no JWT) with err->reason PK_REASON_NO_TOKEN;
+ * PAM_AUTHINFO_UNAVAIL when the conversation failed; PAM_AUTH_ERR for a
+ * framing violation. */
+#define PK_REASON_NO_TOKEN "no token offered"
 int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
 		  int from_authtok, char **token, struct k8s_err *err);
 /* The first configured audience (tokenReview first), "" when none. */

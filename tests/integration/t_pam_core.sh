@@ -97,9 +97,11 @@ for u in root nobody not-in-store; do
 	pk_check "$u: ignored (stack falls through to pam_permit)" test "$PK_RC" = 0
 	pk_check "$u: never prompted for a token" eval '! grep -q "Kubernetes token" <<<"$PK_OUT"'
 done
-pk_pam k8s-ignore ops.bob authenticate <<<""
-pk_check "ops.bob (declared): prompted, empty answer fails" \
+pk_pam k8s-test ops.bob authenticate <<<""
+pk_check "ops.bob (declared): prompted; an empty answer does not authenticate" \
 	eval '[ "$PK_RC" != 0 ] && grep -q "Kubernetes token" <<<"$PK_OUT"'
+pk_pam k8s-ignore ops.bob authenticate <<<""
+pk_check "ops.bob: an empty answer steps aside (PAM_IGNORE: the stack goes on)" test "$PK_RC" = 0
 
 # ---- boundary sizes through misc_conv.  Unframed answers at the lengths
 # clients cut at are refused; framed (k8s-ssh-askpass --frame) they pass.

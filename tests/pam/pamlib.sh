@@ -126,8 +126,48 @@ pk_setup() {
 	_pk_private_dev
 	: >"$T/syslog"
 	pk_bg "$T/syslogd.out" "$PK_PY" "$PK_REPO/tests/pam/syslogd.py" /dev/log "$T/syslog" || exit 1
+	# /etc: the host's, read-only, with an /etc/k8s-auth of our own; the
+	# files a test changes are bound over it from $T.
+	mkdir -p "$T/etcx/k8s-auth" "$T/k8s-auth"
+	mount -t overlay pketc -o "lowerdir=$T/etcx:/etc" /etc
+	mount --bind "$T/k8s-auth" /etc/k8s-auth
 	cp -a /etc/pam.d "$T/pam.d"
 	mount --bind "$T/pam.d" /etc/pam.d
+	# /run: private (sshd's /run/sshd, sudo's timestamps, /run/k8s-auth)
+	mount -t tmpfs -o mode=0755 pkrun /run
+	mkdir -m 0755 /run/sshd
+}
+
+# pk_etc_file PATH [SED_SCRIPT]: a private writable copy of PATH (edited
+# by sed when given), bound over it.  Rewrite it later with `cat > PATH`,
+# never with sed -i (a rename cannot replace a mount point).
+pk_etc_file() {
+	local f=$1 copy
+	copy=$T/etcfiles/${f//\//_}
+	mkdir -p "$T/etcfiles"
+	cp -a "$f" "$copy"
+	[ $# -lt 2 ] || sed -i -E "$2" "$copy"
+	mount --bind "$copy" "$f"
+}
+
+# The system as a package would leave it: libnss_k8s.so.2 and
+# security/pam_k8s.so in the library directory (an overlay over the
+# host's), "k8s" in nsswitch.conf, the store at its compiled-in place.
+pk_system_install() {
+	local libdir
+	libdir=$(readlink -f /lib/x86_64-linux-gnu)
+	mkdir -p "$T/libx/security"
+	# every process loads the NSS module: it must not need a sanitizer runtime
+	PK_NSS_SO=${PK_NSS_SO:-$PK_BUILD/libnss_k8s.so.2}
+	if ldd "$PK_NSS_SO" | grep -q libasan; then
+		PK_NSS_SO=$PK_REPO/build/libnss_k8s.so.2
+	fi
+	[ -f "$PK_NSS_SO" ] || pk_skip "no uninstrumented libnss_k8s.so.2 (set PK_NSS_SO)"
+	cp "$PK_NSS_SO" "$T/libx/"
+	cp "$PK_MOD" "$T/libx/security/pam_k8s.so"
+	mount -t overlay pklib -o "lowerdir=$T/libx:$libdir" "$libdir"
+	pk_etc_file /etc/nsswitch.conf 's/^(passwd|group):( +)(.*)$/\1:\2\3 k8s/' 
+	pk_private_store
 }
 
 # The store directory the NSS module reads is compiled in; give the
@@ -135,7 +175,7 @@ pk_setup() {
 pk_private_store() {
 	if [ ! -d /var/lib/k8s-auth ]; then
 		mkdir -p "$T/varlib/k8s-auth"
-		mount -t overlay overlay -o "lowerdir=$T/varlib:/var/lib" /var/lib
+		mount -t overlay pkvarlib -o "lowerdir=$T/varlib:/var/lib" /var/lib
 	fi
 	mount --bind "$T/store" /var/lib/k8s-auth
 	PK_STORE=/var/lib/k8s-auth
@@ -186,7 +226,7 @@ accounts:
     local: k8s-ops
 store: ${PK_STORE:-$T/store}
 cacheDir: $T/cache
-runDir: $T/run
+runDir: ${PK_RUNDIR:-$T/run}
 EOF
 		printf '%s\n' "$extra"
 	} >"$file"
@@ -284,4 +324,99 @@ pk_mark_log() {
 pk_new_log() {
 	pk_log_sync
 	tail -n +"$((${PK_LOG_MARK:-0} + 1))" "$T/syslog"
+}
+
+# pk_etc_append PATH LINE...: private copy of PATH with lines appended.
+pk_etc_append() {
+	local f=$1 copy
+	shift
+	copy=$T/etcfiles/${f//\//_}
+	mkdir -p "$T/etcfiles"
+	cp -a "$f" "$copy"
+	printf '%s\n' "$@" >>"$copy"
+	mount --bind "$copy" "$f"
+}
+
+# Debian's stock stacks with pam_k8s's pam-auth-update profile enabled, by
+# the real pam-auth-update (private /usr/share/pam-configs, /var/lib/pam).
+pk_debian_stack() {
+	cp -a /usr/share/pam-configs "$T/pam-configs"
+	cp "$PK_REPO/tests/pam/pam-configs/k8s" "$T/pam-configs/k8s"
+	mount --bind "$T/pam-configs" /usr/share/pam-configs
+	cp -a /var/lib/pam "$T/varlibpam"
+	mount --bind "$T/varlibpam" /var/lib/pam
+	DEBIAN_FRONTEND=noninteractive pam-auth-update --enable k8s >/dev/null 2>&1 || {
+		echo "pam-auth-update failed" >&2
+		return 1
+	}
+	grep -q pam_k8s.so /etc/pam.d/common-auth
+}
+
+pk_free_port() {
+	"$PK_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A real sshd on a loopback port: its own config and host key,
+# keyboard-interactive through PAM, passwords off, keys for
+# $T/ssh/authorized_keys/USER.  PK_SSH_PORT, PK_SSHD_PID.
+pk_sshd_start() {
+	local i
+	mkdir -p "$T/ssh/authorized_keys"
+	chmod 700 "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -C host -f "$T/ssh/host_ed25519"
+	ssh-keygen -q -t ed25519 -N '' -C client -f "$T/ssh/id_client"
+	PK_SSH_PORT=$(pk_free_port)
+	cat >"$T/ssh/sshd_config" <<EOF
+Port $PK_SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $T/ssh/host_ed25519
+PidFile $T/ssh/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $T/ssh/authorized_keys/%u
+StrictModes no
+PermitRootLogin yes
+UseDNS no
+PrintMotd no
+LogLevel ${PK_SSHD_LOGLEVEL:-VERBOSE}
+${PK_SSHD_EXTRA:-}
+EOF
+	/usr/sbin/sshd -t -f "$T/ssh/sshd_config" || return 1
+	mapfile -t _pk_env < <(pk_san_env)
+	env "${_pk_env[@]}" /usr/sbin/sshd -D -f "$T/ssh/sshd_config" -E "$T/sshd.log" &
+	PK_SSHD_PID=$!
+	PK_BG_PIDS+=("$PK_SSHD_PID")
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PK_SSH_PORT") 2>/dev/null && break
+		sleep 0.05
+	done
+	echo "[127.0.0.1]:$PK_SSH_PORT $(cut -d' ' -f1,2 "$T/ssh/host_ed25519.pub")" >"$T/ssh/known_hosts"
+	mkdir -p "$T/askpass-cache"
+	chmod 700 "$T/askpass-cache"
+}
+
+# pk_authorize_key USER: the client key may log in as USER.
+pk_authorize_key() {
+	cp "$T/ssh/id_client.pub" "$T/ssh/authorized_keys/$1"
+}
+
+# pk_ssh USER CMD...: the stock ssh client, keyboard-interactive only,
+# prompts answered by $PK_SSH_ASKPASS (default k8s-ssh-askpass).
+# PK_OUT (stdout+stderr), PK_RC, PK_MS (wall time).  PK_SSH_OPTS adds options.
+pk_ssh() {
+	local user=$1 start
+	shift
+	start=$(date +%s%N)
+	# shellcheck disable=SC2086 # PK_SSH_OPTS is a list of options
+	PK_OUT=$(SSH_ASKPASS=${PK_SSH_ASKPASS:-$PK_ASKPASS} SSH_ASKPASS_REQUIRE=force DISPLAY= \
+		K8S_ASKPASS_CACHE_DIR=$T/askpass-cache RAW_ASKPASS_BIN=$PK_ASKPASS \
+		setsid -w ssh -F /dev/null -p "$PK_SSH_PORT" -i "$T/ssh/id_client" \
+		-o UserKnownHostsFile="$T/ssh/known_hosts" -o StrictHostKeyChecking=yes \
+		-o PreferredAuthentications="${PK_SSH_AUTH:-keyboard-interactive}" \
+		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 -o LogLevel=ERROR \
+		${PK_SSH_OPTS:-} -T "$user@127.0.0.1" "$@" </dev/null 2>&1)
+	PK_RC=$?
+	PK_MS=$((($(date +%s%N) - start) / 1000000))
 }

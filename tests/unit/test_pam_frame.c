@@ -128,9 +128,9 @@ static void test_unframed_trim_and_empty(void **state)
 	assert_string_equal(f.tok.data, "abc.def.ghi");
 	pk_frame_free(&f);
 	assert_int_equal(pk_frame_first(&f, " \r\n", 3, &err), PK_FRAME_BAD);
-	assert_string_equal(err.reason, "no token");
+	assert_string_equal(err.reason, PK_REASON_NO_TOKEN);
 	assert_int_equal(pk_frame_first(&f, "", 0, &err), PK_FRAME_BAD);
-	assert_string_equal(err.reason, "no token");
+	assert_string_equal(err.reason, PK_REASON_NO_TOKEN);
 }
 
 /* Every size a client might face, in chunks each client can carry. */
