@@ -36,7 +36,8 @@
 #   fc_fault JSON     every following request gets this fault (see README)
 #   fc_fault_clear    back to normal
 #   fc_requests [PATH]  requests the server has seen for PATH (exact path),
-#                     or in total without PATH
+#                     or in total without PATH; `fc_requests _connections`
+#                     counts TCP connections (even those whose TLS failed)
 #   fc_review TOKEN [AUD...]  POST a TokenReview as the reviewer with curl,
 #                     print the response body (for tests of the fake itself)
 
@@ -78,8 +79,11 @@ on_exit() {
 	_LIB_EXIT_CMDS+=("$1")
 }
 
+# No `exit` in here: bash keeps the script's exit status through an EXIT
+# trap, and a trap that others extend (tests/kube/kubelib.sh appends
+# "; kube_stop") must run to its end.
 _lib_cleanup() {
-	local rc=$? c
+	local c
 	for c in "${_LIB_EXIT_CMDS[@]}"; do
 		eval "$c" || true
 	done
@@ -89,7 +93,6 @@ _lib_cleanup() {
 	else
 		rm -rf "$TEST_TMP"
 	fi
-	exit $rc
 }
 trap _lib_cleanup EXIT
 trap 'exit 130' INT
@@ -169,7 +172,8 @@ try:
     counts = json.load(open(sys.argv[1]))
 except FileNotFoundError:
     counts = {}
-print(counts.get(sys.argv[2], 0) if sys.argv[2] else sum(counts.values()))
+print(counts.get(sys.argv[2], 0) if sys.argv[2] else
+      sum(v for k, v in counts.items() if k.startswith("/")))
 EOF
 }
 

@@ -413,7 +413,8 @@ def _check_times(claims, now):
     exp, nbf = _numeric(claims, "exp"), _numeric(claims, "nbf")
     if nbf is not None and now + LEEWAY < nbf:
         return "Token could not be validated."
-    if exp is not None and now - LEEWAY > exp:
+    # A missing exp reads as the zero time in go-jose: long expired.
+    if exp is None or now - LEEWAY > exp:
         return "Token has expired."
     return None
 

@@ -106,6 +106,7 @@ class Server(ThreadingHTTPServer):
         # The handshake runs here, in the connection's own thread, under a
         # timeout: a silent client can never stall the accept loop.
         request.settimeout(IO_TIMEOUT)
+        core.count_request(self.dir, "_connections")
         try:
             conn = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
@@ -430,22 +431,40 @@ class Handler(BaseHTTPRequestHandler):
                            "metadata": {"creationTimestamp": None}, "spec": out_spec, "status": status})
 
 
+INTERNAL = {"TokenReview": "authentication", "TokenRequest": "authentication",
+            "ServiceAccount": "core", "Pod": "core"}
+
+
+def _go_json_error(body, e):
+    """Roughly encoding/json's wording, then the body, as the apiserver quotes it."""
+    text = body.decode("utf-8", "replace")
+    pos = getattr(e, "pos", len(text))
+    if pos >= len(text.rstrip()):
+        msg = "unexpected end of JSON input"
+    elif "property name" in str(e):
+        msg = "invalid character %r looking for beginning of object key string" % text[pos]
+    else:
+        msg = "invalid character %r looking for beginning of value" % text[pos]
+    return "%s (%s)" % (msg.replace('"', "'"), text[:2048])
+
+
 def parse_object(body, kind, api_version):
     """Decode a request object the way the apiserver's codec refuses bad ones."""
+    pfx = "the object provided is unrecognized (must be of type %s): couldn't get version/kind; " \
+          "json parse error: " % kind
     try:
         obj = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        return None, Reply(400, status_obj(400, "the object provided is unrecognized (must be of type %s): "
-                                           "couldn't get version/kind; json parse error: %s" % (kind, e)))
+        return None, Reply(400, status_obj(400, pfx + _go_json_error(body, e)))
     if not isinstance(obj, dict):
-        return None, Reply(400, status_obj(400, "the object provided is unrecognized (must be of type %s): "
-                                           "couldn't get version/kind; json parse error: not an object" % kind))
+        return None, Reply(400, status_obj(400, pfx + "json: cannot unmarshal %s into Go value of type "
+                                           "struct { APIVersion string; Kind string }" % type(obj).__name__))
     k, v = obj.get("kind"), obj.get("apiVersion")
     if k not in (None, "") and k != kind:
         version = (v or "").split("/")[-1]
         return None, Reply(400, status_obj(400, '%s in version "%s" cannot be handled as a %s: '
-                                           "converting (%s.%s) to (%s): unknown conversion" % (
-                                               k, version, kind, version, k, kind)))
+                                           "converting (%s.%s) to (%s.%s): unknown conversion" % (
+                                               k, version, kind, version, k, INTERNAL[kind], kind)))
     if v not in (None, "") and v != api_version:
         return None, Reply(400, status_obj(400, "the API version in the data (%s) does not match the "
                                            "expected API version (%s)" % (v, api_version)))
@@ -502,9 +521,10 @@ def _not_found(kind, name):
 
 def _invalid(kind, name, field, value, detail, group=""):
     msg = "Invalid value: %s: %s" % (json.dumps(value), detail)
-    details = {"name": name, "kind": kind} if name else {"kind": kind}
+    details = {"name": name} if name else {}
     if group:
         details["group"] = group
+    details["kind"] = kind
     details["causes"] = [{"reason": "FieldValueInvalid", "message": msg, "field": field}]
     return Reply(422, status_obj(422, '%s%s "%s" is invalid: %s: %s' % (
         kind, "." + group if group else "", name, field, msg), "Invalid", details))
