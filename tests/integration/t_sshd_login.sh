@@ -17,7 +17,7 @@ pk_enter_ns "$@"
 pk_setup
 pk_idp_start
 pk_system_install
-export PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="ops.alice, ops.bob, carol, erin"
+export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="ops.alice, ops.bob, carol, erin"
 pk_write_config
 pk_debian_stack || exit 1
 "$PK_CLI" sync >/dev/null || exit 1

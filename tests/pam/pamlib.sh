@@ -43,11 +43,11 @@ pk_skip() {
 	exit 77
 }
 
-# pk_check DESC CMD...: pass when CMD succeeds.
+# pk_check DESC CMD...: pass when CMD succeeds (returns 1 on a failure).
 pk_check() {
 	local desc=$1
 	shift
-	if "$@"; then pk_ok "$desc"; else pk_fail "$desc"; fi
+	if "$@"; then pk_ok "$desc"; else pk_fail "$desc"; return 1; fi
 }
 
 pk_done() {
@@ -217,6 +217,7 @@ accounts:
   - match: '^([a-z][a-z0-9_-]*)@example\\.com\$'
     local: '\\1'
   declared: [${PK_DECLARED:-ops.alice, ops.bob, ops.dave, carol, erin}]
+  home: ${PK_HOME:-/home/%u}
   groups:
   - match: '^oidc:platform-admins\$'
     local: sudo
@@ -362,7 +363,7 @@ pk_free_port() {
 pk_sshd_start() {
 	local i
 	mkdir -p "$T/ssh/authorized_keys"
-	chmod 700 "$T/ssh"
+	chmod 755 "$T/ssh" "$T/ssh/authorized_keys"  # sshd reads the keys as the user
 	ssh-keygen -q -t ed25519 -N '' -C host -f "$T/ssh/host_ed25519"
 	ssh-keygen -q -t ed25519 -N '' -C client -f "$T/ssh/id_client"
 	PK_SSH_PORT=$(pk_free_port)
@@ -400,6 +401,7 @@ EOF
 # pk_authorize_key USER: the client key may log in as USER.
 pk_authorize_key() {
 	cp "$T/ssh/id_client.pub" "$T/ssh/authorized_keys/$1"
+	chmod 644 "$T/ssh/authorized_keys/$1"
 }
 
 # pk_ssh USER CMD...: the stock ssh client, keyboard-interactive only,
