@@ -37,6 +37,16 @@ MESSAGES = {401: "Unauthorized", 429: "Too many requests, please try again later
 API_RE = re.compile(r"^/api/v1/namespaces/([^/]+)/(serviceaccounts|pods|secrets)(?:/([^/]+))?(/token)?$")
 
 
+def _int(v, default):
+    """A fault.json number, or the default for anything else."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 31 else default
+
+
+def _code(v, default):
+    """A fault.json HTTP status, or the default for anything else."""
+    return v if _int(v, 0) and 100 <= v <= 599 else default
+
+
 def status_obj(code, message=None, reason=None, details=None):
     """A metav1.Status as the apiserver writes it (member order too)."""
     o = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -134,7 +144,10 @@ class Server(ThreadingHTTPServer):
             st = os.stat(fp)
             with open(fp, encoding="utf-8") as f:
                 fault = json.load(f)
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            self.log("%s unreadable, ignored: %s" % (fp, e))
             return None
         if not isinstance(fault, dict) or p.startswith(REDIRECT_PREFIX + "/"):
             return None
@@ -260,7 +273,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             self.fault_note = " fault=%s" % mode
         if mode == "delay":
-            time.sleep(float(fault.get("seconds", 5)))
+            try:
+                time.sleep(max(0.0, float(fault.get("seconds", 5))))
+            except (TypeError, ValueError):
+                self.server.log("fault delay: bad seconds %r" % fault.get("seconds"))
         elif mode == "drop":
             self.close_connection = True
             self.connection.fc_abrupt = True
@@ -268,15 +284,19 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         elif mode == "status":
-            code = int(fault.get("code", 500))
+            code = _code(fault.get("code"), 500)
             headers = {"Retry-After": str(fault["retry-after"])} if "retry-after" in fault else {}
             return self.send(Reply(code, status_obj(code, fault.get("message")), headers=headers))
         elif mode == "redirect":
             loc = fault.get("location") or self.server.base + REDIRECT_PREFIX + self.path
-            return self.send(Reply(int(fault.get("code", 302)), "", None, {"Location": loc}))
+            return self.send(Reply(_code(fault.get("code"), 302), "", None, {"Location": loc}))
         if p.startswith(REDIRECT_PREFIX + "/"):
             p = p[len(REDIRECT_PREFIX):]
-        r = refusal or self.route(p, body, mode)
+        try:
+            r = refusal or self.route(p, body, mode)
+        except Exception as e:   # a bug or a corrupt state file: still answer, as the apiserver would
+            self.server.log("%s %s: internal error: %s: %s" % (self.command, p, type(e).__name__, e))
+            r = Reply(500, status_obj(500, "Internal error occurred: %s" % type(e).__name__))
         if mode in ("huge", "malformed", "wrong-kind"):
             r = bend(r, fault)
         self.send(r)
@@ -474,7 +494,7 @@ def parse_object(body, kind, api_version):
 def bend(r, fault):
     """The response-shaped faults: huge, malformed, wrong-kind."""
     mode = fault["mode"]
-    code = int(fault.get("code", 201))
+    code = _code(fault.get("code"), 201)
     obj = r.body if isinstance(r.body, dict) else {"kind": "TokenReview", "status": {}}
     if mode == "wrong-kind":
         obj = dict(obj, kind=fault.get("kind", "SubjectAccessReview"),
@@ -484,7 +504,7 @@ def bend(r, fault):
     if mode == "huge":
         # A complete, well-formed answer that is simply too big: only a size
         # limit in the client can refuse it.
-        size = int(fault.get("bytes", HUGE_BYTES))
+        size = _int(fault.get("bytes"), HUGE_BYTES)
         pad = max(0, size - len(text) - 9)
         text = text[:-1] + ',"pad":"' + "x" * pad + '"}'
         return Reply(code, text, r.ctype, r.headers)
@@ -635,8 +655,17 @@ def token_request(srv, ns, name, body):
 
 
 # ---------------------------------------------------------------- main
-def _watchdog(server, a):
-    parent, deadline = os.getppid(), (time.monotonic() + a.lifetime if a.lifetime > 0 else None)
+def _die_with(parent):
+    """SIGTERM when the parent goes (PR_SET_PDEATHSIG), polled as a fallback."""
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def _watchdog(server, a, parent):
+    deadline = time.monotonic() + a.lifetime if a.lifetime > 0 else None
     while True:
         time.sleep(0.25)
         if a.die_with_parent and os.getppid() != parent:
@@ -650,6 +679,9 @@ def _watchdog(server, a):
 
 def serve(a):
     import fakecluster
+    parent = os.getppid()
+    if a.die_with_parent:
+        _die_with(parent)
     d = a.dir
     server = Server((a.host, a.port), Handler, a)
     fakecluster.write_kubeconfigs(d, server.base)
@@ -664,7 +696,7 @@ def serve(a):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if a.die_with_parent or a.lifetime > 0:
-        threading.Thread(target=_watchdog, args=(server, a), daemon=True).start()
+        threading.Thread(target=_watchdog, args=(server, a, parent), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

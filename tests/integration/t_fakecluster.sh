@@ -399,6 +399,25 @@ n_after=$(fc_requests $TR)
 [ $((n_after - n_before)) = 12 ] || fail "requests.json counted $((n_after - n_before)) tokenreviews, want 12"
 [ "$(fc_requests /nowhere)" = 0 ] || fail "requests for an unseen path"
 pass "requests.json counts per path"
+fc_fault '{"mode": "no-audiences"}'
+review "$FC_HDR_REVIEWER" "$tok" host-login:test
+expect "no-audiences: authenticated, no status.audiences" '.status.authenticated == true and (.status | has("audiences") | not)'
+fc_fault '{"mode": "wrong-audiences", "audiences": ["zzz"]}'
+review "$FC_HDR_REVIEWER" "$tok" host-login:test
+expect "wrong-audiences: status.audiences as configured" '.status.authenticated == true and .status.audiences == ["zzz"]'
+fc_fault '{"mode": "status", "code": 503, "retry-after": 7}'
+ra=$(curl -sS -m 5 --cacert "$FC_CA" -o /dev/null -D - "$FC_URL/healthz" | tr -d '\r' | sed -n 's/^[Rr]etry-[Aa]fter: //p')
+assert_eq "$ra" 7 "status fault with retry-after"
+fc_fault 'this is { not json'
+review "$FC_HDR_REVIEWER" "$tok" host-login:test
+expect "unreadable fault.json is ignored" '.status.authenticated == true'
+fc_fault_clear
+c0=$(fc_requests _connections)
+n0=$(fc_requests)
+if curl -sS -m 5 "$FC_URL/healthz" >/dev/null 2>&1; then fail "curl trusted the test CA without --cacert"; fi
+[ "$(fc_requests _connections)" = $((c0 + 1)) ] && [ "$(fc_requests)" = "$n0" ] ||
+	fail "a failed handshake: connections $c0 -> $(fc_requests _connections), requests $n0 -> $(fc_requests)"
+pass "a failed TLS handshake counts as a connection, not a request"
 
 # ---------------------------------------------------------------- robustness
 exec 7<>/dev/tcp/127.0.0.1/"${FC_URL##*:}" # a client that connects and says nothing
