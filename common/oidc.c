@@ -513,7 +513,9 @@ static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_auth
 				   "issuer %s: %s URL %.200s is not https", a->issuer_url, what, url);
 	req.method = "GET";
 	req.url = url;
-	req.accept = "application/json";
+	/* The kube-apiserver answers its JWKS only as application/jwk-set+json
+	 * and refuses (406) a request that accepts application/json alone. */
+	req.accept = "application/json, application/jwk-set+json";
 	req.ca_pem = a->ca_pem;
 	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
 	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
