@@ -11,6 +11,7 @@ SRC      := $(wildcard common/*.c)
 OBJ      := $(SRC:%.c=$(O)/%.o)
 TARGETS  := $(patsubst fuzz/%.c,$(O)/%,$(wildcard fuzz/fuzz_*.c))
 
+.SECONDARY:
 all: $(TARGETS)
 
 $(O)/%.o: %.c $(wildcard common/*.h)
