@@ -15,8 +15,11 @@
  *   jwtOptions: {timeout: 5s, maxStaleness: 24h}
  *       discovery/JWKS fetch timeout; how long cached keys serve an issuer
  *       that cannot be reached
- *   sync: {...}                       owned by the sync code; only checked
- *                                     to be a mapping here (cfg->raw)
+ *   login.subjectAccessReview, login.sudoSubjectAccessReview:
+ *       {verb, resource, group, name, namespace}: ask the apiserver after
+ *       the token validated (at login / at sudo re-validation)
+ *   sync: {namespaces, serviceAccounts, clusterRoles, rules, timeout}
+ *       `k8s-auth sync` from the cluster's RBAC (docs/sync.md)
  * Semantics where SPEC.md is silent:
  *   - an empty file, and a section written with no value (`policy:`),
  *     mean "all defaults";
@@ -34,7 +37,15 @@
  *     back-references, and a bounded expansion (see regex_problem);
  *   - paths (store, cacheDir, runDir, tokenReview.kubeconfig, home, shell)
  *     must be absolute; home and shell must not contain ':' or control
- *     characters (they end up in passwd entries). */
+ *     characters (they end up in passwd entries);
+ *   - resource attributes (SubjectAccessReview, sync.rules): verb and
+ *     resource required, group defaults to "", resource without '/', name
+ *     a template of %h, %u (SubjectAccessReview only) and %%, namespace
+ *     (SubjectAccessReview only) a DNS label;
+ *   - sync: namespaces are DNS labels, listed once; serviceAccounts needs
+ *     namespaces; a sync that can grant nobody (no serviceAccounts,
+ *     clusterRoles or rules) is refused; timeout is per request, default
+ *     10s. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -904,18 +915,172 @@ static int parse_accounts(struct cctx *c, json_t *o, struct k8s_config *cfg)
 	return 0;
 }
 
+/* ------------------------------------------------ resource attributes */
+
+/* RFC 1123 label, as Kubernetes namespaces are: it also keeps the name
+ * safe inside a URL path. */
+static int dns_label_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* %h, %% and (when allowed) %u are the only escapes. */
+static const char *name_template_problem(const char *t, int allow_user)
+{
+	for (; *t != '\0'; t++) {
+		if (*t != '%')
+			continue;
+		t++;
+		if (*t == 'h' || *t == '%' || (allow_user && *t == 'u'))
+			continue;
+		return allow_user ? "only %h (host name), %u (local user) and %% may follow a '%'"
+				  : "only %h (host name) and %% may follow a '%'";
+	}
+	return NULL;
+}
+
+/* sar: a SubjectAccessReview (namespace and %u allowed); else a sync rule. */
+static int parse_resource_attrs(struct cctx *c, json_t *o, const char *b, int sar,
+				struct k8s_resource_attrs *a)
+{
+	static const char *const known_sar[] = {"verb", "group", "resource", "name", "namespace", NULL};
+	static const char *const known_rule[] = {"verb", "group", "resource", "name", NULL};
+	char p[PATHSZ];
+	const char *problem;
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, sar ? known_sar : known_rule, NULL) ||
+	    get_str(c, o, "verb", b, 1, &a->verb) || get_str(c, o, "group", b, 0, &a->group) ||
+	    get_str(c, o, "resource", b, 1, &a->resource) || get_str(c, o, "name", b, 1, &a->name) ||
+	    get_str(c, o, "namespace", b, 1, &a->namespace_))
+		return K8S_ECONFIG;
+	if (a->verb == NULL)
+		return cfail(c, join(p, b, "verb"), "required");
+	if (a->resource == NULL)
+		return cfail(c, join(p, b, "resource"), "required");
+	if (a->group == NULL && (a->group = strdup("")) == NULL)
+		return enomem(c, b);
+	if (!text_ok(a->verb) || !text_ok(a->group) || !text_ok(a->resource) ||
+	    (a->name != NULL && !text_ok(a->name)))
+		return cfail(c, b, "must not contain control characters");
+	if (strchr(a->resource, '/') != NULL)
+		return cfail(c, join(p, b, "resource"), "subresources (\"%.64s\") are not supported",
+			     a->resource);
+	if (a->name != NULL && (problem = name_template_problem(a->name, sar)) != NULL)
+		return cfail(c, join(p, b, "name"), "%s", problem);
+	if (a->namespace_ != NULL && !dns_label_ok(a->namespace_))
+		return cfail(c, join(p, b, "namespace"), "\"%.64s\" is not a namespace name "
+			     "(a DNS label: [a-z0-9-], at most 63)", a->namespace_);
+	return 0;
+}
+
+static void resource_attrs_free(struct k8s_resource_attrs *a)
+{
+	free(a->verb);
+	free(a->group);
+	free(a->resource);
+	free(a->name);
+	free(a->namespace_);
+	memset(a, 0, sizeof(*a));
+}
+
 /* -------------------------------------------------------------- login */
 
 static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
-	static const char *const known[] = {"allowedGroups", "allowRoot", NULL};
+	static const char *const known[] = {"allowedGroups", "allowRoot", "subjectAccessReview",
+		"sudoSubjectAccessReview", NULL};
 	const char *b = "login";
+	json_t *v;
 
 	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
 	    get_strv(c, o, "allowedGroups", b, 0, &cfg->login.allowed_groups) ||
 	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root))
 		return K8S_ECONFIG;
+	if ((v = json_object_get(o, "subjectAccessReview")) != NULL) {
+		if (parse_resource_attrs(c, v, "login.subjectAccessReview", 1, &cfg->login.sar) != 0)
+			return K8S_ECONFIG;
+		cfg->login.has_sar = 1;
+	}
+	if ((v = json_object_get(o, "sudoSubjectAccessReview")) != NULL) {
+		if (parse_resource_attrs(c, v, "login.sudoSubjectAccessReview", 1,
+					 &cfg->login.sudo_sar) != 0)
+			return K8S_ECONFIG;
+		cfg->login.has_sudo_sar = 1;
+	}
 	cfg->has_login = 1;
+	return 0;
+}
+
+/* --------------------------------------------------------------- sync */
+
+static int parse_sync_rules(struct cctx *c, json_t *arr, struct k8s_config *cfg)
+{
+	const char *b = "sync.rules";
+	char p[PATHSZ];
+	size_t i;
+	json_t *o;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list of {verb, group, resource, name}");
+	cfg->sync.rules = calloc(json_array_size(arr) + 1, sizeof(*cfg->sync.rules));
+	if (cfg->sync.rules == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, o) {
+		if (parse_resource_attrs(c, o, idx(p, b, i), 0, &cfg->sync.rules[cfg->sync.n_rules++]))
+			return K8S_ECONFIG;
+	}
+	return 0;
+}
+
+static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"namespaces", "serviceAccounts", "clusterRoles", "rules",
+		"timeout", NULL};
+	const char *b = "sync";
+	char p[PATHSZ], ip[PATHSZ];
+	size_t i, dup;
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    get_strv(c, o, "namespaces", b, 0, &cfg->sync.namespaces) ||
+	    get_bool(c, o, "serviceAccounts", b, &cfg->sync.service_accounts) ||
+	    get_strv(c, o, "clusterRoles", b, 0, &cfg->sync.cluster_roles) ||
+	    parse_sync_rules(c, json_object_get(o, "rules"), cfg) ||
+	    get_duration(c, o, "timeout", b, 1, &cfg->sync.timeout_ms))
+		return K8S_ECONFIG;
+	for (i = 0; i < cfg->sync.namespaces.n; i++)
+		if (!dns_label_ok(cfg->sync.namespaces.v[i]))
+			return cfail(c, idx(ip, join(p, b, "namespaces"), i),
+				     "\"%.64s\" is not a namespace name (a DNS label: [a-z0-9-], at most 63)",
+				     cfg->sync.namespaces.v[i]);
+	if (strv_has_dup(&cfg->sync.namespaces, &dup))
+		return cfail(c, idx(ip, join(p, b, "namespaces"), dup), "listed twice");
+	for (i = 0; i < cfg->sync.cluster_roles.n; i++)
+		if (!text_ok(cfg->sync.cluster_roles.v[i]) || strchr(cfg->sync.cluster_roles.v[i], '/'))
+			return cfail(c, idx(ip, join(p, b, "clusterRoles"), i),
+				     "not a ClusterRole name");
+	if (cfg->sync.service_accounts && cfg->sync.namespaces.n == 0)
+		return cfail(c, join(p, b, "serviceAccounts"), "needs sync.namespaces to list them in");
+	if (!cfg->sync.service_accounts && cfg->sync.cluster_roles.n == 0 && cfg->sync.n_rules == 0)
+		return cfail(c, b, "grants nobody: set serviceAccounts (with namespaces), "
+			     "clusterRoles or rules");
+	cfg->has_sync = 1;
 	return 0;
 }
 
@@ -930,6 +1095,7 @@ static int set_defaults(struct k8s_config *cfg)
 	cfg->tokenreview.timeout_ms = 5000;
 	cfg->tokenreview.cache_ttl_ms = 120000;
 	cfg->jwt_timeout_ms = 5000;
+	cfg->sync.timeout_ms = 10000;
 	cfg->jwks_max_stale_ms = 24LL * 3600 * 1000;
 	cfg->policy.max_token_lifetime_ms = 24LL * 3600 * 1000;
 	cfg->accounts.uid_min = cfg->accounts.gid_min = 200000;
@@ -968,7 +1134,7 @@ static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 		return K8S_ECONFIG;
 	if ((v = json_object_get(root, "login")) != NULL && parse_login(c, v, cfg))
 		return K8S_ECONFIG;
-	if ((v = json_object_get(root, "sync")) != NULL && want_object(c, v, "sync", 0))
+	if ((v = json_object_get(root, "sync")) != NULL && parse_sync(c, v, cfg))
 		return K8S_ECONFIG;
 	if (get_path(c, root, "store", "", 0, &cfg->store) ||
 	    get_path(c, root, "cacheDir", "", 0, &cfg->cache_dir) ||
@@ -1117,6 +1283,13 @@ void k8s_config_free(struct k8s_config *cfg)
 	free(cfg->accounts.declared);
 	k8s_strv_free(&cfg->accounts.allow_existing);
 	k8s_strv_free(&cfg->login.allowed_groups);
+	resource_attrs_free(&cfg->login.sar);
+	resource_attrs_free(&cfg->login.sudo_sar);
+	k8s_strv_free(&cfg->sync.namespaces);
+	k8s_strv_free(&cfg->sync.cluster_roles);
+	for (i = 0; i < cfg->sync.n_rules; i++)
+		resource_attrs_free(&cfg->sync.rules[i]);
+	free(cfg->sync.rules);
 	free(cfg->store);
 	free(cfg->cache_dir);
 	free(cfg->run_dir);

@@ -4,9 +4,9 @@
  * optional; has_* says which were present (a section written with no value
  * counts as present, with defaults).  Defaults apply whether or not their
  * section exists.  Keys beyond SPEC.md (cacheDir, runDir, jwtOptions,
- * tokenReview.allowInsecureSkipTLSVerify / allowEmptyAudiences, sync) and
- * the validation rules where SPEC.md is silent are listed at the top of
- * config.c.  Error detail: "<file>: <key path>: <what is wrong>", e.g.
+ * tokenReview.allowInsecureSkipTLSVerify / allowEmptyAudiences, sync,
+ * login.subjectAccessReview / sudoSubjectAccessReview) and the validation
+ * rules where SPEC.md is silent are listed at the top of config.c.  Error detail: "<file>: <key path>: <what is wrong>", e.g.
  * "config.yaml: accounts.users[1].local: unknown key". */
 #ifndef K8S_CONFIG_H
 #define K8S_CONFIG_H
@@ -61,6 +61,18 @@ struct k8s_map_rule {
 	regex_t re;      /* compiled REG_EXTENDED */
 };
 
+/* The permission a SubjectAccessReview asks about (its resourceAttributes),
+ * and the one `sync.rules` looks for in RBAC roles.  name is a template:
+ * %h = this host's name, %u = the local user (SubjectAccessReview only),
+ * %% = '%'. */
+struct k8s_resource_attrs {
+	char *verb;        /* required */
+	char *group;       /* API group; default "" (the core group) */
+	char *resource;    /* required; no subresource */
+	char *name;        /* NULL = no name (any object) */
+	char *namespace_;  /* NULL = cluster-scoped (SubjectAccessReview only) */
+};
+
 struct k8s_declared {
 	char *name;
 	int64_t uid;     /* -1 = allocate */
@@ -111,13 +123,28 @@ struct k8s_config {
 	struct {
 		struct k8s_strv allowed_groups;
 		int allow_root;
+		int has_sar;                      /* login.subjectAccessReview */
+		struct k8s_resource_attrs sar;
+		int has_sudo_sar;                 /* login.sudoSubjectAccessReview */
+		struct k8s_resource_attrs sudo_sar;
 	} login;
+
+	/* `sync:` (docs/sync.md): who the cluster grants host login. */
+	int has_sync;
+	struct {
+		struct k8s_strv namespaces;        /* DNS labels: RoleBindings/SAs read here */
+		int service_accounts;              /* every ServiceAccount in namespaces */
+		struct k8s_strv cluster_roles;     /* bindings to these ClusterRoles grant */
+		struct k8s_resource_attrs *rules;  /* roles allowing one of these grant */
+		size_t n_rules;
+		int64_t timeout_ms;                /* per apiserver request, default 10000 */
+	} sync;
 
 	char *store;      /* default /var/lib/k8s-auth */
 	char *cache_dir;  /* `cacheDir`, default /var/cache/k8s-auth */
 	char *run_dir;    /* `runDir`, default /run/k8s-auth */
 
-	json_t *raw;      /* the whole parsed document, for sections added later (sync:) */
+	json_t *raw;      /* the whole parsed document, for sections added later */
 };
 
 /* Load and validate.  path NULL = K8S_DEFAULT_CONFIG.  On error returns

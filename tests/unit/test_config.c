@@ -568,18 +568,134 @@ static void test_login_sync(void **state)
 	struct k8s_config *cfg;
 
 	cfg = parse_ok("login: {allowedGroups: [\"oidc:admins\", ops], allowRoot: true}\n"
-		       "sync: {anything: [1, 2], goes: here}\n");
+		       "sync: {namespaces: [ops], serviceAccounts: true}\n");
 	assert_true(cfg->has_login);
 	assert_true(cfg->login.allow_root);
 	assert_int_equal(cfg->login.allowed_groups.n, 2);
 	assert_string_equal(cfg->login.allowed_groups.v[0], "oidc:admins");
-	assert_true(json_is_array(json_object_get(json_object_get(cfg->raw, "sync"), "anything")));
+	assert_true(cfg->has_sync);
 	k8s_config_free(cfg);
 
 	refused_exact("sync: [1]\n", "cfg.yaml: sync: expected a mapping");
 	refused("login: {allowRoot: True, allowedGroups: [1]}\n",
 		"login.allowedGroups[0]: expected a string");
 	refused("login: {allowRoot: 1}\n", "login.allowRoot: expected true or false");
+}
+
+static void test_subject_access_review(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("store: /x\n");
+	assert_false(cfg->login.has_sar);
+	assert_false(cfg->login.has_sudo_sar);
+	k8s_config_free(cfg);
+
+	cfg = parse_ok("login:\n"
+		       "  subjectAccessReview: {verb: login, resource: nodes, name: \"%h\"}\n"
+		       "  sudoSubjectAccessReview:\n"
+		       "    verb: sudo\n    group: hosts.example.com\n    resource: hosts\n"
+		       "    name: \"%h:%u%%\"\n    namespace: ops\n");
+	assert_true(cfg->login.has_sar);
+	assert_string_equal(cfg->login.sar.verb, "login");
+	assert_string_equal(cfg->login.sar.group, "");
+	assert_string_equal(cfg->login.sar.resource, "nodes");
+	assert_string_equal(cfg->login.sar.name, "%h");
+	assert_null(cfg->login.sar.namespace_);
+	assert_true(cfg->login.has_sudo_sar);
+	assert_string_equal(cfg->login.sudo_sar.verb, "sudo");
+	assert_string_equal(cfg->login.sudo_sar.group, "hosts.example.com");
+	assert_string_equal(cfg->login.sudo_sar.name, "%h:%u%%");
+	assert_string_equal(cfg->login.sudo_sar.namespace_, "ops");
+	k8s_config_free(cfg);
+
+	refused_exact("login: {subjectAccessReview: {resource: nodes}}\n",
+		      "cfg.yaml: login.subjectAccessReview.verb: required");
+	refused_exact("login: {sudoSubjectAccessReview: {verb: sudo}}\n",
+		      "cfg.yaml: login.sudoSubjectAccessReview.resource: required");
+	refused_exact("login: {subjectAccessReview: {verb: a, resource: b, nmae: c}}\n",
+		      "cfg.yaml: login.subjectAccessReview.nmae: unknown key");
+	refused("login: {subjectAccessReview: {verb: a, resource: b, name: \"%x\"}}\n",
+		"login.subjectAccessReview.name: only %h (host name), %u (local user) and %% may follow");
+	refused("login: {subjectAccessReview: {verb: a, resource: b, name: \"x%\"}}\n",
+		"login.subjectAccessReview.name: only");
+	refused("login: {subjectAccessReview: {verb: a, resource: pods/exec}}\n",
+		"login.subjectAccessReview.resource: subresources (\"pods/exec\") are not supported");
+	refused("login: {subjectAccessReview: {verb: a, resource: b, namespace: Ops}}\n",
+		"login.subjectAccessReview.namespace: \"Ops\" is not a namespace name");
+	refused("login: {subjectAccessReview: {verb: a, resource: b, namespace: \"a/b\"}}\n",
+		"is not a namespace name");
+	refused("login: {subjectAccessReview: {verb: \"\", resource: b}}\n",
+		"login.subjectAccessReview.verb: must not be empty");
+	refused("login: {subjectAccessReview: {verb: \"a\\nb\", resource: b}}\n",
+		"login.subjectAccessReview: must not contain control characters");
+	refused("login: {subjectAccessReview: [verb, login]}\n",
+		"login.subjectAccessReview: expected a mapping");
+	refused("login: {subjectAccessReview: {verb: 1, resource: b}}\n",
+		"login.subjectAccessReview.verb: expected a string");
+}
+
+static void test_sync(void **state)
+{
+	struct k8s_config *cfg;
+
+	cfg = parse_ok("store: /x\n");
+	assert_false(cfg->has_sync);
+	assert_int_equal(cfg->sync.timeout_ms, 10000);
+	k8s_config_free(cfg);
+
+	cfg = parse_ok("sync:\n"
+		       "  namespaces: [ops, team-a]\n"
+		       "  serviceAccounts: true\n"
+		       "  clusterRoles: [host-login, \"pam-k8s:admins\"]\n"
+		       "  rules:\n"
+		       "  - {verb: login, resource: nodes, name: \"%h\"}\n"
+		       "  - {verb: \"*\", group: hosts.example.com, resource: hosts}\n"
+		       "  timeout: 30s\n");
+	assert_true(cfg->has_sync);
+	assert_int_equal(cfg->sync.namespaces.n, 2);
+	assert_string_equal(cfg->sync.namespaces.v[1], "team-a");
+	assert_true(cfg->sync.service_accounts);
+	assert_int_equal(cfg->sync.cluster_roles.n, 2);
+	assert_string_equal(cfg->sync.cluster_roles.v[1], "pam-k8s:admins");
+	assert_int_equal(cfg->sync.n_rules, 2);
+	assert_string_equal(cfg->sync.rules[0].verb, "login");
+	assert_string_equal(cfg->sync.rules[0].group, "");
+	assert_string_equal(cfg->sync.rules[0].name, "%h");
+	assert_string_equal(cfg->sync.rules[1].group, "hosts.example.com");
+	assert_null(cfg->sync.rules[1].name);
+	assert_int_equal(cfg->sync.timeout_ms, 30000);
+	k8s_config_free(cfg);
+
+	/* Each way of granting is enough on its own. */
+	k8s_config_free(parse_ok("sync: {clusterRoles: [host-login]}\n"));
+	k8s_config_free(parse_ok("sync: {rules: [{verb: login, resource: nodes}]}\n"));
+
+	refused_exact("sync: [1]\n", "cfg.yaml: sync: expected a mapping");
+	refused_exact("sync: {namespaces: [ops]}\n",
+		      "cfg.yaml: sync: grants nobody: set serviceAccounts (with namespaces), clusterRoles or rules");
+	refused_exact("sync: {serviceAccounts: true}\n",
+		      "cfg.yaml: sync.serviceAccounts: needs sync.namespaces to list them in");
+	refused_exact("sync: {clusterRoles: [a], namespace: [ops]}\n",
+		      "cfg.yaml: sync.namespace: unknown key");
+	refused_exact("sync: {clusterRoles: [a], namespaces: [ops, \"Ops\"]}\n",
+		      "cfg.yaml: sync.namespaces[1]: \"Ops\" is not a namespace name (a DNS label: [a-z0-9-], at most 63)");
+	refused("sync: {clusterRoles: [a], namespaces: [\"../x\"]}\n", "sync.namespaces[0]: \"../x\" is not");
+	refused("sync: {clusterRoles: [a], namespaces: [-ops]}\n", "sync.namespaces[0]");
+	refused("sync: {clusterRoles: [a], namespaces: [ops, ops]}\n", "sync.namespaces[1]: listed twice");
+	refused("sync: {clusterRoles: [\"a/b\"]}\n", "sync.clusterRoles[0]: not a ClusterRole name");
+	refused("sync: {clusterRoles: [\"\"]}\n", "sync.clusterRoles[0]: must not be empty");
+	refused("sync: {clusterRoles: [a], timeout: 0}\n", "sync.timeout: must be longer than 0");
+	refused("sync: {clusterRoles: [a], timeout: soon}\n", "sync.timeout: expected a duration");
+	refused("sync: {clusterRoles: [a], serviceAccounts: yes please}\n",
+		"sync.serviceAccounts: expected true or false");
+	refused("sync: {rules: {verb: a}}\n", "sync.rules: expected a list of {verb, group, resource, name}");
+	refused_exact("sync: {rules: [{verb: a, resource: b}, {verb: a}]}\n",
+		      "cfg.yaml: sync.rules[1].resource: required");
+	refused_exact("sync: {rules: [{verb: a, resource: b, namespace: ops}]}\n",
+		      "cfg.yaml: sync.rules[0].namespace: unknown key");
+	refused("sync: {rules: [{verb: a, resource: b, name: \"%u\"}]}\n",
+		"sync.rules[0].name: only %h (host name) and %% may follow a '%'");
 }
 
 static void test_json_config(void **state)
@@ -660,6 +776,8 @@ int main(void)
 		cmocka_unit_test(test_account_ranges_paths),
 		cmocka_unit_test(test_declared_existing),
 		cmocka_unit_test(test_login_sync),
+		cmocka_unit_test(test_subject_access_review),
+		cmocka_unit_test(test_sync),
 		cmocka_unit_test(test_json_config),
 		cmocka_unit_test(test_load_file),
 	};
