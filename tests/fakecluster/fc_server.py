@@ -326,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
             return res.user, None
         return None, None
 
-    def authorize(self, p):
+    def authorize(self):
         """The caller, or a Reply (401/403) refusing the request."""
         user, refusal = self.caller()
         if refusal:
@@ -349,7 +349,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.command not in ("GET", "HEAD"):
                 return Reply(405, status_obj(405, "the server does not allow this method on the requested resource"))
             return self.public(p)
-        user, refusal = self.authorize(p)
+        user, refusal = self.authorize()
         if refusal:
             return refusal
         masters = "system:masters" in user["groups"]
