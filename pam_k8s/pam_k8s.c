@@ -51,18 +51,29 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 }
 
 /* Nothing to establish: group membership comes from the store through
- * NSS.  Success only for a user this handle authenticated, so a stack
- * that counts setcred results sees no vote from us otherwise. */
+ * NSS.  The answer mirrors what auth answers for this user (success for
+ * the users pam_k8s handles, ignore for everyone else): sshd calls
+ * setcred in a process whose handle never ran auth (that was a forked
+ * child), and a stack of pam_k8s alone must not fail there. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	struct k8s_config *cfg = NULL;
 	const void *data = NULL;
+	struct k8s_err err;
+	struct pk_args a;
+	const char *user;
+	int rc = PAM_IGNORE;
 
 	(void)flags;
-	(void)argc;
-	(void)argv;
 	if (pam_get_data(pamh, PK_DATA_LOGIN, &data) == PAM_SUCCESS && data != NULL)
 		return PAM_SUCCESS;
-	return PAM_IGNORE;
+	pk_args_parse(pamh, argc, argv, &a);
+	user = pk_get_user(pamh, 0);
+	if (user != NULL && (cfg = pk_load_config(pamh, &a)) != NULL &&
+	    pk_user_is_ours(cfg, user, &err) == 1)
+		rc = PAM_SUCCESS;
+	k8s_config_free(cfg);
+	return rc;
 }
 
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)

@@ -1,0 +1,147 @@
+#!/bin/bash
+# k8s-ssh-askpass on its own, invoked the way ssh invokes it (prompt in
+# argv[1], answer on stdout): exact prompt grammar or exit 1 with nothing
+# on stdout (and no token fetched); framed answers that reassemble to the
+# token; the per-ssh cache (0600 in a private 0700 directory, gone after
+# the last chunk, never someone else's directory); command sources run
+# without a shell with %a/%h/%u; the aud claim must name the prompt's
+# audience; K8S_ASKPASS_AUDIENCE with %h from ssh's "(user@host) " prefix.
+# Tokens come from jwcrypto (tests/pam/idp.py mint), no cluster needed.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/pam/pamlib.sh
+[ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
+T=$(mktemp -d /tmp/askpass.XXXXXX)
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$T/idp"
+# a signing key and issuer URL are all `mint` needs; no server
+"$PK_PY" - "$T/idp" <<'EOF'
+import sys
+from jwcrypto import jwk
+keys = jwk.JWKSet()
+keys.add(jwk.JWK.generate(kty="RSA", size=2048, kid="rs", use="sig", alg="RS256"))
+keys.add(jwk.JWK.generate(kty="EC", crv="P-256", kid="es", use="sig", alg="ES256"))
+open(sys.argv[1] + "/signing.jwks", "w").write(keys.export(private_keys=True))
+open(sys.argv[1] + "/url", "w").write("https://issuer.test")
+EOF
+AUD=host-login:web-1
+P1="(alice@web-1) Kubernetes token (audience $AUD): "
+pcont() { echo "(alice@web-1) Kubernetes token (audience $AUD) continued at byte $1 of $2: "; }
+tok=$(pk_mint --sub system:serviceaccount:ops:alice --aud "$AUD" --sa-uid u1 --size 3000)
+printf '%s\n' "$tok" >"$T/token"
+export K8S_ASKPASS_CACHE_DIR=$T/cache K8S_ASKPASS_TOKEN_FILE=$T/token
+unset K8S_ASKPASS_COMMAND K8S_ASKPASS_AUDIENCE SSH_ASKPASS_PROMPT K8S_ASKPASS_CHUNK
+
+# ap PROMPT: run the helper; AP_OUT, AP_RC.  Run from this shell, not a
+# $(...) subshell, so every call has the same parent, as under one ssh.
+ap() {
+	"$PK_ASKPASS" "$@" >"$T/stdout" 2>"$T/stderr"
+	AP_RC=$?
+	AP_OUT=$(cat "$T/stdout")
+}
+refused() { [ "$AP_RC" = 1 ] && [ -z "$AP_OUT" ]; }
+
+# ---- the whole token through the protocol, as the server would ask
+ap "$P1"
+pk_check "first prompt: answered" test "$AP_RC" = 0
+first=$AP_OUT
+pk_check "first answer: k8s1:<len>:<digest>: and < 1000 bytes" \
+	eval '[[ $first == "k8s1:3000:$(printf %s "$tok" | sha256sum | cut -c1-16):"* ]] && [ ${#first} -lt 1000 ]'
+pk_check "cache: one 0600 file in a 0700 directory" \
+	eval '[ "$(stat -c %a "$T/cache")" = 700 ] && [ "$(stat -c %a "$T/cache"/*)" = 600 ] && [ "$(ls "$T/cache" | wc -l)" = 1 ]'
+got=${first#k8s1:*:*:}
+while [ ${#got} -lt 3000 ]; do
+	ap "$(pcont ${#got} 3000)"
+	[ "$AP_RC" = 0 ] && [[ $AP_OUT == "${#got}:"* ]] || break
+	got=$got${AP_OUT#*:}
+done
+pk_check "continuations reassemble the token" test "$got" = "$tok"
+pk_check "cache removed after the last chunk" test -z "$(ls -A "$T/cache")"
+ap "$(pcont 960 3000)"
+pk_check "a continuation with nothing cached: refused" refused
+
+# ---- prompts that are not pam_k8s's
+printf '%s\n' '#!/bin/sh' "touch $T/ran" "cat $T/token" >"$T/cmd"
+chmod 755 "$T/cmd"
+for p in "Password: " "(alice@web-1) Password: " "alice@web-1's password: " \
+	"Enter passphrase for key '/home/a/.ssh/id_ed25519': " \
+	"Are you sure you want to continue connecting (yes/no/[fingerprint])? " \
+	"(alice@web-1) Kubernetes token (audience $AUD):" \
+	"(alice@web-1) Kubernetes token (audience $AUD): Password: " \
+	"(alice@web-1) Kubernetes Token (audience $AUD): " \
+	"(alice@web-1) Kubernetes token (audience $AUD x): " \
+	"Kubernetes token (audience $AUD)\nPassword: "; do
+	K8S_ASKPASS_COMMAND="$T/cmd" ap "$p"
+	pk_check "refused: \"$p\"" refused
+done
+pk_check "the token command never ran for any of them" test ! -e "$T/ran"
+SSH_ASKPASS_PROMPT=confirm ap "$P1"
+pk_check "refused: SSH_ASKPASS_PROMPT=confirm (host key / agent confirmations)" refused
+ap "$P1" extra
+pk_check "refused: extra arguments" refused
+
+# ---- token sources
+K8S_ASKPASS_COMMAND="$T/cmd" ap "$P1"
+pk_check "command source: answered, command ran" eval '[ "$AP_RC" = 0 ] && [ -e "$T/ran" ] && [ "$AP_OUT" = "$first" ]'
+rm -f "$T/cache"/*
+printf '%s\n' '#!/bin/sh' 'printf "%s\n" "$@" >'"$T/args" "cat $T/token" >"$T/argcmd"
+chmod 755 "$T/argcmd"
+K8S_ASKPASS_COMMAND="$T/argcmd --audience %a --host %h --user %u \$(touch $T/shell) 100%%" ap "$P1"
+pk_check "command: %a %h %u %% expanded, no shell" \
+	eval '[ "$AP_RC" = 0 ] && [ "$(tr "\n" " " <"$T/args")" = "--audience $AUD --host web-1 --user alice \$(touch $T/shell) 100% " ] && [ ! -e "$T/shell" ]'
+rm -f "$T/cache"/*
+K8S_ASKPASS_COMMAND="/bin/false" ap "$P1"
+pk_check "command failing: refused" refused
+K8S_ASKPASS_COMMAND="/bin/echo not-a-jwt" ap "$P1"
+pk_check "command printing a non-JWT: refused" refused
+K8S_ASKPASS_TOKEN_FILE=$T/missing ap "$P1"
+pk_check "missing token file: refused" refused
+(unset K8S_ASKPASS_TOKEN_FILE; ap "$P1"; refused) && pk_ok "no token source: refused" || pk_fail "no token source: refused"
+pk_mint --sub x --aud host-login:web-2 >"$T/other"
+K8S_ASKPASS_TOKEN_FILE=$T/other ap "$P1"
+pk_check "token minted for another audience: not sent" refused
+pk_mint --sub x --aud "host-login:web-2,$AUD" >"$T/multi"
+K8S_ASKPASS_TOKEN_FILE=$T/multi ap "$P1"
+pk_check "token whose aud list includes the audience: sent" test "$AP_RC" = 0
+rm -f "$T/cache"/*
+head -c 20000 /dev/zero | tr '\0' a >"$T/huge"
+K8S_ASKPASS_TOKEN_FILE=$T/huge ap "$P1"
+pk_check "a 20000-byte 'token': refused" refused
+
+# ---- audience allow-list with %h from ssh's prefix
+K8S_ASKPASS_AUDIENCE='host-login:%h' ap "$P1"
+pk_check "K8S_ASKPASS_AUDIENCE=host-login:%h, ssh to web-1, audience host-login:web-1: answered" test "$AP_RC" = 0
+rm -f "$T/cache"/*
+K8S_ASKPASS_AUDIENCE='host-login:%h' ap "(alice@web-2) Kubernetes token (audience $AUD): "
+pk_check "same, ssh to web-2 but the server asks for web-1's audience: refused" refused
+K8S_ASKPASS_AUDIENCE='host-login:%h' ap "Kubernetes token (audience $AUD): "
+pk_check "same, no (user@host) prefix: refused" refused
+K8S_ASKPASS_AUDIENCE='other,host-login:web-*' ap "$P1"
+pk_check "K8S_ASKPASS_AUDIENCE globs: answered" test "$AP_RC" = 0
+rm -f "$T/cache"/*
+
+# ---- the cache directory must be the user's own and private
+mkdir -m 0777 "$T/open"
+K8S_ASKPASS_CACHE_DIR=$T/open ap "$P1"
+pk_check "a group/world-writable cache dir: refused" refused
+mkdir -m 0700 "$T/theirs"
+chown 65534 "$T/theirs"
+K8S_ASKPASS_CACHE_DIR=$T/theirs ap "$P1"
+pk_check "a cache dir owned by someone else: refused" refused
+ln -s "$T/cache" "$T/link"
+K8S_ASKPASS_CACHE_DIR=$T/link ap "$P1"
+pk_check "a symlinked cache dir: refused" refused
+mkdir -m 0700 "$T/xdg"
+(unset K8S_ASKPASS_CACHE_DIR; XDG_RUNTIME_DIR=$T/xdg ap "$P1"; [ "$AP_RC" = 0 ] && [ -d "$T/xdg/k8s-ssh-askpass" ]) &&
+	pk_ok "default cache: \$XDG_RUNTIME_DIR/k8s-ssh-askpass" || pk_fail "default cache: \$XDG_RUNTIME_DIR/k8s-ssh-askpass"
+
+# ---- a short token: one framed answer, nothing cached
+short=$(pk_mint --sub s --aud "$AUD" --alg ES256)
+printf '%s' "$short" >"$T/short"
+K8S_ASKPASS_TOKEN_FILE=$T/short ap "$P1"
+pk_check "short token: one framed answer, complete" \
+	eval '[ "$AP_RC" = 0 ] && [ "$AP_OUT" = "k8s1:${#short}:$(printf %s "$short" | sha256sum | cut -c1-16):$short" ]'
+pk_check "short token: nothing cached" test -z "$(ls -A "$T/cache")"
+pk_check "no token in the helper's stderr" eval '! grep -qF "${tok##*.}" "$T/stderr"'
+pk_done
