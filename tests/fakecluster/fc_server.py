@@ -390,6 +390,14 @@ class Handler(BaseHTTPRequestHandler):
                                "subject_types_supported": ["public"],
                                "id_token_signing_alg_values_supported": ["RS256"]}, headers=hdr)
         if p == "/openid/v1/jwks":
+            # The apiserver serves its JWKS only as application/jwk-set+json
+            # and answers 406 to an Accept header that excludes it.
+            accept = self.headers.get("Accept")
+            if accept and not any(t.split(";")[0].strip().lower() in
+                                  ("*/*", "application/*", "application/jwk-set+json")
+                                  for t in accept.split(",")):
+                return Reply(406, status_obj(406, "only the following media types are accepted: "
+                                                  "application/jwk-set+json"))
             return Reply(200, core.sa_jwks(srv.sa_pub), "application/jwk-set+json", hdr)
         idp = srv.base + "/idp"
         if p == "/idp/.well-known/openid-configuration":
