@@ -239,6 +239,7 @@ code "jwks anonymous" 200
 cp "$OUT" "$TEST_TMP/jwks.json"
 req GET /openid/v1/jwks -H 'Accept: application/json'
 code "jwks refuses Accept: application/json alone, as the apiserver (406)" 406
+req GET /openid/v1/jwks
 kid=$(openssl pkey -pubin -in "$FC_DIR/sa.pub" -outform DER | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
 expect "JWKS: one RSA key, kid = base64url(SHA-256(DER SPKI))" \
 	'.keys | length == 1 and .[0].kty == "RSA" and .[0].use == "sig" and .[0].alg == "RS256" and .[0].kid == $k' --arg k "$kid"
