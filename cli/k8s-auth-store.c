@@ -125,7 +125,7 @@ static void print_users(struct k8s_store *st, int json)
 	size_t i, n = v != NULL ? st->n_users : 0;
 
 	for (i = 0; i < n; i++)
-		v[i] = &st->users[i];
+		v[i] = st->users[i];
 	qsort(v, n, sizeof(*v), by_name);
 	if (json) {
 		arr = json_array();
@@ -169,18 +169,18 @@ static struct shown_group *collect_groups(struct k8s_store *st, size_t *n)
 
 	*n = 0;
 	for (i = 0; v != NULL && i < st->n_groups; i++) {
-		v[i].name = st->groups[i].name;
-		v[i].gid = st->groups[i].gid;
-		v[i].kind = st->groups[i].private_group ? "private" : "store";
-		v[i].sources = st->groups[i].sources;
+		v[i].name = st->groups[i]->name;
+		v[i].gid = st->groups[i]->gid;
+		v[i].kind = st->groups[i]->private_group ? "private" : "store";
+		v[i].sources = st->groups[i]->sources;
 		v[i].members = json_array();
-		if (st->groups[i].private_group)
+		if (st->groups[i]->private_group)
 			json_array_append_new(v[i].members, json_string(v[i].name));
 		*n = i + 1;
 	}
 	for (i = 0; v != NULL && i < st->n_users; i++)
-		for (j = 0; v != NULL && j < st->users[i].n_groups; j++) {
-			const struct k8s_store_membership *m = &st->users[i].groups[j];
+		for (j = 0; v != NULL && j < st->users[i]->n_groups; j++) {
+			const struct k8s_store_membership *m = &st->users[i]->groups[j];
 
 			for (k = 0; k < *n && strcmp(v[k].name, m->group) != 0; k++)
 				;
@@ -200,7 +200,7 @@ static struct shown_group *collect_groups(struct k8s_store *st, size_t *n)
 				(*n)++;
 			}
 			if (strcmp(v[k].kind, "private") != 0) {
-				json_array_append_new(v[k].members, json_string(st->users[i].name));
+				json_array_append_new(v[k].members, json_string(st->users[i]->name));
 				if (strcmp(v[k].kind, "local") == 0)
 					v[k].sources |= m->sources;
 			}
@@ -265,6 +265,8 @@ static int show(int argc, char **argv, const char *config_path, int groups)
 	rc = store_dir(config_path, &cfg, &dir, &err);
 	if (rc == K8S_OK)
 		rc = k8s_store_open(dir, 0, &st, &err);
+	if (rc == K8S_OK)
+		rc = k8s_store_load_all(st, &err);
 	if (rc != K8S_OK)
 		goto out;
 	if (groups)

@@ -1,10 +1,12 @@
-/* store.c: the identity store model and its writer (store.h).
+/* store.c: the identity store model (store.h); committing it is in
+ * storewrite.c.
  *
- * The model is loaded from the current file, changed in memory, and
- * written back whole (k8s_store_commit).  Strings of loaded accounts point
- * into the loaded image, new ones come from a per-store arena, so loading
- * 100k accounts costs a handful of allocations; four open-addressing
- * tables make name/uid/gid lookups O(1) during allocation and mapping. */
+ * The model is an overlay on the mapped files: an account or group enters
+ * it when first looked up or changed, strings of loaded entries point into
+ * the mappings (kept until close), new ones come from a per-store arena,
+ * and entries removed in this session are remembered by name so the files
+ * underneath cannot bring them back.  Four open-addressing tables make
+ * name/uid/gid lookups in the model O(1). */
 #include "store.h"
 
 #include <dirent.h>
@@ -16,21 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
-#include "storefmt.h"
+#include "store_int.h"
 #include "util.h"
 
 #ifndef K8S_STOREDIR
 #define K8S_STOREDIR K8S_DEFAULT_STORE
 #endif
 
-#define TMP_PREFIX    ".identities.db."
-#define CORRUPT_NAME  "identities.db.corrupt"
+#define TMP_PREFIX    ".identities."
 #define LOCK_NAME     ".lock"
 #define PROBE_MAX     100000u
 #define GECOS_MAX     255
@@ -42,32 +44,15 @@ struct arena_chunk {
 	unsigned char data[];
 };
 
-struct imap {
-	uint32_t *slot; /* index + 1; 0 = empty */
-	size_t mask;
-};
-
-struct k8s_store_priv {
-	unsigned char *image;          /* the loaded file; loaded strings point here */
-	struct k8s_sf sf;              /* its reader (base NULL: none), to recognise our own entries */
-	struct k8s_store_membership *loaded_ms;
-	struct arena_chunk *arena;
-	size_t users_cap, groups_cap;
-	struct imap uname, uid, gname, gid;
-	size_t map_users, map_groups;  /* entries the tables were built for */
-	int maps_dirty;
-	int damaged;                   /* keep the loaded file as .corrupt at commit */
-};
-
 /* ------------------------------------------------------------ arena */
 
-static void *arena_alloc(struct k8s_store_priv *p, size_t n)
+void *k8s_store_arena_alloc(struct k8s_store_priv *p, size_t n)
 {
 	struct arena_chunk *c = p->arena;
 	size_t cap;
 	void *r;
 
-	n = (n + 7) & ~(size_t)7;
+	n = (n + 15) & ~(size_t)15;
 	if (c == NULL || c->cap - c->used < n) {
 		cap = n > 65536 ? n : 65536;
 		c = malloc(sizeof(*c) + cap);
@@ -80,13 +65,14 @@ static void *arena_alloc(struct k8s_store_priv *p, size_t n)
 	}
 	r = c->data + c->used;
 	c->used += n;
+	memset(r, 0, n);
 	return r;
 }
 
 static char *arena_strdup(struct k8s_store_priv *p, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *d = arena_alloc(p, n);
+	char *d = k8s_store_arena_alloc(p, n);
 
 	if (d != NULL)
 		memcpy(d, s, n);
@@ -104,6 +90,62 @@ static void arena_free(struct k8s_store_priv *p)
 	p->arena = NULL;
 }
 
+/* ----------------------------------------------------------- name sets */
+
+static uint32_t name_key(const char *name)
+{
+	return k8s_sf_name_hash(name, strlen(name));
+}
+
+int k8s_store_strset_has(const struct strset *s, const char *name)
+{
+	size_t i;
+
+	if (s->slot == NULL)
+		return 0;
+	for (i = name_key(name) & s->mask; s->slot[i] != NULL; i = (i + 1) & s->mask)
+		if (strcmp(s->slot[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void strset_put(struct strset *s, char *name)
+{
+	size_t i;
+
+	for (i = name_key(name) & s->mask; s->slot[i] != NULL; i = (i + 1) & s->mask)
+		;
+	s->slot[i] = name;
+}
+
+static int strset_add(struct k8s_store_priv *p, struct strset *s, const char *name)
+{
+	struct strset ns;
+	char *copy;
+	size_t i;
+
+	if (k8s_store_strset_has(s, name))
+		return 0;
+	if (s->slot == NULL || 2 * (s->n + 1) > s->mask + 1) {
+		ns.mask = s->slot == NULL ? 63 : 2 * s->mask + 1;
+		ns.n = s->n;
+		ns.slot = calloc(ns.mask + 1, sizeof(*ns.slot));
+		if (ns.slot == NULL)
+			return -1;
+		for (i = 0; s->slot != NULL && i <= s->mask; i++)
+			if (s->slot[i] != NULL)
+				strset_put(&ns, s->slot[i]);
+		free(s->slot);
+		*s = ns;
+	}
+	copy = arena_strdup(p, name);
+	if (copy == NULL)
+		return -1;
+	strset_put(s, copy);
+	s->n++;
+	return 0;
+}
+
 /* ------------------------------------------------------------ tables */
 
 enum mkind { M_UNAME, M_UID, M_GNAME, M_GID };
@@ -113,18 +155,13 @@ static uint32_t mix_id(uint32_t id)
 	return (uint32_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 32);
 }
 
-static uint32_t name_key(const char *name)
-{
-	return k8s_sf_name_hash(name, strlen(name));
-}
-
 static uint32_t entry_key(const struct k8s_store *st, enum mkind k, uint32_t i)
 {
 	switch (k) {
-	case M_UNAME: return name_key(st->users[i].name);
-	case M_UID: return mix_id((uint32_t)st->users[i].uid);
-	case M_GNAME: return name_key(st->groups[i].name);
-	default: return mix_id((uint32_t)st->groups[i].gid);
+	case M_UNAME: return name_key(st->users[i]->name);
+	case M_UID: return mix_id((uint32_t)st->users[i]->uid);
+	case M_GNAME: return name_key(st->groups[i]->name);
+	default: return mix_id((uint32_t)st->groups[i]->gid);
 	}
 }
 
@@ -132,10 +169,10 @@ static int entry_eq(const struct k8s_store *st, enum mkind k, uint32_t i, const 
 		    uint32_t id)
 {
 	switch (k) {
-	case M_UNAME: return strcmp(st->users[i].name, name) == 0;
-	case M_UID: return (uint32_t)st->users[i].uid == id;
-	case M_GNAME: return strcmp(st->groups[i].name, name) == 0;
-	default: return (uint32_t)st->groups[i].gid == id;
+	case M_UNAME: return strcmp(st->users[i]->name, name) == 0;
+	case M_UID: return (uint32_t)st->users[i]->uid == id;
+	case M_GNAME: return strcmp(st->groups[i]->name, name) == 0;
+	default: return (uint32_t)st->groups[i]->gid == id;
 	}
 }
 
@@ -184,13 +221,11 @@ static int maps_rebuild(struct k8s_store *st)
 		p->maps_dirty = 1;
 		return -1;
 	}
-	p->map_users = st->n_users;
-	p->map_groups = st->n_groups;
 	p->maps_dirty = 0;
 	return 0;
 }
 
-/* Index of the entry, or -1.  Tables are rebuilt lazily after removals. */
+/* Index of the model entry, or -1.  Tables are rebuilt lazily. */
 static long map_find(struct k8s_store *st, enum mkind k, const char *name, uint32_t id)
 {
 	struct imap *m = map_of(st->priv, k);
@@ -212,138 +247,374 @@ static void map_added(struct k8s_store *st, int user)
 	size_t n = user ? st->n_users : st->n_groups;
 	uint32_t i = (uint32_t)(n - 1);
 
-	if (p->maps_dirty)
-		return;
-	if (2 * n + 2 > map_of(p, user ? M_UNAME : M_GNAME)->mask + 1) {
+	if (p->maps_dirty || p->uname.slot == NULL)
 		p->maps_dirty = 1;
-		return;
-	}
-	if (user) {
+	else if (2 * n + 2 > map_of(p, user ? M_UNAME : M_GNAME)->mask + 1)
+		p->maps_dirty = 1;
+	else if (user) {
 		map_put(&p->uname, entry_key(st, M_UNAME, i), i);
 		map_put(&p->uid, entry_key(st, M_UID, i), i);
-		p->map_users = n;
 	} else {
 		map_put(&p->gname, entry_key(st, M_GNAME, i), i);
 		map_put(&p->gid, entry_key(st, M_GID, i), i);
-		p->map_groups = n;
 	}
 }
 
-struct k8s_store_user *k8s_store_find_user(struct k8s_store *st, const char *name)
+struct k8s_store_user *k8s_store_model_user(struct k8s_store *st, const char *name)
 {
-	long i;
+	long i = map_find(st, M_UNAME, name, 0);
 
-	if (st == NULL || name == NULL)
-		return NULL;
-	i = map_find(st, M_UNAME, name, 0);
-	return i < 0 ? NULL : &st->users[i];
+	return i < 0 ? NULL : st->users[i];
 }
 
-struct k8s_store_user *k8s_store_find_uid(struct k8s_store *st, uid_t uid)
+struct k8s_store_group *k8s_store_model_group(struct k8s_store *st, const char *name)
 {
-	long i;
+	long i = map_find(st, M_GNAME, name, 0);
 
-	if (st == NULL)
-		return NULL;
-	i = map_find(st, M_UID, NULL, (uint32_t)uid);
-	return i < 0 ? NULL : &st->users[i];
-}
-
-struct k8s_store_group *k8s_store_find_group(struct k8s_store *st, const char *name)
-{
-	long i;
-
-	if (st == NULL || name == NULL)
-		return NULL;
-	i = map_find(st, M_GNAME, name, 0);
-	return i < 0 ? NULL : &st->groups[i];
-}
-
-static struct k8s_store_group *find_gid(struct k8s_store *st, gid_t gid)
-{
-	long i = map_find(st, M_GID, NULL, (uint32_t)gid);
-
-	return i < 0 ? NULL : &st->groups[i];
+	return i < 0 ? NULL : st->groups[i];
 }
 
 /* ------------------------------------------------------------ model */
 
+static int grow(void **arr, size_t *cap, size_t n)
+{
+	size_t nc;
+	void *na;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? 2 * *cap : 64;
+	na = realloc(*arr, nc * sizeof(void *));
+	if (na == NULL)
+		return -1;
+	*arr = na;
+	*cap = nc;
+	return 0;
+}
+
 static struct k8s_store_user *add_user(struct k8s_store *st, const char *name, uid_t uid, gid_t gid)
 {
 	struct k8s_store_priv *p = st->priv;
-	struct k8s_store_user *u, *nu;
-	size_t cap;
+	struct k8s_store_user *u;
 
-	if (st->n_users == p->users_cap) {
-		cap = p->users_cap ? 2 * p->users_cap : 64;
-		nu = realloc(st->users, cap * sizeof(*nu));
-		if (nu == NULL)
-			return NULL;
-		st->users = nu;
-		p->users_cap = cap;
-	}
-	u = &st->users[st->n_users++];
-	memset(u, 0, sizeof(*u));
+	if (grow((void **)&st->users, &p->users_cap, st->n_users) != 0)
+		return NULL;
+	u = k8s_store_arena_alloc(p, sizeof(*u));
+	if (u == NULL)
+		return NULL;
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	u->uid = uid;
 	u->gid = gid;
+	st->users[st->n_users++] = u;
 	map_added(st, 1);
 	return u;
 }
 
 static struct k8s_store_group *add_group(struct k8s_store *st, const char *name, gid_t gid,
-					 int private_group, uint32_t sources)
+					 int private_group, uint32_t sources, int from_image)
 {
 	struct k8s_store_priv *p = st->priv;
-	struct k8s_store_group *g, *ng;
-	size_t cap;
+	struct group_node *n;
 
-	if (st->n_groups == p->groups_cap) {
-		cap = p->groups_cap ? 2 * p->groups_cap : 64;
-		ng = realloc(st->groups, cap * sizeof(*ng));
-		if (ng == NULL)
-			return NULL;
-		st->groups = ng;
-		p->groups_cap = cap;
-	}
-	g = &st->groups[st->n_groups++];
-	memset(g, 0, sizeof(*g));
-	snprintf(g->name, sizeof(g->name), "%s", name);
-	g->gid = gid;
-	g->private_group = private_group;
-	g->sources = sources;
+	if (grow((void **)&st->groups, &p->groups_cap, st->n_groups) != 0)
+		return NULL;
+	n = k8s_store_arena_alloc(p, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	snprintf(n->g.name, sizeof(n->g.name), "%s", name);
+	n->g.gid = gid;
+	n->g.private_group = private_group;
+	n->g.sources = sources;
+	n->loaded = !from_image;
+	st->groups[st->n_groups++] = &n->g;
 	map_added(st, 0);
+	return &n->g;
+}
+
+static char *image_str(const char *s)
+{
+	/* Strings of loaded entries live in the mappings the store keeps;
+	 * the model's fields are char * but never written through. */
+	return (char *)(uintptr_t)s;
+}
+
+/* A user record from the files into the model, with its private group. */
+static struct k8s_store_user *materialize_user(struct k8s_store *st, const struct k8s_sf_user *v)
+{
+	struct k8s_sf_strlist names = v->group_names;
+	struct k8s_store_membership *m;
+	struct k8s_store_user *u;
+	const char *gname;
+	uint32_t i, gid, src;
+
+	u = add_user(st, v->name, v->uid, v->gid);
+	if (u == NULL)
+		return NULL;
+	u->gecos = image_str(v->gecos);
+	u->home = image_str(v->home);
+	u->shell = image_str(v->shell);
+	u->binding = v->binding[0] ? image_str(v->binding) : NULL;
+	u->cluster_user = v->cluster_user[0] ? image_str(v->cluster_user) : NULL;
+	u->sources = v->sources & (K8S_SRC_DECLARED | K8S_SRC_SYNCED | K8S_SRC_LOGIN);
+	if (u->sources == 0)
+		u->sources = K8S_SRC_LOGIN;
+	u->uid_pinned = (v->flags & K8S_SF_USER_PINNED) != 0;
+	u->last_login = (time_t)v->last_login;
+	u->groups = k8s_store_arena_alloc(st->priv, (v->n_memberships + 1) * sizeof(*u->groups));
+	if (u->groups == NULL)
+		return NULL;
+	for (i = 0; i < v->n_memberships && (gname = k8s_sf_strlist_next(&names)) != NULL; i++) {
+		k8s_sf_membership(v, i, &gid, &src);
+		m = &u->groups[u->n_groups++];
+		snprintf(m->group, sizeof(m->group), "%s", gname);
+		m->gid = gid;
+		m->sources = src;
+	}
+	if (add_group(st, v->name, v->gid, 1, u->sources, 1) == NULL)
+		return NULL;
+	return u;
+}
+
+/* -1 damaged (or out of memory), 0 absent, 1 found (*out). */
+static int lookup_user(struct k8s_store *st, const char *name, struct k8s_store_user **out)
+{
+	struct k8s_sf_user v;
+	int r;
+
+	*out = k8s_store_model_user(st, name);
+	if (*out != NULL)
+		return 1;
+	if (k8s_store_strset_has(&st->priv->gone_users, name))
+		return 0;
+	r = k8s_sfv_user_by_name(&st->priv->view, name, &v);
+	if (r <= 0)
+		return r;
+	*out = materialize_user(st, &v);
+	return *out != NULL ? 1 : -1;
+}
+
+/* An image entry under a name the model already decided about is stale. */
+int k8s_store_decided(struct k8s_store *st, const char *name)
+{
+	struct k8s_store_priv *p = st->priv;
+
+	return k8s_store_model_user(st, name) != NULL || k8s_store_model_group(st, name) != NULL ||
+	       k8s_store_strset_has(&p->gone_users, name) || k8s_store_strset_has(&p->gone_groups, name);
+}
+
+static int lookup_uid(struct k8s_store *st, uint32_t uid, struct k8s_store_user **out)
+{
+	struct k8s_sf_user v;
+	long i = map_find(st, M_UID, NULL, uid);
+	int r;
+
+	*out = i >= 0 ? st->users[i] : NULL;
+	if (*out != NULL)
+		return 1;
+	r = k8s_sfv_user_by_uid(&st->priv->view, uid, &v);
+	if (r <= 0)
+		return r;
+	if (k8s_store_decided(st, v.name))
+		return 0;
+	*out = materialize_user(st, &v);
+	return *out != NULL ? 1 : -1;
+}
+
+static struct k8s_store_group *materialize_group(struct k8s_store *st, const struct k8s_sf_group *g)
+{
+	struct k8s_store_user *u;
+
+	if (!g->private_group)
+		return add_group(st, g->name, g->gid, 0, g->sources, 1);
+	if (lookup_user(st, g->name, &u) <= 0)
+		return NULL;
+	return k8s_store_model_group(st, g->name);
+}
+
+static int lookup_group(struct k8s_store *st, const char *name, struct k8s_store_group **out)
+{
+	struct k8s_store_priv *p = st->priv;
+	struct k8s_sf_group g;
+	int r;
+
+	*out = k8s_store_model_group(st, name);
+	if (*out != NULL)
+		return 1;
+	if (k8s_store_strset_has(&p->gone_groups, name) || k8s_store_strset_has(&p->gone_users, name) ||
+	    k8s_store_model_user(st, name) != NULL)
+		return 0;
+	r = k8s_sfv_group_by_name(&p->view, name, &g);
+	if (r <= 0)
+		return r;
+	*out = materialize_group(st, &g);
+	return *out != NULL ? 1 : -1;
+}
+
+static int lookup_gid(struct k8s_store *st, uint32_t gid, struct k8s_store_group **out)
+{
+	struct k8s_sf_group g;
+	long i = map_find(st, M_GID, NULL, gid);
+	int r;
+
+	*out = i >= 0 ? st->groups[i] : NULL;
+	if (*out != NULL)
+		return 1;
+	r = k8s_sfv_group_by_gid(&st->priv->view, gid, &g);
+	if (r <= 0)
+		return r;
+	if (k8s_store_decided(st, g.name))
+		return 0;
+	*out = materialize_group(st, &g);
+	return *out != NULL ? 1 : -1;
+}
+
+struct k8s_store_user *k8s_store_find_user(struct k8s_store *st, const char *name)
+{
+	struct k8s_store_user *u = NULL;
+
+	if (st == NULL || name == NULL || lookup_user(st, name, &u) <= 0)
+		return NULL;
+	return u;
+}
+
+struct k8s_store_user *k8s_store_find_uid(struct k8s_store *st, uid_t uid)
+{
+	struct k8s_store_user *u = NULL;
+
+	if (st == NULL || lookup_uid(st, (uint32_t)uid, &u) <= 0)
+		return NULL;
+	return u;
+}
+
+struct k8s_store_group *k8s_store_find_group(struct k8s_store *st, const char *name)
+{
+	struct k8s_store_group *g = NULL;
+
+	if (st == NULL || name == NULL || lookup_group(st, name, &g) <= 0)
+		return NULL;
 	return g;
 }
 
-/* Remove users whose sources are 0 (with their private groups) and
- * non-private groups whose sources are 0, in one pass each. */
-static int drop_dead(struct k8s_store *st)
+/* ------------------------------------------------------ group members */
+
+static int push_member(struct k8s_store_priv *p, struct group_node *n, const char *name)
 {
+	const char **nm;
+	size_t cap;
+
+	if (n->n_members == n->cap) {
+		cap = n->cap ? 2 * n->cap : 8;
+		nm = k8s_store_arena_alloc(p, cap * sizeof(*nm));
+		if (nm == NULL)
+			return -1;
+		if (n->n_members > 0)
+			memcpy(nm, n->members, n->n_members * sizeof(*nm));
+		n->members = nm;
+		n->cap = cap;
+	}
+	n->members[n->n_members++] = name;
+	return 0;
+}
+
+int k8s_store_load_members(struct k8s_store *st, struct k8s_store_group *g)
+{
+	struct group_node *n = group_node_of(g);
+	struct k8s_sf_group v;
+	const char *m;
+
+	if (n->loaded || g->private_group)
+		return 0;
+	n->loaded = 1;
+	if (k8s_sfv_group_by_name(&st->priv->view, g->name, &v) != 1 || v.private_group)
+		return 0;
+	while ((m = k8s_sf_strlist_next(&v.members)) != NULL)
+		if (push_member(st->priv, n, m) != 0)
+			return -1;
+	return 0;
+}
+
+/* Keep a store group's member list in line with user's memberships. */
+static int member_set(struct k8s_store *st, const char *group, const char *user, int present)
+{
+	struct k8s_store_group *g;
+	struct group_node *n;
+	size_t i;
+
+	if (lookup_group(st, group, &g) <= 0 || g->private_group)
+		return 0; /* a local group (sudo), or one the store lost: compaction rebuilds */
+	n = group_node_of(g);
+	if (k8s_store_load_members(st, g) != 0)
+		return -1;
+	for (i = 0; i < n->n_members && strcmp(n->members[i], user) != 0; i++)
+		;
+	if (present && i == n->n_members)
+		return push_member(st->priv, n, user);
+	if (!present && i < n->n_members) {
+		memmove(&n->members[i], &n->members[i + 1], (n->n_members - i - 1) * sizeof(*n->members));
+		n->n_members--;
+	}
+	return 0;
+}
+
+static int has_group(const struct k8s_store_membership *ms, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(ms[i].group, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* user's memberships went from old[] to new[]. */
+static int apply_diff(struct k8s_store *st, const char *user, const struct k8s_store_membership *old,
+		      size_t n_old, const struct k8s_store_membership *new, size_t n_new)
+{
+	size_t i;
+
+	for (i = 0; i < n_old; i++)
+		if (!has_group(new, n_new, old[i].group) && member_set(st, old[i].group, user, 0) != 0)
+			return -1;
+	for (i = 0; i < n_new; i++)
+		if (!has_group(old, n_old, new[i].group) && member_set(st, new[i].group, user, 1) != 0)
+			return -1;
+	return 0;
+}
+
+/* Remove users whose sources are 0 (and their private groups) and groups
+ * marked dead; remember their names so the files cannot bring them back. */
+int k8s_store_drop_dead(struct k8s_store *st)
+{
+	struct k8s_store_priv *p = st->priv;
+	struct k8s_store_group *pg;
 	size_t i, j;
 
+	for (i = 0; i < st->n_users; i++) {
+		struct k8s_store_user *u = st->users[i];
+
+		if (u->sources != 0)
+			continue;
+		if (apply_diff(st, u->name, u->groups, u->n_groups, NULL, 0) != 0 ||
+		    strset_add(p, &p->gone_users, u->name) != 0)
+			return -1;
+		pg = k8s_store_model_group(st, u->name);
+		if (pg != NULL && pg->private_group)
+			group_node_of(pg)->dead = 1;
+	}
 	for (i = j = 0; i < st->n_users; i++)
-		if (st->users[i].sources != 0)
+		if (st->users[i]->sources != 0)
 			st->users[j++] = st->users[i];
 	st->n_users = j;
-	st->priv->maps_dirty = 1;
-	if (maps_rebuild(st) != 0)
-		return -1;
 	for (i = j = 0; i < st->n_groups; i++) {
-		struct k8s_store_group *g = &st->groups[i];
-		struct k8s_store_user *u;
-
-		if (g->private_group) {
-			u = k8s_store_find_user(st, g->name);
-			if (u == NULL || u->gid != g->gid)
-				continue;
-		} else if (g->sources == 0) {
+		if (group_node_of(st->groups[i])->dead) {
+			if (!st->groups[i]->private_group &&
+			    strset_add(p, &p->gone_groups, st->groups[i]->name) != 0)
+				return -1;
 			continue;
 		}
-		st->groups[j++] = *g;
+		st->groups[j++] = st->groups[i];
 	}
 	st->n_groups = j;
-	st->priv->maps_dirty = 1;
 	return maps_rebuild(st);
 }
 
@@ -398,26 +669,26 @@ static int nss_lookup(int group, const char *name, uint32_t id, struct nss_hit *
 	return rc;
 }
 
-/* An NSS answer that is this store's own account (served by libnss_k8s
- * from the file we loaded, or already in the model). */
+/* An NSS answer that is this store's own entry: in the model, or in the
+ * files libnss_k8s serves (also when removed from the model since). */
 static int own_user(struct k8s_store *st, const char *name, uint32_t uid)
 {
-	struct k8s_store_user *u = k8s_store_find_user(st, name);
+	struct k8s_store_user *u;
 	struct k8s_sf_user v;
 
-	if (u != NULL && (uint32_t)u->uid == uid)
+	if (lookup_user(st, name, &u) == 1 && (uint32_t)u->uid == uid)
 		return 1;
-	return k8s_sf_user_by_name(&st->priv->sf, name, &v) && v.uid == uid;
+	return k8s_sfv_user_by_name(&st->priv->view, name, &v) == 1 && v.uid == uid;
 }
 
 static int own_group(struct k8s_store *st, const char *name, uint32_t gid)
 {
-	struct k8s_store_group *g = k8s_store_find_group(st, name);
+	struct k8s_store_group *g;
 	struct k8s_sf_group v;
 
-	if (g != NULL && (uint32_t)g->gid == gid)
+	if (lookup_group(st, name, &g) == 1 && (uint32_t)g->gid == gid)
 		return 1;
-	return k8s_sf_group_by_name(&st->priv->sf, name, &v) && v.gid == gid;
+	return k8s_sfv_group_by_name(&st->priv->view, name, &v) == 1 && v.gid == gid;
 }
 
 /* 1 when another NSS source has this user/group (by name or by id), 0 when
@@ -434,210 +705,52 @@ static int foreign(struct k8s_store *st, int group, const char *name, uint32_t i
 	return group ? !own_group(st, hit.name, hit.id) : !own_user(st, hit.name, hit.id);
 }
 
-/* ------------------------------------------------------------ loading */
-
-static char *image_str(const char *s)
-{
-	/* Loaded strings live in the image the store keeps; the model's
-	 * fields are char * but never written through. */
-	return (char *)(uintptr_t)s;
-}
-
-static int load_user(struct k8s_store *st, const struct k8s_sf_user *v, size_t *ms_used)
-{
-	struct k8s_store_priv *p = st->priv;
-	struct k8s_store_membership *m;
-	struct k8s_sf_strlist names = v->group_names;
-	struct k8s_store_user *u;
-	const char *gname;
-	uint32_t i, gid, src;
-
-	if (k8s_store_find_user(st, v->name) != NULL || k8s_store_find_uid(st, v->uid) != NULL)
-		return 0;
-	u = add_user(st, v->name, v->uid, v->gid);
-	if (u == NULL)
-		return -1;
-	u->gecos = image_str(v->gecos);
-	u->home = image_str(v->home);
-	u->shell = image_str(v->shell);
-	u->binding = v->binding[0] ? image_str(v->binding) : NULL;
-	u->cluster_user = v->cluster_user[0] ? image_str(v->cluster_user) : NULL;
-	u->sources = v->sources & (K8S_SRC_DECLARED | K8S_SRC_SYNCED | K8S_SRC_LOGIN);
-	if (u->sources == 0)
-		u->sources = K8S_SRC_LOGIN;
-	u->uid_pinned = (v->flags & K8S_SF_USER_PINNED) != 0;
-	u->last_login = (time_t)v->last_login;
-	u->groups = p->loaded_ms + *ms_used;
-	for (i = 0; i < v->n_memberships; i++) {
-		gname = k8s_sf_strlist_next(&names);
-		k8s_sf_membership(v, i, &gid, &src);
-		if (gname == NULL)
-			break;
-		m = &u->groups[u->n_groups++];
-		snprintf(m->group, sizeof(m->group), "%s", gname);
-		m->gid = gid;
-		m->sources = src;
-	}
-	*ms_used += u->n_groups;
-	return 1;
-}
-
-/* Users first (their private groups follow them), then the other groups.
- * Records that do not verify, and duplicates, are counted in *lost. */
-static int load_model(struct k8s_store *st, size_t *lost)
-{
-	struct k8s_store_priv *p = st->priv;
-	const struct k8s_sf *sf = &p->sf;
-	size_t total_ms = 0, used = 0;
-	struct k8s_sf_user v;
-	struct k8s_sf_group g;
-	uint32_t i;
-	int r;
-
-	for (i = 0; i < sf->n_users; i++)
-		if (k8s_sf_user_at(sf, i, &v))
-			total_ms += v.n_memberships;
-	p->loaded_ms = calloc(total_ms + 1, sizeof(*p->loaded_ms));
-	if (p->loaded_ms == NULL)
-		return -1;
-	p->maps_dirty = 1;
-	for (i = 0; i < sf->n_users; i++) {
-		r = k8s_sf_user_at(sf, i, &v) ? load_user(st, &v, &used) : 0;
-		if (r < 0)
-			return -1;
-		*lost += r == 0;
-		if (used > total_ms) /* the image changed under us: cannot happen, it is ours */
-			return -1;
-	}
-	for (i = 0; i < sf->n_groups; i++) {
-		if (!k8s_sf_group_at(sf, i, &g)) {
-			*lost += 1;
-			continue;
-		}
-		if (k8s_store_find_group(st, g.name) != NULL || find_gid(st, g.gid) != NULL ||
-		    (!g.private_group && k8s_store_find_user(st, g.name) != NULL)) {
-			*lost += 1;
-			continue;
-		}
-		if (add_group(st, g.name, g.gid, g.private_group, g.sources) == NULL)
-			return -1;
-	}
-	/* Every user needs its private group; re-create one a damaged index
-	 * lost when its gid is still free, else drop the user. */
-	for (i = 0; i < st->n_users; i++) {
-		struct k8s_store_user *u = &st->users[i];
-		struct k8s_store_group *pg = k8s_store_find_group(st, u->name);
-
-		if (pg != NULL && pg->private_group && pg->gid == u->gid)
-			continue;
-		if (pg == NULL && find_gid(st, u->gid) == NULL) {
-			if (add_group(st, u->name, u->gid, 1, u->sources) == NULL)
-				return -1;
-			continue;
-		}
-		u->sources = 0;
-		*lost += 1;
-	}
-	return drop_dead(st);
-}
-
-static int read_image(int fd, const char *path, unsigned char **out, size_t *len,
-		      struct k8s_err *err)
-{
-	struct stat sb;
-	unsigned char *buf = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int rc = K8S_OK;
-
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "identity store unreadable",
-				 "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)sb.st_size > K8S_SF_MAX_FILE) {
-		*len = 0; /* treated as damaged */
-		goto out;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (buf == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)sb.st_size) {
-		n = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = k8s_err_set(err, K8S_UNAVAILABLE, "identity store unreadable",
-					 "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*len = got;
-out:
-	if (rc != K8S_OK) {
-		free(buf);
-		buf = NULL;
-	}
-	*out = buf;
-	return rc;
-}
-
-/* Load dir/identities.db into the (empty) model. */
-static int load_store(struct k8s_store *st, int for_write, struct k8s_err *err)
-{
-	struct k8s_store_priv *p = st->priv;
-	char path[4096];
-	size_t len = 0, lost = 0;
-	const char *why;
-	int fd = -1, rc = K8S_OK, frc, brc = K8S_SF_OK;
-
-	snprintf(path, sizeof(path), "%s/%s", st->dir, K8S_SF_FILE);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT)
-		goto out;
-	if (fd < 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "identity store unreadable", "%s: %s",
-				 path, strerror(errno));
-		goto out;
-	}
-	rc = read_image(fd, path, &p->image, &len, err);
-	if (rc != K8S_OK)
-		goto out;
-	frc = k8s_sf_open(&p->sf, p->image, len);
-	if (frc == K8S_SF_OK)
-		brc = k8s_sf_verify_body(&p->sf);
-	if (frc == K8S_SF_OK) {
-		st->generation = p->sf.generation;
-		if (load_model(st, &lost) != 0) {
-			rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", path);
-			goto out;
-		}
-	}
-	if (frc == K8S_SF_OK && brc == K8S_SF_OK && lost == 0)
-		goto out;
-	p->damaged = 1;
-	why = frc != K8S_SF_OK ? k8s_sf_strerror(frc) : brc != K8S_SF_OK ? k8s_sf_strerror(brc) :
-	      "records that do not verify";
-	if (!for_write) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "identity store damaged",
-				 "%s: %s; `k8s-auth sync` salvages what still verifies", path, why);
-		goto out;
-	}
-	k8s_err_set(err, K8S_OK, "identity store was damaged",
-		    "%s: %s; salvaged %zu accounts, %zu records lost; the damaged file is kept as %s at the next commit",
-		    path, why, st->n_users, lost, CORRUPT_NAME);
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 /* ------------------------------------------------------ open / close */
+
+int k8s_store_map_file(struct k8s_store *st, const char *file, struct k8s_sf *sf, int *status)
+{
+	struct k8s_store_priv *p = st->priv;
+	struct store_mapping *nm;
+	char path[4096];
+	struct stat sb;
+	void *addr;
+	int fd, rc = 0;
+
+	memset(sf, 0, sizeof(*sf));
+	*status = K8S_SF_OK;
+	snprintf(path, sizeof(path), "%s/%s", st->dir, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &sb) != 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = 1;
+	*status = K8S_SF_ETOOSMALL;
+	if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)K8S_SF_HEADER_SIZE ||
+	    (uint64_t)sb.st_size > K8S_SF_MAX_FILE)
+		goto out;
+	nm = realloc(p->maps, (p->n_maps + 1) * sizeof(*nm));
+	if (nm == NULL) {
+		errno = ENOMEM;
+		rc = -1;
+		goto out;
+	}
+	p->maps = nm;
+	addr = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (addr == MAP_FAILED) {
+		rc = -1;
+		goto out;
+	}
+	p->maps[p->n_maps].addr = addr;
+	p->maps[p->n_maps++].len = (size_t)sb.st_size;
+	*status = k8s_sf_open(sf, addr, (size_t)sb.st_size);
+	rc = *status == K8S_SF_OK ? 0 : 1;
+out:
+	close(fd);
+	return rc;
+}
 
 /* A directory only we can change: anyone else able to rename files in it
  * could hand every process on the host a store of their making. */
@@ -702,6 +815,46 @@ static void remove_stale_temps(const char *dir)
 	closedir(d);
 }
 
+/* Map the base and the delta and pair them; say what is damaged. */
+static int load_files(struct k8s_store *st, int for_write, struct k8s_err *err)
+{
+	struct k8s_store_priv *p = st->priv;
+	const char *what = NULL;
+	char why[160] = "";
+	int rb, rd, sb = 0, sd = 0, rel, rc = K8S_OK;
+
+	rb = k8s_store_map_file(st, K8S_SF_FILE, &p->base, &sb);
+	rd = rb < 0 ? 0 : k8s_store_map_file(st, K8S_SF_DELTA_FILE, &p->delta, &sd);
+	if (rb < 0 || rd < 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "identity store unreadable", "%s/%s: %s",
+				   st->dir, rb < 0 ? K8S_SF_FILE : K8S_SF_DELTA_FILE, strerror(errno));
+	if (rb == 1) {
+		what = K8S_SF_FILE;
+		snprintf(why, sizeof(why), "%s", k8s_sf_strerror(sb));
+	} else if (rd == 1 || (p->delta.base != NULL && (sd = k8s_sf_verify_body(&p->delta)) != K8S_SF_OK)) {
+		what = K8S_SF_DELTA_FILE;
+		snprintf(why, sizeof(why), "%s", k8s_sf_strerror(sd));
+		memset(&p->delta, 0, sizeof(p->delta));
+	}
+	rel = k8s_sfv_attach(&p->view, &p->base, &p->delta);
+	if (what == NULL && (rel == K8S_SF_DELTA_AHEAD || rel == K8S_SF_DELTA_BAD)) {
+		what = K8S_SF_DELTA_FILE;
+		snprintf(why, sizeof(why), "does not belong to %s", K8S_SF_FILE);
+	}
+	st->generation = p->base.generation > p->delta.generation ? p->base.generation : p->delta.generation;
+	if (what == NULL)
+		return K8S_OK;
+	p->damaged = 1;
+	if (!for_write)
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "identity store damaged",
+				 "%s/%s: %s; `k8s-auth sync` salvages what still verifies", st->dir, what, why);
+	else
+		k8s_err_set(err, K8S_OK, "identity store was damaged",
+			    "%s/%s: %s; salvaging what still verifies, the damaged files are kept as *.corrupt",
+			    st->dir, what, why);
+	return rc;
+}
+
 int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struct k8s_err *err)
 {
 	struct k8s_store *st;
@@ -725,7 +878,7 @@ int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struc
 			goto out;
 		remove_stale_temps(st->dir);
 	}
-	rc = load_store(st, for_write, err);
+	rc = load_files(st, for_write, err);
 out:
 	if (rc != K8S_OK) {
 		k8s_store_close(st);
@@ -738,6 +891,7 @@ out:
 void k8s_store_close(struct k8s_store *st)
 {
 	struct k8s_store_priv *p;
+	size_t i;
 
 	if (st == NULL)
 		return;
@@ -749,8 +903,11 @@ void k8s_store_close(struct k8s_store *st)
 		free(p->uid.slot);
 		free(p->gname.slot);
 		free(p->gid.slot);
-		free(p->loaded_ms);
-		free(p->image);
+		free(p->gone_users.slot);
+		free(p->gone_groups.slot);
+		for (i = 0; i < p->n_maps; i++)
+			munmap(p->maps[i].addr, p->maps[i].len);
+		free(p->maps);
 		arena_free(p);
 		free(p);
 	}
@@ -758,6 +915,40 @@ void k8s_store_close(struct k8s_store *st)
 	free(st->groups);
 	free(st->dir);
 	free(st);
+}
+
+/* Everything the files hold, into the model.  Entries that do not verify
+ * stay out (a compaction then drops them for good). */
+int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err)
+{
+	struct k8s_store_priv *p = st->priv;
+	struct k8s_store_group *g;
+	struct k8s_sf_user v;
+	struct k8s_sf_group gv;
+	uint32_t i, n;
+
+	if (p->all_loaded)
+		return K8S_OK;
+	if (p->base.base != NULL && k8s_sf_verify_body(&p->base) != K8S_SF_OK)
+		p->damaged = 1;
+	n = k8s_sfv_n_users(&p->view);
+	for (i = 0; i < n; i++)
+		if (k8s_sfv_user_at(&p->view, i, &v) && !k8s_store_decided(st, v.name) &&
+		    map_find(st, M_UID, NULL, v.uid) < 0 && materialize_user(st, &v) == NULL)
+			goto oom;
+	n = k8s_sfv_n_groups(&p->view);
+	for (i = 0; i < n; i++) {
+		if (!k8s_sfv_group_at(&p->view, i, &gv) || gv.private_group || k8s_store_decided(st, gv.name) ||
+		    map_find(st, M_GID, NULL, gv.gid) >= 0)
+			continue;
+		g = add_group(st, gv.name, gv.gid, 0, gv.sources, 1);
+		if (g == NULL)
+			goto oom;
+	}
+	p->all_loaded = 1;
+	return K8S_OK;
+oom:
+	return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", st->dir);
 }
 
 /* ------------------------------------------------------- allocation */
@@ -803,18 +994,23 @@ static int64_t declared_pin(const struct k8s_config *cfg, const char *name)
 	return -1;
 }
 
-/* 0 free, 1 taken, -errno when NSS cannot answer. */
+/* 0 free, 1 taken (a damaged store entry counts as taken), -errno when
+ * NSS cannot answer. */
 static int uid_state(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
 		     uint32_t uid)
 {
-	if (id_reserved(uid) || k8s_store_find_uid(st, uid) != NULL || pinned_by_other(cfg, name, uid))
+	struct k8s_store_user *u;
+
+	if (id_reserved(uid) || pinned_by_other(cfg, name, uid) || lookup_uid(st, uid, &u) != 0)
 		return 1;
 	return foreign(st, 0, NULL, uid);
 }
 
 static int gid_state(struct k8s_store *st, uint32_t gid)
 {
-	if (id_reserved(gid) || find_gid(st, gid) != NULL)
+	struct k8s_store_group *g;
+
+	if (id_reserved(gid) || lookup_gid(st, gid, &g) != 0)
 		return 1;
 	return foreign(st, 1, NULL, gid);
 }
@@ -876,13 +1072,24 @@ out:
 	return r;
 }
 
+static int damaged_entry(const char *name, struct k8s_err *err)
+{
+	return k8s_err_set(err, K8S_UNAVAILABLE, "identity store damaged",
+			   "the entry for %s does not verify; run `k8s-auth sync` to salvage the store",
+			   name);
+}
+
 /* A new account may not take a name another source (or a store group)
  * already has: it would shadow or be shadowed by it. */
 static int check_new_name(struct k8s_store *st, const char *name, struct k8s_err *err)
 {
+	struct k8s_store_group *g;
 	int r;
 
-	if (k8s_store_find_group(st, name) != NULL)
+	r = lookup_group(st, name, &g);
+	if (r < 0)
+		return damaged_entry(name, err);
+	if (r > 0)
 		return k8s_err_set(err, K8S_REFUSED, "name taken by a group",
 				   "%s is a group of the identity store", name);
 	r = foreign(st, 0, name, 0);
@@ -944,7 +1151,7 @@ static int create_user(struct k8s_store *st, const struct k8s_config *cfg, const
 	if (rc != K8S_OK)
 		return rc;
 	u = add_user(st, name, uid, gid);
-	if (u == NULL || add_group(st, name, gid, 1, source) == NULL)
+	if (u == NULL || add_group(st, name, gid, 1, source, 0) == NULL)
 		goto oom;
 	u->sources = source;
 	u->uid_pinned = pin >= 0;
@@ -956,9 +1163,6 @@ static int create_user(struct k8s_store *st, const struct k8s_config *cfg, const
 	*out = u;
 	return K8S_OK;
 oom:
-	if (u != NULL)
-		u->sources = 0;
-	drop_dead(st);
 	return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", name);
 }
 
@@ -966,8 +1170,8 @@ int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, co
 			  uint32_t source, int64_t pinned_uid, struct k8s_store_user **out,
 			  struct k8s_err *err)
 {
-	struct k8s_store_user *u;
-	int rc = K8S_OK;
+	struct k8s_store_user *u = NULL;
+	int rc = K8S_OK, r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -976,10 +1180,15 @@ int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, co
 	if (!k8s_valid_local_name(name))
 		return k8s_err_set(err, K8S_REFUSED, "mapped name is not a valid local name",
 				   "\"%.40s\" is not a valid local name", name ? name : "");
+	st->priv->cfg = cfg;
 	if (pinned_uid < 0)
 		pinned_uid = declared_pin(cfg, name);
-	u = k8s_store_find_user(st, name);
-	if (u == NULL) {
+	r = lookup_user(st, name, &u);
+	if (r < 0) {
+		rc = damaged_entry(name, err);
+		goto out;
+	}
+	if (r == 0) {
 		rc = create_user(st, cfg, name, source, pinned_uid, &u, err);
 		goto out;
 	}
@@ -1001,18 +1210,13 @@ out:
 
 /* ------------------------------------------------------------ groups */
 
-struct resolved {
-	char name[K8S_LOCAL_NAME_MAX + 1];
-	gid_t gid;
-};
-
 /* Where a mapped group lands: K8S_OK with *gid, K8S_REFUSED (dropped,
  * why[] says why), or an error. */
 static int resolve_group(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
 			 int templated, uint32_t source, gid_t *gid, char *why, size_t whylen,
 			 struct k8s_err *err)
 {
-	struct k8s_store_group *g = k8s_store_find_group(st, name);
+	struct k8s_store_group *g;
 	struct nss_hit hit;
 	uint32_t id;
 	int rc;
@@ -1021,11 +1225,14 @@ static int resolve_group(struct k8s_store *st, const struct k8s_config *cfg, con
 		snprintf(why, whylen, "%.40s (not a valid name)", name);
 		return K8S_REFUSED;
 	}
-	if (g != NULL && g->private_group) {
+	rc = lookup_group(st, name, &g);
+	if (rc < 0)
+		return damaged_entry(name, err);
+	if (rc > 0 && g->private_group) {
 		snprintf(why, whylen, "%s (a user's private group)", name);
 		return K8S_REFUSED;
 	}
-	if (g != NULL) {
+	if (rc > 0) {
 		g->sources |= source;
 		*gid = g->gid;
 		return K8S_OK;
@@ -1058,7 +1265,7 @@ static int resolve_group(struct k8s_store *st, const struct k8s_config *cfg, con
 	rc = alloc_id(st, cfg, 1, name, &id, err);
 	if (rc != K8S_OK)
 		return rc;
-	if (add_group(st, name, id, 0, source) == NULL)
+	if (add_group(st, name, id, 0, source, 0) == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "group %s: out of memory", name);
 	*gid = id;
 	return K8S_OK;
@@ -1072,24 +1279,21 @@ static void note_drop(char *buf, size_t len, const char *why)
 		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", why);
 }
 
-static int user_index_ok(const struct k8s_store *st, const struct k8s_store_user *u)
-{
-	return u >= st->users && u < st->users + st->n_users;
-}
-
 int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg,
 			      struct k8s_store_user *u, uint32_t source,
 			      const struct k8s_mapped_group *groups, size_t n, struct k8s_err *err)
 {
-	struct k8s_store_membership *ms = NULL, *m;
+	struct k8s_store_membership *ms, *m;
 	char dropped[400] = "", why[96];
 	size_t i, j, k = 0;
 	gid_t gid;
 	int rc = K8S_OK;
 
-	if (st == NULL || cfg == NULL || u == NULL || !user_index_ok(st, u) || (n > 0 && groups == NULL))
+	if (st == NULL || cfg == NULL || u == NULL || (n > 0 && groups == NULL) ||
+	    k8s_store_model_user(st, u->name) != u)
 		return k8s_err_set(err, K8S_ECONFIG, "bad call", "k8s_store_set_memberships: bad argument");
-	ms = arena_alloc(st->priv, (u->n_groups + n + 1) * sizeof(*ms));
+	st->priv->cfg = cfg;
+	ms = k8s_store_arena_alloc(st->priv, (u->n_groups + n + 1) * sizeof(*ms));
 	if (ms == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", u->name);
 	for (i = 0; i < u->n_groups; i++) {
@@ -1105,7 +1309,7 @@ int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg
 			continue;
 		}
 		if (rc != K8S_OK)
-			goto out;
+			return rc;
 		for (j = 0, m = NULL; j < k && m == NULL; j++)
 			if (strcmp(ms[j].group, groups[i].name) == 0)
 				m = &ms[j];
@@ -1117,13 +1321,13 @@ int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg
 		m->gid = gid;
 		m->sources |= source;
 	}
-	rc = K8S_OK;
+	if (apply_diff(st, u->name, u->groups, u->n_groups, ms, k) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", u->name);
 	u->groups = ms;
 	u->n_groups = k;
 	if (dropped[0] != '\0')
 		k8s_err_set(err, K8S_OK, "group mappings dropped", "%s: not granted: %s", u->name, dropped);
-out:
-	return rc;
+	return K8S_OK;
 }
 
 /* ------------------------------------------------- logins, sync, forget */
@@ -1221,12 +1425,18 @@ static char *display_of(struct k8s_store_priv *p, const char *s)
 	return r;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
 int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, const char *local,
 			   const char *binding, const struct k8s_identity *id,
 			   const struct k8s_mapped_group *groups, size_t n_groups, time_t now,
 			   struct k8s_err *err)
 {
 	struct k8s_store_user *u;
+	char *gecos, *shown;
 	int rc;
 
 	if (st == NULL || cfg == NULL || local == NULL || id == NULL || id->username == NULL)
@@ -1234,8 +1444,10 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 	if (binding == NULL || binding[0] == '\0' || !text_printable(binding, K8S_SF_STR_MAX))
 		return k8s_err_set(err, K8S_REFUSED, "no identity binding",
 				   "%s: the identity has no usable binding", local);
-	u = k8s_store_find_user(st, local);
-	if (u != NULL && u->binding != NULL && strcmp(u->binding, binding) != 0)
+	rc = lookup_user(st, local, &u);
+	if (rc < 0)
+		return damaged_entry(local, err);
+	if (rc > 0 && u->binding != NULL && strcmp(u->binding, binding) != 0)
 		return k8s_err_set(err, K8S_REFUSED, "identity binding mismatch",
 				   "%s is bound to %s, the token is %s", local, u->binding, binding);
 	rc = k8s_store_ensure_user(st, cfg, local, K8S_SRC_LOGIN, -1, &u, err);
@@ -1243,16 +1455,19 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 		return rc;
 	if (u->binding == NULL)
 		u->binding = arena_strdup(st->priv, binding);
-	u->gecos = gecos_of(st->priv, id->username);
-	u->cluster_user = display_of(st->priv, id->username);
-	if (u->binding == NULL || u->gecos == NULL || u->cluster_user == NULL)
+	gecos = gecos_of(st->priv, id->username);
+	shown = display_of(st->priv, id->username);
+	if (u->binding == NULL || gecos == NULL || shown == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", local);
+	if (!same_str(u->gecos, gecos))
+		u->gecos = gecos;
+	if (!same_str(u->cluster_user, shown))
+		u->cluster_user = shown;
 	u->last_login = now;
 	return k8s_store_set_memberships(st, cfg, u, K8S_SRC_LOGIN, groups, n_groups, err);
 }
 
-static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, unsigned char *keep,
-			  struct k8s_err *err)
+static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct k8s_store_group *g;
 	char why[96];
@@ -1260,6 +1475,9 @@ static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, un
 	size_t i;
 	int rc;
 
+	for (i = 0; i < st->n_groups; i++)
+		if (!st->groups[i]->private_group)
+			st->groups[i]->sources &= ~K8S_SRC_DECLARED;
 	for (i = 0; i < cfg->accounts.n_groups; i++) {
 		const struct k8s_map_rule *r = &cfg->accounts.groups[i];
 
@@ -1270,9 +1488,9 @@ static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, un
 			continue;
 		if (rc != K8S_OK)
 			return rc;
-		g = k8s_store_find_group(st, r->local);
-		if (g != NULL && !g->private_group)
-			keep[g - st->groups] = 1;
+		g = k8s_store_model_group(st, r->local);
+		if (g != NULL && !g->private_group && k8s_store_load_members(st, g) != 0)
+			return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
 	}
 	return K8S_OK;
 }
@@ -1280,518 +1498,61 @@ static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, un
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct k8s_store_user *u;
-	unsigned char *keep = NULL;
-	size_t i, cap;
+	struct strset keep = {0};
+	size_t i;
 	int rc;
 
 	if (st == NULL || cfg == NULL)
 		return k8s_err_set(err, K8S_ECONFIG, "bad call", "k8s_store_apply_declared: NULL argument");
-	for (i = 0; i < cfg->accounts.n_declared; i++) {
+	st->priv->cfg = cfg;
+	rc = k8s_store_load_all(st, err);
+	for (i = 0; rc == K8S_OK && i < cfg->accounts.n_declared; i++) {
 		rc = k8s_store_ensure_user(st, cfg, cfg->accounts.declared[i].name, K8S_SRC_DECLARED,
 					   cfg->accounts.declared[i].uid, &u, err);
-		if (rc != K8S_OK)
-			goto out;
+		if (rc == K8S_OK && strset_add(st->priv, &keep, u->name) != 0)
+			rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
 	}
-	/* Groups may grow while declaring, hence the margin. */
-	cap = (st->n_users > st->n_groups ? st->n_users : st->n_groups) + cfg->accounts.n_groups + 1;
-	keep = calloc(cap, 1);
-	if (keep == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
-		goto out;
-	}
-	for (i = 0; i < cfg->accounts.n_declared; i++)
-		keep[k8s_store_find_user(st, cfg->accounts.declared[i].name) - st->users] = 1;
-	for (i = 0; i < st->n_users; i++)
-		if (!keep[i])
-			st->users[i].sources &= ~K8S_SRC_DECLARED;
-	memset(keep, 0, cap);
-	rc = declare_groups(st, cfg, keep, err);
 	if (rc != K8S_OK)
 		goto out;
-	for (i = 0; i < st->n_groups; i++)
-		if (!keep[i] && !st->groups[i].private_group)
-			st->groups[i].sources &= ~K8S_SRC_DECLARED;
-	if (drop_dead(st) != 0)
+	for (i = 0; i < st->n_users; i++)
+		if (!k8s_store_strset_has(&keep, st->users[i]->name))
+			st->users[i]->sources &= ~K8S_SRC_DECLARED;
+	rc = declare_groups(st, cfg, err);
+	if (rc == K8S_OK && k8s_store_drop_dead(st) != 0)
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
 out:
-	free(keep);
+	free(keep.slot);
 	return rc;
 }
 
 int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err)
 {
-	struct k8s_store_user *u = k8s_store_find_user(st, name);
+	struct k8s_store_membership *ms;
+	struct k8s_store_user *u;
 	size_t i, k = 0;
+	int r;
 
-	if (u == NULL)
+	r = st != NULL && name != NULL ? lookup_user(st, name, &u) : 0;
+	if (r < 0)
+		return damaged_entry(name, err);
+	if (r == 0)
 		return k8s_err_set(err, K8S_REFUSED, "unknown account", "no account %s in the identity store",
 				   name ? name : "(null)");
-	u->binding = NULL;
+	ms = k8s_store_arena_alloc(st->priv, (u->n_groups + 1) * sizeof(*ms));
+	if (ms == NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "forget: out of memory");
 	for (i = 0; i < u->n_groups; i++) {
-		u->groups[k] = u->groups[i];
-		u->groups[k].sources &= ~K8S_SRC_LOGIN;
-		k += u->groups[k].sources != 0;
+		ms[k] = u->groups[i];
+		ms[k].sources &= ~K8S_SRC_LOGIN;
+		k += ms[k].sources != 0;
 	}
+	if (apply_diff(st, u->name, u->groups, u->n_groups, ms, k) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "forget: out of memory");
+	u->groups = ms;
 	u->n_groups = k;
+	u->binding = NULL;
 	u->sources &= ~K8S_SRC_LOGIN;
-	if (u->sources == 0 && drop_dead(st) != 0)
+	if (u->sources == 0 && k8s_store_drop_dead(st) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "forget: out of memory");
 	return K8S_OK;
-}
-
-/* ------------------------------------------------------------ commit */
-
-struct image {
-	unsigned char *buf;
-	size_t size, at;
-	uint64_t *ubn, *ubu, *gbn, *gbg;  /* (key << 32) | record offset */
-	uint32_t *user_off;
-	uint32_t *mstart, *mlist;         /* members of each group (CSR, user indexes) */
-};
-
-static void st32(unsigned char *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void st64(unsigned char *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static size_t pad8(size_t n)
-{
-	return (n + 7) & ~(size_t)7;
-}
-
-/* LSD radix sort on the upper 32 bits (4 passes of 8 bits). */
-static int sort_index(uint64_t *a, size_t n)
-{
-	uint64_t *tmp = malloc((n + 1) * sizeof(*tmp)), *src = a, *dst = tmp, *sw;
-	size_t cnt[256], i, sum, c;
-	int shift;
-
-	if (tmp == NULL)
-		return -1;
-	for (shift = 32; shift < 64; shift += 8) {
-		memset(cnt, 0, sizeof(cnt));
-		for (i = 0; i < n; i++)
-			cnt[(src[i] >> shift) & 0xff]++;
-		for (i = 0, sum = 0; i < 256; i++) {
-			c = cnt[i];
-			cnt[i] = sum;
-			sum += c;
-		}
-		for (i = 0; i < n; i++)
-			dst[cnt[(src[i] >> shift) & 0xff]++] = src[i];
-		sw = src;
-		src = dst;
-		dst = sw;
-	}
-	free(tmp);
-	return 0;
-}
-
-/* The same rules the reader applies, so we never publish a record it
- * would reject. */
-static int field_ok(const char *s, int passwd_field, int path)
-{
-	size_t i;
-
-	if (s == NULL || (path && s[0] != '/'))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (passwd_field && s[i] == ':') ||
-		    i >= K8S_SF_STR_MAX)
-			return 0;
-	return 1;
-}
-
-static const char *str_or_empty(const char *s)
-{
-	return s != NULL ? s : "";
-}
-
-static size_t user_rec_size(const struct k8s_store_user *u)
-{
-	size_t n = K8S_SF_USER_FIXED + 8 * u->n_groups, i;
-
-	n += strlen(u->name) + strlen(u->gecos) + strlen(u->home) + strlen(u->shell) +
-	     strlen(str_or_empty(u->binding)) + strlen(str_or_empty(u->cluster_user)) + 6;
-	for (i = 0; i < u->n_groups; i++)
-		n += strlen(u->groups[i].group) + 1;
-	return pad8(n);
-}
-
-static size_t put_str(unsigned char *p, const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	memcpy(p, s, n);
-	return n;
-}
-
-static void seal_record(unsigned char *r, size_t size, uint16_t type)
-{
-	st32(r + 8, (uint32_t)size);
-	memcpy(r + 12, &type, sizeof(type));
-	st64(r, k8s_sf_hash64(r + 8, size - 8));
-}
-
-static void put_user(struct image *im, const struct k8s_store_user *u, size_t size)
-{
-	unsigned char *r = im->buf + im->at, *p;
-	size_t i;
-
-	st32(r + 16, (uint32_t)u->uid);
-	st32(r + 20, (uint32_t)u->gid);
-	st32(r + 24, u->sources);
-	st32(r + 28, u->uid_pinned ? K8S_SF_USER_PINNED : 0);
-	st64(r + 32, (uint64_t)(int64_t)u->last_login);
-	st32(r + 40, (uint32_t)u->n_groups);
-	for (i = 0; i < u->n_groups; i++) {
-		st32(r + K8S_SF_USER_FIXED + 8 * i, (uint32_t)u->groups[i].gid);
-		st32(r + K8S_SF_USER_FIXED + 8 * i + 4, u->groups[i].sources);
-	}
-	p = r + K8S_SF_USER_FIXED + 8 * u->n_groups;
-	p += put_str(p, u->name);
-	p += put_str(p, u->gecos);
-	p += put_str(p, u->home);
-	p += put_str(p, u->shell);
-	p += put_str(p, str_or_empty(u->binding));
-	p += put_str(p, str_or_empty(u->cluster_user));
-	for (i = 0; i < u->n_groups; i++)
-		p += put_str(p, u->groups[i].group);
-	seal_record(r, size, K8S_SF_REC_USER);
-	im->at += size;
-}
-
-static size_t group_rec_size(const struct k8s_store *st, const struct image *im, size_t gi)
-{
-	size_t n = K8S_SF_GROUP_FIXED + strlen(st->groups[gi].name) + 1, k;
-
-	for (k = im->mstart[gi]; k < im->mstart[gi + 1]; k++)
-		n += strlen(st->users[im->mlist[k]].name) + 1;
-	return pad8(n);
-}
-
-static void put_group(struct image *im, const struct k8s_store *st, size_t gi, size_t size)
-{
-	const struct k8s_store_group *g = &st->groups[gi];
-	unsigned char *r = im->buf + im->at, *p;
-	size_t k;
-
-	st32(r + 16, (uint32_t)g->gid);
-	st32(r + 20, g->sources);
-	st32(r + 28, im->mstart[gi + 1] - im->mstart[gi]);
-	p = r + K8S_SF_GROUP_FIXED;
-	p += put_str(p, g->name);
-	for (k = im->mstart[gi]; k < im->mstart[gi + 1]; k++)
-		p += put_str(p, st->users[im->mlist[k]].name);
-	seal_record(r, size, K8S_SF_REC_GROUP);
-	im->at += size;
-}
-
-/* Membership gids follow the store's groups; group sources are what
- * declares them plus what their members came from; then the empty
- * undeclared groups go. */
-static int settle(struct k8s_store *st)
-{
-	struct k8s_store_group *g;
-	size_t i, j;
-
-	for (i = 0; i < st->n_groups; i++)
-		if (!st->groups[i].private_group)
-			st->groups[i].sources &= K8S_SRC_DECLARED;
-	for (i = 0; i < st->n_users; i++) {
-		struct k8s_store_user *u = &st->users[i];
-
-		g = k8s_store_find_group(st, u->name);
-		if (g != NULL && g->private_group)
-			g->sources = u->sources;
-		for (j = 0; j < u->n_groups; j++) {
-			g = k8s_store_find_group(st, u->groups[j].group);
-			if (g == NULL || g->private_group)
-				continue;
-			u->groups[j].gid = g->gid;
-			g->sources |= u->groups[j].sources;
-		}
-	}
-	return drop_dead(st);
-}
-
-static int build_members(struct k8s_store *st, struct image *im)
-{
-	struct k8s_store_group *g;
-	size_t i, j, total = 0;
-	uint32_t *fill;
-
-	im->mstart = calloc(st->n_groups + 1, sizeof(*im->mstart));
-	if (im->mstart == NULL)
-		return -1;
-	for (i = 0; i < st->n_users; i++)
-		for (j = 0; j < st->users[i].n_groups; j++) {
-			g = k8s_store_find_group(st, st->users[i].groups[j].group);
-			if (g != NULL && !g->private_group) {
-				im->mstart[g - st->groups + 1]++;
-				total++;
-			}
-		}
-	for (i = 0; i < st->n_groups; i++)
-		im->mstart[i + 1] += im->mstart[i];
-	im->mlist = malloc((total + 1) * sizeof(*im->mlist));
-	fill = calloc(st->n_groups + 1, sizeof(*fill));
-	if (im->mlist == NULL || fill == NULL) {
-		free(fill);
-		return -1;
-	}
-	for (i = 0; i < st->n_users; i++)
-		for (j = 0; j < st->users[i].n_groups; j++) {
-			g = k8s_store_find_group(st, st->users[i].groups[j].group);
-			if (g != NULL && !g->private_group)
-				im->mlist[im->mstart[g - st->groups] + fill[g - st->groups]++] = (uint32_t)i;
-		}
-	free(fill);
-	return 0;
-}
-
-static int check_user_fields(const struct k8s_store_user *u, struct k8s_err *err)
-{
-	if (!field_ok(u->gecos, 1, 0) || !field_ok(u->home, 1, 1) || !field_ok(u->shell, 1, 1) ||
-	    !field_ok(str_or_empty(u->binding), 0, 0) || !field_ok(str_or_empty(u->cluster_user), 0, 0) ||
-	    u->uid < K8S_SF_MIN_ID || u->gid < K8S_SF_MIN_ID || u->n_groups > UINT32_MAX / 8)
-		return k8s_err_set(err, K8S_ECONFIG, "account not storable",
-				   "%s: a field the store cannot hold (uid/gid below %u, ':' or control "
-				   "characters, relative home or shell)", u->name, K8S_SF_MIN_ID);
-	return K8S_OK;
-}
-
-static int layout(struct k8s_store *st, struct image *im, size_t *rec_size, struct k8s_err *err)
-{
-	size_t i, total = 0;
-	int rc;
-
-	for (i = 0; i < st->n_users; i++) {
-		rc = check_user_fields(&st->users[i], err);
-		if (rc != K8S_OK)
-			return rc;
-		total += user_rec_size(&st->users[i]);
-	}
-	for (i = 0; i < st->n_groups; i++)
-		if (!st->groups[i].private_group)
-			total += group_rec_size(st, im, i);
-	*rec_size = total;
-	im->size = K8S_SF_HEADER_SIZE + 16 * (st->n_users + st->n_groups) + total;
-	if (im->size > K8S_SF_MAX_FILE)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "identity store too large",
-				   "%zu bytes would exceed the format's limit", im->size);
-	return K8S_OK;
-}
-
-static int fill_records(struct k8s_store *st, struct image *im)
-{
-	struct k8s_store_user *owner;
-	size_t i, sz;
-	uint32_t off;
-
-	for (i = 0; i < st->n_users; i++) {
-		const struct k8s_store_user *u = &st->users[i];
-
-		sz = user_rec_size(u);
-		im->user_off[i] = off = (uint32_t)im->at;
-		im->ubn[i] = ((uint64_t)name_key(u->name) << 32) | off;
-		im->ubu[i] = ((uint64_t)(uint32_t)u->uid << 32) | off;
-		put_user(im, u, sz);
-	}
-	for (i = 0; i < st->n_groups; i++) {
-		const struct k8s_store_group *g = &st->groups[i];
-
-		if (g->private_group) {
-			owner = k8s_store_find_user(st, g->name);
-			if (owner == NULL)
-				return -1;
-			off = im->user_off[owner - st->users];
-		} else {
-			off = (uint32_t)im->at;
-			sz = group_rec_size(st, im, i);
-			put_group(im, st, i, sz);
-		}
-		im->gbn[i] = ((uint64_t)name_key(g->name) << 32) | off;
-		im->gbg[i] = ((uint64_t)(uint32_t)g->gid << 32) | off;
-	}
-	return 0;
-}
-
-static void put_index(unsigned char *p, const uint64_t *a, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		st32(p + 8 * i, (uint32_t)(a[i] >> 32));
-		st32(p + 8 * i + 4, (uint32_t)a[i]);
-	}
-}
-
-static void put_header(struct k8s_store *st, struct image *im, size_t rec_size)
-{
-	unsigned char *b = im->buf;
-	uint32_t nu = (uint32_t)st->n_users, ng = (uint32_t)st->n_groups;
-	uint32_t off = K8S_SF_HEADER_SIZE;
-	uint32_t version = K8S_SF_VERSION, hs = K8S_SF_HEADER_SIZE, bo = K8S_SF_BYTE_ORDER;
-
-	memcpy(b, K8S_SF_MAGIC, 8);
-	st32(b + K8S_SF_H_VERSION, version);
-	st32(b + K8S_SF_H_HDRSIZE, hs);
-	st32(b + K8S_SF_H_BYTEORDER, bo);
-	st64(b + K8S_SF_H_FILESIZE, im->size);
-	st64(b + K8S_SF_H_GENERATION, st->generation + 1);
-	st64(b + K8S_SF_H_CREATED, (uint64_t)(int64_t)time(NULL));
-	st32(b + K8S_SF_H_NUSERS, nu);
-	st32(b + K8S_SF_H_NGROUPS, ng);
-	st32(b + K8S_SF_H_UBYNAME, off);
-	st32(b + K8S_SF_H_UBYUID, off + 8 * nu);
-	st32(b + K8S_SF_H_GBYNAME, off + 16 * nu);
-	st32(b + K8S_SF_H_GBYGID, off + 16 * nu + 8 * ng);
-	st32(b + K8S_SF_H_RECOFF, off + 16 * nu + 16 * ng);
-	st32(b + K8S_SF_H_RECSIZE, (uint32_t)rec_size);
-	put_index(b + off, im->ubn, nu);
-	put_index(b + off + 8 * nu, im->ubu, nu);
-	put_index(b + off + 16 * nu, im->gbn, ng);
-	put_index(b + off + 16 * nu + 8 * ng, im->gbg, ng);
-	st64(b + K8S_SF_H_BODYSUM, k8s_sf_hash64(b + K8S_SF_HEADER_SIZE, im->size - K8S_SF_HEADER_SIZE));
-	st64(b + K8S_SF_H_HDRSUM, k8s_sf_hash64(b, K8S_SF_H_HDRSUM));
-}
-
-static void image_free(struct image *im)
-{
-	free(im->buf);
-	free(im->ubn);
-	free(im->ubu);
-	free(im->gbn);
-	free(im->gbg);
-	free(im->user_off);
-	free(im->mstart);
-	free(im->mlist);
-	memset(im, 0, sizeof(*im));
-}
-
-/* The whole new file in memory. */
-static int build_image(struct k8s_store *st, struct image *im, struct k8s_err *err)
-{
-	size_t nu = st->n_users, ng = st->n_groups, rec_size = 0;
-	int rc;
-
-	memset(im, 0, sizeof(*im));
-	if (settle(st) != 0 || build_members(st, im) != 0)
-		goto oom;
-	nu = st->n_users;
-	ng = st->n_groups;
-	rc = layout(st, im, &rec_size, err);
-	if (rc != K8S_OK)
-		return rc;
-	im->buf = calloc(1, im->size);
-	im->ubn = malloc((nu + 1) * 8);
-	im->ubu = malloc((nu + 1) * 8);
-	im->gbn = malloc((ng + 1) * 8);
-	im->gbg = malloc((ng + 1) * 8);
-	im->user_off = malloc((nu + 1) * 4);
-	if (!im->buf || !im->ubn || !im->ubu || !im->gbn || !im->gbg || !im->user_off)
-		goto oom;
-	im->at = K8S_SF_HEADER_SIZE + 16 * (nu + ng);
-	if (fill_records(st, im) != 0 || sort_index(im->ubn, nu) || sort_index(im->ubu, nu) ||
-	    sort_index(im->gbn, ng) || sort_index(im->gbg, ng))
-		goto oom;
-	put_header(st, im, rec_size);
-	return K8S_OK;
-oom:
-	return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "commit: out of memory");
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* temp file in the same directory, fsync, (keep a damaged original),
- * rename over, fsync the directory. */
-static int publish(struct k8s_store *st, const struct image *im, struct k8s_err *err)
-{
-	char tmp[4096], dst[4096], bad[4096];
-	int fd, rc = K8S_OK;
-
-	snprintf(tmp, sizeof(tmp), "%s/%sXXXXXX", st->dir, TMP_PREFIX);
-	snprintf(dst, sizeof(dst), "%s/%s", st->dir, K8S_SF_FILE);
-	snprintf(bad, sizeof(bad), "%s/%s", st->dir, CORRUPT_NAME);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				   "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, 0644) != 0 || write_all(fd, im->buf, im->size) != 0 || fsync(fd) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	/* Best effort: the damaged original is evidence, not a requirement. */
-	if (st->priv->damaged && (unlink(bad) == 0 || errno == ENOENT) && link(dst, bad) != 0)
-		bad[0] = '\0';
-	if (rename(tmp, dst) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "rename to %s: %s", dst, strerror(errno));
-		goto out;
-	}
-	if (fsync_dir(st->dir) != 0)
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "fsync %s: %s", st->dir, strerror(errno));
-out:
-	if (rc != K8S_OK)
-		(void)unlink(tmp);
-	return rc;
-}
-
-int k8s_store_commit(struct k8s_store *st, struct k8s_err *err)
-{
-	struct image im;
-	int rc;
-
-	memset(&im, 0, sizeof(im));
-	if (st == NULL || st->lock_fd < 0)
-		return k8s_err_set(err, K8S_ECONFIG, "store opened read-only",
-				   "commit on a store opened without the lock");
-	rc = build_image(st, &im, err);
-	if (rc == K8S_OK)
-		rc = publish(st, &im, err);
-	if (rc == K8S_OK) {
-		st->generation++;
-		st->priv->damaged = 0;
-	}
-	image_free(&im);
-	return rc;
 }

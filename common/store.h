@@ -8,13 +8,15 @@
  * directory.  Readers never lock and never see a torn state.  Never holds a
  * token or a secret.
  *
- * Ownership: every string and array reachable from a k8s_store (gecos,
- * home, shell, binding, cluster_user, groups) belongs to the store; treat
+ * The model is loaded lazily: an account or group enters st->users /
+ * st->groups when a lookup or change first touches it, so a login costs
+ * O(log n) lookups in the mapped files, not a load of every account.
+ * k8s_store_load_all() loads everything (listing, sync).
+ *
+ * Ownership: every struct, string and array reachable from a k8s_store
+ * belongs to the store and stays valid (at a fixed address) until
+ * k8s_store_close, even after the entry is removed from the model; treat
  * them as read-only and change them only through the functions below.
- * Pointers to users stay valid until the next call that adds or removes a
- * user (ensure_user, record_login, apply_declared, forget); pointers to
- * groups until the next call that adds or removes a group (those, plus
- * set_memberships).
  *
  * Warnings: a call that returns K8S_OK may still fill err->reason/detail
  * (with err->status K8S_OK) to say something was dropped or repaired (a
@@ -71,31 +73,43 @@ struct k8s_store {
 	char *dir;
 	int lock_fd;        /* -1 when opened read-only */
 	uint64_t generation;
-	struct k8s_store_user *users;
+	struct k8s_store_user **users;  /* the accounts loaded so far (all after load_all) */
 	size_t n_users;
-	struct k8s_store_group *groups; /* groups the store defines: private ones included,
-					 * existing local groups (sudo) never */
+	struct k8s_store_group **groups;/* groups the store defines, loaded so far: private
+					 * ones included, existing local groups (sudo) never */
 	size_t n_groups;
-	struct k8s_store_priv *priv;    /* lookup tables, loaded image, allocations */
+	struct k8s_store_priv *priv;    /* lookup tables, mapped files, allocations */
 };
 
 /* Open for reading (no lock) or writing (exclusive lock on STOREDIR/.lock,
  * waiting at most K8S_STORE_LOCK_WAIT_MS, else K8S_UNAVAILABLE).  dir NULL =
  * K8S_STOREDIR.  Writing creates a missing directory (0755) and refuses one
  * that is not owned by us or is group/world-writable.  A missing store is
- * empty.  A damaged one is K8S_UNAVAILABLE for reading; for writing, every
- * record that still verifies is salvaged, the rest is dropped, err says so
- * (status K8S_OK) and the next commit keeps the damaged file as
- * identities.db.corrupt. */
+ * empty.  A damaged file (bad header, size, delta) is K8S_UNAVAILABLE for
+ * reading; for writing, err says so (status K8S_OK), what still verifies
+ * is salvaged, and the next commit compacts and keeps the damaged files as
+ * identities.db.corrupt / identities.delta.corrupt.  Damage found later in
+ * a single record makes ensure_user/record_login K8S_UNAVAILABLE for that
+ * name ("run k8s-auth sync", which salvages), never "free". */
 #define K8S_STORE_LOCK_WAIT_MS 10000
+#define K8S_STORE_DELTA_MIN    (256 * 1024) /* a delta may always grow this far */
 int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struct k8s_err *err);
-/* Write the model as the new generation (K8S_ECONFIG on a read-only
- * store).  Drops store-defined groups that have no members and are not
- * declared by accounts.groups.  The store stays open and locked. */
+/* Write the changes as the new generation (K8S_ECONFIG on a read-only
+ * store): a new identities.delta, or, when the delta would outgrow 1/8 of
+ * the base, after load_all, or when the files were damaged, a compaction
+ * (a new identities.db and an empty delta).  Drops store-defined groups
+ * that have no members and are not declared by accounts.groups.  The
+ * store stays open and locked. */
 int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
 void k8s_store_close(struct k8s_store *st);
 
-/* O(1) lookups in the model; NULL when absent. */
+/* Load every account and group into the model (st->users, st->groups);
+ * the next commit compacts. */
+int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err);
+
+/* Lookups (loading the entry into the model from the files when needed);
+ * NULL when absent, and when the entry is damaged (ensure_user and
+ * record_login report that as K8S_UNAVAILABLE). */
 struct k8s_store_user *k8s_store_find_user(struct k8s_store *st, const char *name);
 struct k8s_store_user *k8s_store_find_uid(struct k8s_store *st, uid_t uid);
 struct k8s_store_group *k8s_store_find_group(struct k8s_store *st, const char *name);

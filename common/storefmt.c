@@ -11,7 +11,7 @@
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
-#define REC_HDR    16u
+#define REC_HDR    K8S_SF_REC_HDR
 #define IDX_ENTRY  8u
 
 static uint32_t ld32(const unsigned char *p)
@@ -119,18 +119,20 @@ static int open_layout(struct k8s_sf *sf, const unsigned char *b, size_t size)
 {
 	uint64_t rec_size;
 
-	sf->n_users = ld32(b + K8S_SF_H_NUSERS);
-	sf->n_groups = ld32(b + K8S_SF_H_NGROUPS);
-	sf->users_by_name = ld32(b + K8S_SF_H_UBYNAME);
-	sf->users_by_uid = ld32(b + K8S_SF_H_UBYUID);
-	sf->groups_by_name = ld32(b + K8S_SF_H_GBYNAME);
-	sf->groups_by_gid = ld32(b + K8S_SF_H_GBYGID);
+	sf->n_ubyname = ld32(b + K8S_SF_H_NUBYNAME);
+	sf->n_ubyuid = ld32(b + K8S_SF_H_NUBYUID);
+	sf->n_gbyname = ld32(b + K8S_SF_H_NGBYNAME);
+	sf->n_gbygid = ld32(b + K8S_SF_H_NGBYGID);
+	sf->ubyname = ld32(b + K8S_SF_H_UBYNAME);
+	sf->ubyuid = ld32(b + K8S_SF_H_UBYUID);
+	sf->gbyname = ld32(b + K8S_SF_H_GBYNAME);
+	sf->gbygid = ld32(b + K8S_SF_H_GBYGID);
 	sf->rec_off = ld32(b + K8S_SF_H_RECOFF);
 	rec_size = ld32(b + K8S_SF_H_RECSIZE);
-	if (!area_ok(sf->users_by_name, (uint64_t)sf->n_users * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
-	    !area_ok(sf->users_by_uid, (uint64_t)sf->n_users * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
-	    !area_ok(sf->groups_by_name, (uint64_t)sf->n_groups * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
-	    !area_ok(sf->groups_by_gid, (uint64_t)sf->n_groups * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
+	if (!area_ok(sf->ubyname, (uint64_t)sf->n_ubyname * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
+	    !area_ok(sf->ubyuid, (uint64_t)sf->n_ubyuid * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
+	    !area_ok(sf->gbyname, (uint64_t)sf->n_gbyname * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
+	    !area_ok(sf->gbygid, (uint64_t)sf->n_gbygid * IDX_ENTRY, K8S_SF_HEADER_SIZE, size) ||
 	    !area_ok(sf->rec_off, rec_size, K8S_SF_HEADER_SIZE, size))
 		return K8S_SF_ELAYOUT;
 	sf->rec_end = (uint32_t)(sf->rec_off + rec_size);
@@ -140,6 +142,7 @@ static int open_layout(struct k8s_sf *sf, const unsigned char *b, size_t size)
 int k8s_sf_open(struct k8s_sf *sf, const void *base, size_t size)
 {
 	const unsigned char *b = base;
+	uint32_t flags;
 	int rc;
 
 	memset(sf, 0, sizeof(*sf));
@@ -147,10 +150,10 @@ int k8s_sf_open(struct k8s_sf *sf, const void *base, size_t size)
 		return K8S_SF_ETOOSMALL;
 	if (memcmp(b + K8S_SF_H_MAGIC, K8S_SF_MAGIC, 8) != 0)
 		return K8S_SF_EMAGIC;
+	flags = ld32(b + K8S_SF_H_FLAGS);
 	if (ld32(b + K8S_SF_H_VERSION) != K8S_SF_VERSION ||
 	    ld32(b + K8S_SF_H_HDRSIZE) != K8S_SF_HEADER_SIZE ||
-	    ld32(b + K8S_SF_H_BYTEORDER) != K8S_SF_BYTE_ORDER ||
-	    ld32(b + K8S_SF_H_FLAGS) != 0)
+	    ld32(b + K8S_SF_H_BYTEORDER) != K8S_SF_BYTE_ORDER || (flags & ~K8S_SF_FLAG_DELTA) != 0)
 		return K8S_SF_EVERSION;
 	if (ld64(b + K8S_SF_H_HDRSUM) != k8s_sf_hash64(b, K8S_SF_H_HDRSUM))
 		return K8S_SF_EHEADER;
@@ -163,8 +166,12 @@ int k8s_sf_open(struct k8s_sf *sf, const void *base, size_t size)
 	}
 	sf->base = b;
 	sf->size = size;
+	sf->flags = flags;
 	sf->generation = ld64(b + K8S_SF_H_GENERATION);
 	sf->created = (int64_t)ld64(b + K8S_SF_H_CREATED);
+	sf->base_generation = ld64(b + K8S_SF_H_BASEGEN);
+	sf->base_sum = ld64(b + K8S_SF_H_BASESUM);
+	sf->header_sum = ld64(b + K8S_SF_H_HDRSUM);
 	return K8S_SF_OK;
 }
 
@@ -177,6 +184,27 @@ int k8s_sf_verify_body(const struct k8s_sf *sf)
 		return K8S_SF_EBODY;
 	return K8S_SF_OK;
 }
+
+int k8s_sfv_attach(struct k8s_sfv *v, const struct k8s_sf *base, const struct k8s_sf *delta)
+{
+	memset(v, 0, sizeof(*v));
+	if (base != NULL && base->base != NULL && !(base->flags & K8S_SF_FLAG_DELTA))
+		v->base = *base;
+	if (delta == NULL || delta->base == NULL)
+		return K8S_SF_DELTA_NONE;
+	if (!(delta->flags & K8S_SF_FLAG_DELTA))
+		return K8S_SF_DELTA_BAD;
+	if (v->base.base == NULL || delta->base_generation > v->base.generation)
+		return K8S_SF_DELTA_AHEAD;
+	if (delta->base_generation < v->base.generation)
+		return K8S_SF_DELTA_STALE;
+	if (delta->base_sum != v->base.header_sum)
+		return K8S_SF_DELTA_BAD;
+	v->delta = *delta;
+	return K8S_SF_DELTA_OK;
+}
+
+/* ---------------------------------------------------------- records */
 
 /* The verified record at `off`, or NULL.  *size and *type filled. */
 static const unsigned char *record(const struct k8s_sf *sf, uint32_t off, uint32_t *size,
@@ -287,6 +315,8 @@ static int decode_user(const unsigned char *r, uint32_t size, struct k8s_sf_user
 	for (i = 0; i < n; i++)
 		if (ld32(u->memberships + 8 * i) == 0)
 			return 0;
+	u->record = r;
+	u->record_size = size;
 	return user_strings(u, (const char *)r + K8S_SF_USER_FIXED + 8 * n, (const char *)r + size);
 }
 
@@ -316,62 +346,58 @@ static int decode_group(const unsigned char *r, uint32_t size, struct k8s_sf_gro
 			return 0;
 		g->members_bytes += len + 1;
 	}
+	g->record = r;
+	g->record_size = size;
 	return 1;
 }
 
-static int user_at_off(const struct k8s_sf *sf, uint32_t off, struct k8s_sf_user *u)
+/* The private group a user record stands for. */
+static void private_group(const struct k8s_sf_user *u, struct k8s_sf_group *g)
 {
-	const unsigned char *r;
-	uint32_t size, type;
-
-	r = record(sf, off, &size, &type);
-	return r != NULL && type == K8S_SF_REC_USER && decode_user(r, size, u);
+	memset(g, 0, sizeof(*g));
+	g->gid = u->gid;
+	g->sources = u->sources;
+	g->private_group = 1;
+	g->name = u->name;
+	g->name_len = u->name_len;
+	g->n_members = 1;
+	g->members.p = u->name;
+	g->members.end = u->name + u->name_len + 1;
+	g->members.left = 1;
+	g->members_bytes = u->name_len + 1;
+	g->record = u->record;
+	g->record_size = u->record_size;
 }
 
-/* A group entry: a group record, or a user record standing for that
- * user's private group. */
-static int group_at_off(const struct k8s_sf *sf, uint32_t off, struct k8s_sf_group *g)
+static int decode_tomb(const unsigned char *r, uint32_t size, uint32_t *kind, const char **name,
+		       size_t *len)
 {
-	const unsigned char *r;
-	struct k8s_sf_user u;
-	uint32_t size, type;
+	const char *p = (const char *)r + K8S_SF_TOMB_FIXED;
 
-	r = record(sf, off, &size, &type);
-	if (r == NULL)
+	if (size < K8S_SF_TOMB_FIXED)
 		return 0;
+	*kind = ld32(r + 16);
+	if (*kind != K8S_SF_TOMB_USER && *kind != K8S_SF_TOMB_GROUP)
+		return 0;
+	return take_name(&p, (const char *)r + size, name, len);
+}
+
+/* Any entry of a group index: a group record, or a user record standing
+ * for its private group. */
+static int decode_group_entry(const unsigned char *r, uint32_t size, uint32_t type,
+			      struct k8s_sf_group *g)
+{
+	struct k8s_sf_user u;
+
 	if (type == K8S_SF_REC_GROUP)
 		return decode_group(r, size, g);
 	if (type != K8S_SF_REC_USER || !decode_user(r, size, &u))
 		return 0;
-	memset(g, 0, sizeof(*g));
-	g->gid = u.gid;
-	g->sources = u.sources;
-	g->private_group = 1;
-	g->name = u.name;
-	g->name_len = u.name_len;
-	g->n_members = 1;
-	g->members.p = u.name;
-	g->members.end = u.name + u.name_len + 1;
-	g->members.left = 1;
-	g->members_bytes = u.name_len + 1;
+	private_group(&u, g);
 	return 1;
 }
 
-/* First index position whose key is >= key.  Only the index bytes are
- * read: an unsorted (damaged) index just makes the search miss. */
-static uint32_t lower_bound(const struct k8s_sf *sf, uint32_t idx, uint32_t n, uint32_t key)
-{
-	uint32_t lo = 0, hi = n, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (ld32(sf->base + idx + (uint64_t)mid * IDX_ENTRY) < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
+/* ----------------------------------------------------------- indexes */
 
 static uint32_t idx_key(const struct k8s_sf *sf, uint32_t idx, uint32_t i)
 {
@@ -383,84 +409,320 @@ static uint32_t idx_off(const struct k8s_sf *sf, uint32_t idx, uint32_t i)
 	return ld32(sf->base + idx + (uint64_t)i * IDX_ENTRY + 4);
 }
 
-int k8s_sf_user_by_name(const struct k8s_sf *sf, const char *name, struct k8s_sf_user *out)
+/* First position whose key is >= key.  Only index bytes are read: an
+ * unsorted (damaged) index just makes the search miss. */
+static uint32_t lower_bound(const struct k8s_sf *sf, uint32_t idx, uint32_t n, uint32_t key)
 {
-	size_t len;
-	uint32_t key, i;
+	uint32_t lo = 0, hi = n, mid;
 
-	if (sf->base == NULL || name == NULL)
-		return 0;
-	len = strnlen(name, 33);
-	if (len == 0 || len > 32)
-		return 0;
-	key = k8s_sf_name_hash(name, len);
-	for (i = lower_bound(sf, sf->users_by_name, sf->n_users, key);
-	     i < sf->n_users && idx_key(sf, sf->users_by_name, i) == key; i++)
-		if (user_at_off(sf, idx_off(sf, sf->users_by_name, i), out) &&
-		    out->name_len == len && memcmp(out->name, name, len) == 0)
-			return 1;
-	return 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (idx_key(sf, idx, mid) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-int k8s_sf_user_by_uid(const struct k8s_sf *sf, uint32_t uid, struct k8s_sf_user *out)
+static int name_key(const char *name, size_t *len, uint32_t *key)
 {
-	uint32_t i;
+	*len = name != NULL ? strnlen(name, 33) : 0;
+	if (*len == 0 || *len > 32)
+		return 0;
+	*key = k8s_sf_name_hash(name, *len);
+	return 1;
+}
+
+static int same_name(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* users-by-name of one file: a user record, a user tombstone, or none. */
+static int find_user_in(const struct k8s_sf *sf, const char *name, size_t len, uint32_t key,
+			struct k8s_sf_user *out)
+{
+	const unsigned char *r;
+	const char *tname;
+	size_t tlen;
+	uint32_t i, size, type, kind;
+	int damaged = 0;
 
 	if (sf->base == NULL)
-		return 0;
-	for (i = lower_bound(sf, sf->users_by_uid, sf->n_users, uid);
-	     i < sf->n_users && idx_key(sf, sf->users_by_uid, i) == uid; i++)
-		if (user_at_off(sf, idx_off(sf, sf->users_by_uid, i), out) && out->uid == uid)
-			return 1;
-	return 0;
+		return K8S_SF_HIT_NONE;
+	for (i = lower_bound(sf, sf->ubyname, sf->n_ubyname, key);
+	     i < sf->n_ubyname && idx_key(sf, sf->ubyname, i) == key; i++) {
+		r = record(sf, idx_off(sf, sf->ubyname, i), &size, &type);
+		if (r != NULL && type == K8S_SF_REC_USER && decode_user(r, size, out)) {
+			if (same_name(out->name, out->name_len, name, len))
+				return K8S_SF_HIT_FOUND;
+		} else if (r != NULL && type == K8S_SF_REC_TOMB && decode_tomb(r, size, &kind, &tname, &tlen) &&
+			   kind == K8S_SF_TOMB_USER) {
+			if (same_name(tname, tlen, name, len))
+				return K8S_SF_HIT_TOMB;
+		} else {
+			damaged = 1;
+		}
+	}
+	return damaged ? K8S_SF_HIT_DAMAGED : K8S_SF_HIT_NONE;
 }
 
-int k8s_sf_group_by_name(const struct k8s_sf *sf, const char *name, struct k8s_sf_group *out)
+/* groups-by-name of one file: a group, a private group, a tombstone
+ * (a removed user also removes its private group), or none. */
+static int find_group_in(const struct k8s_sf *sf, const char *name, size_t len, uint32_t key,
+			 struct k8s_sf_group *out)
 {
-	size_t len;
-	uint32_t key, i;
-
-	if (sf->base == NULL || name == NULL)
-		return 0;
-	len = strnlen(name, 33);
-	if (len == 0 || len > 32)
-		return 0;
-	key = k8s_sf_name_hash(name, len);
-	for (i = lower_bound(sf, sf->groups_by_name, sf->n_groups, key);
-	     i < sf->n_groups && idx_key(sf, sf->groups_by_name, i) == key; i++)
-		if (group_at_off(sf, idx_off(sf, sf->groups_by_name, i), out) &&
-		    out->name_len == len && memcmp(out->name, name, len) == 0)
-			return 1;
-	return 0;
-}
-
-int k8s_sf_group_by_gid(const struct k8s_sf *sf, uint32_t gid, struct k8s_sf_group *out)
-{
-	uint32_t i;
+	const unsigned char *r;
+	const char *tname;
+	size_t tlen;
+	uint32_t i, size, type, kind;
+	int damaged = 0;
 
 	if (sf->base == NULL)
+		return K8S_SF_HIT_NONE;
+	for (i = lower_bound(sf, sf->gbyname, sf->n_gbyname, key);
+	     i < sf->n_gbyname && idx_key(sf, sf->gbyname, i) == key; i++) {
+		r = record(sf, idx_off(sf, sf->gbyname, i), &size, &type);
+		if (r != NULL && type == K8S_SF_REC_TOMB && decode_tomb(r, size, &kind, &tname, &tlen)) {
+			if (same_name(tname, tlen, name, len))
+				return K8S_SF_HIT_TOMB;
+		} else if (r != NULL && decode_group_entry(r, size, type, out)) {
+			if (same_name(out->name, out->name_len, name, len))
+				return K8S_SF_HIT_FOUND;
+		} else {
+			damaged = 1;
+		}
+	}
+	return damaged ? K8S_SF_HIT_DAMAGED : K8S_SF_HIT_NONE;
+}
+
+static int find_uid_in(const struct k8s_sf *sf, uint32_t uid, struct k8s_sf_user *out)
+{
+	const unsigned char *r;
+	uint32_t i, size, type;
+	int damaged = 0;
+
+	if (sf->base == NULL)
+		return K8S_SF_HIT_NONE;
+	for (i = lower_bound(sf, sf->ubyuid, sf->n_ubyuid, uid);
+	     i < sf->n_ubyuid && idx_key(sf, sf->ubyuid, i) == uid; i++) {
+		r = record(sf, idx_off(sf, sf->ubyuid, i), &size, &type);
+		if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out))
+			damaged = 1;
+		else if (out->uid == uid)
+			return K8S_SF_HIT_FOUND;
+	}
+	return damaged ? K8S_SF_HIT_DAMAGED : K8S_SF_HIT_NONE;
+}
+
+static int find_gid_in(const struct k8s_sf *sf, uint32_t gid, struct k8s_sf_group *out)
+{
+	const unsigned char *r;
+	uint32_t i, size, type;
+	int damaged = 0;
+
+	if (sf->base == NULL)
+		return K8S_SF_HIT_NONE;
+	for (i = lower_bound(sf, sf->gbygid, sf->n_gbygid, gid);
+	     i < sf->n_gbygid && idx_key(sf, sf->gbygid, i) == gid; i++) {
+		r = record(sf, idx_off(sf, sf->gbygid, i), &size, &type);
+		if (r == NULL || !decode_group_entry(r, size, type, out))
+			damaged = 1;
+		else if (out->gid == gid)
+			return K8S_SF_HIT_FOUND;
+	}
+	return damaged ? K8S_SF_HIT_DAMAGED : K8S_SF_HIT_NONE;
+}
+
+int k8s_sf_find_user(const struct k8s_sf *sf, const char *name, struct k8s_sf_user *out)
+{
+	size_t len;
+	uint32_t key;
+
+	if (!name_key(name, &len, &key))
+		return K8S_SF_HIT_NONE;
+	return find_user_in(sf, name, len, key, out);
+}
+
+int k8s_sf_find_group(const struct k8s_sf *sf, const char *name, struct k8s_sf_group *out)
+{
+	size_t len;
+	uint32_t key;
+
+	if (!name_key(name, &len, &key))
+		return K8S_SF_HIT_NONE;
+	return find_group_in(sf, name, len, key, out);
+}
+
+int k8s_sf_entry_at(const struct k8s_sf *sf, int groups, uint32_t i, struct k8s_sf_entry *out)
+{
+	uint32_t idx = groups ? sf->gbyname : sf->ubyname, n = groups ? sf->n_gbyname : sf->n_ubyname;
+	const unsigned char *r;
+	struct k8s_sf_user u;
+	struct k8s_sf_group g;
+	uint32_t size, type;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (sf->base == NULL || i >= n)
 		return 0;
-	for (i = lower_bound(sf, sf->groups_by_gid, sf->n_groups, gid);
-	     i < sf->n_groups && idx_key(sf, sf->groups_by_gid, i) == gid; i++)
-		if (group_at_off(sf, idx_off(sf, sf->groups_by_gid, i), out) && out->gid == gid)
+	r = record(sf, idx_off(sf, idx, i), &size, &type);
+	if (r == NULL)
+		return 1;
+	if (type == K8S_SF_REC_USER && decode_user(r, size, &u))
+		out->name = u.name;
+	else if (type == K8S_SF_REC_GROUP && decode_group(r, size, &g))
+		out->name = g.name;
+	else if (type == K8S_SF_REC_TOMB && decode_tomb(r, size, &out->kind, &out->name, &len))
+		;
+	else
+		return 1;
+	out->type = type;
+	out->record = r;
+	out->record_size = size;
+	return 1;
+}
+
+/* ----------------------------------------------------------- layered */
+
+static int hit_result(int hit)
+{
+	return hit == K8S_SF_HIT_FOUND ? 1 : hit == K8S_SF_HIT_DAMAGED ? -1 : 0;
+}
+
+int k8s_sfv_user_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_user *out)
+{
+	size_t len;
+	uint32_t key;
+	int hit;
+
+	if (!name_key(name, &len, &key))
+		return 0;
+	hit = find_user_in(&v->delta, name, len, key, out);
+	if (hit == K8S_SF_HIT_NONE)
+		hit = find_user_in(&v->base, name, len, key, out);
+	return hit_result(hit);
+}
+
+int k8s_sfv_group_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_group *out)
+{
+	size_t len;
+	uint32_t key;
+	int hit;
+
+	if (!name_key(name, &len, &key))
+		return 0;
+	hit = find_group_in(&v->delta, name, len, key, out);
+	if (hit == K8S_SF_HIT_NONE)
+		hit = find_group_in(&v->base, name, len, key, out);
+	return hit_result(hit);
+}
+
+/* A base entry is out of date when the delta has anything (a record or a
+ * tombstone) under its name.  1 shadowed, 0 not, -1 cannot tell. */
+static int shadowed(const struct k8s_sfv *v, int group, const char *name, size_t len)
+{
+	struct k8s_sf_user u;
+	struct k8s_sf_group g;
+	uint32_t key = k8s_sf_name_hash(name, len);
+	int hit;
+
+	if (v->delta.base == NULL)
+		return 0;
+	hit = group ? find_group_in(&v->delta, name, len, key, &g) :
+		      find_user_in(&v->delta, name, len, key, &u);
+	return hit == K8S_SF_HIT_NONE ? 0 : hit == K8S_SF_HIT_DAMAGED ? -1 : 1;
+}
+
+int k8s_sfv_user_by_uid(const struct k8s_sfv *v, uint32_t uid, struct k8s_sf_user *out)
+{
+	int hit, damaged = 0, s;
+
+	hit = find_uid_in(&v->delta, uid, out);
+	if (hit == K8S_SF_HIT_FOUND)
+		return 1;
+	damaged = hit == K8S_SF_HIT_DAMAGED;
+	hit = find_uid_in(&v->base, uid, out);
+	if (hit == K8S_SF_HIT_FOUND) {
+		s = shadowed(v, 0, out->name, out->name_len);
+		if (s == 0)
 			return 1;
-	return 0;
+		damaged |= s < 0;
+	}
+	damaged |= hit == K8S_SF_HIT_DAMAGED;
+	return damaged ? -1 : 0;
 }
 
-int k8s_sf_user_at(const struct k8s_sf *sf, uint32_t i, struct k8s_sf_user *out)
+int k8s_sfv_group_by_gid(const struct k8s_sfv *v, uint32_t gid, struct k8s_sf_group *out)
 {
-	if (sf->base == NULL || i >= sf->n_users)
-		return 0;
-	return user_at_off(sf, idx_off(sf, sf->users_by_uid, i), out) &&
-	       out->uid == idx_key(sf, sf->users_by_uid, i);
+	int hit, damaged = 0, s;
+
+	hit = find_gid_in(&v->delta, gid, out);
+	if (hit == K8S_SF_HIT_FOUND)
+		return 1;
+	damaged = hit == K8S_SF_HIT_DAMAGED;
+	hit = find_gid_in(&v->base, gid, out);
+	if (hit == K8S_SF_HIT_FOUND) {
+		s = shadowed(v, 1, out->name, out->name_len);
+		if (s == 0)
+			return 1;
+		damaged |= s < 0;
+	}
+	damaged |= hit == K8S_SF_HIT_DAMAGED;
+	return damaged ? -1 : 0;
 }
 
-int k8s_sf_group_at(const struct k8s_sf *sf, uint32_t i, struct k8s_sf_group *out)
+uint32_t k8s_sfv_n_users(const struct k8s_sfv *v)
 {
-	if (sf->base == NULL || i >= sf->n_groups)
+	uint64_t n = (uint64_t)v->delta.n_ubyuid + v->base.n_ubyuid;
+
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+uint32_t k8s_sfv_n_groups(const struct k8s_sfv *v)
+{
+	uint64_t n = (uint64_t)v->delta.n_gbygid + v->base.n_gbygid;
+
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+int k8s_sfv_user_at(const struct k8s_sfv *v, uint32_t i, struct k8s_sf_user *out)
+{
+	const struct k8s_sf *sf = &v->delta;
+	const unsigned char *r;
+	uint32_t size, type;
+
+	if (i >= sf->n_ubyuid) {
+		i -= sf->n_ubyuid;
+		sf = &v->base;
+	}
+	if (sf->base == NULL || i >= sf->n_ubyuid)
 		return 0;
-	return group_at_off(sf, idx_off(sf, sf->groups_by_gid, i), out) &&
-	       out->gid == idx_key(sf, sf->groups_by_gid, i);
+	r = record(sf, idx_off(sf, sf->ubyuid, i), &size, &type);
+	if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out) ||
+	    out->uid != idx_key(sf, sf->ubyuid, i))
+		return 0;
+	return sf == &v->delta || shadowed(v, 0, out->name, out->name_len) == 0;
+}
+
+int k8s_sfv_group_at(const struct k8s_sfv *v, uint32_t i, struct k8s_sf_group *out)
+{
+	const struct k8s_sf *sf = &v->delta;
+	const unsigned char *r;
+	uint32_t size, type;
+
+	if (i >= sf->n_gbygid) {
+		i -= sf->n_gbygid;
+		sf = &v->base;
+	}
+	if (sf->base == NULL || i >= sf->n_gbygid)
+		return 0;
+	r = record(sf, idx_off(sf, sf->gbygid, i), &size, &type);
+	if (r == NULL || !decode_group_entry(r, size, type, out) ||
+	    out->gid != idx_key(sf, sf->gbygid, i))
+		return 0;
+	return sf == &v->delta || shadowed(v, 1, out->name, out->name_len) == 0;
 }
 
 void k8s_sf_membership(const struct k8s_sf_user *u, uint32_t i, uint32_t *gid, uint32_t *sources)

@@ -1,20 +1,31 @@
-/* storefmt.h: the on-disk format of the identity store (identities.db) and
- * its reader.
+/* storefmt.h: the on-disk format of the identity store and its reader.
+ *
+ * Two files in STOREDIR, both in the same container format:
+ *   identities.db     the base: every account and group;
+ *   identities.delta  what changed since that base (records that replace
+ *                     base records of the same name, and tombstones), tied
+ *                     to the base by its generation and header checksum.
+ * A login rewrites only the small delta; a compaction (k8s-auth sync, or a
+ * delta grown past 1/8 of the base) rewrites the base and starts an empty
+ * delta.  Both are always replaced by rename, never changed in place.
+ * A third file, identities.stamp, is the one exception: a page whose first
+ * 8 bytes the writer bumps after each commit, so readers learn of a change
+ * without a system call.
  *
  * The reader is compiled into libk8scommon AND into libnss_k8s.so.2, which
- * runs inside every process on the host: it uses libc string functions
- * only (no allocation, no stdio, no environment), and treats the bytes it
- * is given as untrusted.  Every offset and length is bounds-checked against
- * the image; every record carries a checksum that is verified each time it
- * is read, and the key found is compared with the key asked for, so a
- * damaged index or record is a miss, never a wrong answer or a crash.
+ * runs inside every process on the host: libc string functions only (no
+ * allocation, no stdio, no environment), and the bytes are untrusted.
+ * Every offset and length is bounds-checked against the image; every
+ * record carries a checksum verified each time it is read, and the key
+ * found is compared with the key asked for, so a damaged index or record
+ * is a miss, never a wrong answer or a crash.
  *
- * Layout (docs/store-format.md has the full description): a 128-byte
- * header, four sorted index arrays (users by name hash, users by uid,
- * groups by name hash, groups by gid; 8-byte entries {key, record offset}),
- * then the records (8-aligned, each {checksum, size, type, ...}).  A group
- * index entry may point at a user record: that is the user's private
- * group.  Native byte order, versioned. */
+ * Layout of a file (docs/store-format.md has it all): a 128-byte header,
+ * four sorted index arrays of 8-byte entries {u32 key, u32 record offset}
+ * (users by name hash, users by uid, groups by name hash, groups by gid),
+ * then 8-aligned records {u64 checksum, u32 size, u16 type, ...}.  A group
+ * index entry that points at a user record is that user's private group.
+ * Native byte order, versioned. */
 #ifndef K8S_STOREFMT_H
 #define K8S_STOREFMT_H
 
@@ -22,62 +33,91 @@
 #include <stdint.h>
 
 #define K8S_SF_FILE          "identities.db"
+#define K8S_SF_DELTA_FILE    "identities.delta"
+#define K8S_SF_STAMP_FILE    "identities.stamp" /* u64 commit counter, rewritten in place */
+#define K8S_SF_STAMP_SIZE    4096u
 #define K8S_SF_MAGIC         "K8S-IDDB"
 #define K8S_SF_VERSION       1u
 #define K8S_SF_BYTE_ORDER    0x01020304u
 #define K8S_SF_HEADER_SIZE   128u
 #define K8S_SF_MAX_FILE      0x7fffffffu /* offsets are 32-bit */
+#define K8S_SF_FLAG_DELTA    0x1u
 
 /* Header field offsets. */
 #define K8S_SF_H_MAGIC       0   /* 8 bytes */
 #define K8S_SF_H_VERSION     8   /* u32 */
 #define K8S_SF_H_HDRSIZE     12  /* u32 */
 #define K8S_SF_H_BYTEORDER   16  /* u32 */
-#define K8S_SF_H_FLAGS       20  /* u32, 0 */
+#define K8S_SF_H_FLAGS       20  /* u32: K8S_SF_FLAG_DELTA or 0 */
 #define K8S_SF_H_FILESIZE    24  /* u64 */
-#define K8S_SF_H_GENERATION  32  /* u64 */
-#define K8S_SF_H_CREATED     40  /* i64, unix time of the commit */
-#define K8S_SF_H_NUSERS      48  /* u32 */
-#define K8S_SF_H_NGROUPS     52  /* u32: group index entries (private groups included) */
-#define K8S_SF_H_UBYNAME     56  /* u32 offset of users-by-name index */
-#define K8S_SF_H_UBYUID      60
-#define K8S_SF_H_GBYNAME     64
-#define K8S_SF_H_GBYGID      68
-#define K8S_SF_H_RECOFF      72  /* u32 */
-#define K8S_SF_H_RECSIZE     76  /* u32 */
-#define K8S_SF_H_BODYSUM     80  /* u64: hash64 of [HEADER_SIZE, file size) */
+#define K8S_SF_H_GENERATION  32  /* u64: +1 per commit */
+#define K8S_SF_H_CREATED     40  /* i64: unix time of the commit */
+#define K8S_SF_H_NUBYNAME    48  /* u32 entries of each index */
+#define K8S_SF_H_NUBYUID     52
+#define K8S_SF_H_NGBYNAME    56
+#define K8S_SF_H_NGBYGID     60
+#define K8S_SF_H_UBYNAME     64  /* u32 offsets of the indexes */
+#define K8S_SF_H_UBYUID      68
+#define K8S_SF_H_GBYNAME     72
+#define K8S_SF_H_GBYGID      76
+#define K8S_SF_H_RECOFF      80  /* u32 */
+#define K8S_SF_H_RECSIZE     84  /* u32 */
+#define K8S_SF_H_BODYSUM     88  /* u64: hash64 of [HEADER_SIZE, file size) */
+#define K8S_SF_H_BASEGEN     96  /* u64: delta only, the base's generation */
+#define K8S_SF_H_BASESUM     104 /* u64: delta only, the base's header checksum */
 #define K8S_SF_H_HDRSUM      120 /* u64: hash64 of [0, 120) */
 
-/* Record header: u64 checksum (hash64 of [8, size)), u32 size, u16 type. */
+/* Records: u64 checksum (hash64 of [8, size)), u32 size, u16 type, u16 0. */
+#define K8S_SF_REC_HDR       16u
 #define K8S_SF_REC_USER      1u
 #define K8S_SF_REC_GROUP     2u
+#define K8S_SF_REC_TOMB      3u  /* delta only: {u32 kind, u32 0, name} */
+#define K8S_SF_TOMB_USER     1u
+#define K8S_SF_TOMB_GROUP    2u
 #define K8S_SF_USER_FIXED    48u /* bytes before the membership array */
 #define K8S_SF_GROUP_FIXED   32u
+#define K8S_SF_TOMB_FIXED    24u
 #define K8S_SF_USER_PINNED   0x1u /* user flags */
 
 #define K8S_SF_STR_MAX       4096u /* longest string field, NUL excluded */
 #define K8S_SF_MIN_ID        1000u /* no uid/gid below this is ever served */
 
-/* Open result codes (k8s_sf_open). */
 enum k8s_sf_status {
 	K8S_SF_OK = 0,
 	K8S_SF_ETOOSMALL = -1,  /* shorter than a header */
 	K8S_SF_EMAGIC = -2,     /* not a store file */
-	K8S_SF_EVERSION = -3,   /* other version or byte order */
+	K8S_SF_EVERSION = -3,   /* other version, byte order or flags */
 	K8S_SF_EHEADER = -4,    /* header checksum */
 	K8S_SF_ESIZE = -5,      /* truncated or extended: size != header's */
-	K8S_SF_ELAYOUT = -6,    /* an area outside the file, misaligned, overlapping */
+	K8S_SF_ELAYOUT = -6,    /* an area outside the file or misaligned */
 	K8S_SF_EBODY = -7,      /* body checksum (k8s_sf_verify_body only) */
 };
 
+/* One validated file image. */
 struct k8s_sf {
-	const unsigned char *base;
+	const unsigned char *base;  /* NULL: no image */
 	size_t size;
-	uint64_t generation;
+	uint32_t flags;
+	uint64_t generation, base_generation, base_sum, header_sum;
 	int64_t created;
-	uint32_t n_users, n_groups;
-	uint32_t users_by_name, users_by_uid, groups_by_name, groups_by_gid;
+	uint32_t n_ubyname, n_ubyuid, n_gbyname, n_gbygid;
+	uint32_t ubyname, ubyuid, gbyname, gbygid;
 	uint32_t rec_off, rec_end;
+};
+
+/* What lookups see: the base, and the delta when it belongs to it. */
+struct k8s_sfv {
+	struct k8s_sf base;
+	struct k8s_sf delta;        /* base NULL when there is none */
+};
+
+/* How a delta relates to a base (k8s_sfv_attach). */
+enum k8s_sf_delta {
+	K8S_SF_DELTA_NONE = 0,      /* no delta */
+	K8S_SF_DELTA_OK = 1,        /* attached */
+	K8S_SF_DELTA_STALE = 2,     /* for an older base: the base has it all; ignored */
+	K8S_SF_DELTA_AHEAD = 3,     /* for a newer base than this one: re-read the base */
+	K8S_SF_DELTA_BAD = 4,       /* not a delta, or for another store: ignored */
 };
 
 /* A sequence of NUL-terminated strings inside a verified record. */
@@ -97,6 +137,8 @@ struct k8s_sf_user {
 	uint32_t n_memberships;
 	const unsigned char *memberships; /* n x {u32 gid, u32 sources}, unaligned */
 	struct k8s_sf_strlist group_names; /* n names, in membership order */
+	const unsigned char *record;      /* the record's bytes, for writers */
+	uint32_t record_size;
 };
 
 struct k8s_sf_group {
@@ -107,6 +149,8 @@ struct k8s_sf_group {
 	uint32_t n_members;
 	struct k8s_sf_strlist members; /* n names */
 	size_t members_bytes;     /* sum of member name lengths + NULs */
+	const unsigned char *record;
+	uint32_t record_size;
 };
 
 /* The checksum: FNV-1a over native 64-bit words with an xorshift per step
@@ -122,16 +166,46 @@ int k8s_sf_open(struct k8s_sf *sf, const void *base, size_t size);
 int k8s_sf_verify_body(const struct k8s_sf *sf);
 const char *k8s_sf_strerror(int status);
 
-/* Lookups: 1 found (and verified), 0 not found or damaged. */
-int k8s_sf_user_by_name(const struct k8s_sf *sf, const char *name, struct k8s_sf_user *out);
-int k8s_sf_user_by_uid(const struct k8s_sf *sf, uint32_t uid, struct k8s_sf_user *out);
-int k8s_sf_group_by_name(const struct k8s_sf *sf, const char *name, struct k8s_sf_group *out);
-int k8s_sf_group_by_gid(const struct k8s_sf *sf, uint32_t gid, struct k8s_sf_group *out);
+/* Pair a base (already opened, or base NULL) with an opened delta (or
+ * NULL); the delta is attached only when it is K8S_SF_DELTA_OK. */
+int k8s_sfv_attach(struct k8s_sfv *v, const struct k8s_sf *base, const struct k8s_sf *delta);
 
-/* Enumeration in uid / gid order: entry i of the index; 0 for i out of
- * range or a damaged record (skip it and go on). */
-int k8s_sf_user_at(const struct k8s_sf *sf, uint32_t i, struct k8s_sf_user *out);
-int k8s_sf_group_at(const struct k8s_sf *sf, uint32_t i, struct k8s_sf_group *out);
+/* Lookups through base and delta: 1 found (and verified), 0 not found,
+ * -1 an entry that may have been it failed verification (damage: readers
+ * treat it as a miss, writers must not take it for "free"). */
+int k8s_sfv_user_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_user *out);
+int k8s_sfv_user_by_uid(const struct k8s_sfv *v, uint32_t uid, struct k8s_sf_user *out);
+int k8s_sfv_group_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_group *out);
+int k8s_sfv_group_by_gid(const struct k8s_sfv *v, uint32_t gid, struct k8s_sf_group *out);
+
+/* Enumeration: positions 0 .. k8s_sfv_n_*()-1 (delta entries first, then
+ * the base's in uid / gid order); 1 for a valid entry, 0 for a position to
+ * skip (damaged, replaced by the delta, or out of range). */
+uint32_t k8s_sfv_n_users(const struct k8s_sfv *v);
+uint32_t k8s_sfv_n_groups(const struct k8s_sfv *v);
+int k8s_sfv_user_at(const struct k8s_sfv *v, uint32_t i, struct k8s_sf_user *out);
+int k8s_sfv_group_at(const struct k8s_sfv *v, uint32_t i, struct k8s_sf_group *out);
+
+/* One file alone (no layering): the same results, plus tombstones. */
+enum k8s_sf_hit {
+	K8S_SF_HIT_NONE = 0,
+	K8S_SF_HIT_FOUND = 1,
+	K8S_SF_HIT_TOMB = 2,      /* a delta says: removed */
+	K8S_SF_HIT_DAMAGED = 3,
+};
+int k8s_sf_find_user(const struct k8s_sf *sf, const char *name, struct k8s_sf_user *out);
+int k8s_sf_find_group(const struct k8s_sf *sf, const char *name, struct k8s_sf_group *out);
+
+/* Walk every record entry of a file's users-by-name / groups-by-name index
+ * (writers carrying a delta over): position i, its type (K8S_SF_REC_* or
+ * 0 when damaged), tombstone kind, name, and the raw record. */
+struct k8s_sf_entry {
+	uint32_t type, kind;
+	const char *name;
+	const unsigned char *record;
+	uint32_t record_size;
+};
+int k8s_sf_entry_at(const struct k8s_sf *sf, int groups, uint32_t i, struct k8s_sf_entry *out);
 
 /* Membership i of a decoded user (i < n_memberships). */
 void k8s_sf_membership(const struct k8s_sf_user *u, uint32_t i, uint32_t *gid, uint32_t *sources);

@@ -2,11 +2,12 @@
  * initgroups) over the identity store.
  *
  * It runs inside every process on the host, setuid and threaded ones
- * included, so it does as little as possible: one read-only mmap of
- * STOREDIR/identities.db kept between calls, revalidated by one stat() per
- * call (device, inode, size, mtime, ctime: the writer always renames a new
- * file in, never edits in place) and remapped when the file was replaced.
- * The reader (storefmt.c) verifies every record it returns.
+ * included, so it does as little as possible: read-only mmaps of
+ * STOREDIR/identities.db and identities.delta kept between calls,
+ * revalidated by one stat() of each per call (device, inode, size, mtime,
+ * ctime: the writer always renames a new file in, never edits in place)
+ * and remapped when a file was replaced.  The reader (storefmt.c) verifies
+ * every record it returns.
  *
  * One mutex guards the mapping and the enumeration cursors; every entry
  * point takes it once and releases it on its single exit path.  Results:
@@ -70,7 +71,9 @@ struct mapping {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static struct mapping cur;
+static struct mapping base_map, delta_map, stamp_map;
+static const volatile uint64_t *stamp_word; /* in stamp_map */
+static struct k8s_sfv view;
 static uint32_t pw_pos, gr_pos;
 
 /* A fork while another thread holds the lock would leave the child with
@@ -101,24 +104,28 @@ static void leave(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static void unmap(void)
+static void unmap(struct mapping *m)
 {
-	if (cur.addr != NULL)
-		munmap(cur.addr, cur.len);
-	memset(&cur, 0, sizeof(cur));
+	if (m->addr != NULL)
+		munmap(m->addr, m->len);
+	memset(m, 0, sizeof(*m));
 }
 
 __attribute__((destructor)) static void nss_k8s_fini(void)
 {
-	unmap();
+	unmap(&base_map);
+	unmap(&delta_map);
+	unmap(&stamp_map);
+	stamp_word = NULL;
+	memset(&view, 0, sizeof(view));
 }
 
 /* K8S_AUTH_STORE only for processes that are not setuid/setgid
  * (secure_getenv); an unusable value falls back to the default. */
-static int store_path(char *out, size_t outlen)
+static int store_path(char *out, size_t outlen, const char *file)
 {
 	const char *dir = secure_getenv("K8S_AUTH_STORE");
-	size_t dl, fl = sizeof(K8S_SF_FILE);
+	size_t dl, fl = strlen(file) + 1;
 
 	if (dir == NULL || dir[0] != '/')
 		dir = K8S_STOREDIR;
@@ -127,16 +134,16 @@ static int store_path(char *out, size_t outlen)
 		return -1;
 	memcpy(out, dir, dl);
 	out[dl] = '/';
-	memcpy(out + dl + 1, K8S_SF_FILE, fl);
+	memcpy(out + dl + 1, file, fl);
 	return 0;
 }
 
-static int same_file(const struct stat *sb)
+static int same_file(const struct mapping *m, const struct stat *sb)
 {
-	return cur.known && cur.dev == sb->st_dev && cur.ino == sb->st_ino &&
-	       cur.size == sb->st_size && cur.mtime.tv_sec == sb->st_mtim.tv_sec &&
-	       cur.mtime.tv_nsec == sb->st_mtim.tv_nsec && cur.ctime.tv_sec == sb->st_ctim.tv_sec &&
-	       cur.ctime.tv_nsec == sb->st_ctim.tv_nsec;
+	return m->known && m->dev == sb->st_dev && m->ino == sb->st_ino &&
+	       m->size == sb->st_size && m->mtime.tv_sec == sb->st_mtim.tv_sec &&
+	       m->mtime.tv_nsec == sb->st_mtim.tv_nsec && m->ctime.tv_sec == sb->st_ctim.tv_sec &&
+	       m->ctime.tv_nsec == sb->st_ctim.tv_nsec;
 }
 
 /* Only root may have written what every process will believe. */
@@ -146,13 +153,16 @@ static int trustworthy(const struct stat *sb)
 	       sb->st_size >= (off_t)K8S_SF_HEADER_SIZE && (uint64_t)sb->st_size <= K8S_SF_MAX_FILE;
 }
 
-static int remap(const char *path, int *errnop)
+/* The delta is small and is the newer layer: one damaged index entry in
+ * it could let a stale base record show through, so it is verified whole
+ * (once per new file), the base record by record. */
+static int remap(struct mapping *m, const char *path, int whole, int *errnop)
 {
 	struct stat sb;
 	void *addr;
 	int fd, rc = 0;
 
-	unmap();
+	unmap(m);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
@@ -165,25 +175,27 @@ static int remap(const char *path, int *errnop)
 		rc = -1;
 		goto out;
 	}
-	cur.known = 1;
-	cur.dev = sb.st_dev;
-	cur.ino = sb.st_ino;
-	cur.size = sb.st_size;
-	cur.mtime = sb.st_mtim;
-	cur.ctime = sb.st_ctim;
+	m->known = 1;
+	m->dev = sb.st_dev;
+	m->ino = sb.st_ino;
+	m->size = sb.st_size;
+	m->mtime = sb.st_mtim;
+	m->ctime = sb.st_ctim;
+	rc = 2;
 	if (!trustworthy(&sb))
 		goto out;
 	addr = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (addr == MAP_FAILED) {
-		cur.known = 0;
+		m->known = 0;
 		*errnop = errno;
 		rc = -1;
 		goto out;
 	}
-	cur.addr = addr;
-	cur.len = (size_t)sb.st_size;
-	if (k8s_sf_open(&cur.sf, addr, cur.len) == K8S_SF_OK) {
-		cur.valid = 1;
+	m->addr = addr;
+	m->len = (size_t)sb.st_size;
+	if (k8s_sf_open(&m->sf, addr, m->len) == K8S_SF_OK &&
+	    (!whole || k8s_sf_verify_body(&m->sf) == K8S_SF_OK)) {
+		m->valid = 1;
 		rc = 1;
 	}
 out:
@@ -191,27 +203,134 @@ out:
 	return rc;
 }
 
-/* With the lock held: 1 the store is mapped and valid, 0 there is none
- * (or it is damaged), -1 it cannot be read (*errnop set). */
-static int refresh(int *errnop)
+/* 1 mapped and valid, 0 absent, 2 present but unusable (damaged, not
+ * root's), -1 unreadable (*errnop). */
+static int refresh_one(struct mapping *m, const char *file, int whole, int *errnop)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 
-	if (store_path(path, sizeof(path)) != 0) {
-		unmap();
+	if (store_path(path, sizeof(path), file) != 0) {
+		unmap(m);
 		return 0;
 	}
 	if (stat(path, &sb) != 0) {
-		unmap();
+		unmap(m);
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		*errnop = errno;
 		return -1;
 	}
-	if (same_file(&sb))
-		return cur.valid;
-	return remap(path, errnop);
+	if (same_file(m, &sb))
+		return m->valid ? 1 : 2;
+	return remap(m, path, whole, errnop);
+}
+
+/* With the lock held: 1 the store is usable through `view`, 0 there is
+ * none or it is damaged, -1 it cannot be read (*errnop set).  A delta
+ * for a newer base than the one mapped means the base was replaced
+ * between the two stats: look again.  A delta for an older base is left
+ * over from a compaction (the base has it all).  A damaged delta, or one
+ * that cannot be read, makes the store unusable rather than falling back
+ * to the base alone, which may still show accounts since removed. */
+static int refresh_both(int *errnop)
+{
+	int tries, rb, rd = 0, st = K8S_SF_DELTA_AHEAD;
+
+	memset(&view, 0, sizeof(view));
+	for (tries = 0; tries < 3 && st == K8S_SF_DELTA_AHEAD; tries++) {
+		rb = refresh_one(&base_map, K8S_SF_FILE, 0, errnop);
+		if (rb == 1)
+			rd = refresh_one(&delta_map, K8S_SF_DELTA_FILE, 1, errnop);
+		if (rb != 1 || rd < 0 || rd == 2)
+			return rb < 0 || rd < 0 ? -1 : 0;
+		st = k8s_sfv_attach(&view, &base_map.sf, rd == 1 ? &delta_map.sf : NULL);
+	}
+	if (st == K8S_SF_DELTA_OK || st == K8S_SF_DELTA_NONE || st == K8S_SF_DELTA_STALE)
+		return 1;
+	memset(&view, 0, sizeof(view));
+	return 0;
+}
+
+/* The stamp: a page the writer rewrites in place (a counter) after every
+ * commit.  Mapped shared, it tells each call whether anything changed
+ * without a system call.  Only its first 8 bytes are read, and the writer
+ * never shrinks it. */
+static void map_stamp(void)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	void *addr;
+	int fd;
+
+	unmap(&stamp_map);
+	stamp_word = NULL;
+	if (store_path(path, sizeof(path), K8S_SF_STAMP_FILE) != 0)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == 0 && (sb.st_mode & 022) == 0 &&
+	    sb.st_size >= (off_t)K8S_SF_STAMP_SIZE) {
+		addr = mmap(NULL, K8S_SF_STAMP_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		if (addr != MAP_FAILED) {
+			stamp_map.addr = addr;
+			stamp_map.len = K8S_SF_STAMP_SIZE;
+			stamp_map.known = 1;
+			stamp_map.dev = sb.st_dev;
+			stamp_map.ino = sb.st_ino;
+			stamp_word = addr;
+		}
+	}
+	close(fd);
+}
+
+static int64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Without a usable stamp: one stat() per call.  Every commit replaces the
+ * delta (a compaction writes the new base first, then an empty delta for
+ * it), so while the delta is the file we mapped, the pair we mapped is
+ * still a consistent state of the store. */
+static int refresh_by_stat(int *errnop, int last)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (last >= 0 && delta_map.known && store_path(path, sizeof(path), K8S_SF_DELTA_FILE) == 0 &&
+	    stat(path, &sb) == 0 && same_file(&delta_map, &sb))
+		return last;
+	return refresh_both(errnop);
+}
+
+/* Checked every call: the stamp (a memory read).  Checked when the stamp
+ * moved, and at least once a second whatever it says (a writer that died
+ * between rename and stamp, a stamp file replaced or created): the files,
+ * with one stat() in the common case. */
+static int refresh(int *errnop)
+{
+	static int last = -1;
+	static uint64_t seen;
+	static int64_t checked;
+	int64_t now = coarse_ms();
+	int periodic = last < 0 || now - checked >= 1000;
+	uint64_t cur;
+
+	if (!periodic && stamp_word != NULL && __atomic_load_n(stamp_word, __ATOMIC_ACQUIRE) == seen)
+		return last;
+	if (periodic) {
+		map_stamp();
+		checked = now;
+	}
+	cur = stamp_word != NULL ? __atomic_load_n(stamp_word, __ATOMIC_ACQUIRE) : 0;
+	last = refresh_by_stat(errnop, stamp_word == NULL || cur == seen ? last : -1);
+	seen = cur;
+	return last;
 }
 
 /* ---------------------------------------------------- buffer filling */
@@ -305,8 +424,8 @@ static enum nss_status lookup_user(const char *name, uid_t uid, struct passwd *p
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	found = r > 0 && (name != NULL ? k8s_sf_user_by_name(&cur.sf, name, &u)
-				       : k8s_sf_user_by_uid(&cur.sf, (uint32_t)uid, &u));
+	found = r > 0 && (name != NULL ? k8s_sfv_user_by_name(&view, name, &u) > 0
+				       : k8s_sfv_user_by_uid(&view, (uint32_t)uid, &u) > 0);
 	st = found ? fill_passwd(&u, pw, buf, len, errnop) : not_found(errnop);
 out:
 	leave();
@@ -358,8 +477,8 @@ enum nss_status _nss_k8s_getpwent_r(struct passwd *pw, char *buf, size_t len, in
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	for (; r > 0 && pw_pos < cur.sf.n_users; pw_pos++) {
-		if (!k8s_sf_user_at(&cur.sf, pw_pos, &u))
+	for (; r > 0 && pw_pos < k8s_sfv_n_users(&view); pw_pos++) {
+		if (!k8s_sfv_user_at(&view, pw_pos, &u))
 			continue;
 		st = fill_passwd(&u, pw, buf, len, errnop);
 		if (st == NSS_STATUS_SUCCESS)
@@ -387,8 +506,8 @@ static enum nss_status lookup_group(const char *name, gid_t gid, struct group *g
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	found = r > 0 && (name != NULL ? k8s_sf_group_by_name(&cur.sf, name, &g)
-				       : k8s_sf_group_by_gid(&cur.sf, (uint32_t)gid, &g));
+	found = r > 0 && (name != NULL ? k8s_sfv_group_by_name(&view, name, &g) > 0
+				       : k8s_sfv_group_by_gid(&view, (uint32_t)gid, &g) > 0);
 	st = found ? fill_group(&g, gr, buf, len, errnop) : not_found(errnop);
 out:
 	leave();
@@ -437,8 +556,8 @@ enum nss_status _nss_k8s_getgrent_r(struct group *gr, char *buf, size_t len, int
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	for (; r > 0 && gr_pos < cur.sf.n_groups; gr_pos++) {
-		if (!k8s_sf_group_at(&cur.sf, gr_pos, &g))
+	for (; r > 0 && gr_pos < k8s_sfv_n_groups(&view); gr_pos++) {
+		if (!k8s_sfv_group_at(&view, gr_pos, &g))
 			continue;
 		st = fill_group(&g, gr, buf, len, errnop);
 		if (st == NSS_STATUS_SUCCESS)
@@ -494,7 +613,7 @@ enum nss_status _nss_k8s_initgroups_dyn(const char *user, gid_t group, long int 
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	if (r == 0 || user == NULL || !k8s_sf_user_by_name(&cur.sf, user, &u)) {
+	if (r == 0 || user == NULL || k8s_sfv_user_by_name(&view, user, &u) <= 0) {
 		st = not_found(errnop);
 		goto out;
 	}

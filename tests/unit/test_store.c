@@ -147,21 +147,46 @@ static void login(struct fx *f, struct k8s_store *st, const char *local, const c
 		fail_msg("record_login %s: %s", local, err.detail);
 }
 
-/* The file as the NSS module sees it. */
+/* The files as the NSS module sees them. */
 struct image {
-	char *buf;
-	size_t len;
-	struct k8s_sf sf;
+	char *buf, *dbuf;  /* base, delta (NULL when none) */
+	size_t len, dlen;
+	struct k8s_sf sf, dsf;
+	struct k8s_sfv v;
 };
+
+static char *read_store_file(const char *store, const char *file, size_t *len)
+{
+	char path[400], *buf = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", store, file);
+	if (k8s_read_file(path, 1u << 30, &buf, len) != 0)
+		return NULL;
+	return buf;
+}
 
 static void image_load(struct image *im, const char *store)
 {
-	char path[400];
+	int rel;
 
-	snprintf(path, sizeof(path), "%s/identities.db", store);
-	assert_int_equal(k8s_read_file(path, 1u << 30, &im->buf, &im->len), 0);
+	memset(im, 0, sizeof(*im));
+	im->buf = read_store_file(store, "identities.db", &im->len);
+	assert_non_null(im->buf);
 	assert_int_equal(k8s_sf_open(&im->sf, im->buf, im->len), K8S_SF_OK);
 	assert_int_equal(k8s_sf_verify_body(&im->sf), K8S_SF_OK);
+	im->dbuf = read_store_file(store, "identities.delta", &im->dlen);
+	if (im->dbuf != NULL) {
+		assert_int_equal(k8s_sf_open(&im->dsf, im->dbuf, im->dlen), K8S_SF_OK);
+		assert_int_equal(k8s_sf_verify_body(&im->dsf), K8S_SF_OK);
+	}
+	rel = k8s_sfv_attach(&im->v, &im->sf, im->dbuf ? &im->dsf : NULL);
+	assert_true(rel == K8S_SF_DELTA_OK || rel == K8S_SF_DELTA_NONE);
+}
+
+static void image_free(struct image *im)
+{
+	free(im->buf);
+	free(im->dbuf);
 }
 
 static uint32_t expected_id(const char *name, uint32_t lo, uint32_t hi)
@@ -218,7 +243,7 @@ static void test_roundtrip(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0755);
 
 	st = open_r(f->store);
-	assert_int_equal(st->generation, 1);
+	assert_int_equal(st->generation, 2); /* a base and its (empty) delta */
 	u = k8s_store_find_user(st, "ops.alice");
 	assert_non_null(u);
 	assert_int_equal(u->uid, expected_id("ops.alice", 200000, 299999));
@@ -242,10 +267,10 @@ static void test_roundtrip(void **state)
 
 	/* The same through the reader the NSS module uses. */
 	image_load(&im, f->store);
-	assert_int_equal(k8s_sf_user_by_name(&im.sf, "ops.alice", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "ops.alice", &v), 1);
 	assert_string_equal(v.name, "ops.alice");
 	assert_string_equal(v.home, "/home/ops.alice");
-	assert_int_equal(k8s_sf_user_by_uid(&im.sf, v.uid, &v), 1);
+	assert_int_equal(k8s_sfv_user_by_uid(&im.v, v.uid, &v), 1);
 	assert_string_equal(v.name, "ops.alice");
 	assert_int_equal(v.n_memberships, sudo ? 3 : 2);
 	for (i = 0; i < v.n_memberships; i++) {
@@ -258,19 +283,19 @@ static void test_roundtrip(void **state)
 		else
 			assert_int_equal(gid, expected_id(m, 200000, 299999));
 	}
-	assert_int_equal(k8s_sf_group_by_name(&im.sf, "ops.alice", &g), 1);
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "ops.alice", &g), 1);
 	assert_true(g.private_group);
 	assert_int_equal(g.gid, v.uid);
 	assert_string_equal(k8s_sf_strlist_next(&g.members), "ops.alice");
-	assert_int_equal(k8s_sf_group_by_gid(&im.sf, expected_id("k8s-web", 200000, 299999), &g), 1);
+	assert_int_equal(k8s_sfv_group_by_gid(&im.v, expected_id("k8s-web", 200000, 299999), &g), 1);
 	assert_string_equal(g.name, "k8s-web");
 	assert_int_equal(g.n_members, 1);
 	assert_string_equal(k8s_sf_strlist_next(&g.members), "ops.alice");
 	assert_null(k8s_sf_strlist_next(&g.members));
-	assert_int_equal(k8s_sf_group_by_name(&im.sf, "sudo", &g), 0);
-	assert_int_equal(k8s_sf_user_by_name(&im.sf, "nobody-here", &v), 0);
-	assert_int_equal(k8s_sf_user_by_uid(&im.sf, 12345, &v), 0);
-	free(im.buf);
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "sudo", &g), 0);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "nobody-here", &v), 0);
+	assert_int_equal(k8s_sfv_user_by_uid(&im.v, 12345, &v), 0);
+	image_free(&im);
 }
 
 static void test_many_and_enumeration(void **state)
@@ -292,27 +317,27 @@ static void test_many_and_enumeration(void **state)
 	commit(st);
 	k8s_store_close(st);
 	image_load(&im, f->store);
-	assert_int_equal(im.sf.n_users, 3000);
-	assert_int_equal(im.sf.n_groups, 3000);
+	assert_int_equal(k8s_sfv_n_users(&im.v), 3000);
+	assert_int_equal(k8s_sfv_n_groups(&im.v), 3000);
 	for (i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "user%u", i);
-		assert_int_equal(k8s_sf_user_by_name(&im.sf, name, &v), 1);
+		assert_int_equal(k8s_sfv_user_by_name(&im.v, name, &v), 1);
 		assert_string_equal(v.name, name);
-		assert_int_equal(k8s_sf_user_by_uid(&im.sf, v.uid, &v), 1);
+		assert_int_equal(k8s_sfv_user_by_uid(&im.v, v.uid, &v), 1);
 		assert_string_equal(v.name, name);
-		assert_int_equal(k8s_sf_group_by_gid(&im.sf, v.gid, &g), 1);
+		assert_int_equal(k8s_sfv_group_by_gid(&im.v, v.gid, &g), 1);
 		assert_string_equal(g.name, name);
 	}
 	/* Enumeration: every user once, in uid order. */
-	for (i = 0; i < im.sf.n_users; i++) {
-		assert_int_equal(k8s_sf_user_at(&im.sf, i, &v), 1);
+	for (i = 0; i < k8s_sfv_n_users(&im.v); i++) {
+		assert_int_equal(k8s_sfv_user_at(&im.v, i, &v), 1);
 		assert_true(v.uid > prev);
 		prev = v.uid;
 		seen++;
 	}
 	assert_int_equal(seen, 3000);
-	assert_int_equal(k8s_sf_user_at(&im.sf, 3000, &v), 0);
-	free(im.buf);
+	assert_int_equal(k8s_sfv_user_at(&im.v, 3000, &v), 0);
+	image_free(&im);
 }
 
 /* Same name, same uid, in any store on any host; a collision inside the
@@ -626,35 +651,35 @@ struct want {
 };
 
 /* Any answer the reader gives for a known key is the right one. */
-static void check_no_wrong_answer(const struct k8s_sf *sf, const struct want *w, size_t n)
+static void check_no_wrong_answer(const struct k8s_sfv *v, const struct want *w, size_t n)
 {
-	struct k8s_sf_user v;
+	struct k8s_sf_user u;
 	struct k8s_sf_group g;
 	size_t i;
 	uint32_t j;
 
 	for (i = 0; i < n; i++) {
-		if (k8s_sf_user_by_name(sf, w[i].name, &v)) {
-			assert_string_equal(v.name, w[i].name);
-			assert_int_equal(v.uid, w[i].uid);
-			assert_string_equal(v.home, w[i].home);
+		if (k8s_sfv_user_by_name(v, w[i].name, &u) == 1) {
+			assert_string_equal(u.name, w[i].name);
+			assert_int_equal(u.uid, w[i].uid);
+			assert_string_equal(u.home, w[i].home);
 		}
-		if (k8s_sf_user_by_uid(sf, w[i].uid, &v)) {
-			assert_string_equal(v.name, w[i].name);
-			assert_int_equal(v.gid, w[i].gid);
+		if (k8s_sfv_user_by_uid(v, w[i].uid, &u) == 1) {
+			assert_string_equal(u.name, w[i].name);
+			assert_int_equal(u.gid, w[i].gid);
 		}
-		if (k8s_sf_group_by_gid(sf, w[i].gid, &g)) {
+		if (k8s_sfv_group_by_gid(v, w[i].gid, &g) == 1) {
 			assert_string_equal(g.name, w[i].name);
 			assert_non_null(k8s_sf_strlist_next(&g.members));
 		}
-		if (k8s_sf_group_by_name(sf, w[i].name, &g))
+		if (k8s_sfv_group_by_name(v, w[i].name, &g) == 1)
 			assert_int_equal(g.gid, w[i].gid);
 	}
-	for (j = 0; j < sf->n_users + 2; j++)
-		if (k8s_sf_user_at(sf, j, &v))
-			assert_true(v.uid >= 200000 && v.uid <= 299999);
-	for (j = 0; j < sf->n_groups + 2; j++)
-		if (k8s_sf_group_at(sf, j, &g))
+	for (j = 0; j < k8s_sfv_n_users(v) + 2; j++)
+		if (k8s_sfv_user_at(v, j, &u))
+			assert_true(u.uid >= 200000 && u.uid <= 299999);
+	for (j = 0; j < k8s_sfv_n_groups(v) + 2; j++)
+		if (k8s_sfv_group_at(v, j, &g))
 			assert_non_null(g.name);
 }
 
@@ -684,6 +709,7 @@ static void test_bit_flips(void **state)
 	struct want w[6];
 	struct image im;
 	struct k8s_sf sf;
+	struct k8s_sfv v;
 	size_t n = small_store(f, w, 6), pos;
 	int bit, opened = 0;
 
@@ -694,13 +720,44 @@ static void test_bit_flips(void **state)
 			if (k8s_sf_open(&sf, im.buf, im.len) == K8S_SF_OK) {
 				opened++;
 				assert_int_not_equal(k8s_sf_verify_body(&sf), K8S_SF_OK);
-				check_no_wrong_answer(&sf, w, n);
+				k8s_sfv_attach(&v, &sf, NULL);
+				check_no_wrong_answer(&v, w, n);
 			}
 			im.buf[pos] ^= (char)(1 << bit);
 		}
 	}
 	assert_true(opened > 0);
-	free(im.buf);
+	image_free(&im);
+}
+
+/* The delta is the newer layer: the NSS module verifies it whole, so a
+ * flip anywhere in it must be caught by the header or body checksum. */
+static void test_delta_bit_flips(void **state)
+{
+	struct fx *f = *state;
+	struct want w[3];
+	struct k8s_store *st;
+	struct image im;
+	struct k8s_sf sf;
+	size_t pos;
+	int bit;
+
+	small_store(f, w, 3);
+	st = open_w(f->store);
+	login(f, st, "late", "tokenreview:uid:late", NULL, 0);
+	assert_int_equal(k8s_store_forget(st, "dmg1", NULL), K8S_OK);
+	commit(st);
+	k8s_store_close(st);
+	image_load(&im, f->store);
+	assert_non_null(im.dbuf);
+	for (pos = 0; pos < im.dlen; pos++)
+		for (bit = 0; bit < 8; bit++) {
+			im.dbuf[pos] ^= (char)(1 << bit);
+			assert_false(k8s_sf_open(&sf, im.dbuf, im.dlen) == K8S_SF_OK &&
+				     k8s_sf_verify_body(&sf) == K8S_SF_OK);
+			im.dbuf[pos] ^= (char)(1 << bit);
+		}
+	image_free(&im);
 }
 
 static void test_truncated_and_half_written(void **state)
@@ -709,6 +766,7 @@ static void test_truncated_and_half_written(void **state)
 	struct want w[4];
 	struct image im;
 	struct k8s_sf sf;
+	struct k8s_sfv v;
 	size_t n = small_store(f, w, 4), len;
 	char *copy;
 
@@ -723,9 +781,10 @@ static void test_truncated_and_half_written(void **state)
 	memset(copy + im.sf.rec_off + (im.len - im.sf.rec_off) / 2, 0, (im.len - im.sf.rec_off) / 2);
 	assert_int_equal(k8s_sf_open(&sf, copy, im.len), K8S_SF_OK);
 	assert_int_equal(k8s_sf_verify_body(&sf), K8S_SF_EBODY);
-	check_no_wrong_answer(&sf, w, n);
+	k8s_sfv_attach(&v, &sf, NULL);
+	check_no_wrong_answer(&v, w, n);
 	free(copy);
-	free(im.buf);
+	image_free(&im);
 }
 
 static void test_bad_record_is_a_miss(void **state)
@@ -733,22 +792,24 @@ static void test_bad_record_is_a_miss(void **state)
 	struct fx *f = *state;
 	struct want w[3];
 	struct image im;
-	struct k8s_sf_user v;
+	struct k8s_sf_user u;
 	struct k8s_sf sf;
+	struct k8s_sfv v;
 	char *home;
 
 	small_store(f, w, 3);
 	image_load(&im, f->store);
-	assert_int_equal(k8s_sf_user_by_name(&im.sf, "dmg1", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "dmg1", &u), 1);
 	/* Change dmg1's home in place without fixing its checksum. */
-	home = (char *)(uintptr_t)v.home;
+	home = (char *)(uintptr_t)u.home;
 	home[1] = 'X';
 	assert_int_equal(k8s_sf_open(&sf, im.buf, im.len), K8S_SF_OK);
-	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg1", &v), 0);
-	assert_int_equal(k8s_sf_user_by_uid(&sf, w[1].uid, &v), 0);
-	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg0", &v), 1);
-	assert_int_equal(k8s_sf_user_by_name(&sf, "dmg2", &v), 1);
-	free(im.buf);
+	k8s_sfv_attach(&v, &sf, NULL);
+	assert_int_equal(k8s_sfv_user_by_name(&v, "dmg1", &u), -1); /* damaged: not "free" */
+	assert_int_equal(k8s_sfv_user_by_uid(&v, w[1].uid, &u), -1);
+	assert_int_equal(k8s_sfv_user_by_name(&v, "dmg0", &u), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&v, "dmg2", &u), 1);
+	image_free(&im);
 }
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -760,13 +821,15 @@ static void write_file(const char *path, const char *data, size_t len)
 	close(fd);
 }
 
-/* The writer salvages what verifies and keeps the damaged file; a reader
- * refuses to work from a damaged store. */
+/* A damaged record: logins of that name are refused (never taken for a
+ * free name); sync salvages the rest and keeps the evidence; a reader
+ * refuses a store whose header is damaged. */
 static void test_writer_salvage(void **state)
 {
 	struct fx *f = *state;
 	struct want w[3];
 	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
 	struct k8s_sf_user v;
 	struct k8s_err err;
 	struct image im;
@@ -775,37 +838,204 @@ static void test_writer_salvage(void **state)
 
 	small_store(f, w, 3);
 	image_load(&im, f->store);
-	assert_int_equal(k8s_sf_user_by_name(&im.sf, "dmg2", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "dmg2", &v), 1);
 	((char *)(uintptr_t)v.home)[1] = 'X';
 	snprintf(path, sizeof(path), "%s/identities.db", f->store);
 	snprintf(bad, sizeof(bad), "%s/identities.db.corrupt", f->store);
 	write_file(path, im.buf, im.len);
 
-	assert_int_equal(k8s_store_open(f->store, 0, &st, &err), K8S_UNAVAILABLE);
-	assert_null(st);
-	assert_string_equal(err.reason, "identity store damaged");
+	st = open_w(f->store);
 	k8s_err_clear(&err);
-	assert_int_equal(k8s_store_open(f->store, 1, &st, &err), K8S_OK);
-	assert_string_equal(err.reason, "identity store was damaged");
-	assert_non_null(k8s_store_find_user(st, "dmg0"));
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "dmg2", K8S_SRC_LOGIN, -1, &u, &err),
+			 K8S_UNAVAILABLE);
+	assert_string_equal(err.reason, "identity store damaged");
 	assert_non_null(k8s_store_find_user(st, "dmg1"));
+	k8s_store_close(st);
+
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_apply_declared(st, f->cfg, &err), K8S_OK); /* what sync does */
+	assert_non_null(k8s_store_find_user(st, "dmg0"));
 	assert_null(k8s_store_find_user(st, "dmg2"));
 	commit(st);
 	k8s_store_close(st);
 	assert_int_equal(stat(bad, &sb), 0);
 	assert_int_equal((size_t)sb.st_size, im.len);
 	st = open_r(f->store);
-	assert_int_equal(st->n_users, 2);
+	assert_int_equal(k8s_store_load_all(st, &err), K8S_OK);
+	assert_int_equal(st->n_users, 4); /* dmg0, dmg1 + declared dana, erin */
+	k8s_store_close(st);
+	st = open_w(f->store); /* dmg2 can log in again: a new account */
+	login(f, st, "dmg2", "tokenreview:uid:y", NULL, 0);
 	k8s_store_close(st);
 
-	/* Garbage and an empty file: start from nothing. */
+	/* Garbage: readers refuse, a writer starts from nothing. */
 	write_file(path, "garbage", 7);
+	assert_int_equal(k8s_store_open(f->store, 0, &st, &err), K8S_UNAVAILABLE);
+	assert_null(st);
 	k8s_err_clear(&err);
 	assert_int_equal(k8s_store_open(f->store, 1, &st, &err), K8S_OK);
-	assert_int_equal(st->n_users, 0);
+	assert_string_equal(err.reason, "identity store was damaged");
 	assert_non_null(strstr(err.detail, "shorter than a header"));
+	assert_int_equal(k8s_store_load_all(st, &err), K8S_OK);
+	assert_int_equal(st->n_users, 0);
 	k8s_store_close(st);
-	free(im.buf);
+	image_free(&im);
+}
+
+/* ------------------------------------------------------------ delta */
+
+static void file_id(const char *store, const char *file, struct stat *sb)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/%s", store, file);
+	assert_int_equal(stat(path, sb), 0);
+}
+
+/* A login writes only the delta; the base stays; readers see both. */
+static void test_delta_commit(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group gs[] = {mg("k8s-a", 1)};
+	struct k8s_store *st;
+	struct k8s_store_user *u;
+	struct k8s_sf_user v;
+	struct k8s_sf_group g;
+	struct stat b1, b2, d1, d2;
+	struct image im;
+	char name[32];
+	uint32_t uid_x;
+	int i;
+
+	st = open_w(f->store);
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		login(f, st, name, "tokenreview:uid:b", gs, 1);
+	}
+	commit(st); /* no base yet: a compaction */
+	k8s_store_close(st);
+	file_id(f->store, "identities.db", &b1);
+	file_id(f->store, "identities.delta", &d1);
+	assert_true(d1.st_size == 128); /* empty delta for the new base */
+	uid_x = expected_id("x7", 200000, 299999);
+
+	st = open_w(f->store);
+	login(f, st, "newbie", "tokenreview:uid:n", gs, 1);
+	assert_int_equal(k8s_store_forget(st, "x7", NULL), K8S_OK);  /* removed: a tombstone */
+	u = k8s_store_find_user(st, "x8");                        /* looked at, unchanged */
+	assert_non_null(u);
+	assert_non_null(k8s_store_find_uid(st, expected_id("x9", 200000, 299999)));
+	commit(st);
+	k8s_store_close(st);
+	file_id(f->store, "identities.db", &b2);
+	file_id(f->store, "identities.delta", &d2);
+	assert_int_equal(b1.st_ino, b2.st_ino);  /* the base was not rewritten */
+	assert_int_not_equal(d1.st_ino, d2.st_ino);
+	assert_true(d2.st_size < 2048);          /* newbie, a tombstone, k8s-a: not x8/x9 */
+
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "newbie", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "x7", &v), 0);
+	assert_int_equal(k8s_sfv_user_by_uid(&im.v, uid_x, &v), 0);
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "x7", &g), 0);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "x8", &v), 1);
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "k8s-a", &g), 1);
+	assert_int_equal(g.n_members, 200); /* x7 left, newbie joined */
+	image_free(&im);
+
+	/* A second session carries the first delta's entries over. */
+	st = open_w(f->store);
+	login(f, st, "second", "tokenreview:uid:s", NULL, 0);
+	commit(st);
+	k8s_store_close(st);
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "newbie", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "second", &v), 1);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "x7", &v), 0);
+	image_free(&im);
+
+	/* The model reads through both layers. */
+	st = open_r(f->store);
+	assert_null(k8s_store_find_user(st, "x7"));
+	assert_string_equal(k8s_store_find_user(st, "newbie")->binding, "tokenreview:uid:n");
+	assert_int_equal(k8s_store_load_all(st, NULL), K8S_OK);
+	assert_int_equal(st->n_users, 201);
+	k8s_store_close(st);
+}
+
+/* The delta may grow to 1/8 of the base (at least 256 KiB); then the
+ * commit compacts: a new base and an empty delta. */
+static void test_compaction(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st;
+	struct stat b1, b2, d;
+	struct image im;
+	struct k8s_sf_user v;
+	char name[32];
+	int i, round;
+
+	st = open_w(f->store);
+	login(f, st, "seed", "tokenreview:uid:seed", NULL, 0);
+	commit(st);
+	k8s_store_close(st);
+	file_id(f->store, "identities.db", &b1);
+	/* ~250 bytes per login: 256 KiB is about 1000 logins. */
+	for (round = 0; round < 16; round++) {
+		st = open_w(f->store);
+		for (i = 0; i < 100; i++) {
+			snprintf(name, sizeof(name), "c%d.%d", round, i);
+			login(f, st, name, "tokenreview:uid:cccccccccccccccccccccccccccccccccccc", NULL, 0);
+		}
+		commit(st);
+		k8s_store_close(st);
+	}
+	file_id(f->store, "identities.db", &b2);
+	file_id(f->store, "identities.delta", &d);
+	assert_int_not_equal(b1.st_ino, b2.st_ino);
+	assert_true(d.st_size < 256 * 1024);
+	image_load(&im, f->store);
+	for (round = 0; round < 16; round++) {
+		snprintf(name, sizeof(name), "c%d.%d", round, 99);
+		assert_int_equal(k8s_sfv_user_by_name(&im.v, name, &v), 1);
+	}
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "seed", &v), 1);
+	image_free(&im);
+}
+
+/* A delta written for another base is not used: stale (older base) is
+ * normal after a crash mid-compaction, anything else is damage. */
+static void test_delta_pairing(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_store *st;
+	struct k8s_err err;
+	char *old_delta, dpath[400];
+	size_t olen;
+
+	st = open_w(f->store);
+	login(f, st, "p1", "tokenreview:uid:p1", NULL, 0);
+	commit(st);
+	k8s_store_close(st);
+	st = open_w(f->store);
+	login(f, st, "p2", "tokenreview:uid:p2", NULL, 0);
+	commit(st);          /* delta with p2 */
+	k8s_store_close(st);
+	old_delta = read_store_file(f->store, "identities.delta", &olen);
+	assert_non_null(old_delta);
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_load_all(st, &err), K8S_OK);
+	commit(st);          /* compaction: p1 and p2 in the base */
+	k8s_store_close(st);
+	snprintf(dpath, sizeof(dpath), "%s/identities.delta", f->store);
+	write_file(dpath, old_delta, olen);  /* as if the empty delta never landed */
+	st = open_r(f->store);
+	assert_non_null(k8s_store_find_user(st, "p2"));
+	k8s_store_close(st);
+	/* A delta that is not one at all. */
+	write_file(dpath, "garbage", 7);
+	assert_int_equal(k8s_store_open(f->store, 0, &st, &err), K8S_UNAVAILABLE);
+	free(old_delta);
 }
 
 static void test_lock(void **state)
@@ -878,9 +1108,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_declared, setup, teardown),
 		cmocka_unit_test(test_binding),
 		cmocka_unit_test_setup_teardown(test_bit_flips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_bit_flips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_half_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_is_a_miss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_salvage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_and_unsafe_dir, setup, teardown),
 	};
