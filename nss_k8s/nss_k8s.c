@@ -74,7 +74,17 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct mapping base_map, delta_map, stamp_map;
 static const volatile uint64_t *stamp_word; /* in stamp_map */
 static struct k8s_sfv view;
-static uint32_t pw_pos, gr_pos;
+/* An enumeration reads its own mappings, taken at its first getXXent_r
+ * and kept until endXXent: a snapshot, so a commit in the middle cannot
+ * make it skip or repeat entries. */
+struct snapshot {
+	struct mapping base, delta;
+	struct k8s_sfv view;
+	int state;      /* -2 not taken yet, else what refresh_pair said */
+	uint32_t pos;
+};
+
+static struct snapshot pw_snap = {.state = -2}, gr_snap = {.state = -2};
 
 /* A fork while another thread holds the lock would leave the child with
  * a lock nobody releases. */
@@ -111,8 +121,18 @@ static void unmap(struct mapping *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static void snapshot_end(struct snapshot *s)
+{
+	unmap(&s->base);
+	unmap(&s->delta);
+	memset(s, 0, sizeof(*s));
+	s->state = -2;
+}
+
 __attribute__((destructor)) static void nss_k8s_fini(void)
 {
+	snapshot_end(&pw_snap);
+	snapshot_end(&gr_snap);
 	unmap(&base_map);
 	unmap(&delta_map);
 	unmap(&stamp_map);
@@ -233,23 +253,36 @@ static int refresh_one(struct mapping *m, const char *file, int whole, int *errn
  * over from a compaction (the base has it all).  A damaged delta, or one
  * that cannot be read, makes the store unusable rather than falling back
  * to the base alone, which may still show accounts since removed. */
-static int refresh_both(int *errnop)
+static int refresh_pair(struct mapping *b, struct mapping *d, struct k8s_sfv *v, int *errnop)
 {
 	int tries, rb, rd = 0, st = K8S_SF_DELTA_AHEAD;
 
-	memset(&view, 0, sizeof(view));
+	memset(v, 0, sizeof(*v));
 	for (tries = 0; tries < 3 && st == K8S_SF_DELTA_AHEAD; tries++) {
-		rb = refresh_one(&base_map, K8S_SF_FILE, 0, errnop);
+		rb = refresh_one(b, K8S_SF_FILE, 0, errnop);
 		if (rb == 1)
-			rd = refresh_one(&delta_map, K8S_SF_DELTA_FILE, 1, errnop);
+			rd = refresh_one(d, K8S_SF_DELTA_FILE, 1, errnop);
 		if (rb != 1 || rd < 0 || rd == 2)
 			return rb < 0 || rd < 0 ? -1 : 0;
-		st = k8s_sfv_attach(&view, &base_map.sf, rd == 1 ? &delta_map.sf : NULL);
+		st = k8s_sfv_attach(v, &b->sf, rd == 1 ? &d->sf : NULL);
 	}
 	if (st == K8S_SF_DELTA_OK || st == K8S_SF_DELTA_NONE || st == K8S_SF_DELTA_STALE)
 		return 1;
-	memset(&view, 0, sizeof(view));
+	memset(v, 0, sizeof(*v));
 	return 0;
+}
+
+static int refresh_both(int *errnop)
+{
+	return refresh_pair(&base_map, &delta_map, &view, errnop);
+}
+
+/* With the lock held: the enumeration's view, taken on first use. */
+static int snapshot_take(struct snapshot *s, int *errnop)
+{
+	if (s->state == -2)
+		s->state = refresh_pair(&s->base, &s->delta, &s->view, errnop);
+	return s->state;
 }
 
 /* The stamp: a page the writer rewrites in place (a counter) after every
@@ -449,7 +482,7 @@ enum nss_status _nss_k8s_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, siz
 enum nss_status _nss_k8s_setpwent(int stayopen)
 {
 	enter();
-	pw_pos = 0;
+	snapshot_end(&pw_snap);
 	leave();
 	return NSS_STATUS_SUCCESS;
 }
@@ -457,32 +490,32 @@ enum nss_status _nss_k8s_setpwent(int stayopen)
 enum nss_status _nss_k8s_endpwent(void)
 {
 	enter();
-	pw_pos = 0;
+	snapshot_end(&pw_snap);
 	leave();
 	return NSS_STATUS_SUCCESS;
 }
 
-/* The cursor is a position in the uid index; a store replaced during an
- * enumeration is continued at the same position.  A too-small buffer
- * leaves the cursor where it is, so glibc's retry gets the same entry. */
+/* A too-small buffer leaves the cursor where it is, so glibc's retry gets
+ * the same entry. */
 enum nss_status _nss_k8s_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
 {
+	struct snapshot *s = &pw_snap;
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct k8s_sf_user u;
 	int r;
 
 	enter();
-	r = refresh(errnop);
+	r = snapshot_take(s, errnop);
 	if (r < 0) {
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	for (; r > 0 && pw_pos < k8s_sfv_n_users(&view); pw_pos++) {
-		if (!k8s_sfv_user_at(&view, pw_pos, &u))
+	for (; r > 0 && s->pos < k8s_sfv_n_users(&s->view); s->pos++) {
+		if (!k8s_sfv_user_at(&s->view, s->pos, &u))
 			continue;
 		st = fill_passwd(&u, pw, buf, len, errnop);
 		if (st == NSS_STATUS_SUCCESS)
-			pw_pos++;
+			s->pos++;
 		goto out;
 	}
 	st = not_found(errnop);
@@ -531,7 +564,7 @@ enum nss_status _nss_k8s_getgrgid_r(gid_t gid, struct group *gr, char *buf, size
 enum nss_status _nss_k8s_setgrent(int stayopen)
 {
 	enter();
-	gr_pos = 0;
+	snapshot_end(&gr_snap);
 	leave();
 	return NSS_STATUS_SUCCESS;
 }
@@ -539,29 +572,30 @@ enum nss_status _nss_k8s_setgrent(int stayopen)
 enum nss_status _nss_k8s_endgrent(void)
 {
 	enter();
-	gr_pos = 0;
+	snapshot_end(&gr_snap);
 	leave();
 	return NSS_STATUS_SUCCESS;
 }
 
 enum nss_status _nss_k8s_getgrent_r(struct group *gr, char *buf, size_t len, int *errnop)
 {
+	struct snapshot *s = &gr_snap;
 	enum nss_status st = NSS_STATUS_NOTFOUND;
 	struct k8s_sf_group g;
 	int r;
 
 	enter();
-	r = refresh(errnop);
+	r = snapshot_take(s, errnop);
 	if (r < 0) {
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	for (; r > 0 && gr_pos < k8s_sfv_n_groups(&view); gr_pos++) {
-		if (!k8s_sfv_group_at(&view, gr_pos, &g))
+	for (; r > 0 && s->pos < k8s_sfv_n_groups(&s->view); s->pos++) {
+		if (!k8s_sfv_group_at(&s->view, s->pos, &g))
 			continue;
 		st = fill_group(&g, gr, buf, len, errnop);
 		if (st == NSS_STATUS_SUCCESS)
-			gr_pos++;
+			s->pos++;
 		goto out;
 	}
 	st = not_found(errnop);
