@@ -1556,3 +1556,96 @@ int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "forget: out of memory");
 	return K8S_OK;
 }
+
+/* ------------------------------------ sync support (`k8s-auth sync`) */
+
+int k8s_store_define_groups(struct k8s_store *st, const struct k8s_config *cfg,
+			    const struct k8s_mapped_group *groups, size_t n, struct k8s_err *err)
+{
+	const uint32_t defined = K8S_SRC_SYNCED | K8S_SRC_GROUP_SYNCED;
+	char dropped[400] = "", why[96];
+	gid_t gid;
+	size_t i;
+	int rc;
+
+	if (st == NULL || cfg == NULL || (n > 0 && groups == NULL))
+		return k8s_err_set(err, K8S_ECONFIG, "bad call", "k8s_store_define_groups: bad argument");
+	st->priv->cfg = cfg;
+	rc = k8s_store_load_all(st, err);
+	if (rc != K8S_OK)
+		return rc;
+	/* SYNCED through members comes back at commit (rebuild_members). */
+	for (i = 0; i < st->n_groups; i++)
+		if (!st->groups[i]->private_group)
+			st->groups[i]->sources &= ~defined;
+	for (i = 0; i < n; i++) {
+		rc = resolve_group(st, cfg, groups[i].name, groups[i].templated, defined, &gid,
+				   why, sizeof(why), err);
+		if (rc == K8S_REFUSED)
+			note_drop(dropped, sizeof(dropped), why);
+		else if (rc != K8S_OK)
+			return rc;
+	}
+	if (dropped[0] != '\0')
+		k8s_err_set(err, K8S_OK, "group mappings dropped", "groups not defined: %s", dropped);
+	return K8S_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* u loses `source` and its memberships of that source. */
+static int strip_source(struct k8s_store *st, struct k8s_store_user *u, uint32_t source,
+			uint32_t weak)
+{
+	struct k8s_store_membership *ms;
+	size_t i, k = 0;
+
+	ms = k8s_store_arena_alloc(st->priv, (u->n_groups + 1) * sizeof(*ms));
+	if (ms == NULL)
+		return -1;
+	for (i = 0; i < u->n_groups; i++) {
+		ms[k] = u->groups[i];
+		ms[k].sources &= ~source;
+		k += ms[k].sources != 0;
+	}
+	if (apply_diff(st, u->name, u->groups, u->n_groups, ms, k) != 0)
+		return -1;
+	u->groups = ms;
+	u->n_groups = k;
+	u->sources &= ~source;
+	if ((u->sources & ~weak) == 0)
+		u->sources = 0;
+	return 0;
+}
+
+int k8s_store_prune_source(struct k8s_store *st, uint32_t source, const char *const *keep,
+			   size_t n_keep, uint32_t weak, struct k8s_err *err)
+{
+	struct k8s_store_user *u;
+	const char *name;
+	size_t i;
+	int rc;
+
+	if (st == NULL || (n_keep > 0 && keep == NULL))
+		return k8s_err_set(err, K8S_ECONFIG, "bad call", "k8s_store_prune_source: bad argument");
+	rc = k8s_store_load_all(st, err);
+	if (rc != K8S_OK)
+		return rc;
+	for (i = 0; i < st->n_users; i++) {
+		u = st->users[i];
+		name = u->name;
+		if (!(u->sources & source) ||
+		    (n_keep > 0 && bsearch(&name, keep, n_keep, sizeof(*keep), name_cmp) != NULL))
+			continue;
+		if (strip_source(st, u, source, weak) != 0)
+			goto oom;
+	}
+	if (k8s_store_drop_dead(st) != 0)
+		goto oom;
+	return K8S_OK;
+oom:
+	return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "prune: out of memory");
+}

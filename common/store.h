@@ -39,6 +39,10 @@
 #define K8S_SRC_DECLARED 0x1u
 #define K8S_SRC_SYNCED   0x2u
 #define K8S_SRC_LOGIN    0x4u
+/* Groups only, beside the sources above: `k8s-auth sync` defines the group
+ * (a cluster Group subject), so it exists without members, as declared
+ * groups do.  Set and cleared by k8s_store_define_groups alone. */
+#define K8S_SRC_GROUP_SYNCED 0x8u
 
 struct k8s_store_membership {
 	char group[K8S_LOCAL_NAME_MAX + 1];
@@ -98,8 +102,8 @@ int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struc
  * store): a new identities.delta, or, when the delta would outgrow 1/8 of
  * the base, after load_all, or when the files were damaged, a compaction
  * (a new identities.db and an empty delta).  Drops store-defined groups
- * that have no members and are not declared by accounts.groups.  The
- * store stays open and locked. */
+ * that have no members and are neither declared by accounts.groups nor
+ * defined by sync.  The store stays open and locked. */
 int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
 void k8s_store_close(struct k8s_store *st);
 
@@ -157,6 +161,26 @@ int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg,
 /* Drop the binding and login-learned memberships; remove the account when
  * no other source keeps it.  K8S_REFUSED for an unknown name. */
 int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err);
+
+/* ---- sync support (`k8s-auth sync`, docs/sync.md) ---- */
+
+/* The store groups sync defines are exactly groups[] (mapped names):
+ * templated ones, and literal ones no other NSS source has, are created if
+ * needed and marked SYNCED | GROUP_SYNCED (they then outlive having no
+ * members); an existing local group (sudo) is only resolved.  Every other
+ * group loses GROUP_SYNCED and goes at commit unless members or the config
+ * keep it.  Names that cannot be store groups (as in set_memberships) are
+ * dropped: K8S_OK with a warning in err.  Loads the whole store. */
+int k8s_store_define_groups(struct k8s_store *st, const struct k8s_config *cfg,
+			    const struct k8s_mapped_group *groups, size_t n, struct k8s_err *err);
+
+/* Take `source` from every account that has it and whose name is not in
+ * keep[] (n_keep names, sorted by strcmp): its memberships of that source
+ * go, and the bit.  An account left with no source outside `weak` is
+ * removed whole, binding and login-learned data included.  Loads the
+ * whole store. */
+int k8s_store_prune_source(struct k8s_store *st, uint32_t source, const char *const *keep,
+			   size_t n_keep, uint32_t weak, struct k8s_err *err);
 
 /* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
  * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>".

@@ -244,7 +244,7 @@ static int settle(struct k8s_store *st)
 		g = st->groups[i];
 		gn = group_node_of(g);
 		if (!g->private_group && gn->loaded && gn->n_members == 0 &&
-		    !(g->sources & K8S_SRC_DECLARED))
+		    !(g->sources & (K8S_SRC_DECLARED | K8S_SRC_GROUP_SYNCED)))
 			gn->dead = 1;
 	}
 	return k8s_store_drop_dead(st);
@@ -264,8 +264,11 @@ static int rebuild_members(struct k8s_store *st)
 		gn = group_node_of(st->groups[i]);
 		gn->loaded = 1;
 		gn->n_members = 0;
+		/* What a group has on its own (sync's definition of it
+		 * included); the rest comes from its members below. */
 		if (!st->groups[i]->private_group)
-			st->groups[i]->sources &= K8S_SRC_DECLARED;
+			st->groups[i]->sources &= K8S_SRC_DECLARED | K8S_SRC_GROUP_SYNCED |
+				(st->groups[i]->sources & K8S_SRC_GROUP_SYNCED ? K8S_SRC_SYNCED : 0);
 	}
 	for (i = 0; i < st->n_users; i++)
 		for (j = 0; j < st->users[i]->n_groups; j++) {
