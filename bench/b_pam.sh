@@ -1,0 +1,108 @@
+#!/bin/sh
+# In-process pam_authenticate latency (median, p99) on three paths -- JWT
+# with a warm JWKS cache, TokenReview, review-cache hit -- single thread and
+# 8 threads at once (errors must be 0; throughput), next to the engine's
+# own k8s_validate_token on the same token: the difference is what the
+# module adds (config load, mapping, store read, store write with fsync,
+# login state file).  For the raw signature cost see b_jwt.sh.
+#
+# Cluster: tests/pam/idp.py (TLS on loopback, a Python TokenReview
+# endpoint: its per-request cost is part of the TokenReview figure).  Runs
+# as root (the module writes the store); store, runDir and cacheDir are in
+# a temp dir, the stack file is passed with pam_start_confdir: nothing of
+# the host's is touched.
+set -eu
+cd "$(dirname "$0")/.."
+O=${O:-build}
+PY=${K8S_PYTHON:-/usr/bin/python3}
+N=${PAM_BENCH_N:-400}
+[ "$(id -u)" = 0 ] || { echo "b_pam: needs root (the module writes the identity store); skipped"; exit 0; }
+
+mkvar() { make -s --no-print-directory O="$O" --eval "print-var: ; @echo \$($1)" print-var; }
+make -s --no-print-directory O="$O" "$O/libk8scommon.a" "$O/pam_k8s.so"
+CFLAGS=$(mkvar CFLAGS)
+LDFLAGS=$(mkvar LDFLAGS)
+LIBS=$(mkvar PKG_LIBS)
+mkdir -p "$O/bench"
+# shellcheck disable=SC2086
+cc $CFLAGS -o "$O/bench/pam_bench" bench/pam_bench.c "$O/libk8scommon.a" $LDFLAGS $LIBS -lpam -ldl -lpthread
+MOD=$(cd "$O" && pwd)/pam_k8s.so
+
+W=$(mktemp -d)
+mkfifo "$W/ctl"
+"$PY" tests/pam/idp.py serve "$W/idp" <"$W/ctl" >"$W/idp.out" 2>&1 &
+exec 3>"$W/ctl"
+trap 'exec 3>&-; wait; rm -rf "$W"' EXIT
+i=0
+while ! grep -q READY "$W/idp.out" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || { echo "b_pam: issuer did not start"; cat "$W/idp.out"; exit 1; }
+	sleep 0.05
+done
+URL=$(cat "$W/idp/url")
+# runDir is a tmpfs in production (/run); the store and cache are not.
+RUN=$W/run
+[ -d /dev/shm ] && RUN=$(mktemp -d /dev/shm/b_pam.XXXXXX)
+trap 'exec 3>&-; wait; rm -rf "$W" "$RUN"' EXIT
+mkdir -p "$W/store" "$RUN" "$W/cache" "$W/pam.d"
+chmod 700 "$RUN" "$W/cache"
+config() { # FILE CACHE_TTL
+	cat >"$1" <<EOF
+tokenReview:
+  kubeconfig: $W/idp/kubeconfig
+  audiences: ["host-login:bench"]
+  timeout: 5s
+  cacheTTL: $2
+jwt:
+- issuer:
+    url: $URL
+    audiences: ["host-login:bench"]
+    certificateAuthority: |
+$(sed 's/^/      /' "$W/idp/ca.pem")
+  claimMappings:
+    username: {claim: email, prefix: ""}
+    groups: {claim: groups, prefix: "oidc:"}
+    uid: {claim: sub}
+accounts:
+  users:
+  - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
+    local: '\1.\2'
+  - match: '^([a-z][a-z0-9_-]*)@example\\.com\$'
+    local: '\1'
+  declared: [ops.alice, carol]
+  groups:
+  - match: '^oidc:team-(.*)\$'
+    local: 'k8s-\1'
+  - match: '^system:serviceaccounts:ops\$'
+    local: k8s-ops
+store: $W/store
+cacheDir: $W/cache
+runDir: $RUN
+EOF
+	chmod 644 "$1"
+}
+config "$W/nocache.yaml" 0
+config "$W/cache.yaml" 2m
+echo "auth required $MOD config=$W/nocache.yaml" >"$W/pam.d/bench"
+echo "auth required $MOD config=$W/cache.yaml" >"$W/pam.d/bench-cache"
+"$PY" tests/pam/idp.py mint "$W/idp" --sub "idp|carol" --email carol@example.com \
+	--aud host-login:bench --groups team-db,team-web --lifetime 3600 >"$W/oidc.jwt"
+"$PY" tests/pam/idp.py mint "$W/idp" --iss https://kubernetes.default.svc.cluster.local \
+	--sub system:serviceaccount:ops:alice --aud host-login:bench --sa-uid 0b1c0e52-8a7b-4c1d-9e2f-000000000001 \
+	--pod web-1 --node node-1 --lifetime 3600 >"$W/sa.jwt"
+
+run() { # LABEL THREADS SERVICE USER TOKEN
+	printf '%-44s %s\n' "$1" "$("$O/bench/pam_bench" pam "$W/pam.d" "$3" "$4" "$W/$5" "$N" "$2" "$MOD" || true)"
+}
+echo "pam_authenticate, $N calls per row (JWT RS256; TokenReview over TLS to a local Python endpoint):"
+printf '%-44s %s\n' "engine only: k8s_validate_token, JWT warm" \
+	"$("$O/bench/pam_bench" engine "$W/nocache.yaml" "$W/oidc.jwt" "$N" || true)"
+run "pam_authenticate, JWT, warm JWKS cache" 1 bench carol oidc.jwt
+run "pam_authenticate, TokenReview" 1 bench ops.alice sa.jwt
+run "pam_authenticate, review-cache hit" 1 bench-cache ops.alice sa.jwt
+run "8 threads, JWT" 8 bench carol oidc.jwt
+run "8 threads, TokenReview" 8 bench ops.alice sa.jwt
+run "8 threads, review-cache hit" 8 bench-cache ops.alice sa.jwt
+echo "(each pam_authenticate loads the config, validates, maps, reads the store, commits the login"
+echo " to the store with fsync and writes the login state; TokenReview rows include the Python"
+echo " endpoint's TLS handshake and GIL, which dominate their 8-thread p99)"
