@@ -1,7 +1,8 @@
 /* authz.c: the login checks after validation.  The store is opened
  * read-only; allocation of a first-login account is computed on the
  * in-memory model (never committed) so `k8s-auth check` can show the uid
- * and gids a login would get. */
+ * and gids a login would get.  login.subjectAccessReview, when set, is
+ * asked last (sar.h). */
 #include "authz.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sar.h"
 #include "store.h"
 #include "util.h"
 
@@ -156,6 +158,9 @@ int k8s_authorize_login(const struct k8s_config *cfg, const struct k8s_identity 
 				 "%s is UID 0 and login.allowRoot is false", out->local);
 		goto out;
 	}
+	/* Last: the one check that costs a round trip, asked only for an
+	 * identity every local rule already admits. */
+	rc = k8s_sar_check(cfg, id, out->local, K8S_SAR_LOGIN, err);
 out:
 	if (rc != K8S_OK && out->local[0] == '\0')
 		k8s_login_free(out);

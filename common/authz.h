@@ -26,7 +26,10 @@ struct k8s_login {
 /* Map and authorize.  requested: the local user asked for (PAM_USER, or
  * --user), or NULL to only map.  K8S_OK, or K8S_REFUSED with a reason:
  * "no mapping rule matches", "token is for another user", "root login not
- * allowed", "not in an allowed group", "identity binding mismatch", ... */
+ * allowed", "not in an allowed group", "identity binding mismatch", "not
+ * allowed by the cluster" (login.subjectAccessReview), ...; or
+ * K8S_UNAVAILABLE when the SubjectAccessReview got no answer (a refusal
+ * too).  The SubjectAccessReview goes to the network on every call. */
 int k8s_authorize_login(const struct k8s_config *cfg, const struct k8s_identity *id,
 			const char *requested, struct k8s_login *out, struct k8s_err *err);
 void k8s_login_free(struct k8s_login *l);

@@ -1,0 +1,271 @@
+/* kubeapi.c: JSON requests to the apiserver as the reviewer. */
+#include "kubeapi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "util.h"
+
+#define MSG_MAX 200
+
+void k8s_kubeapi_safe_text(const char *in, char *out, size_t max)
+{
+	size_t o = 0;
+
+	if (max == 0)
+		return;
+	for (; in != NULL && *in != '\0' && o + 1 < max && o < MSG_MAX; in++)
+		if ((unsigned char)*in >= 0x20 && (unsigned char)*in < 0x7f)
+			out[o++] = *in;
+	out[o] = '\0';
+}
+
+int k8s_kubeapi_open(const struct k8s_config *cfg, long timeout_ms, struct k8s_kubeapi *api,
+		     struct k8s_err *err)
+{
+	int rc;
+
+	memset(api, 0, sizeof(*api));
+	api->cfg = cfg;
+	api->timeout_ms = timeout_ms;
+	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &api->kc, err);
+	if (rc != K8S_OK)
+		return rc;
+	if (api->kc->server == NULL || api->kc->server[0] == '\0')
+		return k8s_err_set(err, K8S_ECONFIG, "no apiserver", "%s: no cluster server",
+				   api->kc->path ? api->kc->path : "kubeconfig");
+	if (api->kc->insecure_skip_verify && !cfg->tokenreview.allow_insecure)
+		return k8s_err_set(err, K8S_ECONFIG, "insecure TLS not allowed",
+				   "%s: insecure-skip-tls-verify needs tokenReview.allowInsecureSkipTLSVerify",
+				   api->kc->path ? api->kc->path : "kubeconfig");
+	return K8S_OK;
+}
+
+void k8s_kubeapi_close(struct k8s_kubeapi *api)
+{
+	if (api == NULL)
+		return;
+	k8s_kubeconfig_free(api->kc);
+	api->kc = NULL;
+}
+
+static int dump_to_buf(const char *p, size_t n, void *ud)
+{
+	return k8s_buf_append(ud, p, n);
+}
+
+/* A Status answer's message, made safe to quote. */
+static void status_message(const struct k8s_http_resp *resp, char *out, size_t max)
+{
+	json_t *st = json_loadb(resp->body, resp->body_len, 0, NULL);
+
+	out[0] = '\0';
+	if (json_is_string(json_object_get(st, "message")))
+		k8s_kubeapi_safe_text(json_string_value(json_object_get(st, "message")), out, max);
+	json_decref(st);
+}
+
+static int http_failure(const struct k8s_http_resp *resp, const char *path, const char *what,
+			struct k8s_err *err)
+{
+	char msg[MSG_MAX + 1], reason[96];
+
+	status_message(resp, msg, sizeof(msg));
+	if (resp->status == 401)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "reviewer credentials rejected (401)",
+				   "%s: HTTP 401: %s", path, msg[0] ? msg : "Unauthorized");
+	if (resp->status == 403) {
+		snprintf(reason, sizeof(reason), "reviewer may not %s (403)", what);
+		return k8s_err_set(err, K8S_UNAVAILABLE, reason,
+				   "%s: HTTP 403: %s (docs/rbac-reviewer.yaml lists what the reviewer needs)",
+				   path, msg[0] ? msg : "Forbidden");
+	}
+	if (resp->status == 410)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "list expired while paging (410)",
+				   "%s: HTTP 410: %s; the next run starts over", path,
+				   msg[0] ? msg : "Gone");
+	return k8s_err_set(err, K8S_UNAVAILABLE, "unexpected apiserver answer", "%s: HTTP %ld%s%s",
+			   path, resp->status, msg[0] ? ": " : "", msg);
+}
+
+static int send_request(struct k8s_kubeapi *api, const char *method, const char *url,
+			const struct k8s_buf *body, struct k8s_http_resp *resp, struct k8s_err *err)
+{
+	struct k8s_err berr;
+	char *bearer;
+	int rc;
+
+	k8s_err_clear(&berr);
+	bearer = k8s_kubeconfig_bearer(api->kc, &berr);
+	if (bearer == NULL && berr.status != K8S_OK)
+		return k8s_err_set(err, berr.status, berr.reason, "%s", berr.detail);
+	{
+		struct k8s_http_req req = {
+			.method = method,
+			.url = url,
+			.ca_pem = api->kc->ca_pem, .ca_pem_len = api->kc->ca_pem_len,
+			.insecure = api->kc->insecure_skip_verify,
+			.tls_server_name = api->kc->tls_server_name,
+			.client_cert_pem = api->kc->client_cert_pem,
+			.client_cert_len = api->kc->client_cert_len,
+			.client_key_pem = api->kc->client_key_pem,
+			.client_key_len = api->kc->client_key_len,
+			.bearer = bearer,
+			.content_type = body != NULL ? "application/json" : NULL,
+			.accept = "application/json",
+			.body = body != NULL ? body->data : NULL,
+			.body_len = body != NULL ? body->len : 0,
+			.timeout_ms = api->timeout_ms,
+			.max_body = K8S_KUBEAPI_MAX_BODY,
+		};
+
+		api->requests++;
+		rc = k8s_http_do(&req, resp, err);
+	}
+	k8s_freezero_str(bearer);
+	return rc;
+}
+
+int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *path,
+		     const char *what, json_t *body, json_t **out, struct k8s_err *err)
+{
+	struct k8s_http_resp resp = {0};
+	struct k8s_buf url = {0}, req = {0};
+	json_error_t jerr;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	n = strlen(api->kc->server);
+	while (n > 0 && api->kc->server[n - 1] == '/')
+		n--;
+	if (path[0] != '/' || k8s_buf_append(&url, api->kc->server, n) != 0 ||
+	    k8s_buf_append(&url, path, strlen(path) + 1) != 0) {
+		rc = k8s_err_set(err, path[0] != '/' ? K8S_ECONFIG : K8S_UNAVAILABLE, "bad request",
+				 "%s: cannot build the URL", path);
+		goto out;
+	}
+	if (body != NULL &&
+	    json_dump_callback(body, dump_to_buf, &req, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: building the request", path);
+		goto out;
+	}
+	rc = send_request(api, method, url.data, body != NULL ? &req : NULL, &resp, err);
+	if (rc != K8S_OK)
+		goto out;
+	if (resp.status != 200 && resp.status != 201) {
+		rc = http_failure(&resp, path, what, err);
+		goto out;
+	}
+	*out = json_loadb(resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+				 "%s: not a JSON object (error at byte %d)", path, jerr.position);
+	}
+out:
+	k8s_http_resp_free(&resp);
+	k8s_buf_free(&req);
+	k8s_buf_free(&url);
+	return rc;
+}
+
+char *k8s_kubeapi_query_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct k8s_buf b = {0};
+	char e[3];
+	int r = 0;
+
+	for (; *s != '\0' && r == 0; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			r = k8s_buf_append(&b, s, 1);
+		} else {
+			e[0] = '%';
+			e[1] = hex[c >> 4];
+			e[2] = hex[c & 15];
+			r = k8s_buf_append(&b, e, 3);
+		}
+	}
+	if (r == 0)
+		r = k8s_buf_append(&b, "", 1);
+	if (r != 0) {
+		k8s_buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+int k8s_kubeapi_list_page(json_t *root, const char *want_kind, k8s_kubeapi_item_fn fn,
+			  void *ctx, char **next, struct k8s_err *err)
+{
+	json_t *kind = json_object_get(root, "kind"), *items = json_object_get(root, "items");
+	json_t *cont = json_object_get(json_object_get(root, "metadata"), "continue"), *it;
+	size_t i;
+	int rc;
+
+	*next = NULL;
+	if (!json_is_string(kind) || strcmp(json_string_value(kind), want_kind) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+				   "expected a %s", want_kind);
+	/* Go writes an empty list as "items": null. */
+	if (items != NULL && !json_is_array(items) && !json_is_null(items))
+		return k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+				   "%s: items is not a list", want_kind);
+	if (cont != NULL && !json_is_string(cont))
+		return k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+				   "%s: metadata.continue is not a string", want_kind);
+	json_array_foreach(items, i, it) {
+		if (!json_is_object(it))
+			return k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+					   "%s: items[%zu] is not an object", want_kind, i);
+		rc = fn(it, ctx, err);
+		if (rc != K8S_OK)
+			return rc;
+	}
+	if (cont != NULL && json_string_length(cont) > 0 &&
+	    (*next = k8s_kubeapi_query_escape(json_string_value(cont))) == NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: paging", want_kind);
+	return K8S_OK;
+}
+
+int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want_kind,
+		     k8s_kubeapi_item_fn fn, void *ctx, struct k8s_err *err)
+{
+	char *cont = NULL, *next = NULL, *p = NULL, what[96];
+	json_t *root = NULL;
+	int rc, pages = 0;
+
+	snprintf(what, sizeof(what), "list %s", path);
+	do {
+		free(p);
+		if (asprintf(&p, "%s?limit=%d%s%s", path, K8S_KUBEAPI_PAGE, cont ? "&continue=" : "",
+			     cont ? cont : "") < 0) {
+			p = NULL;
+			rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: paging", path);
+			break;
+		}
+		rc = k8s_kubeapi_call(api, "GET", p, what, NULL, &root, err);
+		if (rc == K8S_OK)
+			rc = k8s_kubeapi_list_page(root, want_kind, fn, ctx, &next, err);
+		json_decref(root);
+		root = NULL;
+		free(cont);
+		cont = next;
+		next = NULL;
+		/* A server that keeps handing out continue tokens must not keep us
+		 * here forever. */
+		if (rc == K8S_OK && cont != NULL && ++pages >= 100000)
+			rc = k8s_err_set(err, K8S_UNAVAILABLE, "list never ends",
+					 "%s: more than 100000 pages", path);
+	} while (rc == K8S_OK && cont != NULL);
+	free(cont);
+	free(p);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/* kubeapi.h: JSON requests to the apiserver as the reviewer (the kubeconfig
+ * of tokenReview.kubeconfig), for SubjectAccessReview and for the lists
+ * `k8s-auth sync` reads.  TokenReview keeps its own code (tokenreview.c):
+ * it must scrub a token from the answer, these answers hold no secret.
+ *
+ * Every failure to get a usable answer is K8S_UNAVAILABLE (exit 3): no
+ * connection, TLS, timeout, 401/403 for the reviewer, 5xx, any other
+ * status, an answer that is not the JSON asked for.  err->detail names the
+ * URL path and the status, never a credential; apiserver messages are
+ * quoted only after control characters are dropped, and capped. */
+#ifndef K8S_KUBEAPI_H
+#define K8S_KUBEAPI_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "err.h"
+#include "kubeconfig.h"
+
+#define K8S_KUBEAPI_PAGE     500           /* items per list page (limit=) */
+#define K8S_KUBEAPI_MAX_BODY (16u << 20)   /* one answer, bytes */
+
+struct k8s_kubeapi {
+	const struct k8s_config *cfg;
+	struct k8s_kubeconfig *kc;
+	long timeout_ms;         /* per request, connect included */
+	unsigned long requests;  /* requests sent so far */
+};
+
+/* Load the kubeconfig (K8S_ECONFIG when unusable, or insecure without
+ * tokenReview.allowInsecureSkipTLSVerify).  The bearer credential is read
+ * at each request (tokenFile rotates) and wiped right after it. */
+int k8s_kubeapi_open(const struct k8s_config *cfg, long timeout_ms, struct k8s_kubeapi *api,
+		     struct k8s_err *err);
+void k8s_kubeapi_close(struct k8s_kubeapi *api);
+
+/* One request.  path starts with '/' (and may carry a query); body NULL
+ * for GET.  what names the request in messages ("create
+ * subjectaccessreviews").  K8S_OK for 200/201 whose body is a JSON object
+ * (*out, caller decrefs), else K8S_UNAVAILABLE (K8S_ECONFIG when the
+ * request cannot be built). */
+int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *path,
+		     const char *what, json_t *body, json_t **out, struct k8s_err *err);
+
+/* Called for every element of a list's items[]; returns K8S_OK or a
+ * status (which stops the list). */
+typedef int (*k8s_kubeapi_item_fn)(json_t *item, void *ctx, struct k8s_err *err);
+
+/* GET a collection page by page (limit=K8S_KUBEAPI_PAGE, continue=...),
+ * calling fn for every item in order.  The collection must answer with
+ * kind want_kind (e.g. "ServiceAccountList").  An expired continue token
+ * (410) is K8S_UNAVAILABLE like any other failure: a list is all or
+ * nothing, and the caller writes nothing from a partial one. */
+int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want_kind,
+		     k8s_kubeapi_item_fn fn, void *ctx, struct k8s_err *err);
+
+/* One page's answer (exposed for tests): kind, items[] (each an object),
+ * metadata.continue (absent or "" = last page; else *next, malloc'd). */
+int k8s_kubeapi_list_page(json_t *root, const char *want_kind, k8s_kubeapi_item_fn fn,
+			  void *ctx, char **next, struct k8s_err *err);
+
+/* Percent-encode s for a URL query value (RFC 3986 unreserved kept).
+ * malloc'd, NULL when out of memory. */
+char *k8s_kubeapi_query_escape(const char *s);
+
+/* Apiserver text made safe to quote: printable ASCII only, at most max-1
+ * bytes. */
+void k8s_kubeapi_safe_text(const char *in, char *out, size_t max);
+
+#endif
