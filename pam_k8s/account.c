@@ -13,6 +13,7 @@
 
 #include <security/pam_ext.h>
 
+#include "sar.h"
 #include "validate.h"
 
 /* Mapping, root, allowedGroups and the binding, for an identity that was
@@ -144,6 +145,11 @@ static int revalidate_session(const struct pk_args *a, const struct k8s_config *
 		goto out;
 	}
 	rc = groups_still_held(a, st, &login, err);
+	/* Sync issue hook: login.sudoSubjectAccessReview (a no-op unless
+	 * configured).  Asked fresh on every sudo, so revoking the RoleBinding
+	 * in the cluster ends sudo at the next attempt; any error refuses. */
+	if (rc == K8S_OK)
+		rc = k8s_sar_check(cfg, id, st->user, K8S_SAR_SUDO, err);
 out:
 	k8s_login_free(&login);
 	return rc;
