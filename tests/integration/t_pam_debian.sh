@@ -61,11 +61,14 @@ pk_check "deploy: empty token answer, then its local password" test "$PK_RC" = 0
 pk_pam login carol authenticate <<<"$(pk_oidc_token deploy)"
 pk_check "deploy's token does not open carol" test "$PK_RC" != 0
 
-# ---- real su, run by an unprivileged user
+# ---- real su, run by an unprivileged user (setuid: no sanitizer preload)
+SU=1
+ldd "$PK_MOD" | grep -q libasan && SU=0 && echo "info: su cases skipped (sanitized module, setuid su)"
 pk_su() { # USER CMD: su as nobody, answers on stdin
 	PK_OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups su -s /bin/sh -c "$2" "$1" 2>&1)
 	PK_RC=$?
 }
+if [ $SU = 1 ]; then
 pk_su ops.alice 'id -un' <<<"$tok"
 pk_check "su ops.alice (by nobody) with a token" eval '[ "$PK_RC" = 0 ] && tail -n 1 <<<"$PK_OUT" | grep -q ": ops.alice$"' ||
 	echo "$PK_OUT"
@@ -74,6 +77,7 @@ pk_check "su ops.alice with deploy's token: refused" test "$PK_RC" != 0
 pk_su deploy 'id -un' < <(printf '\n%s\n' "$pw")
 pk_check "su deploy with its local password" eval '[ "$PK_RC" = 0 ] && tail -n 1 <<<"$PK_OUT" | grep -q ": deploy$"' ||
 	echo "$PK_OUT"
+fi
 
 # ---- cluster unreachable: the token users cannot get in, nobody else notices
 kill "${PK_BG_PIDS[1]}"
@@ -84,8 +88,10 @@ pk_pam login root acct_mgmt open_session close_session </dev/null
 pk_check "apiserver down: root's account and session steps pass" test "$PK_RC" = 0
 pk_pam login deploy authenticate acct_mgmt < <(printf '\n%s\n' "$pw")
 pk_check "apiserver down: deploy by local password" test "$PK_RC" = 0
-pk_su deploy 'id -un' < <(printf '\n%s\n' "$pw")
-pk_check "apiserver down: su deploy by local password" test "$PK_RC" = 0
+if [ $SU = 1 ]; then
+	pk_su deploy 'id -un' < <(printf '\n%s\n' "$pw")
+	pk_check "apiserver down: su deploy by local password" test "$PK_RC" = 0
+fi
 pk_pam su root authenticate acct_mgmt open_session close_session </dev/null
 pk_check "apiserver down: root's su (pam_rootok) unaffected" test "$PK_RC" = 0
 pk_done

@@ -273,7 +273,10 @@ pk_san_env() {
 	if [ -z "${PK_PRELOAD+x}" ]; then
 		PK_PRELOAD=
 		if ldd "$PK_MOD" 2>/dev/null | grep -q libasan; then
+			# libcrypt too: ASan's crypt() interceptor finds no real crypt when
+			# pam_unix dlopens libcrypt later, and jumps to address 0
 			PK_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+			PK_PRELOAD="$PK_PRELOAD:$(readlink -f /lib/x86_64-linux-gnu/libcrypt.so.1)"
 		fi
 	fi
 	if [ -n "$PK_PRELOAD" ]; then
