@@ -144,12 +144,25 @@ demo:
 bench: all
 	bench/run.sh
 
-install: all
+# What the packages ship, without the unit tests (debian/rules builds those
+# only for dh_auto_test); man pages from docs/man/*.scd (scdoc).
+install: $(filter-out $(UNIT_BIN),$(TARGETS)) man
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	[ ! -f $(PAM_SO) ] || install -m 0644 $(PAM_SO) $(DESTDIR)$(PAMDIR)/pam_k8s.so
 	[ ! -f $(NSS_SO) ] || install -m 0644 $(NSS_SO) $(DESTDIR)$(LIBDIR)/libnss_k8s.so.2
 	install -m 0755 $(CLI) $(DESTDIR)$(SBINDIR)/k8s-auth
 	[ ! -f $(ASKPASS) ] || install -m 0755 $(ASKPASS) $(DESTDIR)$(BINDIR)/k8s-ssh-askpass
+	for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; install -d $$d && install -m 0644 $$p $$d/ || exit 1; \
+	done
+
+MAN_PAGES  := $(patsubst docs/man/%.scd,$(O)/man/%,$(wildcard docs/man/*.scd))
+man: $(MAN_PAGES)
+
+$(O)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SCDOC   $@")
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
 
 clean:
 	rm -rf build build-asan build-fuzz

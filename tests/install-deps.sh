@@ -11,7 +11,8 @@ libcurl4-openssl-dev libyaml-dev libcmocka-dev openssl python3 python3-jwcrypto
 python3-cryptography pamtester libpam-wrapper libpamtest0-dev libnss-wrapper
 openssh-server openssh-client sudo golang-go etcd-server rsync
 golang-github-modern-go-reflect2-dev valgrind libnss-extrausers hyperfine curl jq
-dpkg-dev debhelper lintian fakeroot util-linux procps iproute2 login"
+dpkg-dev debhelper lintian fakeroot util-linux procps iproute2 login
+scdoc dh-nss debootstrap"
 
 missing=""
 for p in $PKGS; do
