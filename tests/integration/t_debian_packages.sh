@@ -1,0 +1,230 @@
+#!/bin/bash
+# The Debian packages, as an administrator meets them: dpkg-buildpackage -b
+# on a copy of the tree (unit tests included), lintian without errors, then
+# install, configure, remove and purge in a throwaway Debian root where the
+# maintainer scripts really run (debootstrap --variant=minbase from the
+# host's own Debian mirror; the bootstrapped root is cached per suite under
+# /var/cache/pam-k8s-test/).  Checks: nsswitch.conf gains "k8s" on the
+# passwd and group lines only, once; the PAM profile stays off until
+# `pam-auth-update --enable k8s`, then sits before pam_unix; modes and
+# conffiles; postinst's `k8s-auth sync` makes declared accounts resolve
+# through libnss_k8s; remove and purge leave nsswitch.conf and
+# /etc/pam.d/common-* byte-identical to before.  Everything runs in a
+# private mount namespace; the root is unmounted and removed at exit.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+if [ -z "${T_DEBIAN_NS:-}" ]; then
+	[ "$(id -u)" = 0 ] || { echo "skip: needs root (chroot, mounts)"; exit 77; }
+	T_DEBIAN_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
+. tests/lib.sh
+
+CACHE=/var/cache/pam-k8s-test
+for tool in dpkg-buildpackage lintian debootstrap dh_installnss scdoc; do
+	command -v "$tool" >/dev/null || skip "$tool not installed (tests/install-deps.sh)"
+done
+dpkg-checkbuilddeps >/dev/null 2>&1 || skip "build dependencies missing: $(dpkg-checkbuilddeps 2>&1 | tail -n 1)"
+
+. /etc/os-release
+SUITE=${VERSION_CODENAME:-}
+ARCH=$(dpkg --print-architecture)
+[ -n "$SUITE" ] || skip "no VERSION_CODENAME in /etc/os-release"
+
+# The host's Debian mirror: the first "deb" URI of the main suite, from
+# deb822 sources or the one-line format.
+host_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v suite="$SUITE" '
+			function flush() { if (deb && hit && uri != "") { print uri; found = 1; exit } deb = hit = 0; uri = "" }
+			/^[[:space:]]*$/ { flush(); next }
+			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			/^URIs:/ { uri = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) hit = 1 }
+			END { if (!found) flush() }' "$f"
+	done | head -n 1
+	[ -f /etc/apt/sources.list ] &&
+		awk -v suite="$SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++; if ($(i + 1) == suite) print $i }' \
+			/etc/apt/sources.list | head -n 1
+}
+MIRROR=$(host_mirror | head -n 1)
+[ -n "$MIRROR" ] || skip "no Debian mirror for $SUITE in the apt sources"
+
+WORK=$(mktemp -d /var/tmp/t_debian.XXXXXX) || fail "mktemp"
+ROOT=$WORK/root
+# rm --one-file-system never follows a mount left behind; the namespace is
+# private anyway, so a kill -9 leaves no mount on the host.
+cleanup_root() {
+	local m
+	for m in $(awk -v r="$WORK/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	if awk -v r="$WORK/" 'index($5, r) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+		echo "t_debian_packages: mounts left under $WORK, not removing it" >&2
+	else
+		rm -rf --one-file-system "$WORK"
+	fi
+}
+on_exit cleanup_root
+t0=$SECONDS
+lap() { echo "time: $1 $((SECONDS - t0))s"; }
+
+# ---------------------------------------------------------------- build
+mkdir -p "$WORK/src"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$WORK/src" -xf -
+else
+	tar --exclude='./build*' --exclude=./.git -cf - . | tar -C "$WORK/src" -xf -
+fi || fail "copying the tree"
+(cd "$WORK/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
+	>"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "dpkg-buildpackage -b failed"; }
+grep -E '^unit: [0-9]+ passed, 0 failed' "$WORK/build.log" >/dev/null || fail "dh_auto_test did not run the unit tests"
+ok "dpkg-buildpackage -us -uc -b (unit tests ran in dh_auto_test)"
+for p in libpam-k8s libnss-k8s k8s-auth; do
+	[ -f "$(echo "$WORK"/${p}_*_"$ARCH".deb)" ] || fail "no $p package"
+done
+lap build
+
+lintian --fail-on error --display-info --tag-display-limit 0 "$WORK"/pam-k8s_*_"$ARCH".changes >"$WORK/lintian.txt" 2>&1
+lrc=$?
+grep -E '^[EWI]:' "$WORK/lintian.txt" | sed 's/^/    lintian: /'
+[ "$lrc" = 0 ] && ! grep -q '^E:' "$WORK/lintian.txt" || fail "lintian reports errors"
+ok "lintian: no errors"
+lap lintian
+
+# ---------------------------------------------------------------- the root
+mkdir -p "$CACHE"
+tarball=$CACHE/debootstrap-$SUITE-$ARCH-minbase.tar.gz
+exec 9>"$CACHE/debootstrap-$SUITE.lock"
+flock 9
+if [ ! -s "$tarball" ]; then
+	echo "bootstrapping $SUITE ($ARCH) from $MIRROR into the cache (once)"
+	boot=$WORK/boot
+	debootstrap --variant=minbase --arch="$ARCH" "$SUITE" "$boot" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$WORK/debootstrap.log"; skip "debootstrap from $MIRROR failed"; }
+	umount -R "$boot/proc" "$boot/sys" 2>/dev/null
+	rm -f "$boot"/var/cache/apt/archives/*.deb
+	tar -C "$boot" -czf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball" || fail "caching the root"
+	rm -rf --one-file-system "$boot"
+	lap debootstrap
+fi
+flock -u 9
+mkdir -p "$ROOT"
+tar -C "$ROOT" -xzf "$tarball" || fail "unpacking $tarball"
+lap unpack
+mount -t proc proc "$ROOT/proc" || fail "mount proc"
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The host's view of its mirror (a snapshot may have an old Valid-Until).
+for f in $(grep -l '^Acquire::' /etc/apt/apt.conf.d/* 2>/dev/null); do cp "$f" "$ROOT/etc/apt/apt.conf.d/"; done
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+archives=$CACHE/apt-archives-$SUITE-$ARCH
+mkdir -p "$archives"
+cp "$archives"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+
+mkdir -p "$WORK/before" "$ROOT/tmp/debs"
+cp -p "$ROOT/etc/nsswitch.conf" "$ROOT"/etc/pam.d/common-* "$WORK/before/"
+same_as_before() {
+	local f
+	cmp -s "$WORK/before/nsswitch.conf" "$ROOT/etc/nsswitch.conf" || { diff -u "$WORK/before/nsswitch.conf" "$ROOT/etc/nsswitch.conf"; return 1; }
+	for f in "$WORK"/before/common-*; do
+		cmp -s "$f" "$ROOT/etc/pam.d/${f##*/}" || { diff -u "$f" "$ROOT/etc/pam.d/${f##*/}"; return 1; }
+	done
+	[ "$(ls "$ROOT"/etc/pam.d/common-* | wc -l)" = "$(ls "$WORK"/before/common-* | wc -l)" ]
+}
+
+# ---------------------------------------------------------------- install
+cp "$WORK"/libpam-k8s_*_"$ARCH".deb "$WORK"/libnss-k8s_*_"$ARCH".deb "$WORK"/k8s-auth_*_"$ARCH".deb "$ROOT/tmp/debs/"
+in_root sh -c 'dpkg -i /tmp/debs/*.deb' >"$WORK/install.log" 2>&1  # fails on missing libraries
+if ! in_root apt-get install -f -y -q --no-install-recommends >>"$WORK/install.log" 2>&1; then
+	in_root apt-get update -q >>"$WORK/install.log" 2>&1
+	in_root apt-get install -f -y -q --no-install-recommends >>"$WORK/install.log" 2>&1 ||
+		{ tail -n 30 "$WORK/install.log"; fail "apt-get install -f"; }
+fi
+cp -n "$ROOT"/var/cache/apt/archives/*.deb "$archives/" 2>/dev/null
+for p in libpam-k8s libnss-k8s k8s-auth; do
+	[ "$(in_root dpkg-query -W -f='${db:Status-Abbrev}' "$p")" = "ii " ] || { tail -n 30 "$WORK/install.log"; fail "$p not installed"; }
+done
+ok "dpkg -i + apt-get install -f: the three packages are installed and configured"
+lap install
+
+# nsswitch.conf: exactly " k8s" appended to passwd and group, nothing else
+sed -E '/^(passwd|group):/ s/ k8s$//' "$ROOT/etc/nsswitch.conf" >"$WORK/ns-stripped"
+cmp -s "$WORK/ns-stripped" "$WORK/before/nsswitch.conf" || { diff -u "$WORK/before/nsswitch.conf" "$ROOT/etc/nsswitch.conf"; fail "nsswitch.conf changed beyond passwd/group"; }
+grep -Eq '^passwd:.* k8s$' "$ROOT/etc/nsswitch.conf" && grep -Eq '^group:.* k8s$' "$ROOT/etc/nsswitch.conf" ||
+	fail "k8s not on the passwd and group lines: $(grep -E '^(passwd|group):' "$ROOT/etc/nsswitch.conf")"
+ok "nsswitch.conf: k8s last on passwd and group, no other line touched"
+in_root sh -c 'dpkg -i /tmp/debs/libnss-k8s_*.deb' >"$WORK/reinstall.log" 2>&1 || { cat "$WORK/reinstall.log"; fail "reinstalling libnss-k8s"; }
+[ "$(grep -Ec '^(passwd|group):.*\bk8s\b' "$ROOT/etc/nsswitch.conf")" = 2 ] && [ "$(grep -o '\bk8s\b' "$ROOT/etc/nsswitch.conf" | wc -l)" = 2 ] ||
+	fail "reinstall added k8s again: $(grep -E '^(passwd|group):' "$ROOT/etc/nsswitch.conf")"
+ok "nsswitch.conf: reinstalling does not add k8s twice"
+
+for f in "$WORK"/before/common-*; do
+	cmp -s "$f" "$ROOT/etc/pam.d/${f##*/}" || fail "${f##*/} changed by the install (the profile is Default: no)"
+done
+ok "pam: the profile is registered but not enabled (Default: no)"
+[ -f "$ROOT/usr/share/pam-configs/k8s" ] || fail "no /usr/share/pam-configs/k8s"
+in_root pam-auth-update --enable k8s || fail "pam-auth-update --enable k8s"
+awk '/pam_k8s\.so/ { k = NR } /pam_unix\.so/ && !u { u = NR } END { exit !(k && u && k < u) }' "$ROOT/etc/pam.d/common-auth" ||
+	{ cat "$ROOT/etc/pam.d/common-auth"; fail "common-auth: pam_k8s not before pam_unix"; }
+grep -Eq '^auth[[:space:]]+\[success=[0-9]+ default=ignore\][[:space:]]+pam_k8s\.so' "$ROOT/etc/pam.d/common-auth" ||
+	fail "common-auth: unexpected pam_k8s line: $(grep pam_k8s "$ROOT/etc/pam.d/common-auth")"
+grep -Eq '^account[[:space:]]+required[[:space:]]+pam_k8s\.so' "$ROOT/etc/pam.d/common-account" || fail "common-account lacks pam_k8s"
+grep -Eq '^session[[:space:]]+optional[[:space:]]+pam_k8s\.so' "$ROOT/etc/pam.d/common-session" || fail "common-session lacks pam_k8s"
+! grep -q pam_k8s "$ROOT/etc/pam.d/common-session-noninteractive" "$ROOT/etc/pam.d/common-password" ||
+	fail "pam_k8s in common-session-noninteractive or common-password"
+ok "pam-auth-update --enable k8s: pam_k8s before pam_unix in common-auth, in common-account and common-session"
+
+# files, modes, conffiles, shared libraries
+mode() { stat -c '%a %U:%G' "$ROOT$1" 2>/dev/null; }
+assert_eq "$(mode /etc/k8s-auth)" "755 root:root" "/etc/k8s-auth 0755 root"
+assert_eq "$(mode /etc/k8s-auth/config.yaml)" "644 root:root" "config.yaml 0644 root"
+assert_eq "$(mode /var/lib/k8s-auth)" "755 root:root" "/var/lib/k8s-auth 0755 root"
+assert_eq "$(mode /var/cache/k8s-auth)" "700 root:root" "/var/cache/k8s-auth 0700 root"
+assert_contains "$(in_root dpkg-query -W -f='${Conffiles}' k8s-auth)" "/etc/k8s-auth/config.yaml" "config.yaml is a conffile"
+assert_contains "$(cat "$ROOT/usr/lib/tmpfiles.d/k8s-auth.conf")" "d /run/k8s-auth 0700 root root" "tmpfiles.d: /run/k8s-auth 0700"
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+[ -f "$ROOT/lib/$multiarch/security/pam_k8s.so" ] && [ -f "$ROOT/lib/$multiarch/libnss_k8s.so.2" ] &&
+	[ -x "$ROOT/usr/sbin/k8s-auth" ] && [ -x "$ROOT/usr/bin/k8s-ssh-askpass" ] || fail "installed paths"
+in_root sh -c 'ldd /lib/*/security/pam_k8s.so /usr/sbin/k8s-auth /lib/*/libnss_k8s.so.2' | grep -q 'not found' &&
+	fail "unresolved libraries: $(in_root sh -c 'ldd /lib/*/security/pam_k8s.so /usr/sbin/k8s-auth' | grep 'not found')"
+for m in man8/pam_k8s.8 man8/nss_k8s.8 man8/k8s-auth.8 man5/k8s-auth.conf.5 man1/k8s-ssh-askpass.1; do
+	[ -f "$ROOT/usr/share/man/$m.gz" ] || fail "no man page $m"
+done
+ok "module paths, libraries resolved by Depends, man pages"
+grep -q '^store /var/lib/k8s-auth: .*0 accounts' "$WORK/install.log" || { cat "$WORK/install.log"; fail "postinst did not run k8s-auth sync"; }
+ok "postinst ran k8s-auth sync with the shipped configuration (no accounts: exit 0)"
+
+# a declared account resolves through libnss_k8s after postinst's sync
+cat >"$ROOT/etc/k8s-auth/config.yaml" <<'EOF'
+accounts:
+  declared: [ops.alice, {name: deploy.bot, uid: 201234}]
+  groups:
+  - match: '^oidc:ops$'
+    local: k8s-ops
+EOF
+in_root dpkg-reconfigure k8s-auth >"$WORK/reconf.log" 2>&1 || { cat "$WORK/reconf.log"; fail "dpkg-reconfigure k8s-auth"; }
+pw=$(in_root getent passwd ops.alice) || fail "getent passwd ops.alice: not found after postinst's sync"
+assert_contains "$pw" "ops.alice:*:" "getent passwd ops.alice (through libnss_k8s)"
+assert_eq "$(in_root getent passwd 201234 | cut -d: -f1,3,6,7)" "deploy.bot:201234:/home/deploy.bot:/bin/bash" "getent passwd by the pinned uid"
+assert_contains "$(in_root getent group k8s-ops)" "k8s-ops:*:" "getent group k8s-ops (a literal accounts.groups target the store defines)"
+assert_contains "$(in_root id deploy.bot)" "uid=201234(deploy.bot)" "id deploy.bot"
+assert_contains "$(in_root k8s-auth users)" "deploy.bot" "k8s-auth users lists the declared accounts"
+lap checks
+
+# ---------------------------------------------------------------- remove, purge
+in_root dpkg -r libpam-k8s libnss-k8s k8s-auth >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; fail "dpkg -r"; }
+same_as_before || fail "nsswitch.conf or /etc/pam.d/common-* differ from before the install, after remove"
+ok "remove: nsswitch.conf and /etc/pam.d/common-* byte-identical to before"
+[ -f "$ROOT/var/lib/k8s-auth/identities.db" ] || fail "remove (not purge) dropped the identity store"
+in_root getent passwd ops.alice >/dev/null && fail "ops.alice still resolves after libnss-k8s was removed"
+ok "remove keeps the store; accounts no longer resolve"
+in_root dpkg -P libpam-k8s libnss-k8s k8s-auth >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "dpkg -P"; }
+same_as_before || fail "nsswitch.conf or /etc/pam.d/common-* differ from before the install, after purge"
+for d in /etc/k8s-auth /var/lib/k8s-auth /var/cache/k8s-auth /usr/share/pam-configs/k8s; do
+	[ ! -e "$ROOT$d" ] || fail "$d left after purge"
+done
+ls "$ROOT"/etc/nsswitch.conf.nss.* >/dev/null 2>&1 && fail "dh_installnss marker left in /etc"
+ok "purge: nsswitch.conf and /etc/pam.d/common-* byte-identical; /etc/k8s-auth, store and cache gone"
+lap total
