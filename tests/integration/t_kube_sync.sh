@@ -125,9 +125,8 @@ pk_check "ops.alice is in k8s-ops before her first login (a ServiceAccount's gro
 	eval 'id -Gn ops.alice | grep -qw k8s-ops'
 pk_check "ops.bob (not bound) does not resolve" eval '! resolves ops.bob'
 pk_check "frank (bound to another role) does not resolve" eval '! resolves frank'
-pk_check "k8s-auth users shows ops.alice as synced" \
-	jq -e '.[] | select(.name == "ops.alice") | .sources | index("synced") != null' \
-	<<<"$("$PK_CLI" users --json)" >/dev/null
+pk_check "k8s-auth users shows ops.alice as synced" eval \
+	'"$PK_CLI" users --json | jq -e ".[] | select(.name == \"ops.alice\") | .sources | index(\"synced\") != null" >/dev/null'
 
 # ---- ssh in with a bound token
 ssh_as alice
