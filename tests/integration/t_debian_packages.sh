@@ -213,6 +213,43 @@ assert_contains "$(in_root id deploy.bot)" "uid=201234(deploy.bot)" "id deploy.b
 assert_contains "$(in_root k8s-auth users)" "deploy.bot" "k8s-auth users lists the declared accounts"
 lap checks
 
+# The shipped profile in a real setuid su run by an unprivileged user: a
+# local account is never asked for a token; a declared account is, and a
+# refused token (bootstrap-shaped: refused before any network call) falls
+# through to pam_unix and fails.
+su_as_nobody() { in_root setpriv --reuid=65534 --regid=65534 --clear-groups su "$1" -c 'echo; id -un' 2>&1; }
+in_root useradd -m localbob && printf 'localbob:%s\n' 'Local-pw-42' | in_root chpasswd || fail "useradd localbob"
+out=$(printf 'Local-pw-42\n' | su_as_nobody localbob)
+[ "$(tail -n 1 <<<"$out")" = localbob ] && ! grep -q 'Kubernetes token' <<<"$out" ||
+	fail "local account through the k8s profile: $out"
+ok "su to a local account: password only, no token prompt"
+out=$(printf 'abcdef.0123456789abcdef\nwrong\n' | su_as_nobody ops.alice)
+grep -q 'Kubernetes token (audience' <<<"$out" && grep -q 'Kubernetes token refused' <<<"$out" &&
+	! grep -qx ops.alice <<<"$out" || fail "declared account, refused token: $out"
+ok "su to a declared account: token prompt; a refused token does not log in"
+
+# docs/guide.md's pam_faillock recipe, verbatim: refused tokens count, and
+# a locked account is refused before the token prompt.
+for prof in faillock faillock_preauth; do
+	awk -v f="# /usr/share/pam-configs/$prof" '$0 == f { on = 1; next } on && /^```/ { exit } on' docs/guide.md \
+		>"$ROOT/usr/share/pam-configs/$prof"
+	grep -q '^Name:' "$ROOT/usr/share/pam-configs/$prof" || fail "no $prof profile in docs/guide.md"
+done
+cp -p "$ROOT/etc/security/faillock.conf" "$WORK/faillock.conf"
+echo 'deny = 2' >>"$ROOT/etc/security/faillock.conf"
+in_root pam-auth-update --enable faillock faillock_preauth || fail "pam-auth-update --enable faillock"
+for i in 1 2; do printf 'abcdef.0123456789abcdef\nwrong\n' | su_as_nobody ops.alice >/dev/null; done
+out=$(printf 'abcdef.0123456789abcdef\nwrong\n' | su_as_nobody ops.alice)
+assert_eq "$(in_root faillock --user ops.alice | grep -c ' V$')" 2 "faillock counted the two refused tokens"
+grep -q 'Kubernetes token' <<<"$out" && fail "locked account still got the token prompt: $out"
+ok "faillock: the locked account is refused before pam_k8s prompts"
+out=$(printf 'Local-pw-42\n' | su_as_nobody localbob)
+[ "$(tail -n 1 <<<"$out")" = localbob ] || fail "local account with faillock enabled: $out"
+in_root pam-auth-update --disable faillock faillock_preauth || fail "pam-auth-update --disable faillock"
+rm -f "$ROOT"/usr/share/pam-configs/faillock*
+cp -p "$WORK/faillock.conf" "$ROOT/etc/security/faillock.conf"
+lap pam
+
 # ---------------------------------------------------------------- remove, purge
 in_root dpkg -r libpam-k8s libnss-k8s k8s-auth >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log"; fail "dpkg -r"; }
 same_as_before || fail "nsswitch.conf or /etc/pam.d/common-* differ from before the install, after remove"
