@@ -163,6 +163,23 @@ ssh_as alice
 pk_check "alice removed: her valid token no longer gets her in" test "$PK_RC" != 0
 pk_check "bob stays" resolves ops.bob
 
+# ---- more than one page: 1234 ServiceAccounts (pages of 500), another store
+kube_api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bulk"}}' \
+	>/dev/null || exit 1
+python3 tests/kube/bulk.py "$KUBE_DIR" "$KUBE_URL" sas bulk sa 1234 >/dev/null || exit 1
+mkdir -p "$T/bulkstore"
+write_config "$T/bulk.yaml" /etc/k8s-auth/kubeconfig "  serviceAccounts: true"
+sed -i -e 's/namespaces: \[ops\]/namespaces: [bulk]/' -e "s#^store: .*#store: $T/bulkstore#" "$T/bulk.yaml"
+SYNC_OUT=$("$PK_CLI" --config "$T/bulk.yaml" sync 2>"$T/sync.err")
+SYNC_RC=$?
+pk_check "1234 ServiceAccounts, 3 pages: exit 0" test "$SYNC_RC" = 0 || cat "$T/sync.err"
+pk_check "  5 requests: bindings, rolebindings, 3 pages of serviceaccounts" \
+	grep -q "; 1234 accounts granted; 5 requests" <<<"$SYNC_OUT"
+pk_check "  every one of them is an account" \
+	test "$("$PK_CLI" --config "$T/bulk.yaml" users --json | jq '[.[] | select(.name | startswith("bulk.sa-"))] | length')" = 1234
+pk_check "  the first and the last" eval '"$PK_CLI" --config "$T/bulk.yaml" users --json |
+	jq -e "[.[].name] | index(\"bulk.sa-00000\") != null and index(\"bulk.sa-01233\") != null" >/dev/null'
+
 # ---- a reviewer that may not list: exit 3, nothing written
 kube_create_sa kube-system powerless >/dev/null || exit 1
 kube_write_kubeconfig "$T/powerless.kubeconfig" "$(kube_mint kube-system powerless "" 3600)"
