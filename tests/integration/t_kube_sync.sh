@@ -174,7 +174,7 @@ SYNC_OUT=$("$PK_CLI" --config "$T/bulk.yaml" sync 2>"$T/sync.err")
 SYNC_RC=$?
 pk_check "1234 ServiceAccounts, 3 pages: exit 0" test "$SYNC_RC" = 0 || cat "$T/sync.err"
 pk_check "  5 requests: bindings, rolebindings, 3 pages of serviceaccounts" \
-	grep -q "; 1234 accounts granted; 5 requests" <<<"$SYNC_OUT"
+	grep -q "accounts granted; 5 requests" <<<"$SYNC_OUT" || echo "$SYNC_OUT" | tail -n 2
 pk_check "  every one of them is an account" \
 	test "$("$PK_CLI" --config "$T/bulk.yaml" users --json | jq '[.[] | select(.name | startswith("bulk.sa-"))] | length')" = 1234
 pk_check "  the first and the last" eval '"$PK_CLI" --config "$T/bulk.yaml" users --json |
