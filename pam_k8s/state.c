@@ -18,6 +18,14 @@
 
 #define STATE_MAX (64 * 1024)
 
+/* run_dir/name, or -1 when it does not fit: never a truncated path. */
+static int state_path(const struct k8s_config *cfg, const char *name, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/%s", cfg->run_dir, name);
+
+	return n < 0 || (size_t)n >= size || strchr(name, '/') != NULL ? -1 : 0;
+}
+
 int pk_state_dir(const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct stat sb;
@@ -150,12 +158,13 @@ int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_st
 	}
 	meta = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (meta == NULL || k8s_buf_printf(&b, "%s\n%s\n", meta, st->token ? st->token : "") != 0 ||
-	    random_name(name, sizeof(name), prefix) != 0 || random_name(tmp, sizeof(tmp), ".tmp") != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "serializing login state failed");
+	    random_name(name, sizeof(name), prefix) != 0 || random_name(tmp, sizeof(tmp), ".tmp") != 0 ||
+	    state_path(cfg, name, path, sizeof(path)) != 0 ||
+	    state_path(cfg, tmp, tpath, sizeof(tpath)) != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state",
+				 "serializing login state for %s failed", cfg->run_dir);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, name);
-	snprintf(tpath, sizeof(tpath), "%s/%s", cfg->run_dir, tmp);
 	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write_all(fd, b.data, b.len) != 0 || close(fd) != 0 ||
 	    rename(tpath, path) != 0) {
@@ -200,9 +209,8 @@ void pk_state_remove(const struct k8s_config *cfg, const char *file)
 {
 	char path[4096];
 
-	if (file == NULL || file[0] == '\0' || strchr(file, '/') != NULL)
+	if (file == NULL || file[0] == '\0' || state_path(cfg, file, path, sizeof(path)) != 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, file);
 	(void)unlink(path);
 }
 
@@ -328,9 +336,8 @@ static int read_state_file(const struct k8s_config *cfg, const char *file, struc
 	ssize_t n;
 	int fd, rc = -1;
 
-	if (strchr(file, '/') != NULL)
+	if (state_path(cfg, file, path, sizeof(path)) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, file);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -444,7 +451,8 @@ void pk_state_gc(const struct k8s_config *cfg)
 		if (!is_tmp && strncmp(de->d_name, "auth.", 5) != 0 &&
 		    strncmp(de->d_name, "sess.", 5) != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", cfg->run_dir, de->d_name);
+		if (state_path(cfg, de->d_name, path, sizeof(path)) != 0)
+			continue;
 		if (is_tmp) {
 			if (lstat(path, &sb) == 0 && sb.st_mtime + 60 < now)
 				(void)unlink(path);
