@@ -15,7 +15,10 @@ cd "$(dirname "$0")/../.." || exit 2
 pk_enter_ns "$@"
 [ -x /usr/sbin/sshd ] && [ -u /usr/bin/sudo ] || pk_skip "openssh-server or sudo not installed"
 [ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
-ldd "$PK_MOD" | grep -q libasan && pk_skip "sudo is setuid: it cannot preload a sanitizer runtime"
+# sudo is setuid: it cannot preload a sanitizer runtime, so an ASan build
+# runs everything but the sudo steps.
+SUDO=1
+ldd "$PK_MOD" | grep -q libasan && SUDO=0
 pk_setup
 . tests/kube/kubelib.sh
 . tests/kube/synclib.sh
@@ -122,19 +125,25 @@ ssh_as() { # NAME CMD
 	pk_ssh "ops.$1" "$2"
 }
 
+ssh_as alice 'id -un'
+pk_check "ssh ops.alice (allowed to log in): in" test "$PK_RC" = 0 -a "$PK_OUT" = ops.alice || echo "$PK_OUT"
+pk_mark_log
+ssh_as carol 'id -un'
+pk_check "ssh ops.carol (valid token, not allowed on this host): refused" test "$PK_RC" != 0
+pk_check "  logged: not allowed by the cluster" eval 'pk_new_log | grep -q "reason=\"not allowed by the cluster\""'
+if [ "$SUDO" = 0 ]; then
+	echo "info: sanitizer build: the sudo steps are skipped (sudo is setuid)"
+	pk_done
+fi
+
 ssh_as alice 'id -un; sudo -n id -u'
-pk_check "ssh ops.alice (allowed to log in and to sudo): in" test "$PK_RC" = 0 || echo "$PK_OUT"
-pk_check "  sudo -n id -u prints 0" test "$(tail -n 1 <<<"$PK_OUT")" = 0
+pk_check "ops.alice (allowed to sudo): sudo -n id -u prints 0" test "$(tail -n 1 <<<"$PK_OUT")" = 0
 pk_mark_log
 ssh_as bob 'id -un; sudo -n id -u'
 pk_check "ssh ops.bob (may log in, no sudo binding): in" test "$(head -n 1 <<<"$PK_OUT")" = ops.bob
 pk_check "  but sudo is refused though k8s-ops would allow it" test "$(tail -n 1 <<<"$PK_OUT")" != 0
 pk_check "  by the cluster's answer" eval 'pk_new_log | grep "revalidation refused" |
 	grep "user=\"ops.bob\"" | grep -q "not allowed by the cluster"'
-pk_mark_log
-ssh_as carol 'id -un'
-pk_check "ssh ops.carol (valid token, not allowed on this host): refused" test "$PK_RC" != 0
-pk_check "  logged: not allowed by the cluster" eval 'pk_new_log | grep -q "reason=\"not allowed by the cluster\""'
 
 # ---- the RoleBinding is revoked while alice's session is open
 mkdir -m 1777 -p "$T/shared"
