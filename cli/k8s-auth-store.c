@@ -137,7 +137,7 @@ static void print_users(struct k8s_store *st, int json)
 		free(v);
 		return;
 	}
-	printf("%-24s %10s %10s %-17s %-20s %-20s %-14s %s\n", "NAME", "UID", "GID", "SOURCE",
+	printf("%-24s %10s %10s %-17s %-20s %-20s %-20s %s\n", "NAME", "UID", "GID", "SOURCE",
 	       "HOME", "SHELL", "LAST LOGIN", "BINDING");
 	for (i = 0; i < n; i++) {
 		const struct k8s_store_user *u = v[i];
@@ -145,7 +145,7 @@ static void print_users(struct k8s_store *st, int json)
 		sources_text(u->sources, src, sizeof(src));
 		if (u->last_login != 0)
 			k8s_format_time(u->last_login, when);
-		printf("%-24s %10u %10u %-17s %-20s %-20s %-14.10s %s\n", u->name, (unsigned)u->uid,
+		printf("%-24s %10u %10u %-17s %-20s %-20s %-20s %s\n", u->name, (unsigned)u->uid,
 		       (unsigned)u->gid, src, u->home, u->shell, u->last_login ? when : "never",
 		       u->binding ? u->binding : "-");
 	}
