@@ -193,6 +193,12 @@ for m in man8/pam_k8s.8 man8/nss_k8s.8 man8/k8s-auth.8 man5/k8s-auth.conf.5 man1
 	[ -f "$ROOT/usr/share/man/$m.gz" ] || fail "no man page $m"
 done
 ok "module paths, libraries resolved by Depends, man pages"
+if [ -f systemd/k8s-auth-sync.timer ]; then
+	[ -f "$ROOT/lib/systemd/system/k8s-auth-sync.service" ] && [ -f "$ROOT/lib/systemd/system/k8s-auth-sync.timer" ] ||
+		fail "k8s-auth-sync.service/.timer not installed"
+	[ ! -e "$ROOT/etc/systemd/system/timers.target.wants/k8s-auth-sync.timer" ] || fail "the sync timer was enabled by the install"
+	ok "systemd: k8s-auth-sync.service and .timer shipped, the timer not enabled"
+fi
 grep -q '^store /var/lib/k8s-auth: .*0 accounts' "$WORK/install.log" || { cat "$WORK/install.log"; fail "postinst did not run k8s-auth sync"; }
 ok "postinst ran k8s-auth sync with the shipped configuration (no accounts: exit 0)"
 
@@ -263,5 +269,7 @@ for d in /etc/k8s-auth /var/lib/k8s-auth /var/cache/k8s-auth /usr/share/pam-conf
 	[ ! -e "$ROOT$d" ] || fail "$d left after purge"
 done
 ls "$ROOT"/etc/nsswitch.conf.nss.* >/dev/null 2>&1 && fail "dh_installnss marker left in /etc"
+left=$(cd "$ROOT" && find etc var lib usr run -path var/cache/apt -prune -o -name '*k8s*' -print 2>/dev/null)
+[ -z "$left" ] || fail "files left after purge: $left"
 ok "purge: nsswitch.conf and /etc/pam.d/common-* byte-identical; /etc/k8s-auth, store and cache gone"
 lap total
