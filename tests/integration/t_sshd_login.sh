@@ -46,12 +46,12 @@ login_ok() {
 	pk_ssh "$user" id
 	if [ "$PK_RC" != 0 ]; then
 		pk_fail "$desc: rc=$PK_RC $(tail -n 3 <<<"$PK_OUT")"
-		return
+		return 1
 	fi
 	for g in "$@"; do
 		grep -qE -- "$g" <<<"$PK_OUT" || {
 			pk_fail "$desc: id lacks $g: $PK_OUT"
-			return
+			return 1
 		}
 	done
 	pk_ok "$desc (${PK_MS} ms)"
@@ -75,7 +75,7 @@ refused_raw() {
 
 # ---- logins
 tok=$(pk_sa_token alice "$UID_A" --pod payments-api-7d9f8b6c5-x2x4z \
-	--node ip-10-0-12-34.eu-west-1.compute.internal)
+	--node ip-10-0-12-34.eu-west-1.compute.internal --extra-groups team-payments-oncall)
 pk_check "SA token is 1.0-1.3 KB (${#tok})" test "${#tok}" -ge 1000 -a "${#tok}" -le 1300
 pk_mark_log
 login_ok "ssh with a ${#tok}-byte SA token" ops.alice "$tok" '\(ops\.alice\)' '\(k8s-ops\)'
@@ -155,7 +155,8 @@ kill "${PK_BG_PIDS[-1]}"
 wait "${PK_BG_PIDS[-1]}" 2>/dev/null
 pk_ssh ops.bob id
 pk_check "apiserver down: ops.bob refused (${PK_MS} ms)" test "$PK_RC" != 0 -a "$PK_MS" -lt 3000
-login_ok "apiserver down: OIDC token still verified offline (cached JWKS)" carol "$otok" '\(carol\)'
+pk_mark_log
+login_ok "apiserver down: OIDC token still verified offline (cached JWKS)" carol "$otok" '\(carol\)' || pk_new_log | grep pam_k8s
 pk_ssh_root
 pk_check "apiserver down: root by key" test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = 0
 PK_SSH_ASKPASS=$RAW RAW_PASSWORD=$pw pk_ssh localbob id -un
