@@ -79,6 +79,25 @@ pk_check "su deploy with its local password" eval '[ "$PK_RC" = 0 ] && tail -n 1
 	echo "$PK_OUT"
 fi
 
+# ---- throttling: the pam_faillock stack of docs/pam.md
+pk_stack k8s-faillock \
+	"auth requisite pam_faillock.so preauth deny=3 unlock_time=600" \
+	"auth [success=2 ignore=ignore default=1] pam_k8s.so" \
+	"auth [success=1 default=ignore] pam_unix.so nullok try_first_pass" \
+	"auth [default=die] pam_faillock.so authfail deny=3 unlock_time=600" \
+	"auth required pam_faillock.so authsucc deny=3 unlock_time=600" \
+	"account required pam_faillock.so"
+pk_pam k8s-faillock carol authenticate acct_mgmt <<<"$(pk_oidc_token carol)"
+pk_check "faillock stack: a good token logs in" test "$PK_RC" = 0 || echo "$PK_OUT"
+for i in 1 2 3; do
+	pk_pam k8s-faillock carol authenticate <<<"$(pk_oidc_token carol --aud host-login:other)"
+done
+pk_pam k8s-faillock carol authenticate <<<"$(pk_oidc_token carol)"
+pk_check "faillock stack: after 3 refused tokens, even a good one is turned away" test "$PK_RC" != 0
+pk_check "faillock stack: the lock-out happens before any prompt" eval '! grep -q "Kubernetes token" <<<"$PK_OUT"'
+pk_pam k8s-faillock ops.alice authenticate <<<"$tok"
+pk_check "faillock stack: other users unaffected" test "$PK_RC" = 0
+
 # ---- cluster unreachable: the token users cannot get in, nobody else notices
 kill "${PK_BG_PIDS[1]}"
 wait "${PK_BG_PIDS[1]}" 2>/dev/null
