@@ -12,6 +12,14 @@ run() {
 run unit tests/run-unit.sh build
 run integration tests/run-integration.sh
 run asan make --no-print-directory asan
+# The in-process integration tests again, on the ASan+UBSan build: the CLI
+# (leak check at exit) and pam_k8s.so loaded by pamtester and sshd.  Setuid
+# programs (su, sudo) run only on the normal build: ld.so drops the preload
+# the sanitizer runtime needs there.
+run asan-integration env K8S_BUILD=build-asan PK_BUILD=build-asan NSS_BUILD=build \
+	K8S_LOGDIR=build-asan/logs tests/run-integration.sh \
+	tests/integration/t_check_tokenreview.sh tests/integration/t_check_jwt.sh \
+	tests/integration/t_pam_core.sh tests/integration/t_pam_leaks.sh tests/integration/t_sshd_login.sh
 [ ! -x tests/valgrind-nss.sh ] || run valgrind-nss tests/valgrind-nss.sh
 [ ! -f fuzz/fuzz.mk ] || run fuzz make --no-print-directory fuzz
 [ -z "$failed" ] || echo "check: FAILED:$failed"

@@ -9,8 +9,9 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(tests/integration/t_*.sh)
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
-	log=build/logs/$name.log
-	mkdir -p build/logs
+	logdir=${K8S_LOGDIR:-build/logs}
+	log=$logdir/$name.log
+	mkdir -p "$logdir"
 	start=$(date +%s)
 	bash "$t" > "$log" 2>&1
 	rc=$?
