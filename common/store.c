@@ -170,7 +170,8 @@ static int entry_eq(const struct k8s_store *st, enum mkind k, uint32_t i, const 
 {
 	switch (k) {
 	case M_UNAME: return strcmp(st->users[i]->name, name) == 0;
-	case M_UID: return (uint32_t)st->users[i]->uid == id;
+	case M_UID: return (uint32_t)st->users[i]->uid == id &&
+			   !(st->users[i]->sources & K8S_SRC_EXISTING);
 	case M_GNAME: return strcmp(st->groups[i]->name, name) == 0;
 	default: return (uint32_t)st->groups[i]->gid == id;
 	}
@@ -358,6 +359,8 @@ static struct k8s_store_user *materialize_user(struct k8s_store *st, const struc
 	u->sources = v->sources & (K8S_SRC_DECLARED | K8S_SRC_SYNCED | K8S_SRC_LOGIN);
 	if (u->sources == 0)
 		u->sources = K8S_SRC_LOGIN;
+	if (v->existing)
+		u->sources = K8S_SRC_EXISTING | K8S_SRC_LOGIN;
 	u->uid_pinned = (v->flags & K8S_SF_USER_PINNED) != 0;
 	u->last_login = (time_t)v->last_login;
 	u->groups = k8s_store_arena_alloc(st->priv, (v->n_memberships + 1) * sizeof(*u->groups));
@@ -370,7 +373,8 @@ static struct k8s_store_user *materialize_user(struct k8s_store *st, const struc
 		m->gid = gid;
 		m->sources = src;
 	}
-	if (add_group(st, v->name, v->gid, 1, u->sources, 1) == NULL)
+	/* An existing account's private group, if any, is its own source's. */
+	if (!v->existing && add_group(st, v->name, v->gid, 1, u->sources, 1) == NULL)
 		return NULL;
 	return u;
 }
@@ -919,6 +923,25 @@ void k8s_store_close(struct k8s_store *st)
 
 /* Everything the files hold, into the model.  Entries that do not verify
  * stay out (a compaction then drops them for good). */
+/* Existing-account records are indexed by name alone: enumeration by uid
+ * does not see them.  lookup_user layers delta over base. */
+static int load_existing(struct k8s_store *st, const struct k8s_sf *sf)
+{
+	struct k8s_store_user *u;
+	struct k8s_sf_entry e;
+	uint32_t i, src;
+
+	for (i = 0; sf->base != NULL && k8s_sf_entry_at(sf, 0, i, &e); i++) {
+		if (e.type != K8S_SF_REC_USER || e.record_size < K8S_SF_USER_FIXED)
+			continue;
+		memcpy(&src, e.record + 24, sizeof(src));
+		/* A damaged one is a miss, as for the accounts above. */
+		if ((src & K8S_SF_SRC_EXISTING) && lookup_user(st, e.name, &u) < 0)
+			st->priv->damaged = 1;
+	}
+	return 0;
+}
+
 int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err)
 {
 	struct k8s_store_priv *p = st->priv;
@@ -936,6 +959,8 @@ int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err)
 		if (k8s_sfv_user_at(&p->view, i, &v) && !k8s_store_decided(st, v.name) &&
 		    map_find(st, M_UID, NULL, v.uid) < 0 && materialize_user(st, &v) == NULL)
 			goto oom;
+	if (load_existing(st, &p->view.delta) != 0 || load_existing(st, &p->view.base) != 0)
+		goto oom;
 	n = k8s_sfv_n_groups(&p->view);
 	for (i = 0; i < n; i++) {
 		if (!k8s_sfv_group_at(&p->view, i, &gv) || gv.private_group || k8s_store_decided(st, gv.name) ||
@@ -1190,6 +1215,12 @@ int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, co
 	}
 	if (r == 0) {
 		rc = create_user(st, cfg, name, source, pinned_uid, &u, err);
+		goto out;
+	}
+	if (u->sources & K8S_SRC_EXISTING) {
+		rc = k8s_err_set(err, K8S_REFUSED, "name used by another account source",
+				 "%s is an existing account (accounts.allowExisting), not from the identity store",
+				 name);
 		goto out;
 	}
 	if (pinned_uid >= 0 && (int64_t)u->uid != pinned_uid) {
@@ -1450,9 +1481,13 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 	if (rc > 0 && u->binding != NULL && strcmp(u->binding, binding) != 0)
 		return k8s_err_set(err, K8S_REFUSED, "identity binding mismatch",
 				   "%s is bound to %s, the token is %s", local, u->binding, binding);
-	rc = k8s_store_ensure_user(st, cfg, local, K8S_SRC_LOGIN, -1, &u, err);
-	if (rc != K8S_OK)
-		return rc;
+	if (rc > 0 && (u->sources & K8S_SRC_EXISTING)) {
+		u->sources |= K8S_SRC_LOGIN;
+	} else {
+		rc = k8s_store_ensure_user(st, cfg, local, K8S_SRC_LOGIN, -1, &u, err);
+		if (rc != K8S_OK)
+			return rc;
+	}
 	if (u->binding == NULL)
 		u->binding = arena_strdup(st->priv, binding);
 	gecos = gecos_of(st->priv, id->username);
@@ -1465,6 +1500,35 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 		u->cluster_user = shown;
 	u->last_login = now;
 	return k8s_store_set_memberships(st, cfg, u, K8S_SRC_LOGIN, groups, n_groups, err);
+}
+
+int k8s_store_ensure_existing(struct k8s_store *st, const char *name, struct k8s_store_user **out,
+			      struct k8s_err *err)
+{
+	struct k8s_store_user *u = NULL;
+	int r;
+
+	*out = NULL;
+	if (!k8s_valid_local_name(name))
+		return k8s_err_set(err, K8S_REFUSED, "mapped name is not a valid local name",
+				   "\"%.40s\" is not a valid local name", name ? name : "");
+	r = lookup_user(st, name, &u);
+	if (r < 0)
+		return damaged_entry(name, err);
+	if (r > 0 && !(u->sources & K8S_SRC_EXISTING))
+		return k8s_err_set(err, K8S_REFUSED, "name taken by a store account",
+				   "%s is an account of the identity store and of another NSS source", name);
+	if (r == 0) {
+		/* No numbers: they are the other source's, looked up when needed. */
+		u = add_user(st, name, 0, 0);
+		if (u == NULL || (u->gecos = arena_strdup(st->priv, "")) == NULL ||
+		    (u->home = arena_strdup(st->priv, "/")) == NULL ||
+		    (u->shell = arena_strdup(st->priv, "/")) == NULL)
+			return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", name);
+		u->sources = K8S_SRC_EXISTING;
+	}
+	*out = u;
+	return K8S_OK;
 }
 
 static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err)
@@ -1552,6 +1616,8 @@ int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err
 	u->n_groups = k;
 	u->binding = NULL;
 	u->sources &= ~K8S_SRC_LOGIN;
+	if (u->sources == K8S_SRC_EXISTING)
+		u->sources = 0; /* it only ever held what logins taught */
 	if (u->sources == 0 && k8s_store_drop_dead(st) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "forget: out of memory");
 	return K8S_OK;

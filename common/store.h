@@ -43,6 +43,12 @@
  * (a cluster Group subject), so it exists without members, as declared
  * groups do.  Set and cleared by k8s_store_define_groups alone. */
 #define K8S_SRC_GROUP_SYNCED 0x8u
+/* Users only: an accounts.allowExisting account another NSS source serves
+ * (uid and gid 0 here: the numbers are that source's).  The record holds
+ * the binding, cluster user, last login and login-learned memberships;
+ * libnss_k8s serves only its memberships (initgroups), never a passwd
+ * entry or a private group.  Always with K8S_SRC_LOGIN; forget removes it. */
+#define K8S_SRC_EXISTING 0x10u
 
 struct k8s_store_membership {
 	char group[K8S_LOCAL_NAME_MAX + 1];
@@ -158,8 +164,16 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
  * (DECLARED), so they resolve before anyone logs in.  Does not commit. */
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err);
 
+/* The record of an existing account (K8S_SRC_EXISTING), added to the
+ * model if absent (uid/gid 0, home and shell "/").  The caller has checked
+ * accounts.allowExisting and that another NSS source has the account.
+ * K8S_REFUSED when the name is a store account; k8s_store_record_login
+ * then records the login on it.  Does not commit. */
+int k8s_store_ensure_existing(struct k8s_store *st, const char *name, struct k8s_store_user **out,
+			      struct k8s_err *err);
+
 /* Drop the binding and login-learned memberships; remove the account when
- * no other source keeps it.  K8S_REFUSED for an unknown name. */
+ * no other source keeps it (an existing account's record always goes).  K8S_REFUSED for an unknown name. */
 int k8s_store_forget(struct k8s_store *st, const char *name, struct k8s_err *err);
 
 /* ---- sync support (`k8s-auth sync`, docs/sync.md) ---- */

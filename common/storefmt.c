@@ -307,8 +307,11 @@ static int decode_user(const unsigned char *r, uint32_t size, struct k8s_sf_user
 	u->flags = ld32(r + 28);
 	u->last_login = (int64_t)ld64(r + 32);
 	n = ld32(r + 40);
-	if (u->uid < K8S_SF_MIN_ID || u->gid < K8S_SF_MIN_ID ||
-	    n > (size - K8S_SF_USER_FIXED) / 8)
+	u->existing = (u->sources & K8S_SF_SRC_EXISTING) != 0;
+	if (u->existing ? u->uid != 0 || u->gid != 0 :
+			  u->uid < K8S_SF_MIN_ID || u->gid < K8S_SF_MIN_ID)
+		return 0;
+	if (n > (size - K8S_SF_USER_FIXED) / 8)
 		return 0;
 	u->n_memberships = n;
 	u->memberships = r + K8S_SF_USER_FIXED;
@@ -391,7 +394,7 @@ static int decode_group_entry(const unsigned char *r, uint32_t size, uint32_t ty
 
 	if (type == K8S_SF_REC_GROUP)
 		return decode_group(r, size, g);
-	if (type != K8S_SF_REC_USER || !decode_user(r, size, &u))
+	if (type != K8S_SF_REC_USER || !decode_user(r, size, &u) || u.existing)
 		return 0;
 	private_group(&u, g);
 	return 1;
@@ -508,7 +511,7 @@ static int find_uid_in(const struct k8s_sf *sf, uint32_t uid, struct k8s_sf_user
 	for (i = lower_bound(sf, sf->ubyuid, sf->n_ubyuid, uid);
 	     i < sf->n_ubyuid && idx_key(sf, sf->ubyuid, i) == uid; i++) {
 		r = record(sf, idx_off(sf, sf->ubyuid, i), &size, &type);
-		if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out))
+		if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out) || out->existing)
 			damaged = 1;
 		else if (out->uid == uid)
 			return K8S_SF_HIT_FOUND;
@@ -700,7 +703,7 @@ int k8s_sfv_user_at(const struct k8s_sfv *v, uint32_t i, struct k8s_sf_user *out
 	if (sf->base == NULL || i >= sf->n_ubyuid)
 		return 0;
 	r = record(sf, idx_off(sf, sf->ubyuid, i), &size, &type);
-	if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out) ||
+	if (r == NULL || type != K8S_SF_REC_USER || !decode_user(r, size, out) || out->existing ||
 	    out->uid != idx_key(sf, sf->ubyuid, i))
 		return 0;
 	return sf == &v->delta || shadowed(v, 0, out->name, out->name_len) == 0;

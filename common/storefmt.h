@@ -78,6 +78,12 @@
 #define K8S_SF_GROUP_FIXED   32u
 #define K8S_SF_TOMB_FIXED    24u
 #define K8S_SF_USER_PINNED   0x1u /* user flags */
+/* User sources bit: an allowExisting account another NSS source serves.
+ * The record carries binding and login-learned memberships only: uid and
+ * gid are 0 (so readers of the first format take it for damage, a miss),
+ * it is in the users-by-name index alone, and lookups by uid, by group
+ * and enumeration never answer with it.  Same value as K8S_SRC_EXISTING. */
+#define K8S_SF_SRC_EXISTING  0x10u
 
 #define K8S_SF_STR_MAX       4096u /* longest string field, NUL excluded */
 #define K8S_SF_MIN_ID        1000u /* no uid/gid below this is ever served */
@@ -129,6 +135,7 @@ struct k8s_sf_strlist {
 
 struct k8s_sf_user {
 	uint32_t uid, gid, sources, flags;
+	int existing;             /* K8S_SF_SRC_EXISTING: not a passwd entry */
 	int64_t last_login;
 	const char *name, *gecos, *home, *shell;
 	const char *binding;      /* "" = unbound */
@@ -172,7 +179,10 @@ int k8s_sfv_attach(struct k8s_sfv *v, const struct k8s_sf *base, const struct k8
 
 /* Lookups through base and delta: 1 found (and verified), 0 not found,
  * -1 an entry that may have been it failed verification (damage: readers
- * treat it as a miss, writers must not take it for "free"). */
+ * treat it as a miss, writers must not take it for "free").  By name,
+ * an existing-account record (out->existing) is found too: getpwnam must
+ * treat it as a miss, initgroups uses its memberships; by uid, by gid and
+ * enumeration never return one. */
 int k8s_sfv_user_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_user *out);
 int k8s_sfv_user_by_uid(const struct k8s_sfv *v, uint32_t uid, struct k8s_sf_user *out);
 int k8s_sfv_group_by_name(const struct k8s_sfv *v, const char *name, struct k8s_sf_group *out);

@@ -32,6 +32,7 @@ struct item {
 	uint32_t kind;          /* tombstones: K8S_SF_TOMB_* */
 	const char *name;
 	uint32_t uid, gid;      /* users: uid, gid; groups: gid */
+	int existing;           /* users: an existing account's record (users by name only) */
 	const unsigned char *bytes;
 	uint32_t size;
 };
@@ -41,6 +42,7 @@ struct plan {
 	size_t n, cap;
 	size_t bytes;
 	size_t users, utombs, groups, gtombs;
+	size_t existing;        /* of users: indexed by name alone */
 };
 
 static void st32(unsigned char *p, uint32_t v)
@@ -81,9 +83,10 @@ static int plan_add(struct plan *pl, const struct item *it)
 	}
 	pl->items[pl->n++] = *it;
 	pl->bytes += it->size;
-	if (it->type == K8S_SF_REC_USER)
+	if (it->type == K8S_SF_REC_USER) {
 		pl->users++;
-	else if (it->type == K8S_SF_REC_GROUP)
+		pl->existing += it->existing != 0;
+	} else if (it->type == K8S_SF_REC_GROUP)
 		pl->groups++;
 	else if (it->kind == K8S_SF_TOMB_USER)
 		pl->utombs++;
@@ -123,8 +126,9 @@ static int user_storable(const struct k8s_store_user *u, struct k8s_err *err)
 			break;
 	if (i < u->n_groups || !field_ok(u->gecos, 1, 0) || !field_ok(u->home, 1, 1) ||
 	    !field_ok(u->shell, 1, 1) || !field_ok(str_or_empty(u->binding), 0, 0) ||
-	    !field_ok(str_or_empty(u->cluster_user), 0, 0) || u->uid < K8S_SF_MIN_ID ||
-	    u->gid < K8S_SF_MIN_ID || u->n_groups > 65536)
+	    !field_ok(str_or_empty(u->cluster_user), 0, 0) || u->n_groups > 65536 ||
+	    ((u->sources & K8S_SRC_EXISTING) ? u->uid != 0 || u->gid != 0 :
+					       u->uid < K8S_SF_MIN_ID || u->gid < K8S_SF_MIN_ID))
 		return k8s_err_set(err, K8S_ECONFIG, "account not storable",
 				   "%s: a field the store cannot hold (uid/gid below %u, ':' or control "
 				   "characters, relative home or shell, gid 0)", u->name, K8S_SF_MIN_ID);
@@ -311,6 +315,7 @@ static int add_user_item(struct k8s_store *st, struct plan *pl, const struct k8s
 	it.name = u->name;
 	it.uid = (uint32_t)u->uid;
 	it.gid = (uint32_t)u->gid;
+	it.existing = (u->sources & K8S_SRC_EXISTING) != 0;
 	it.bytes = user_record(st->priv, u, &it.size);
 	if (it.bytes == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "commit: out of memory");
@@ -382,6 +387,7 @@ static int carry_over(struct k8s_store *st, struct plan *pl)
 			if (e.type == K8S_SF_REC_USER) {
 				it.uid = ld32(e.record + 16);
 				it.gid = ld32(e.record + 20);
+				it.existing = (ld32(e.record + 24) & K8S_SF_SRC_EXISTING) != 0;
 			} else if (e.type == K8S_SF_REC_GROUP) {
 				it.gid = ld32(e.record + 16);
 			}
@@ -513,7 +519,9 @@ static uint32_t nkey(const char *name)
 
 static void index_item(struct indexes *ix, const struct item *it, uint32_t off)
 {
-	if (it->type == K8S_SF_REC_USER) {
+	if (it->type == K8S_SF_REC_USER && it->existing) {
+		ix->a[0][ix->n[0]++] = entry(nkey(it->name), off);
+	} else if (it->type == K8S_SF_REC_USER) {
 		ix->a[0][ix->n[0]++] = entry(nkey(it->name), off);
 		ix->a[1][ix->n[1]++] = entry(it->uid, off);
 		ix->a[2][ix->n[2]++] = entry(nkey(it->name), off);
@@ -574,9 +582,9 @@ static int build_file(struct k8s_store *st, const struct plan *pl, int delta, ui
 	memset(&ix, 0, sizeof(ix));
 	memset(o, 0, sizeof(*o));
 	n[0] = pl->users + pl->utombs;
-	n[1] = pl->users;
-	n[2] = pl->groups + pl->gtombs + pl->users + pl->utombs;
-	n[3] = pl->groups + pl->users;
+	n[1] = pl->users - pl->existing;
+	n[2] = pl->groups + pl->gtombs + pl->users - pl->existing + pl->utombs;
+	n[3] = pl->groups + pl->users - pl->existing;
 	o->size = K8S_SF_HEADER_SIZE + 8 * (n[0] + n[1] + n[2] + n[3]) + pl->bytes;
 	if (o->size > K8S_SF_MAX_FILE)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "identity store too large",

@@ -457,7 +457,8 @@ static enum nss_status lookup_user(const char *name, uid_t uid, struct passwd *p
 		st = NSS_STATUS_UNAVAIL;
 		goto out;
 	}
-	found = r > 0 && (name != NULL ? k8s_sfv_user_by_name(&view, name, &u) > 0
+	/* An existing-account record belongs to its own NSS source. */
+	found = r > 0 && (name != NULL ? k8s_sfv_user_by_name(&view, name, &u) > 0 && !u.existing
 				       : k8s_sfv_user_by_uid(&view, (uint32_t)uid, &u) > 0);
 	st = found ? fill_passwd(&u, pw, buf, len, errnop) : not_found(errnop);
 out:

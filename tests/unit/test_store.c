@@ -1003,6 +1003,112 @@ static void test_compaction(void **state)
 	image_free(&im);
 }
 
+/* An allowExisting account: a record with binding and memberships that
+ * lookups by name find (flagged), and nothing else serves. */
+static void check_existing_image(struct fx *f, int present, uint32_t x_gid)
+{
+	struct k8s_sf_user v;
+	struct k8s_sf_group g;
+	struct image im;
+	uint32_t i, gid, src, n, word;
+	int saw_sudo = 0, saw_x = 0;
+	const char *m;
+
+	image_load(&im, f->store);
+	if (!present) {
+		assert_int_equal(k8s_sfv_user_by_name(&im.v, "exist1", &v), 0);
+		image_free(&im);
+		return;
+	}
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "exist1", &v), 1);
+	assert_true(v.existing);
+	assert_int_equal(v.uid, 0);
+	assert_int_equal(v.gid, 0);
+	/* uid 0 on disk: a first-format reader takes the record for damage */
+	memcpy(&word, v.record + 16, sizeof(word));
+	assert_int_equal(word, 0);
+	assert_string_equal(v.binding, "tokenreview:uid:ex-a");
+	for (i = 0; i < v.n_memberships; i++) {
+		k8s_sf_membership(&v, i, &gid, &src);
+		saw_sudo |= gid == 27;
+		saw_x |= gid == x_gid;
+		assert_int_equal(src, K8S_SRC_LOGIN);
+	}
+	assert_true(saw_sudo && saw_x);
+	/* no private group, no uid entry, not enumerated */
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "exist1", &g), 0);
+	assert_int_equal(k8s_sfv_user_by_uid(&im.v, 0, &v), 0);
+	n = k8s_sfv_n_users(&im.v);
+	for (i = 0; i < n; i++)
+		if (k8s_sfv_user_at(&im.v, i, &v))
+			assert_string_not_equal(v.name, "exist1");
+	/* a store group lists it as a member */
+	assert_int_equal(k8s_sfv_group_by_name(&im.v, "k8s-x", &g), 1);
+	saw_x = 0;
+	while ((m = k8s_sf_strlist_next(&g.members)) != NULL)
+		saw_x |= strcmp(m, "exist1") == 0;
+	assert_true(saw_x);
+	image_free(&im);
+}
+
+static void test_existing_account(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group gs[] = {mg("sudo", 0), mg("k8s-x", 1)};
+	struct k8s_store *st = open_w(f->store);
+	struct k8s_store_user *u = NULL;
+	struct k8s_identity id;
+	struct k8s_err err;
+	uint32_t x_gid;
+
+	login(f, st, "seed", "tokenreview:uid:seed", NULL, 0);
+	commit(st);
+	k8s_store_close(st);
+
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_ensure_existing(st, "exist1", &u, &err), K8S_OK);
+	assert_non_null(u);
+	assert_int_equal(u->sources, K8S_SRC_EXISTING);
+	login(f, st, "exist1", "tokenreview:uid:ex-a", gs, 2);
+	u = k8s_store_find_user(st, "exist1");
+	assert_int_equal(u->sources, K8S_SRC_EXISTING | K8S_SRC_LOGIN);
+	assert_int_equal(u->uid, 0);
+	assert_null(k8s_store_find_uid(st, 0));
+	assert_null(k8s_store_find_group(st, "exist1"));
+	x_gid = (uint32_t)k8s_store_find_group(st, "k8s-x")->gid;
+	/* a store account cannot take the name, nor an existing one a store account's */
+	assert_int_equal(k8s_store_ensure_user(st, f->cfg, "exist1", K8S_SRC_SYNCED, -1, &u, &err),
+			 K8S_REFUSED);
+	assert_int_equal(k8s_store_ensure_existing(st, "seed", &u, &err), K8S_REFUSED);
+	commit(st); /* a delta */
+	k8s_store_close(st);
+	check_existing_image(f, 1, x_gid);
+
+	/* another identity under the same name is refused */
+	st = open_w(f->store);
+	ident(&id, "system:serviceaccount:ops:other", "ex-b");
+	assert_int_equal(k8s_store_record_login(st, f->cfg, "exist1", "tokenreview:uid:ex-b", &id, NULL, 0,
+						time(NULL), &err), K8S_REFUSED);
+	assert_string_equal(err.reason, "identity binding mismatch");
+	/* compaction keeps it (it is in no uid index that load_all walks) */
+	assert_int_equal(k8s_store_load_all(st, &err), K8S_OK);
+	commit(st);
+	k8s_store_close(st);
+	check_existing_image(f, 1, x_gid);
+
+	/* forget removes the record whole, and the group it alone was in */
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_forget(st, "exist1", &err), K8S_OK);
+	assert_null(k8s_store_find_user(st, "exist1"));
+	commit(st);
+	k8s_store_close(st);
+	check_existing_image(f, 0, x_gid);
+	st = open_r(f->store);
+	assert_null(k8s_store_find_group(st, "k8s-x"));
+	assert_non_null(k8s_store_find_user(st, "seed"));
+	k8s_store_close(st);
+}
+
 /* A delta written for another base is not used: stale (older base) is
  * normal after a crash mid-compaction, anything else is damage. */
 static void test_delta_pairing(void **state)
@@ -1114,6 +1220,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_salvage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_existing_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_and_unsafe_dir, setup, teardown),

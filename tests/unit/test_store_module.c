@@ -82,6 +82,25 @@ static void login(const char *name, const struct k8s_mapped_group *gs, size_t n)
 	k8s_store_close(st);
 }
 
+/* An allowExisting account's record: memberships only. */
+static void login_existing(const char *name, const struct k8s_mapped_group *gs, size_t n)
+{
+	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
+	struct k8s_identity id;
+	struct k8s_err err;
+
+	memset(&id, 0, sizeof(id));
+	id.method = "tokenreview";
+	id.username = (char *)name;
+	assert_int_equal(k8s_store_open(store, 1, &st, &err), K8S_OK);
+	assert_int_equal(k8s_store_ensure_existing(st, name, &u, &err), K8S_OK);
+	assert_int_equal(k8s_store_record_login(st, cfg, name, "tokenreview:uid:ex", &id, gs, n,
+						time(NULL), &err), K8S_OK);
+	assert_int_equal(k8s_store_commit(st, &err), K8S_OK);
+	k8s_store_close(st);
+}
+
 static void bump_stamp(void)
 {
 	char path[400];
@@ -146,6 +165,7 @@ static int setup(void **state)
 	assert_int_equal(k8s_config_parse(text, (size_t)len, "m.yaml", &cfg, &err), K8S_OK);
 	login("alice", gs, 3);
 	login("bob", gs + 2, 1);
+	login_existing("exist1", gs, 2);
 	assert_int_equal(setenv("K8S_AUTH_STORE", store, 1), 0);
 	g = getgrnam("adm");
 	assert_non_null(g);
@@ -271,6 +291,34 @@ static void test_initgroups(void **state)
 	assert_int_equal(e, ENOENT);
 }
 
+/* An existing account's record: no passwd entry, no private group, but
+ * its memberships through initgroups (glibc merges every service's). */
+static void test_existing(void **state)
+{
+	long start = 1, size = 1;
+	gid_t *g = malloc(sizeof(*g));
+	struct passwd pw;
+	struct group gr;
+	char buf[512];
+	int e = 0, i, seen = 0;
+
+	assert_int_equal(m.getpwnam("exist1", &pw, buf, sizeof(buf), &e), NSS_STATUS_NOTFOUND);
+	assert_int_equal(e, ENOENT);
+	assert_int_equal(m.getpwuid(0, &pw, buf, sizeof(buf), &e), NSS_STATUS_NOTFOUND);
+	assert_int_equal(m.getgrnam("exist1", &gr, buf, sizeof(buf), &e), NSS_STATUS_NOTFOUND);
+	assert_int_equal(m.getgrgid(0, &gr, buf, sizeof(buf), &e), NSS_STATUS_NOTFOUND);
+	assert_int_equal(m.getgrnam("k8s-a", &gr, buf, sizeof(buf), &e), NSS_STATUS_SUCCESS);
+	for (i = 0; gr.gr_mem[i] != NULL; i++)
+		seen |= strcmp(gr.gr_mem[i], "exist1") == 0;
+	assert_true(seen);
+	g[0] = 100;
+	assert_int_equal(m.initgroups("exist1", 100, &start, &size, &g, 0, &e), NSS_STATUS_SUCCESS);
+	assert_int_equal(start, 3);
+	assert_int_equal(count(g, start, adm_gid), 1);
+	assert_int_equal(count(g, start, ka_gid), 1);
+	free(g);
+}
+
 static void test_enumeration(void **state)
 {
 	struct passwd pw;
@@ -333,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_passwd),
 		cmocka_unit_test(test_group),
 		cmocka_unit_test(test_initgroups),
+		cmocka_unit_test(test_existing),
 		cmocka_unit_test(test_enumeration),
 		cmocka_unit_test(test_store_changes),
 	};
