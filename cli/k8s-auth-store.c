@@ -56,20 +56,33 @@ static int parse_json_flag(int argc, char **argv, int *json, const char *usage)
 	return 0;
 }
 
+static const struct {
+	uint32_t bit;
+	const char *name;
+} source_names[] = {
+	{K8S_SRC_EXISTING, "existing"},
+	{K8S_SRC_DECLARED, "declared"},
+	{K8S_SRC_SYNCED, "synced"},
+	{K8S_SRC_LOGIN, "login"},
+};
+
 static void sources_text(uint32_t s, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s%s",
-		 s & K8S_SRC_DECLARED ? "declared" : "",
-		 (s & K8S_SRC_DECLARED) && (s & (K8S_SRC_SYNCED | K8S_SRC_LOGIN)) ? "," : "",
-		 s & K8S_SRC_SYNCED ? "synced" : "",
-		 (s & K8S_SRC_SYNCED) && (s & K8S_SRC_LOGIN) ? "," : "",
-		 s & K8S_SRC_LOGIN ? "login" : "");
+	size_t i, at = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(source_names) / sizeof(source_names[0]); i++)
+		if ((s & source_names[i].bit) && at < len)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "," : "",
+					       source_names[i].name);
 }
 
 static json_t *sources_json(uint32_t s)
 {
 	json_t *a = json_array();
 
+	if (s & K8S_SRC_EXISTING)
+		json_array_append_new(a, json_string("existing"));
 	if (s & K8S_SRC_DECLARED)
 		json_array_append_new(a, json_string("declared"));
 	if (s & K8S_SRC_SYNCED)
@@ -87,6 +100,7 @@ static json_t *str_or_null(const char *s)
 static json_t *user_json(const struct k8s_store_user *u)
 {
 	json_t *o = json_object(), *gs = json_array();
+	int existing = (u->sources & K8S_SRC_EXISTING) != 0;
 	char when[32];
 	size_t i;
 
@@ -97,8 +111,9 @@ static json_t *user_json(const struct k8s_store_user *u)
 	if (u->last_login != 0)
 		k8s_format_time(u->last_login, when);
 	json_object_set_new(o, "name", json_string(u->name));
-	json_object_set_new(o, "uid", json_integer((json_int_t)u->uid));
-	json_object_set_new(o, "gid", json_integer((json_int_t)u->gid));
+	/* an existing account's numbers are its own source's, not the store's */
+	json_object_set_new(o, "uid", existing ? json_null() : json_integer((json_int_t)u->uid));
+	json_object_set_new(o, "gid", existing ? json_null() : json_integer((json_int_t)u->gid));
 	json_object_set_new(o, "gecos", json_string(u->gecos ? u->gecos : ""));
 	json_object_set_new(o, "home", json_string(u->home));
 	json_object_set_new(o, "shell", json_string(u->shell));
@@ -121,7 +136,7 @@ static void print_users(struct k8s_store *st, int json)
 {
 	const struct k8s_store_user **v = calloc(st->n_users + 1, sizeof(*v));
 	json_t *arr;
-	char src[32], when[32];
+	char src[48], when[32], uid[16], gid[16];
 	size_t i, n = v != NULL ? st->n_users : 0;
 
 	for (i = 0; i < n; i++)
@@ -145,8 +160,14 @@ static void print_users(struct k8s_store *st, int json)
 		sources_text(u->sources, src, sizeof(src));
 		if (u->last_login != 0)
 			k8s_format_time(u->last_login, when);
-		printf("%-24s %10u %10u %-17s %-20s %-20s %-20s %s\n", u->name, (unsigned)u->uid,
-		       (unsigned)u->gid, src, u->home, u->shell, u->last_login ? when : "never",
+		snprintf(uid, sizeof(uid), "%u", (unsigned)u->uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)u->gid);
+		if (u->sources & K8S_SRC_EXISTING) { /* its own source's numbers */
+			snprintf(uid, sizeof(uid), "-");
+			snprintf(gid, sizeof(gid), "-");
+		}
+		printf("%-24s %10s %10s %-17s %-20s %-20s %-20s %s\n", u->name, uid, gid, src,
+		       u->home, u->shell, u->last_login ? when : "never",
 		       u->binding ? u->binding : "-");
 	}
 	free(v);

@@ -61,9 +61,32 @@ static int lookup_existing(const char *name, long *uid)
 	return 1;
 }
 
+/* An account another NSS source serves: allowed only when listed in
+ * accounts.allowExisting; its store record (binding, memberships) is
+ * found or added to the model.  0 with *u NULL: not an existing account. */
+static int existing_account(struct k8s_store *st, const struct k8s_config *cfg,
+			    struct k8s_login *out, struct k8s_store_user **u, struct k8s_err *err)
+{
+	long uid;
+
+	if (!lookup_existing(out->local, &uid)) {
+		if (*u == NULL)
+			return K8S_OK;
+		return k8s_err_set(err, K8S_REFUSED, "local account not found",
+				   "%s is recorded as an existing local account, which no NSS source has now",
+				   out->local);
+	}
+	if (!in_strv(&cfg->accounts.allow_existing, out->local))
+		return k8s_err_set(err, K8S_REFUSED, "local account not managed",
+				   "%s is an existing local account not listed in accounts.allowExisting",
+				   out->local);
+	out->existing = 1;
+	out->uid_number = uid;
+	return k8s_store_ensure_existing(st, out->local, u, err);
+}
+
 /* uid/gids from the store, or what a first login would allocate. */
-static int resolve_numbers(const struct k8s_config *cfg, const struct k8s_identity *id,
-			   struct k8s_login *out, struct k8s_err *err)
+static int resolve_numbers(const struct k8s_config *cfg, struct k8s_login *out, struct k8s_err *err)
 {
 	struct k8s_store *st = NULL;
 	struct k8s_store_user *u;
@@ -80,34 +103,22 @@ static int resolve_numbers(const struct k8s_config *cfg, const struct k8s_identi
 				 out->local, u->binding, out->binding, out->local);
 		goto out;
 	}
-	if (u == NULL) {
-		long uid;
-
-		if (lookup_existing(out->local, &uid)) {
-			if (!in_strv(&cfg->accounts.allow_existing, out->local)) {
-				rc = k8s_err_set(err, K8S_REFUSED, "local account not managed",
-						 "%s is an existing local account not listed in accounts.allowExisting",
-						 out->local);
-				goto out;
-			}
-			out->existing = 1;
-			out->uid_number = uid;
-			rc = K8S_OK;
-			goto out;
-		}
-		rc = k8s_store_ensure_user(st, cfg, out->local, K8S_SRC_LOGIN, -1, &u, err);
+	if (u == NULL || (u->sources & K8S_SRC_EXISTING)) {
+		rc = existing_account(st, cfg, out, &u, err);
+		if (rc == K8S_OK && u == NULL)
+			rc = k8s_store_ensure_user(st, cfg, out->local, K8S_SRC_LOGIN, -1, &u, err);
 		if (rc != K8S_OK)
 			goto out;
 	}
 	rc = k8s_store_set_memberships(st, cfg, u, K8S_SRC_LOGIN, out->groups, out->n_groups, err);
 	if (rc != K8S_OK)
 		goto out;
-	out->uid_number = (long)u->uid;
+	if (!out->existing)
+		out->uid_number = (long)u->uid;
 	for (i = 0; i < out->n_groups; i++)
 		for (j = 0; j < u->n_groups; j++)
 			if (strcmp(u->groups[j].group, out->groups[i].name) == 0)
 				out->gid_numbers[i] = (long)u->groups[j].gid;
-	(void)id;
 out:
 	k8s_store_close(st);
 	return rc;
@@ -150,7 +161,7 @@ int k8s_authorize_login(const struct k8s_config *cfg, const struct k8s_identity 
 	}
 	for (i = 0; i < out->n_groups; i++)
 		out->gid_numbers[i] = -1;
-	rc = resolve_numbers(cfg, id, out, err);
+	rc = resolve_numbers(cfg, out, err);
 	if (rc != K8S_OK)
 		goto out;
 	if (out->uid_number == 0 && !cfg->login.allow_root) {

@@ -31,12 +31,15 @@ static int declared(const struct k8s_config *cfg, const char *user)
 static int in_store(const char *dir, const char *user, struct k8s_err *err)
 {
 	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
 	int rc;
 
 	rc = k8s_store_open(dir, 0, &st, err);
 	if (rc != K8S_OK)
 		return -1;
-	rc = k8s_store_find_user(st, user) != NULL;
+	u = k8s_store_find_user(st, user);
+	/* An existing account's record does not make the account ours. */
+	rc = u != NULL && !(u->sources & K8S_SRC_EXISTING);
 	k8s_store_close(st);
 	return rc;
 }
@@ -108,6 +111,10 @@ int pk_store_login_policy(const struct k8s_config *cfg, const char *user, int *f
 	if (rc != K8S_OK)
 		goto out;
 	u = k8s_store_find_user(st, user);
+	/* An existing account's record only carries what token logins taught;
+	 * its own source governs logins without a token, as before. */
+	if (u != NULL && (u->sources & K8S_SRC_EXISTING))
+		u = NULL;
 	*found = u != NULL;
 	rc = u == NULL ? K8S_OK : policy_for(cfg, u, err);
 out:
@@ -122,12 +129,12 @@ int pk_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
 	struct k8s_store_user *u;
 	int rc;
 
-	/* An allowExisting account lives in another NSS source; the store
-	 * cannot hold it (its memberships come from that source). */
-	if (login->existing)
-		return K8S_OK;
 	rc = k8s_store_open(cfg->store, 1, &st, err);
 	if (rc != K8S_OK)
+		goto out;
+	/* An allowExisting account lives in another NSS source; its record
+	 * holds only the binding and login-learned memberships. */
+	if (login->existing && (rc = k8s_store_ensure_existing(st, login->local, &u, err)) != K8S_OK)
 		goto out;
 	u = k8s_store_find_user(st, login->local);
 	if (u != NULL && u->binding != NULL && strcmp(u->binding, login->binding) != 0) {
