@@ -81,9 +81,9 @@ static int save_state(pam_handle_t *pamh, const struct k8s_config *cfg, const ch
 	(void)pk_proc_parent(&st.parent);
 	st.binding = login->binding;
 	st.local_groups = groups;
-	/* an allowExisting account's groups come from its own source: the
-	 * store records none for it, so the login granted none */
-	st.n_local_groups = login->existing ? 0 : login->n_groups;
+	/* an allowExisting account too: the store records its mapped groups,
+	 * so sudo's revalidation must find them still granted */
+	st.n_local_groups = login->n_groups;
 	st.id = *id;
 	st.token = (char *)token;
 	rc = pk_state_save(cfg, "auth", &st, err);
