@@ -3,6 +3,7 @@
 #include "pk.h"
 
 #include <fnmatch.h>
+#include <pwd.h>
 #include <string.h>
 
 #include "mapping.h"
@@ -44,21 +45,48 @@ static int in_store(const char *dir, const char *user, struct k8s_err *err)
 	return rc;
 }
 
+/* With the store unreadable, who can still be told apart from its users:
+ * root and accounts of other sources outside the store's uidRange.  They
+ * must keep logging in (break-glass); anyone else fails closed. */
+static int surely_not_a_store_user(const struct k8s_config *cfg, const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	uid_t lo = cfg != NULL ? cfg->accounts.uid_min : 1000;
+	uid_t hi = cfg != NULL ? cfg->accounts.uid_max : (uid_t)-1;
+
+	if (strcmp(user, "root") == 0)
+		return 1;
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return 0;
+	return pw.pw_uid == 0 || pw.pw_uid < lo || pw.pw_uid > hi;
+}
+
 int pk_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_err *err)
 {
+	int rc;
+
 	if (!k8s_valid_local_name(user))
 		return 0;
 	if (in_strv(&cfg->accounts.allow_existing, user) || declared(cfg, user))
 		return 1;
-	return in_store(cfg->store, user, err);
+	rc = in_store(cfg->store, user, err);
+	if (rc < 0 && surely_not_a_store_user(cfg, user))
+		rc = 0;
+	return rc;
 }
 
 int pk_user_in_default_store(const char *user)
 {
 	struct k8s_err err;
 
-	/* An unreadable store is treated as "ours": refusing is the safe side. */
-	return in_store(K8S_STOREDIR, user, &err) != 0;
+	int rc = in_store(K8S_STOREDIR, user, &err);
+
+	/* An unreadable store is treated as "ours" (refusing is the safe
+	 * side), except for root and system accounts: break-glass. */
+	if (rc < 0 && surely_not_a_store_user(NULL, user))
+		rc = 0;
+	return rc != 0;
 }
 
 static int denied_username(const struct k8s_config *cfg, const char *username)
