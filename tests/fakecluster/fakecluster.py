@@ -331,7 +331,11 @@ def cmd_mint(a):
                 claims["kubernetes.io"]["serviceaccount"]["uid"] = a.uid
         if a.pad:
             claims["pad"] = "x" * a.pad
-        token = core.sign_sa_token(key, claims, a.kid)
+        if a.size:
+            token = _sized(a.size, lambda n, _h: core.sign_sa_token(key, dict(claims, pad="x" * n), a.kid),
+                           header_pad=False)
+        else:
+            token = core.sign_sa_token(key, claims, a.kid)
         if a.legacy:
             st["secrets"][ns + "/" + secret] = {
                 "sa": name, "uid": str(uuid.uuid4()), "created": core.rfc3339(now),
@@ -360,6 +364,24 @@ def _merge(base, over):
     return base
 
 
+def _sized(size, make, header_pad):
+    """MAKE(n, h) with a claim of n bytes (and a header member of h bytes
+    when HEADER_PAD) sized so the token is SIZE long.  base64url is never
+    1 mod 4 long, so without the header the token may come out SIZE+1."""
+    base = len(make(0, 0))
+    if size < base:
+        raise UsageError("--size %d is below the smallest such token (%d)" % (size, base))
+    guess = (size - base) * 3 // 4
+    wants = (size,) if header_pad else (size, size + 1)
+    for want in wants:
+        for h in range(0, 6 if header_pad else 1):
+            for n in range(max(0, guess - 20), guess + 8):
+                token = make(n, h)
+                if len(token) == want:
+                    return token
+    raise UsageError("cannot make a token of exactly %d bytes" % size)
+
+
 def cmd_idp_mint(a):
     keys = {alg: (kid, key) for alg, kid, key in core.idp_keys(a.dir)}
     if a.alg not in keys:
@@ -378,7 +400,12 @@ def cmd_idp_mint(a):
     _merge(claims, _json_arg(a.claims, "--claims") if a.claims else {})
     header = {"alg": a.alg, "kid": a.kid if a.kid is not None else kid, "typ": "JWT"}
     _merge(header, _json_arg(a.header_extra, "--header-extra") if a.header_extra else {})
-    print(core.make_jws(key, a.alg, header, json.dumps(claims, separators=(",", ":")).encode()))
+
+    def make(n, h):
+        c = dict(claims, pad="p" * n) if a.size else claims
+        hd = dict(header, **{"x-pad": "h" * h}) if h else header
+        return core.make_jws(key, a.alg, hd, json.dumps(c, separators=(",", ":")).encode())
+    print(_sized(a.size, make, header_pad=True) if a.size else make(0, 0))
     return 0
 
 
@@ -393,7 +420,7 @@ def cmd_object(a):
             if key in table:
                 print('%s "%s" already exists' % (kind, name), file=sys.stderr)
                 return 1
-            obj = core.new_sa(st, ns, name) if a.cmd == "sa" else core.new_pod(st, ns, name, node=a.node)
+            obj = core.new_sa(st, ns, name, a.uid) if a.cmd == "sa" else core.new_pod(st, ns, name, node=a.node)
             print(obj["uid"])
         elif key not in table:
             print('%s "%s" not found' % (kind, name), file=sys.stderr)
@@ -459,6 +486,7 @@ def parser():
     s.add_argument("--secret", help="legacy token's secret name")
     s.add_argument("--jti", nargs="?", const="", default=None, help="add a jti (random unless given)")
     s.add_argument("--pad", type=int, default=0, help="add a claim 'pad' of N bytes")
+    s.add_argument("--size", type=int, default=0, help="pad (claim 'pad') to N bytes of token (or N+1)")
     s.add_argument("--iss")
     s.add_argument("--kid")
     s.add_argument("--uid", help="claim this ServiceAccount uid instead of the current one")
@@ -470,6 +498,7 @@ def parser():
     s.add_argument("--kid")
     s.add_argument("--header-extra", help="JSON object merged over the header (null removes)")
     s.add_argument("--groups", type=int, default=0, help="N groups team-0000.. (about 19 bytes of token each)")
+    s.add_argument("--size", type=int, default=0, help="exactly N bytes (claim 'pad', header 'x-pad')")
     s.add_argument("--iss")
     s.add_argument("--ttl", type=int, default=3600)
 
@@ -480,6 +509,8 @@ def parser():
         s.add_argument("ref", metavar="NS/NAME")
         if kind == "pod":
             s.add_argument("--node")
+        if kind == "sa":
+            s.add_argument("--uid", help="create: this uid instead of a random one")
 
     s = add("keypool-fill", cmd_keypool_fill)   # internal: see _pool_refill
 
