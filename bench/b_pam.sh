@@ -6,7 +6,7 @@
 # module adds (config load, mapping, store read, store write with fsync,
 # login state file).  For the raw signature cost see b_jwt.sh.
 #
-# Cluster: tests/pam/idp.py (TLS on loopback, a Python TokenReview
+# Cluster: tests/fakecluster (TLS on loopback, a Python TokenReview
 # endpoint: its per-request cost is part of the TokenReview figure).  Runs
 # as root (the module writes the store); store, runDir and cacheDir are in
 # a temp dir, the stack file is passed with pam_start_confdir: nothing of
@@ -29,21 +29,22 @@ cc $CFLAGS -o "$O/bench/pam_bench" bench/pam_bench.c "$O/libk8scommon.a" $LDFLAG
 MOD=$(cd "$O" && pwd)/pam_k8s.so
 
 W=$(mktemp -d)
-mkfifo "$W/ctl"
-"$PY" tests/pam/idp.py serve "$W/idp" <"$W/ctl" >"$W/idp.out" 2>&1 &
-exec 3>"$W/ctl"
-trap 'exec 3>&-; wait; rm -rf "$W"' EXIT
+FC=tests/fakecluster/fakecluster.py
+"$PY" $FC init --dir "$W/idp" >"$W/idp.out" 2>&1 || { cat "$W/idp.out"; exit 1; }
+"$PY" $FC serve --dir "$W/idp" --die-with-parent >>"$W/idp.out" 2>&1 &
+FC_PID=$!
+trap 'kill $FC_PID; wait; rm -rf "$W"' EXIT
 i=0
-while ! grep -q READY "$W/idp.out" 2>/dev/null; do
+while [ ! -s "$W/idp/url" ]; do
 	i=$((i + 1))
-	[ $i -lt 200 ] || { echo "b_pam: issuer did not start"; cat "$W/idp.out"; exit 1; }
+	[ $i -lt 200 ] || { echo "b_pam: cluster did not start"; cat "$W/idp.out"; exit 1; }
 	sleep 0.05
 done
-URL=$(cat "$W/idp/url")
+URL=$(cat "$W/idp/url")/idp
 # runDir is a tmpfs in production (/run); the store and cache are not.
 RUN=$W/run
 [ -d /dev/shm ] && RUN=$(mktemp -d /dev/shm/b_pam.XXXXXX)
-trap 'exec 3>&-; wait; rm -rf "$W" "$RUN"' EXIT
+trap 'kill $FC_PID; wait; rm -rf "$W" "$RUN"' EXIT
 mkdir -p "$W/store" "$RUN" "$W/cache" "$W/pam.d"
 chmod 700 "$RUN" "$W/cache"
 config() { # FILE CACHE_TTL
@@ -58,7 +59,7 @@ jwt:
     url: $URL
     audiences: ["host-login:bench"]
     certificateAuthority: |
-$(sed 's/^/      /' "$W/idp/ca.pem")
+$(sed 's/^/      /' "$W/idp/ca.crt")
   claimMappings:
     username: {claim: email, prefix: ""}
     groups: {claim: groups, prefix: "oidc:"}
@@ -85,11 +86,11 @@ config "$W/nocache.yaml" 0
 config "$W/cache.yaml" 2m
 echo "auth required $MOD config=$W/nocache.yaml" >"$W/pam.d/bench"
 echo "auth required $MOD config=$W/cache.yaml" >"$W/pam.d/bench-cache"
-"$PY" tests/pam/idp.py mint "$W/idp" --sub "idp|carol" --email carol@example.com \
-	--aud host-login:bench --groups team-db,team-web --lifetime 3600 >"$W/oidc.jwt"
-"$PY" tests/pam/idp.py mint "$W/idp" --iss https://kubernetes.default.svc.cluster.local \
-	--sub system:serviceaccount:ops:alice --aud host-login:bench --sa-uid 0b1c0e52-8a7b-4c1d-9e2f-000000000001 \
-	--pod web-1 --node node-1 --lifetime 3600 >"$W/sa.jwt"
+"$PY" $FC idp-mint --dir "$W/idp" --ttl 3600 --claims \
+	'{"sub":"idp|carol","email":"carol@example.com","aud":["host-login:bench"],"groups":["team-db","team-web"]}' \
+	>"$W/oidc.jwt"
+"$PY" $FC mint --dir "$W/idp" --sa ops/alice --aud host-login:bench --pod web-1 --node node-1 --jti \
+	--ttl 3600 >"$W/sa.jwt"
 
 run() { # LABEL THREADS SERVICE USER TOKEN
 	printf '%-44s %s\n' "$1" "$("$O/bench/pam_bench" pam "$W/pam.d" "$3" "$4" "$W/$5" "$N" "$2" "$MOD" || true)"

@@ -6,7 +6,7 @@
 # the last chunk, never someone else's directory); command sources run
 # without a shell with %a/%h/%u; the aud claim must name the prompt's
 # audience; K8S_ASKPASS_AUDIENCE with %h from ssh's "(user@host) " prefix.
-# Tokens come from jwcrypto (tests/pam/idp.py mint), no cluster needed.
+# Tokens come from tests/fakecluster's minting (pk_mint), no server needed.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/pam/pamlib.sh
@@ -14,17 +14,9 @@ cd "$(dirname "$0")/../.." || exit 2
 T=$(mktemp -d /tmp/askpass.XXXXXX)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/idp"
-# a signing key and issuer URL are all `mint` needs; no server
-"$PK_PY" - "$T/idp" <<'EOF'
-import sys
-from jwcrypto import jwk
-keys = jwk.JWKSet()
-keys.add(jwk.JWK.generate(kty="RSA", size=2048, kid="rs", use="sig", alg="RS256"))
-keys.add(jwk.JWK.generate(kty="EC", crv="P-256", kid="es", use="sig", alg="ES256"))
-open(sys.argv[1] + "/signing.jwks", "w").write(keys.export(private_keys=True))
-open(sys.argv[1] + "/url", "w").write("https://issuer.test")
-EOF
+# the cluster's keys and an issuer URL are all `mint` needs; no server
+pk_fc init >/dev/null || exit 1
+echo https://issuer.test >"$T/idp/url"
 AUD=host-login:web-1
 P1="(alice@web-1) Kubernetes token (audience $AUD): "
 pcont() { echo "(alice@web-1) Kubernetes token (audience $AUD) continued at byte $1 of $2: "; }

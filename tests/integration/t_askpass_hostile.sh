@@ -39,13 +39,14 @@ hostile() { # DESC AUTH-LINES...
 	sshd_auth "$@"
 	rm -f "$T/fetched"
 	pk_mark_log
+	reviews=$(pk_reviews)
 	pk_ssh ops.alice id
 	if [ "$PK_RC" = 0 ]; then
 		pk_fail "$desc: logged in"
 	elif [ -e "$T/fetched" ]; then
 		pk_fail "$desc: the helper fetched a token"
-	elif grep -qF "$(printf %s "$tok" | sha256sum | cut -c1-16)" "$T/idp/reviews.log" 2>/dev/null; then
-		pk_fail "$desc: the token reached the server"
+	elif [ "$(pk_reviews)" != "$reviews" ]; then
+		pk_fail "$desc: a token reached the server"
 	else
 		pk_ok "$desc: nothing answered, no token fetched"
 	fi

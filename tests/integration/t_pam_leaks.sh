@@ -80,13 +80,13 @@ uid_alice=$(id -u ops.alice)
 drive "sudo revalidate in the login's audit session" \
 	"loginuid $OK|auth $OK|open $OK|new:drive-sudo $OK|ruid=$uid_alice $OK|acct $OK|" \
 	ops.alice "loginuid,auth,open,new:drive-sudo,ruid=$uid_alice,acct" 1 "$tok"
-(sleep 1; echo "$UID_A" >>"$T/idp/deleted"; touch "$T/deleted-now") &
+(sleep 1; pk_fc sa delete ops/alice; touch "$T/deleted-now") &
 deleter=$!
 drive "sudo revalidate after the SA was deleted mid-session" \
 	"loginuid $OK|auth $OK|open $OK|wait=$T/deleted-now $OK|new:drive-sudo $OK|ruid=$uid_alice $OK|acct Permission denied|" \
 	ops.alice "loginuid,auth,open,wait=$T/deleted-now,new:drive-sudo,ruid=$uid_alice,acct" 1 "$tok"
 wait "$deleter"
-: >"$T/idp/deleted"
+pk_sa_ensure alice "$UID_A"
 kill "${PK_BG_PIDS[1]}"
 wait "${PK_BG_PIDS[1]}" 2>/dev/null
 drive "apiserver down x3" "auth Authentication service cannot retrieve authentication info|" ops.alice auth 3 "$tok"

@@ -8,7 +8,8 @@
 #   pk_enter_ns "$@"       # re-executes the test under `unshare -m` (root only)
 #   pk_setup               # temp dir $T, private /dev with a /dev/log -> $T/syslog,
 #                          # private copy of /etc/pam.d
-#   pk_idp_start           # tests/pam/idp.py: TLS OIDC issuer + TokenReview
+#   pk_idp_start           # tests/fakecluster in $T/idp: TokenReview + OIDC IdP
+#   pk_sa_token / pk_oidc_token / pk_mint   # tokens signed by the fake's keys
 #   pk_write_config        # $T/config.yaml (tokenReview + jwt + accounts)
 #   pk_stack NAME LINES    # /etc/pam.d/NAME (MOD = the module under test)
 #   pk_pam NAME USER OPS... <<<"answers"   # pamtester; output in PK_OUT, rc in PK_RC
@@ -23,7 +24,10 @@ PK_CLI=$PK_BUILD/k8s-auth
 PK_ASKPASS=$PK_BUILD/k8s-ssh-askpass
 PK_PY=/usr/bin/python3
 PK_AUD=host-login:pamtest
-PK_SA_ISS=https://oidc.eks.eu-west-1.amazonaws.com/id/5C1A7D3F9E2B48D1A6F0C3E8B7D94A21
+PK_FC_PY=$PK_REPO/tests/fakecluster/fakecluster.py
+# EKS-style pod-bound tokens (a long issuer, jti, pod and node) are
+# 1.15-1.2 KB; the fake's issuer is short, so its SA tokens are padded
+PK_SA_SIZE=1180
 PK_PASS=0
 PK_FAIL=0
 PK_BG_PIDS=()
@@ -181,10 +185,53 @@ pk_private_store() {
 	PK_STORE=/var/lib/k8s-auth
 }
 
+# The cluster: tests/fakecluster (its README is the contract) in $T/idp,
+# serving on a free port.  PK_URL is the apiserver (and service-account
+# issuer), PK_ISS the OIDC issuer (PK_URL/idp); $T/idp/kubeconfig holds the
+# reviewer's token.  The server, PK_IDP_PID, is one of PK_BG_PIDS (killed
+# at exit; PK_BG_PIDS[1] right after pk_setup) and dies with this shell
+# anyway (--die-with-parent).
 pk_idp_start() {
-	mkdir -p "$T/idp"
-	pk_bg "$T/idp.out" "$PK_PY" "$PK_REPO/tests/pam/idp.py" serve "$T/idp" || exit 1
+	local i
+	"$PK_PY" "$PK_FC_PY" init --dir "$T/idp" >"$T/idp.out" 2>&1 || {
+		cat "$T/idp.out" >&2
+		exit 1
+	}
+	"$PK_PY" "$PK_FC_PY" serve --dir "$T/idp" --die-with-parent --lifetime 3600 >>"$T/idp.out" 2>&1 &
+	PK_IDP_PID=$!
+	PK_BG_PIDS+=("$PK_IDP_PID")
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$T/idp/url" ] && break
+		kill -0 "$PK_IDP_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$T/idp/url" ] || {
+		echo "fake cluster did not start" >&2
+		cat "$T/idp.out" >&2
+		exit 1
+	}
 	PK_URL=$(cat "$T/idp/url")
+	PK_ISS=$PK_URL/idp
+}
+
+# pk_fc ARGS...: tests/fakecluster/fakecluster.py ARGS on $T/idp
+# (e.g. pk_fc sa delete ops/alice).
+pk_fc() {
+	"$PK_PY" "$PK_FC_PY" "$@" --dir "$T/idp"
+}
+
+# pk_reviews: how many TokenReviews the cluster has answered so far.  The
+# fake counts requests per path and never logs a token: compare counts
+# before and after a step to prove what was, or was not, sent.
+pk_reviews() {
+	"$PK_PY" - "$T/idp/requests.json" <<'EOF'
+import json, sys
+try:
+    counts = json.load(open(sys.argv[1]))
+except FileNotFoundError:
+    counts = {}
+print(counts.get("/apis/authentication.k8s.io/v1/tokenreviews", 0))
+EOF
 }
 
 # pk_write_config [EXTRA_YAML]: tokenReview against the test issuer, jwt
@@ -200,10 +247,10 @@ tokenReview:
   cacheTTL: ${PK_CACHE_TTL:-0}
 jwt:
 - issuer:
-    url: $PK_URL
+    url: $PK_ISS
     audiences: ["$PK_AUD"]
     certificateAuthority: |
-$(sed 's/^/      /' "$T/idp/ca.pem")
+$(sed 's/^/      /' "$T/idp/ca.crt")
   claimMappings:
     username: {claim: email, prefix: ""}
     groups: {claim: groups, prefix: "oidc:"}
@@ -234,17 +281,64 @@ EOF
 	chmod 644 "$file"
 }
 
-# pk_mint ARGS...: a token from the test issuer (see idp.py mint --help).
+# pk_mint ARGS...: a token signed with the fake cluster's keys by its CLI.
+# ARGS: --sub S --aud A1[,A2...] [--lifetime S (600)] [--iat-offset S]
+# [--iss URL] [--alg RS256|ES256] [--size N (exact length)] [--email E]
+# [--groups G1,G2...].  With --sa-uid UID a service-account token as
+# TokenRequest makes it (with a jti), --sub system:serviceaccount:NS:NAME,
+# claiming that ServiceAccount uid, [--pod P] [--node N]; else an OIDC ID
+# token from the IdP (iss PK_ISS).  A later option replaces an earlier one.
 pk_mint() {
-	"$PK_PY" "$PK_REPO/tests/pam/idp.py" mint "$T/idp" "$@"
+	local sub='' aud='' life=600 off=0 iss='' alg=RS256 size='' email='' groups=- sauid='' pod='' node=''
+	local a ref
+	local -a args
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--sub) sub=$2 ;; --aud) aud=$2 ;; --lifetime) life=$2 ;; --iat-offset) off=$2 ;;
+		--iss) iss=$2 ;; --alg) alg=$2 ;; --size) size=$2 ;; --email) email=$2 ;;
+		--groups) groups=$2 ;; --sa-uid) sauid=$2 ;; --pod) pod=$2 ;; --node) node=$2 ;;
+		*) echo "pk_mint: unknown option $1" >&2; return 2 ;;
+		esac
+		shift 2
+	done
+	args=(--ttl "$life" ${iss:+--iss "$iss"} ${size:+--size "$size"})
+	if [ -n "$sauid" ]; then
+		[ "$alg" = RS256 ] || { echo "pk_mint: service-account tokens are RS256" >&2; return 2; }
+		ref=${sub#system:serviceaccount:}
+		for a in ${aud//,/ }; do args+=(--aud "$a"); done
+		pk_fc mint --sa "${ref%%:*}/${ref#*:}" --uid "$sauid" --jti --iat "$(($(date +%s) + off))" \
+			${pod:+--pod "$pod"} ${node:+--node "$node"} "${args[@]}"
+	else
+		a=$("$PK_PY" - "$sub" "$aud" "$off" "$life" "$email" "$groups" <<'EOF'
+import json, sys, time
+sub, aud, off, life, email, groups = sys.argv[1:]
+iat = int(time.time()) + int(off)
+print(json.dumps({"sub": sub, "aud": aud.split(","), "iat": iat, "exp": iat + int(life),
+                  "name": None, "email": email or None, "email_verified": True if email else None,
+                  "groups": None if groups == "-" else [g for g in groups.split(",") if g]}))
+EOF
+)
+		pk_fc idp-mint --alg "$alg" --claims "$a" "${args[@]}"
+	fi
 }
 
-# Service-account token for ops/NAME with the given SA uid.
+# pk_sa_ensure NAME UID: ServiceAccount ops/NAME exists with this uid
+# (deleted and created again when it had another: a recreated account).
+pk_sa_ensure() {
+	local cur
+	cur=$(pk_fc sa get "ops/$1" 2>/dev/null)
+	[ "$cur" != "$2" ] || return 0
+	[ -z "$cur" ] || pk_fc sa delete "ops/$1" || return 1
+	pk_fc sa create "ops/$1" --uid "$2" >/dev/null
+}
+
+# pk_sa_token NAME UID [pk_mint ARGS]: a token of ops/NAME, whose
+# ServiceAccount has uid UID (pk_sa_ensure), PK_SA_SIZE bytes long.
 pk_sa_token() {
 	local name=$1 uid=$2
 	shift 2
-	pk_mint --iss "$PK_SA_ISS" --sub "system:serviceaccount:ops:$name" --aud "$PK_AUD" \
-		--sa-uid "$uid" "$@"
+	pk_sa_ensure "$name" "$uid" || return 1
+	pk_mint --sub "system:serviceaccount:ops:$name" --aud "$PK_AUD" --sa-uid "$uid" --size "$PK_SA_SIZE" "$@"
 }
 
 # OIDC token for NAME@example.com.
