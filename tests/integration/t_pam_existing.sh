@@ -5,7 +5,8 @@
 # through libnss_k8s's initgroups (files serves the passwd entry, once);
 # another identity under the same name (a recreated service account) is
 # refused with "identity binding mismatch" until `k8s-auth forget`; sync
-# keeps the record; forget takes the groups away.
+# keeps the record; forget takes the groups away.  sudo sees the group
+# (`sudo -l -U`: a %k8s-ops rule applies to the account).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/pam/pamlib.sh
@@ -26,14 +27,21 @@ pk_etc_append /etc/shadow "ops.deploy:*:19000:0:99999:7:::"
 UID_A=7e2d2e52-8a7b-4c1d-9e2f-00000000000a
 UID_B=7e2d2e52-8a7b-4c1d-9e2f-00000000000b
 in_group() { id -nG ops.deploy | tr ' ' '\n' | grep -qx "$1"; }
+mkdir -p "$T/sudoers.d"
+printf '%s\n' 'Defaults lecture=never' '%k8s-ops ALL=(ALL:ALL) NOPASSWD: /usr/bin/id' >"$T/sudoers.d/k8s"
+chmod 440 "$T/sudoers.d/k8s"
+mount --bind "$T/sudoers.d" /etc/sudoers.d
+sudo_rule() { sudo -l -U ops.deploy 2>&1 | grep -q "NOPASSWD: /usr/bin/id"; }
 
 pk_check "before any login: ops.deploy is not in k8s-ops" eval '! in_group k8s-ops'
+pk_check "before any login: no sudo rule for ops.deploy" eval '! sudo_rule'
 tok_a=$(pk_sa_token deploy "$UID_A")
 pk_pam login ops.deploy authenticate acct_mgmt open_session close_session <<<"$tok_a"
 pk_check "identity A opens ops.deploy (allowExisting)" test "$PK_RC" = 0 || echo "$PK_OUT"
 pk_check "id: the mapped group is recorded (initgroups through k8s)" in_group k8s-ops ||
 	id ops.deploy
 pk_check "id: the account's own groups stay" in_group ops.deploy
+pk_check "sudo -l -U: the %k8s-ops rule applies" sudo_rule
 pk_check "getent passwd ops.deploy: the files entry alone" \
 	test "$(getent passwd ops.deploy)" = "ops.deploy:x:1600:1600:Deploy:/tmp:/bin/bash"
 pk_check "getent passwd (enumeration): ops.deploy once" \
@@ -60,6 +68,7 @@ pk_check "the token is in no log and not in the store" pk_no_leak "$tok_b"
 
 pk_check "k8s-auth forget ops.deploy" "$PK_CLI" forget ops.deploy
 pk_check "after forget: the mapped group is gone" eval '! in_group k8s-ops'
+pk_check "after forget: no sudo rule" eval '! sudo_rule'
 pk_pam login ops.deploy authenticate acct_mgmt <<<"$tok_b"
 pk_check "after forget: identity B opens ops.deploy" test "$PK_RC" = 0 || echo "$PK_OUT"
 pk_check "B's login records the group again" in_group k8s-ops
