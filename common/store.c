@@ -1559,6 +1559,16 @@ static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, st
 	return K8S_OK;
 }
 
+static int allowed_existing(const struct k8s_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->accounts.allow_existing.n; i++)
+		if (strcmp(cfg->accounts.allow_existing.v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct k8s_store_user *u;
@@ -1578,9 +1588,14 @@ int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg,
 	}
 	if (rc != K8S_OK)
 		goto out;
-	for (i = 0; i < st->n_users; i++)
-		if (!k8s_store_strset_has(&keep, st->users[i]->name))
-			st->users[i]->sources &= ~K8S_SRC_DECLARED;
+	for (i = 0; i < st->n_users; i++) {
+		u = st->users[i];
+		if (!k8s_store_strset_has(&keep, u->name))
+			u->sources &= ~K8S_SRC_DECLARED;
+		/* no longer allowed: its binding and learned groups go with it */
+		if ((u->sources & K8S_SRC_EXISTING) && !allowed_existing(cfg, u->name))
+			u->sources = 0;
+	}
 	rc = declare_groups(st, cfg, err);
 	if (rc == K8S_OK && k8s_store_drop_dead(st) != 0)
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");

@@ -159,7 +159,8 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 
 /* Bring declared accounts in line with accounts.declared: add them (source
  * DECLARED, pinned uid if given); clear DECLARED from accounts no longer
- * declared, removing those left with no source.  Literal accounts.groups
+ * declared, removing those left with no source.  Existing-account records
+ * of names no longer in accounts.allowExisting are removed.  Literal accounts.groups
  * targets that are no existing local group become store-defined groups
  * (DECLARED), so they resolve before anyone logs in.  Does not commit. */
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err);

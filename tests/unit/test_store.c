@@ -1107,6 +1107,19 @@ static void test_existing_account(void **state)
 	assert_null(k8s_store_find_group(st, "k8s-x"));
 	assert_non_null(k8s_store_find_user(st, "seed"));
 	k8s_store_close(st);
+
+	/* sync drops the record of a name accounts.allowExisting no longer lists */
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_ensure_existing(st, "exist1", &u, &err), K8S_OK);
+	login(f, st, "exist1", "tokenreview:uid:ex-a", gs, 2);
+	commit(st);
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(k8s_store_apply_declared(st, f->cfg, &err), K8S_OK);
+	assert_null(k8s_store_find_user(st, "exist1"));
+	commit(st);
+	k8s_store_close(st);
+	check_existing_image(f, 0, x_gid);
 }
 
 /* A delta written for another base is not used: stale (older base) is
