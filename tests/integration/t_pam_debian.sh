@@ -1,6 +1,6 @@
 #!/bin/bash
 # pam_k8s in Debian's stock stacks: pam-auth-update enables the profile
-# (tests/pam/pam-configs/k8s) next to pam_unix in common-auth,
+# (debian/pam-configs/k8s) next to pam_unix in common-auth,
 # common-account and common-session; then the stock `login` stack through
 # pamtester, the real setuid `su` run by an unprivileged user, an
 # allowExisting local account (token, or an empty answer and its local

@@ -439,7 +439,7 @@ pk_etc_append() {
 # the real pam-auth-update (private /usr/share/pam-configs, /var/lib/pam).
 pk_debian_stack() {
 	cp -a /usr/share/pam-configs "$T/pam-configs"
-	cp "$PK_REPO/tests/pam/pam-configs/k8s" "$T/pam-configs/k8s"
+	cp "$PK_REPO/debian/pam-configs/k8s" "$T/pam-configs/k8s"
 	mount --bind "$T/pam-configs" /usr/share/pam-configs
 	cp -a /var/lib/pam "$T/varlibpam"
 	mount --bind "$T/varlibpam" /var/lib/pam
