@@ -157,35 +157,6 @@ static const char *file_problem(const struct stat *st, int secret)
 	return NULL;
 }
 
-static int read_fd(int fd, size_t max, struct k8s_buf *b)
-{
-	char chunk[4096];
-	ssize_t n;
-	int ret = -1;
-
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (b->len + (size_t)n > max) {
-			errno = EFBIG;
-			goto out;
-		}
-		if (k8s_buf_append(b, chunk, (size_t)n) != 0) {
-			errno = ENOMEM;
-			goto out;
-		}
-	}
-	ret = k8s_buf_append(b, "", 0) == 0 ? 0 : -1;
-out:
-	k8s_wipe(chunk, sizeof(chunk));
-	return ret;
-}
-
 /* Read a file the kubeconfig names, after checking the opened file's
  * owner and mode.  *problem names what is wrong on failure. */
 static int read_checked(const char *file, int secret, size_t max, struct k8s_buf *b,
@@ -204,7 +175,7 @@ static int read_checked(const char *file, int secret, size_t max, struct k8s_buf
 		*problem = strerror(errno);
 	else
 		*problem = file_problem(&st, secret);
-	if (*problem == NULL && read_fd(fd, max, b) != 0)
+	if (*problem == NULL && k8s_buf_read_fd(b, fd, max) != 0)
 		*problem = errno == EFBIG ? "too large" : strerror(errno);
 	if (*problem == NULL)
 		ret = 0;

@@ -195,16 +195,12 @@ void k8s_token_fingerprint(const char *token, size_t len, char out[17])
 	out[16] = '\0';
 }
 
-int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
+int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max)
 {
-	struct k8s_buf b = {0};
 	char chunk[4096];
-	int fd, ret = -1, saved;
 	ssize_t n;
+	int ret = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -213,26 +209,41 @@ int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
 			goto out;
 		if (n == 0)
 			break;
-		if (b.len + (size_t)n > max) {
+		if (b->len + (size_t)n > max) {
 			errno = EFBIG;
 			goto out;
 		}
-		if (k8s_buf_append(&b, chunk, (size_t)n) != 0) {
+		if (k8s_buf_append(b, chunk, (size_t)n) != 0) {
 			errno = ENOMEM;
 			goto out;
 		}
 	}
-	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0) {
+	if (k8s_buf_append(b, "", 0) != 0) {
 		errno = ENOMEM;
 		goto out;
 	}
+	ret = 0;
+out:
+	explicit_bzero(chunk, sizeof(chunk));
+	return ret;
+}
+
+int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+	struct k8s_buf b = {0};
+	int fd, ret = -1, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (k8s_buf_read_fd(&b, fd, max) != 0)
+		goto out;
 	*out = b.data;
 	*out_len = b.len;
 	b.data = NULL;
 	ret = 0;
 out:
 	saved = errno;
-	explicit_bzero(chunk, sizeof(chunk));
 	k8s_buf_free(&b);
 	close(fd);
 	errno = saved;

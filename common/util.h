@@ -24,6 +24,10 @@ struct k8s_buf {
 int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_buf_free(struct k8s_buf *b); /* wipes */
+/* Append everything readable from fd (at most max bytes in b; more -> -1
+ * with errno EFBIG), NUL-terminated.  -1 with errno set on failure; the
+ * read chunk is wiped either way (files may hold secrets). */
+int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max);
 
 /* Go-style durations as Kubernetes writes them: "90s", "5m", "1h30m",
  * "250ms", "0".  Result in milliseconds.  0 on success, -1 on bad input. */

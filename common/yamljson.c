@@ -507,39 +507,14 @@ json_t *k8s_yaml_parse(const char *text, size_t len, const char *name, struct k8
 static int read_fd(int fd, size_t max, char **out, size_t *out_len)
 {
 	struct k8s_buf b = {0};
-	char chunk[4096];
-	ssize_t n;
-	int ret = -1;
 
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (b.len + (size_t)n > max) {
-			errno = EFBIG;
-			goto out;
-		}
-		if (k8s_buf_append(&b, chunk, (size_t)n) != 0) {
-			errno = ENOMEM;
-			goto out;
-		}
-	}
-	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0) {
-		errno = ENOMEM;
-		goto out;
+	if (k8s_buf_read_fd(&b, fd, max) != 0) {
+		k8s_buf_free(&b);
+		return -1;
 	}
 	*out = b.data;
 	*out_len = b.len;
-	b.data = NULL;
-	ret = 0;
-out:
-	k8s_wipe(chunk, sizeof(chunk));
-	k8s_buf_free(&b);
-	return ret;
+	return 0;
 }
 
 json_t *k8s_yaml_load_file_stat(const char *path, size_t max_bytes, struct stat *st,
