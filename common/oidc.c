@@ -414,21 +414,6 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 	c->have = 1;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Temp file + fsync + rename + fsync(dir): readers see the old or the new
  * file, never a torn one.  Failure only costs a refetch next time. */
 static void cache_store(struct keycache *c)
@@ -446,7 +431,7 @@ static void cache_store(struct keycache *c)
 	if (text != NULL)
 		fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd >= 0) {
-		ok = write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
+		ok = k8s_write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
 		ok = close(fd) == 0 && ok;
 		ok = ok && renameat(c->dfd, tmp, c->dfd, c->name) == 0;
 		if (!ok)

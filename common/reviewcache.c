@@ -297,22 +297,6 @@ static int dump_cb(const char *p, size_t n, void *ud)
 	return k8s_buf_append(ud, p, n);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* temp + fsync + rename, so a reader sees the old entry or the new one. */
 static int write_entry(int dfd, const char *name, json_t *e, time_t expires)
 {
@@ -327,7 +311,7 @@ static int write_entry(int dfd, const char *name, json_t *e, time_t expires)
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, b.data, b.len) != 0 || futimens(fd, ts) != 0 || fsync(fd) != 0)
+	if (k8s_write_all(fd, b.data, b.len) != 0 || futimens(fd, ts) != 0 || fsync(fd) != 0)
 		goto out;
 	if (close(fd) != 0) {
 		fd = -1;

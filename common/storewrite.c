@@ -626,22 +626,6 @@ out:
 
 /* ---------------------------------------------------------- writing */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
@@ -677,7 +661,7 @@ static int publish(struct k8s_store *st, const struct file_out *o, const char *f
 	if (fd < 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
 				   "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, 0644) != 0 || write_all(fd, o->buf, o->size) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0644) != 0 || k8s_write_all(fd, o->buf, o->size) != 0 || fsync(fd) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
 				 "%s: %s", tmp, strerror(errno));
 		close(fd);

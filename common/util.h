@@ -46,6 +46,9 @@ void k8s_sha256_hex(const void *data, size_t len, char out[65]);
  * Caller frees (with k8s_freezero when it may hold a secret). */
 int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
 
+/* write(2) all of p, retrying on EINTR and short writes.  0 or -1 (errno). */
+int k8s_write_all(int fd, const void *p, size_t n);
+
 /* RFC 3339 UTC ("2026-11-22T13:00:00Z") into buf[32]. */
 void k8s_format_time(time_t t, char buf[32]);
 

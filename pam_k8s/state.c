@@ -112,22 +112,6 @@ static json_t *state_json(const struct pk_state *st)
 	return o;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int random_name(char *out, size_t size, const char *prefix)
 {
 	unsigned char r[8];
@@ -166,7 +150,7 @@ int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_st
 		goto out;
 	}
 	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, b.data, b.len) != 0 || close(fd) != 0 ||
+	if (fd < 0 || k8s_write_all(fd, b.data, b.len) != 0 || close(fd) != 0 ||
 	    rename(tpath, path) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
 				 tpath, strerror(errno));
