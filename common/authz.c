@@ -25,16 +25,6 @@ void k8s_login_free(struct k8s_login *l)
 	l->uid_number = -1;
 }
 
-static int in_strv(const struct k8s_strv *sv, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 static int check_allowed_groups(const struct k8s_config *cfg, const struct k8s_identity *id,
 				struct k8s_err *err)
 {
@@ -43,7 +33,7 @@ static int check_allowed_groups(const struct k8s_config *cfg, const struct k8s_i
 	if (cfg->login.allowed_groups.n == 0)
 		return K8S_OK;
 	for (i = 0; i < id->n_groups; i++)
-		if (in_strv(&cfg->login.allowed_groups, id->groups[i]))
+		if (k8s_strv_contains(&cfg->login.allowed_groups, id->groups[i]))
 			return K8S_OK;
 	return k8s_err_set(err, K8S_REFUSED, "not in an allowed group",
 			   "%s is in none of login.allowedGroups", id->username);
@@ -76,7 +66,7 @@ static int existing_account(struct k8s_store *st, const struct k8s_config *cfg,
 				   "%s is recorded as an existing local account, which no NSS source has now",
 				   out->local);
 	}
-	if (!in_strv(&cfg->accounts.allow_existing, out->local))
+	if (!k8s_strv_contains(&cfg->accounts.allow_existing, out->local))
 		return k8s_err_set(err, K8S_REFUSED, "local account not managed",
 				   "%s is an existing local account not listed in accounts.allowExisting",
 				   out->local);

@@ -220,6 +220,16 @@ static int get_path(struct cctx *c, json_t *obj, const char *key, const char *ba
 	return 0;
 }
 
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 void k8s_strv_free(struct k8s_strv *sv)
 {
 	size_t i;

@@ -156,5 +156,7 @@ int k8s_config_parse(const char *text, size_t len, const char *name,
 void k8s_config_free(struct k8s_config *cfg);
 
 void k8s_strv_free(struct k8s_strv *sv);
+/* 1 when s is one of sv's strings (exact match). */
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s);
 
 #endif

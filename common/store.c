@@ -1559,16 +1559,6 @@ static int declare_groups(struct k8s_store *st, const struct k8s_config *cfg, st
 	return K8S_OK;
 }
 
-static int allowed_existing(const struct k8s_config *cfg, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->accounts.allow_existing.n; i++)
-		if (strcmp(cfg->accounts.allow_existing.v[i], name) == 0)
-			return 1;
-	return 0;
-}
-
 int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct k8s_store_user *u;
@@ -1593,7 +1583,7 @@ int k8s_store_apply_declared(struct k8s_store *st, const struct k8s_config *cfg,
 		if (!k8s_store_strset_has(&keep, u->name))
 			u->sources &= ~K8S_SRC_DECLARED;
 		/* no longer allowed: its binding and learned groups go with it */
-		if ((u->sources & K8S_SRC_EXISTING) && !allowed_existing(cfg, u->name))
+		if ((u->sources & K8S_SRC_EXISTING) && !k8s_strv_contains(&cfg->accounts.allow_existing, u->name))
 			u->sources = 0;
 	}
 	rc = declare_groups(st, cfg, err);

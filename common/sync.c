@@ -223,15 +223,13 @@ static int binding_grants(struct k8s_sync_view *v, const struct k8s_config *cfg,
 {
 	const char *kind = name_field(ref, "kind"), *name = name_field(ref, "name");
 	char *key = NULL;
-	size_t i;
 	int r;
 
 	if (kind == NULL || name == NULL)
 		return -1;
 	if (strcmp(kind, "ClusterRole") == 0) {
-		for (i = 0; i < cfg->sync.cluster_roles.n; i++)
-			if (strcmp(cfg->sync.cluster_roles.v[i], name) == 0)
-				return 1;
+		if (k8s_strv_contains(&cfg->sync.cluster_roles, name))
+			return 1;
 		if (asprintf(&key, "ClusterRole/%s", name) < 0)
 			return -2;
 	} else if (strcmp(kind, "Role") == 0 && ns != NULL) {

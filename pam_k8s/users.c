@@ -9,16 +9,6 @@
 #include "mapping.h"
 #include "store.h"
 
-static int in_strv(const struct k8s_strv *sv, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 static int declared(const struct k8s_config *cfg, const char *user)
 {
 	size_t i;
@@ -68,7 +58,7 @@ int pk_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_e
 
 	if (!k8s_valid_local_name(user))
 		return 0;
-	if (in_strv(&cfg->accounts.allow_existing, user) || declared(cfg, user))
+	if (k8s_strv_contains(&cfg->accounts.allow_existing, user) || declared(cfg, user))
 		return 1;
 	rc = in_store(cfg->store, user, err);
 	if (rc < 0 && surely_not_a_store_user(cfg, user))
