@@ -344,29 +344,6 @@ static int parse_tokenreview(struct cctx *c, json_t *o, struct k8s_config *cfg)
 
 /* -------------------------------------------------------------------- jwt */
 
-/* The apiserver's rules for issuer.url and discoveryURL. */
-static const char *https_url_problem(const char *u)
-{
-	size_t hostlen;
-	const char *q;
-
-	if (strncmp(u, "https://", 8) != 0)
-		return "must be an https:// URL";
-	for (q = u; *q != '\0'; q++)
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-			return "must not contain spaces, control or non-ASCII characters";
-	hostlen = strcspn(u + 8, "/?#");
-	if (hostlen == 0)
-		return "has no host";
-	if (memchr(u + 8, '@', hostlen) != NULL)
-		return "must not contain a username or password";
-	if (strchr(u, '?') != NULL)
-		return "must not contain a query";
-	if (strchr(u, '#') != NULL)
-		return "must not contain a fragment";
-	return NULL;
-}
-
 static int get_url(struct cctx *c, json_t *o, const char *key, const char *base, char **out)
 {
 	const char *problem;
@@ -374,7 +351,7 @@ static int get_url(struct cctx *c, json_t *o, const char *key, const char *base,
 
 	if (get_str(c, o, key, base, 1, out) != 0)
 		return K8S_ECONFIG;
-	if (*out != NULL && (problem = https_url_problem(*out)) != NULL)
+	if (*out != NULL && (problem = k8s_https_url_problem(*out)) != NULL)
 		return cfail(c, join(p, base, key), "%s", problem);
 	return 0;
 }

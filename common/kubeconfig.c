@@ -308,26 +308,6 @@ static int get_string(struct kctx *c, json_t *obj, const char *what, const char 
 	return *out != NULL ? K8S_OK : kfail(c, "out of memory");
 }
 
-static const char *server_problem(const char *u)
-{
-	size_t hostlen;
-	const char *q;
-
-	if (strncmp(u, "https://", 8) != 0)
-		return "must be an https:// URL";
-	for (q = u; *q != '\0'; q++)
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-			return "must not contain spaces, control or non-ASCII characters";
-	hostlen = strcspn(u + 8, "/?#");
-	if (hostlen == 0)
-		return "has no host";
-	if (memchr(u + 8, '@', hostlen) != NULL)
-		return "must not contain a username or password";
-	if (strpbrk(u, "?#") != NULL)
-		return "must not contain a query or fragment";
-	return NULL;
-}
-
 static int parse_cluster(struct kctx *c, json_t *cl, const char *what, struct k8s_kubeconfig *kc)
 {
 	static const char *const known[] = {"server", "certificate-authority",
@@ -346,7 +326,7 @@ static int parse_cluster(struct kctx *c, json_t *cl, const char *what, struct k8
 		return K8S_ECONFIG;
 	if (kc->server == NULL)
 		return kfail(c, "%s: server: required", what);
-	if ((problem = server_problem(kc->server)) != NULL)
+	if ((problem = k8s_https_url_problem(kc->server)) != NULL)
 		return kfail(c, "%s: server: %s", what, problem);
 	n = strlen(kc->server);
 	while (n > 8 && kc->server[n - 1] == '/')

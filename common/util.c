@@ -279,6 +279,28 @@ void k8s_format_time(time_t t, char buf[32])
 		snprintf(buf, 32, "invalid");
 }
 
+const char *k8s_https_url_problem(const char *u)
+{
+	size_t hostlen;
+	const char *q;
+
+	if (strncmp(u, "https://", 8) != 0)
+		return "must be an https:// URL";
+	for (q = u; *q != '\0'; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+			return "must not contain spaces, control or non-ASCII characters";
+	hostlen = strcspn(u + 8, "/?#");
+	if (hostlen == 0)
+		return "has no host";
+	if (memchr(u + 8, '@', hostlen) != NULL)
+		return "must not contain a username or password";
+	if (strchr(u, '?') != NULL)
+		return "must not contain a query";
+	if (strchr(u, '#') != NULL)
+		return "must not contain a fragment";
+	return NULL;
+}
+
 char *k8s_strdup(const char *s)
 {
 	return s != NULL ? strdup(s) : NULL;

@@ -52,6 +52,12 @@ int k8s_write_all(int fd, const void *p, size_t n);
 /* RFC 3339 UTC ("2026-11-22T13:00:00Z") into buf[32]. */
 void k8s_format_time(time_t t, char buf[32]);
 
+/* What is wrong with an https URL an administrator configured (an issuer,
+ * a discovery URL, an apiserver): NULL when it is fine, else a phrase for
+ * an error message.  https only, a host, no user info, no query or
+ * fragment, no spaces, control or non-ASCII bytes. */
+const char *k8s_https_url_problem(const char *u);
+
 /* Duplicate a string, NULL-safe. */
 char *k8s_strdup(const char *s);
 
