@@ -414,31 +414,18 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 	c->have = 1;
 }
 
-/* Temp file + fsync + rename + fsync(dir): readers see the old or the new
- * file, never a torn one.  Failure only costs a refetch next time. */
+/* Written atomically (k8s_write_file_at); failure only costs a refetch
+ * next time. */
 static void cache_store(struct keycache *c)
 {
-	static unsigned seq;
-	char tmp[128], *text = NULL;
-	int fd = -1, ok = 0;
+	char *text;
 
 	if (c->dfd < 0 || c->doc == NULL ||
 	    json_object_set_new(c->doc, "attempted_at", json_integer(c->attempted_at)) != 0)
 		return;
 	text = json_dumps(c->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-	snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", c->name, (long)getpid(),
-		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	if (text != NULL)
-		fd = openat(c->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		ok = k8s_write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
-		ok = close(fd) == 0 && ok;
-		ok = ok && renameat(c->dfd, tmp, c->dfd, c->name) == 0;
-		if (!ok)
-			unlinkat(c->dfd, tmp, 0);
-		else
-			fsync(c->dfd);
-	}
+		(void)k8s_write_file_at(c->dfd, c->name, text, strlen(text), NULL);
 	free(text);
 }
 

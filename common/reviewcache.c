@@ -297,36 +297,15 @@ static int dump_cb(const char *p, size_t n, void *ud)
 	return k8s_buf_append(ud, p, n);
 }
 
-/* temp + fsync + rename, so a reader sees the old entry or the new one. */
+/* Atomically (k8s_write_file_at), mtime = expiry for eviction order. */
 static int write_entry(int dfd, const char *name, json_t *e, time_t expires)
 {
-	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = expires}};
+	const struct timespec mtime = {.tv_sec = expires};
 	struct k8s_buf b = {0};
-	char tmp[RC_NAME_LEN + 48];
-	int fd = -1, ret = -1;
+	int ret = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%ld", name, (long)getpid(), (long)random());
-	if (json_dump_callback(e, dump_cb, &b, JSON_COMPACT) != 0 || b.data == NULL)
-		goto out;
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	if (k8s_write_all(fd, b.data, b.len) != 0 || futimens(fd, ts) != 0 || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dfd, tmp, dfd, name) != 0)
-		goto out;
-	fsync(dfd);
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (ret != 0)
-		unlinkat(dfd, tmp, 0);
+	if (json_dump_callback(e, dump_cb, &b, JSON_COMPACT) == 0 && b.data != NULL)
+		ret = k8s_write_file_at(dfd, name, b.data, b.len, &mtime);
 	k8s_buf_free(&b);
 	return ret;
 }
@@ -374,7 +353,7 @@ static size_t scan_entries(int dfd, time_t now, struct slot **out)
 	while ((de = readdir(d)) != NULL) {
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (strstr(de->d_name, ".tmp.") != NULL) {
+		if (k8s_is_temp_name(de->d_name)) {
 			if (st.st_ctime + RC_TMP_STALE_S < now)
 				unlinkat(dfd, de->d_name, 0);
 			continue;

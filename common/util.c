@@ -271,6 +271,47 @@ int k8s_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+		      const struct timespec *mtime)
+{
+	static unsigned seq;
+	char tmp[300];
+	int fd, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", name, (long)getpid(),
+			     __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED)) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (k8s_write_all(fd, data, len) != 0 ||
+	    (mtime != NULL && futimens(fd, (const struct timespec[2]){{.tv_nsec = UTIME_OMIT}, *mtime}) != 0) ||
+	    fsync(fd) != 0) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 || renameat(dfd, tmp, dfd, name) != 0) {
+		saved = errno;
+		goto fail;
+	}
+	(void)fsync(dfd);
+	return 0;
+fail:
+	unlinkat(dfd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+int k8s_is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] == '.' && n > 5 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
 void k8s_format_time(time_t t, char buf[32])
 {
 	struct tm tm;

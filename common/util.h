@@ -49,6 +49,17 @@ int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
 /* write(2) all of p, retrying on EINTR and short writes.  0 or -1 (errno). */
 int k8s_write_all(int fd, const void *p, size_t n);
 
+/* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
+ * O_NOFOLLOW), write, optional mtime, fsync, rename over, fsync the
+ * directory, so readers see the old file or the new one, never a torn one.
+ * The temp file (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on
+ * failure; one left by a killed writer is the caller's to sweep.  0 or -1. */
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+		      const struct timespec *mtime);
+
+/* A temp file name k8s_write_file_at makes. */
+int k8s_is_temp_name(const char *name);
+
 /* RFC 3339 UTC ("2026-11-22T13:00:00Z") into buf[32]. */
 void k8s_format_time(time_t t, char buf[32]);
 

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -118,6 +121,46 @@ static void test_read_file(void **state)
 	assert_int_equal(k8s_read_file(path, 5, &data, &len), -1);
 }
 
+static void test_write_file_at(void **state)
+{
+	char dir[] = "/tmp/k8s-wfa-XXXXXX";
+	const struct timespec mtime = {.tv_sec = 2000000000};
+	struct dirent *de;
+	struct stat st;
+	char *data = NULL, path[64];
+	size_t len = 0;
+	int dfd, n = 0;
+	DIR *d;
+
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "old", 3, NULL), 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "new!", 4, &mtime), 0);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(k8s_read_file(path, 100, &data, &len), 0);
+	assert_string_equal(data, "new!");
+	free(data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_mtime, 2000000000);
+	/* A name that cannot be created leaves nothing behind. */
+	assert_int_equal(k8s_write_file_at(dfd, "no/such/dir", "x", 1, NULL), -1);
+	d = fdopendir(dup(dfd));
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' || k8s_is_temp_name(de->d_name))
+			n++;
+	closedir(d);
+	assert_int_equal(n, 1);
+	assert_true(k8s_is_temp_name(".f.12.0.tmp"));
+	assert_false(k8s_is_temp_name("f.tmp"));
+	assert_false(k8s_is_temp_name(".tmp"));
+	unlinkat(dfd, "f", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 static void test_format_time(void **state)
 {
 	char buf[32];
@@ -135,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_write_file_at),
 		cmocka_unit_test(test_format_time),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
