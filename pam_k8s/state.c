@@ -130,7 +130,7 @@ int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_st
 	char name[64], tmp[64], path[4096], tpath[4096];
 	char *meta = NULL;
 	json_t *o = NULL;
-	int fd = -1, rc;
+	int fd = -1, rc, created = 0, close_rc;
 
 	rc = pk_state_dir(cfg, err);
 	if (rc != K8S_OK)
@@ -150,18 +150,27 @@ int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_st
 		goto out;
 	}
 	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || k8s_write_all(fd, b.data, b.len) != 0 || close(fd) != 0 ||
-	    rename(tpath, path) != 0) {
+	created = fd >= 0;
+	if (fd < 0 || k8s_write_all(fd, b.data, b.len) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
 				 tpath, strerror(errno));
-		if (fd >= 0)
-			unlink(tpath);
-		fd = -1;
-		goto out;
+		goto out_unlink;
 	}
+	/* close() is not retried: the fd is gone whatever it returns. */
+	close_rc = close(fd);
 	fd = -1;
+	if (close_rc != 0 || rename(tpath, path) != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
+				 tpath, strerror(errno));
+		goto out_unlink;
+	}
 	snprintf(st->file, sizeof(st->file), "%s", name);
 	rc = K8S_OK;
+	goto out;
+out_unlink:
+	/* The temp file holds the token: never leave it behind. */
+	if (created)
+		unlink(tpath);
 out:
 	if (fd >= 0)
 		close(fd);
