@@ -13,6 +13,7 @@ LIBDIR     ?= /lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
 PAMDIR     ?= $(LIBDIR)/security
 MANDIR     ?= $(PREFIX)/share/man
 STOREDIR   ?= /var/lib/k8s-auth
+LIBEXECDIR ?= $(PREFIX)/libexec/k8s-auth
 VERSION    ?= 0.1.0
 
 O          ?= build
@@ -27,7 +28,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN       := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-unused-parameter
-DEFS       := -D_GNU_SOURCE -DK8S_VERSION=\"$(VERSION)\" -DK8S_STOREDIR=\"$(STOREDIR)\"
+DEFS       := -D_GNU_SOURCE -DK8S_VERSION=\"$(VERSION)\" -DK8S_STOREDIR=\"$(STOREDIR)\" \
+              -DK8S_HELPER_PATH=\"$(LIBEXECDIR)/k8s-auth-helper\"
 ifeq ($(SAN),1)
 OPT        := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SANLD      := -fsanitize=address,undefined
@@ -41,12 +43,16 @@ LDFLAGS    += -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 
 # Code the NSS module may contain: no jansson/curl/OpenSSL/YAML.
 NSS_COMMON := $(wildcard common/storefmt.c)
+# Code pam_k8s.so may contain besides its own: libc only (the module links
+# libc and libpam alone; everything else runs in k8s-auth-helper).
+PAM_COMMON := common/util.c common/err.c common/sha256.c common/frame.c common/hproto.c
 COMMON_SRC := $(filter-out $(NSS_COMMON),$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
 NSSC_OBJ   := $(NSS_COMMON:%.c=$(O)/%.nss.o)
 LIBCOMMON  := $(O)/libk8scommon.a
 
 PAM_SRC    := $(wildcard pam_k8s/*.c)
+HELPER_SRC := cli/helper_main.c
 NSS_SRC    := $(wildcard nss_k8s/*.c)
 CLI_SRC    := $(wildcard cli/k8s-auth*.c)
 ASKPASS_SRC:= $(wildcard cli/askpass*.c)
@@ -59,8 +65,9 @@ PAM_SO     := $(O)/pam_k8s.so
 NSS_SO     := $(O)/libnss_k8s.so.2
 CLI        := $(O)/k8s-auth
 ASKPASS    := $(O)/k8s-ssh-askpass
+HELPER     := $(O)/k8s-auth-helper
 
-TARGETS    := $(LIBCOMMON) $(CLI) $(UNIT_BIN)
+TARGETS    := $(LIBCOMMON) $(CLI) $(HELPER) $(UNIT_BIN)
 ifneq ($(PAM_SRC),)
 TARGETS    += $(PAM_SO)
 endif
@@ -90,9 +97,13 @@ $(LIBCOMMON): $(COMMON_OBJ) $(NSSC_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(PAM_SO): $(PAM_SRC:%.c=$(O)/%.o) $(LIBCOMMON) pam_k8s/pam_k8s.map
+$(PAM_SO): $(PAM_SRC:%.c=$(O)/%.o) $(PAM_COMMON:%.c=$(O)/%.o) $(NSSC_OBJ) pam_k8s/pam_k8s.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(filter %.o,$^) $(LIBCOMMON) -Wl,--version-script=pam_k8s/pam_k8s.map $(LDFLAGS) -lpam $(PKG_LIBS)
+	$(Q)$(CC) -shared -o $@ $(filter %.o,$^) -Wl,--version-script=pam_k8s/pam_k8s.map $(LDFLAGS) -lpam
+
+$(HELPER): $(HELPER_SRC:%.c=$(O)/%.o) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
 
 $(NSS_SO): $(NSS_SRC:%.c=$(O)/%.nss.o) $(NSSC_OBJ) nss_k8s/nss_k8s.map
 	@$(if $(Q),echo "  LD      $@")
@@ -151,6 +162,8 @@ install: $(filter-out $(UNIT_BIN),$(TARGETS)) man
 	[ ! -f $(PAM_SO) ] || install -m 0644 $(PAM_SO) $(DESTDIR)$(PAMDIR)/pam_k8s.so
 	[ ! -f $(NSS_SO) ] || install -m 0644 $(NSS_SO) $(DESTDIR)$(LIBDIR)/libnss_k8s.so.2
 	install -m 0755 $(CLI) $(DESTDIR)$(SBINDIR)/k8s-auth
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/k8s-auth-helper
 	[ ! -f $(ASKPASS) ] || install -m 0755 $(ASKPASS) $(DESTDIR)$(BINDIR)/k8s-ssh-askpass
 	for p in $(MAN_PAGES); do \
 		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; install -d $$d && install -m 0644 $$p $$d/ || exit 1; \

@@ -12,6 +12,8 @@
 #include <jansson.h>
 
 #include "authz.h"
+#include "decide.h"
+#include "frame.h"
 #include "commands.h"
 #include "config.h"
 #include "jwt.h"
@@ -19,45 +21,37 @@
 #include "util.h"
 #include "validate.h"
 
-/* Read one token: at most K8S_TOKEN_MAX bytes plus one line ending.
- * Returns 0, or -1 with *why set; the caller wipes *out. */
-static int read_token(char **out, const char **why)
+/* Read one token the way the module takes an answer: trimmed, refused
+ * at the lengths clients cut at, framed or not (common/frame.c), so check
+ * and the module never disagree on a token's bytes.  0, or -1 with err. */
+static int read_token(char **out, size_t *out_len, struct k8s_err *err)
 {
-	size_t cap = K8S_TOKEN_MAX + 3, len = 0;
-	char *buf = malloc(cap + 1);
-	ssize_t n;
+	struct k8s_buf in = { 0 };
+	struct k8s_frame f;
+	int r;
 
-	*why = NULL;
-	if (buf == NULL) {
-		*why = "out of memory";
+	*out = NULL;
+	if (k8s_buf_read_fd(&in, STDIN_FILENO, K8S_TOKEN_MAX + 64) != 0) {
+		k8s_buf_free(&in);
+		return k8s_err_set(err, K8S_REFUSED, errno == EFBIG ? "token too large" : "no token on standard input",
+				   "reading standard input failed");
+	}
+	if (in.len == 0 || memchr(in.data, '\0', in.len) != NULL) {
+		r = in.len == 0;
+		k8s_buf_free(&in);
+		return k8s_err_set(err, K8S_REFUSED, r ? "no token on standard input" : "malformed token",
+				   r ? "standard input was empty" : "standard input holds a NUL byte");
+	}
+	r = k8s_frame_first(&f, in.data, in.len, err);
+	k8s_buf_free(&in);
+	if (r == K8S_FRAME_MORE) {
+		k8s_frame_free(&f);
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "standard input holds a partial frame");
+	}
+	if (r != K8S_FRAME_DONE)
 		return -1;
-	}
-	while (len < cap) {
-		n = read(STDIN_FILENO, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (len == cap) {
-		k8s_freezero(buf, cap + 1);
-		*why = "token too large";
-		return -1;
-	}
-	/* One trailing line ending is how every shell and file ends a line;
-	 * anything else (inner whitespace) is left for the precheck to refuse. */
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
-	if (len == 0 || memchr(buf, '\0', len) != NULL) {
-		k8s_freezero(buf, cap + 1);
-		*why = len == 0 ? "no token on standard input" : "malformed token";
-		return -1;
-	}
-	*out = buf;
+	*out = f.tok.data;
+	*out_len = f.tok.len;
 	return 0;
 }
 
@@ -129,6 +123,18 @@ static void emit(json_t *o)
 	fflush(stdout);
 }
 
+static int exit_code(const struct k8s_answer *an)
+{
+	switch (an->verdict) {
+	case K8S_HV_OK:
+		return K8S_OK;
+	case K8S_HV_UNAVAILABLE:
+		return an->err.status == K8S_ECONFIG ? K8S_ECONFIG : K8S_UNAVAILABLE;
+	default:
+		return K8S_REFUSED;
+	}
+}
+
 int cmd_check(int argc, char **argv, const char *config_path)
 {
 	static const struct option opts[] = {
@@ -137,17 +143,15 @@ int cmd_check(int argc, char **argv, const char *config_path)
 		{NULL, 0, NULL, 0},
 	};
 	struct k8s_config *cfg = NULL;
-	struct k8s_identity id;
-	struct k8s_login login;
-	struct k8s_err err;
-	const char *user = NULL, *why;
-	char *token = NULL;
+	struct k8s_request rq;
+	struct k8s_answer an;
+	struct k8s_err *err = &an.err;
+	const char *user = NULL;
 	json_t *o = json_object();
 	int c, rc;
 
-	memset(&id, 0, sizeof(id));
-	memset(&login, 0, sizeof(login));
-	k8s_err_clear(&err);
+	memset(&rq, 0, sizeof(rq));
+	k8s_answer_init(&an);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -159,47 +163,63 @@ int cmd_check(int argc, char **argv, const char *config_path)
 			rc = 0;
 			goto out_nojson;
 		default:
-			rc = k8s_err_set(&err, K8S_ECONFIG, "usage error", "usage: k8s-auth check [--config PATH] [--user LOCAL] < token");
+			rc = k8s_err_set(err, K8S_ECONFIG, "usage error", "usage: k8s-auth check [--config PATH] [--user LOCAL] < token");
 			goto out;
 		}
 	}
 	if (optind != argc) {
-		rc = k8s_err_set(&err, K8S_ECONFIG, "usage error",
+		rc = k8s_err_set(err, K8S_ECONFIG, "usage error",
 				 "the token is read from standard input, never from the command line");
 		goto out;
 	}
-	rc = k8s_config_load(config_path, &cfg, &err);
-	if (rc != K8S_OK)
-		goto out;
-	if (read_token(&token, &why) != 0) {
-		rc = k8s_err_set(&err, K8S_REFUSED, why, "%s", why);
+	if (user != NULL && strlen(user) >= sizeof(rq.user)) {
+		rc = k8s_err_set(err, K8S_REFUSED, "not a user pam_k8s handles", "%.64s... is too long for a local name", user);
 		goto out;
 	}
-	/* Ask the apiserver now: an admin asking "why" wants today's answer,
-	 * and check must leave no review-cache entry behind. */
-	rc = k8s_validate_token(cfg, token, K8S_VALIDATE_NO_CACHE, &id, &err);
-	k8s_freezero_str(token);
-	token = NULL;
+	rc = k8s_config_load(config_path, &cfg, err);
 	if (rc != K8S_OK)
 		goto out;
-	rc = k8s_authorize_login(cfg, &id, user, &login, &err);
+	rc = read_token(&rq.token, &rq.token_len, err);
+	if (rc != K8S_OK) {
+		rc = K8S_REFUSED;
+		goto out;
+	}
+	if (user == NULL) {
+		/* no account asked for: validate and map only.  The apiserver
+		 * is asked now (an admin asking "why" wants today's answer) and
+		 * no review-cache entry is left behind. */
+		rc = k8s_validate_token(cfg, rq.token, K8S_VALIDATE_NO_CACHE, &an.id, err);
+		if (rc == K8S_OK)
+			rc = k8s_authorize_login(cfg, &an.id, NULL, &an.login, err);
+		goto out;
+	}
+	/* exactly the helper's decision for pam_k8s's auth, writing nothing */
+	rq.type = K8S_HP_AUTH;
+	rq.dry_run = 1;
+	rq.ruid = (long long)getuid();
+	rq.caller = getpid();
+	snprintf(rq.user, sizeof(rq.user), "%s", user);
+	snprintf(rq.service, sizeof(rq.service), "k8s-auth-check");
+	k8s_decide(cfg, err, &rq, &an);
+	rc = exit_code(&an);
+	if (rc != K8S_OK && err->reason[0] == '\0')
+		k8s_err_set(err, K8S_REFUSED, "refused", "pam_k8s would refuse this login");
 out:
 	json_object_set_new(o, "authenticated", json_boolean(rc == K8S_OK));
-	put_identity(o, &id);
-	put_login(o, &login);
+	put_identity(o, &an.id);
+	put_login(o, &an.login);
 	if (rc != K8S_OK) {
-		json_object_set_new(o, "reason", json_string(err.reason));
-		if (err.detail[0] != '\0')
-			json_object_set_new(o, "detail", json_string(err.detail));
+		json_object_set_new(o, "reason", json_string(err->reason));
+		if (err->detail[0] != '\0')
+			json_object_set_new(o, "detail", json_string(err->detail));
 		if (rc == K8S_ECONFIG || rc == K8S_UNAVAILABLE)
-			fprintf(stderr, "k8s-auth: %s\n", err.detail[0] ? err.detail : err.reason);
+			fprintf(stderr, "k8s-auth: %s\n", err->detail[0] ? err->detail : err->reason);
 	}
 	emit(o);
 out_nojson:
 	json_decref(o);
-	k8s_freezero_str(token);
-	k8s_identity_free(&id);
-	k8s_login_free(&login);
+	k8s_request_free(&rq);
+	k8s_answer_free(&an);
 	k8s_config_free(cfg);
 	return rc;
 }

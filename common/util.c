@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 void k8s_wipe(void *p, size_t len)
 {
@@ -170,29 +168,6 @@ char *k8s_expand_host(const char *tmpl)
 	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0)
 		return NULL;
 	return b.data;
-}
-
-void k8s_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	SHA256(data, len, md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
-void k8s_token_fingerprint(const char *token, size_t len, char out[17])
-{
-	char full[65];
-
-	k8s_sha256_hex(token, len, full);
-	memcpy(out, full, 16);
-	out[16] = '\0';
 }
 
 int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max)

@@ -36,11 +36,8 @@ int k8s_parse_duration_ms(const char *s, int64_t *out_ms);
 /* Expand %h (host name) and %% in tmpl.  Returns malloc'd string or NULL. */
 char *k8s_expand_host(const char *tmpl);
 
-/* Hex of the first 8 bytes of SHA-256(token): a log-safe fingerprint. */
-void k8s_token_fingerprint(const char *token, size_t len, char out[17]);
-
-/* Hex SHA-256 of data (65 bytes with NUL). */
-void k8s_sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256 and the token fingerprint: sha256.h. */
+#include "sha256.h"
 
 /* Read a whole file (at most max bytes; larger -> -1 with errno EFBIG).
  * Caller frees (with k8s_freezero when it may hold a secret). */

@@ -1,5 +1,8 @@
-/* args.c: the module arguments of a PAM stack line.  Unknown ones are
- * logged and ignored, as other PAM modules do (SPEC.md). */
+/* args.c: the module arguments of a PAM stack line.  An argument the
+ * module does not know (a typo of one it does) must never weaken a
+ * check: it is logged, and every decision for a user pam_k8s handles is
+ * then a refusal (the helper sees K8S_HPF_BAD_ARGS); everyone else is
+ * unaffected. */
 #include "pk.h"
 
 #include <stdarg.h>
@@ -16,6 +19,24 @@ static const char *arg_value(const char *arg, const char *key)
 	if (strncmp(arg, key, n) == 0 && arg[n] == '=')
 		return arg + n + 1;
 	return NULL;
+}
+
+/* 1..PK_HELPER_CAP_S seconds */
+static int take_seconds(const char *v, int *out)
+{
+	int n = 0;
+
+	if (*v == '\0' || strlen(v) > 2)
+		return -1;
+	for (; *v != '\0'; v++) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		n = n * 10 + (*v - '0');
+	}
+	if (n < 1 || n > PK_HELPER_CAP_S)
+		return -1;
+	*out = n;
+	return 0;
 }
 
 void pk_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pk_args *a)
@@ -39,8 +60,14 @@ void pk_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pk_ar
 			a->prompt = v;
 		else if ((v = arg_value(argv[i], "group")) != NULL && *v != '\0')
 			a->groups = v;
-		else
-			pam_syslog(pamh, LOG_WARNING, "unknown argument ignored: %s", argv[i]);
+		else if ((v = arg_value(argv[i], "timeout")) != NULL && take_seconds(v, &a->timeout_s) == 0)
+			;
+		else {
+			a->bad = 1;
+			pam_syslog(pamh, LOG_ERR,
+				   "unknown or malformed argument \"%.64s\": refusing the users pam_k8s handles",
+				   argv[i]);
+		}
 	}
 }
 

@@ -1,172 +1,134 @@
-/* auth.c: pam_sm_authenticate.  For a user pam_k8s handles: take the
- * token, validate it (engine), authorize it for exactly PAM_USER (authz),
- * record the login in the store, leave state for the later phases, wipe
- * the token.  Everyone else gets PAM_IGNORE before any prompt. */
+/* auth.c: pam_sm_authenticate.  One helper for the whole call: "is this a
+ * user pam_k8s handles, and which audience does the prompt name?" (the
+ * probe, with a deadline), then the conversation (the person's typing
+ * has no deadline of ours: sshd's LoginGraceTime and the like bound it),
+ * then "decide" with the token (with a deadline again).  Everyone the
+ * helper does not claim gets PAM_IGNORE before any prompt. */
 #include "pk.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <security/pam_ext.h>
 
-#include "validate.h"
+#include "storefmt.h"
 
-static void login_data_cleanup(pam_handle_t *pamh, void *data, int status)
+static void login_data_cleanup(pam_handle_t *pamh, void *data, int status);
+
+/* The helper's verdict on a token as a PAM code. */
+static int auth_rc(int verdict)
 {
-	struct pk_login_data *d = data;
-
-	(void)pamh;
-	(void)status;
-	if (d == NULL)
-		return;
-	k8s_identity_free(&d->id);
-	free(d);
-}
-
-static int pam_status(int k8s_status)
-{
-	switch (k8s_status) {
-	case K8S_OK:
+	switch (verdict) {
+	case K8S_HV_OK:
 		return PAM_SUCCESS;
-	case K8S_REFUSED:
+	case K8S_HV_REFUSED:
 		return PAM_AUTH_ERR;
-	default: /* unavailable, and configuration found broken at use */
+	case K8S_HV_NO_TOKEN:
+	case K8S_HV_IGNORE:
+		return PAM_IGNORE;
+	case K8S_HV_USER_UNKNOWN:
+		return PAM_USER_UNKNOWN;
+	default:
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 }
 
-/* Validate and authorize; the fingerprint is filled even on refusal so
- * the log can name the token without showing it. */
-static int check_token(const struct k8s_config *cfg, const char *user, const char *token,
-		       struct k8s_identity *id, struct k8s_login *login, struct k8s_err *err)
+static void keep_login(pam_handle_t *pamh, const struct pk_args *a, const char *user,
+		       const char *handle)
 {
-	int rc;
+	struct pk_login_data *d = calloc(1, sizeof(*d));
 
-	rc = k8s_validate_token(cfg, token, 0, id, err);
-	if (rc == K8S_OK)
-		rc = k8s_authorize_login(cfg, id, user, login, err);
-	if (id->fingerprint[0] == '\0')
-		k8s_token_fingerprint(token, strlen(token), id->fingerprint);
-	return rc;
+	if (d == NULL)
+		return;
+	snprintf(d->user, sizeof(d->user), "%s", user);
+	snprintf(d->handle, sizeof(d->handle), "%s", handle);
+	d->args = *a;
+	if (a->config != NULL)
+		snprintf(d->config, sizeof(d->config), "%s", a->config);
+	d->args.config = a->config != NULL ? d->config : NULL;
+	d->args.prompt = NULL;
+	d->args.groups = NULL;
+	if (pam_set_data(pamh, PK_DATA_LOGIN, d, login_data_cleanup) != PAM_SUCCESS)
+		free(d);
 }
 
-/* The auth.* file: what open_session audits and sudo re-validates.
- * Borrows from id/login; only the copies it makes are freed here. */
-static int save_state(pam_handle_t *pamh, const struct k8s_config *cfg, const char *user,
-		      const char *token, struct k8s_identity *id, const struct k8s_login *login,
-		      struct k8s_err *err)
+/* One attempt: a token (from PAM_AUTHTOK or the conversation), decided by
+ * the helper.  A PAM code; *had_token says whether one was offered. */
+static int attempt(pam_handle_t *pamh, const struct pk_args *a, struct pk_helper *h,
+		   const char *user, const char *audience, int from_authtok, int *had_token,
+		   int *refused)
 {
-	struct pk_state st;
-	const void *svc = NULL, *rhost = NULL;
-	char **groups = NULL;
-	size_t i;
+	struct k8s_hp_answer *ans = NULL;
+	struct pk_extra x;
+	struct k8s_err err;
+	char *token = NULL;
+	size_t len = 0;
 	int rc;
 
-	memset(&st, 0, sizeof(st));
-	groups = calloc(login->n_groups + 1, sizeof(char *));
-	if (groups == NULL)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "saving login state");
-	for (i = 0; i < login->n_groups; i++)
-		groups[i] = (char *)login->groups[i].name;
-	(void)pam_get_item(pamh, PAM_SERVICE, &svc);
-	(void)pam_get_item(pamh, PAM_RHOST, &rhost);
-	snprintf(st.user, sizeof(st.user), "%s", user);
-	st.service = (char *)svc;
-	st.rhost = (char *)rhost;
-	st.created = time(NULL);
-	st.sessionid = -1;
-	(void)pk_proc_self(&st.self);
-	(void)pk_proc_parent(&st.parent);
-	st.binding = login->binding;
-	st.local_groups = groups;
-	/* an allowExisting account too: the store records its mapped groups,
-	 * so sudo's revalidation must find them still granted */
-	st.n_local_groups = login->n_groups;
-	st.id = *id;
-	st.token = (char *)token;
-	rc = pk_state_save(cfg, "auth", &st, err);
-	free(groups);
-	return rc;
-}
-
-/* Everything after a token is in hand.  K8S status. */
-static int accept_token(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
-			const char *user, const char *token, struct k8s_identity *id,
-			struct k8s_err *err)
-{
-	struct k8s_login login;
-	struct pk_login_data *d = NULL;
-	int rc;
-
-	memset(&login, 0, sizeof(login));
-	rc = check_token(cfg, user, token, id, &login, err);
-	if (rc != K8S_OK)
-		goto out;
-	rc = pk_record_login(cfg, id, &login, err);
-	if (rc != K8S_OK)
-		goto out;
-	rc = save_state(pamh, cfg, user, token, id, &login, err);
-	if (rc != K8S_OK)
-		goto out;
-	pk_debug(pamh, a, "token of %s accepted for %s", id->username, user);
-	d = calloc(1, sizeof(*d));
-	if (d != NULL) {
-		snprintf(d->user, sizeof(d->user), "%s", user);
-		d->id = *id;
-		if (pam_set_data(pamh, PK_DATA_LOGIN, d, login_data_cleanup) == PAM_SUCCESS)
-			memset(id, 0, sizeof(*id));
+	*had_token = 0;
+	*refused = 0;
+	k8s_err_clear(&err);
+	rc = pk_read_token(pamh, a, audience, from_authtok, &token, &len, &err);
+	if (rc != PAM_SUCCESS) {
+		if (rc == PAM_IGNORE)
+			pk_debug(pamh, a, "%s: %s (%s)", user, err.reason, err.detail);
 		else
-			free(d);
+			pam_syslog(pamh, rc == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR,
+				   "auth refused user=\"%s\" reason=\"%s\" detail=\"%s\"", user,
+				   err.reason, err.detail);
+		*refused = rc == PAM_AUTH_ERR;
+		goto out;
+	}
+	*had_token = 1;
+	ans = malloc(sizeof(*ans));
+	if (ans == NULL) {
+		rc = PAM_BUF_ERR;
+		goto out;
+	}
+	memset(&x, 0, sizeof(x));
+	x.token = token;
+	x.token_len = len;
+	x.from_authtok = from_authtok;
+	x.ruid = -1;
+	if (pk_ask(pamh, a, h, K8S_HP_AUTH, user, &x, 1, ans) != 0) {
+		rc = pk_helper_failed(pamh, user, PAM_AUTHINFO_UNAVAIL);
+		goto out;
+	}
+	rc = auth_rc(ans->verdict);
+	*refused = ans->verdict == K8S_HV_REFUSED || ans->verdict == K8S_HV_NO_TOKEN;
+	if (ans->verdict == K8S_HV_NO_TOKEN)
+		*had_token = 0;
+	if (rc == PAM_SUCCESS) {
+		if (ans->handle[0] == '\0') {
+			pam_syslog(pamh, LOG_ERR, "k8s-auth-helper failed: it accepted without a login state");
+			rc = PAM_AUTHINFO_UNAVAIL;
+		} else {
+			keep_login(pamh, a, user, ans->handle);
+		}
 	}
 out:
-	k8s_login_free(&login);
-	return rc;
-}
-
-/* One attempt: read a token, check it, log a refusal.  *had_token says
- * whether a token was read at all (declining to offer one is no refusal). */
-static int attempt(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
-		   const char *user, int from_authtok, int *had_token, struct k8s_err *err)
-{
-	struct k8s_identity id;
-	char *token = NULL;
-	int rc;
-
-	memset(&id, 0, sizeof(id));
-	k8s_err_clear(err);
-	*had_token = 0;
-	rc = pk_read_token(pamh, a, cfg, from_authtok, &token, err);
-	if (rc == PAM_SUCCESS) {
-		*had_token = 1;
-		rc = pam_status(accept_token(pamh, a, cfg, user, token, &id, err));
-	}
-	k8s_freezero_str(token);
-	if (rc == PAM_IGNORE)
-		pk_debug(pamh, a, "%s: %s (%s)", user, err->reason, err->detail);
-	else if (rc != PAM_SUCCESS)
-		pk_log_refusal(pamh, "auth refused", user, &id, err);
-	k8s_identity_free(&id);
+	if (token != NULL)
+		k8s_freezero(token, len);
+	free(ans);
 	return rc;
 }
 
 /* PAM_AUTHTOK first with use_first_pass/try_first_pass; try_first_pass
  * then prompts when PAM_AUTHTOK held no token or a refused one, but not
  * when the cluster could not be asked at all. */
-static int run_auth(pam_handle_t *pamh, int flags, const struct pk_args *a,
-		    const struct k8s_config *cfg, const char *user)
+static int run_auth(pam_handle_t *pamh, int flags, const struct pk_args *a, struct pk_helper *h,
+		    const char *user, const char *audience)
 {
-	struct k8s_err err;
-	int rc, had_token = 0;
+	int rc, had_token = 0, refused = 0;
 
 	if (a->use_first_pass || a->try_first_pass) {
-		rc = attempt(pamh, a, cfg, user, 1, &had_token, &err);
-		if (rc == PAM_SUCCESS || a->use_first_pass ||
-		    (rc != PAM_IGNORE && err.status != K8S_REFUSED))
+		rc = attempt(pamh, a, h, user, audience, 1, &had_token, &refused);
+		if (rc == PAM_SUCCESS || a->use_first_pass || (rc != PAM_IGNORE && !refused))
 			goto out;
 	}
-	rc = attempt(pamh, a, cfg, user, 0, &had_token, &err);
+	rc = attempt(pamh, a, h, user, audience, 0, &had_token, &refused);
 out:
 	if (rc == PAM_AUTH_ERR || (rc == PAM_AUTHINFO_UNAVAIL && had_token))
 		pk_tell(pamh, flags, rc == PAM_AUTH_ERR
@@ -177,37 +139,67 @@ out:
 
 int pk_authenticate(pam_handle_t *pamh, int flags, const struct pk_args *a)
 {
-	struct k8s_config *cfg = NULL;
-	struct k8s_err err;
+	struct k8s_hp_answer *ans = NULL;
+	struct pk_helper h;
+	char audience[K8S_HP_AUD_MAX + 1];
 	const char *user;
-	int rc, ours;
+	int rc;
 
-	k8s_err_clear(&err);
+	memset(&h, 0, sizeof(h));
+	h.fd = -1;
 	user = pk_get_user(pamh, 1);
-	if (user == NULL) {
-		rc = PAM_USER_UNKNOWN;
+	if (user == NULL)
+		return PAM_USER_UNKNOWN;
+	if (!k8s_sf_valid_name(user, strlen(user)))
+		return PAM_IGNORE;  /* not a name the store could hold: never ours */
+	ans = malloc(sizeof(*ans));
+	if (ans == NULL)
+		return PAM_BUF_ERR;
+	if (pk_ask(pamh, a, &h, K8S_HP_PROBE, user, NULL, 1, ans) != 0) {
+		rc = pk_helper_failed(pamh, user, PAM_AUTHINFO_UNAVAIL);
 		goto out;
 	}
-	cfg = pk_load_config(pamh, a);
-	if (cfg == NULL) {
-		/* Fail closed for the store's users, stay out of everyone
-		 * else's way (root and local accounts must still log in). */
-		rc = pk_user_in_default_store(user) ? PAM_AUTHINFO_UNAVAIL : PAM_IGNORE;
+	if (ans->verdict != K8S_HV_OK) {
+		rc = auth_rc(ans->verdict);
 		goto out;
 	}
-	ours = pk_user_is_ours(cfg, user, &err);
-	if (ours <= 0) {
-		if (ours < 0)
-			pk_log_refusal(pamh, "auth refused", user, NULL, &err);
-		else
-			pk_debug(pamh, a, "%s is not a user pam_k8s handles", user);
-		rc = ours < 0 ? PAM_AUTHINFO_UNAVAIL : PAM_IGNORE;
-		goto out;
+	memcpy(audience, ans->audience, sizeof(audience));
+	rc = run_auth(pamh, flags, a, &h, user, audience);
+	/* the decision counts only if the helper then exits cleanly */
+	if (h.pid > 0 && pk_helper_finish(&h) != 0) {
+		pam_syslog(pamh, LOG_ERR, "k8s-auth-helper failed: %s", h.why);
+		if (rc == PAM_SUCCESS || rc == PAM_IGNORE)
+			rc = pk_helper_failed(pamh, user, PAM_AUTHINFO_UNAVAIL);
 	}
-	if (geteuid() != 0)
-		pam_syslog(pamh, LOG_WARNING, "running without root: the store cannot be updated");
-	rc = run_auth(pamh, flags, a, cfg, user);
 out:
-	k8s_config_free(cfg);
+	pk_helper_kill(&h);
+	free(ans);
 	return rc;
+}
+
+/* pam_end: the state auth left, if no session took it over, holds a
+ * token nothing needs any more.  Not in a forked child's copy of the
+ * handle (PAM_DATA_SILENT), nor when the data is only replaced. */
+static void login_data_cleanup(pam_handle_t *pamh, void *data, int status)
+{
+	struct pk_login_data *d = data;
+	struct k8s_hp_answer *ans;
+	struct pk_helper h;
+	struct pk_extra x;
+
+	if (d == NULL)
+		return;
+	if (!(status & (PAM_DATA_SILENT | PAM_DATA_REPLACE)) &&
+	    (ans = malloc(sizeof(*ans))) != NULL) {
+		memset(&h, 0, sizeof(h));
+		h.fd = -1;
+		memset(&x, 0, sizeof(x));
+		x.handle = d->handle;
+		x.ruid = -1;
+		(void)pk_ask(pamh, &d->args, &h, K8S_HP_END, d->user, &x, 0, ans);
+		pk_helper_kill(&h);
+		free(ans);
+	}
+	explicit_bzero(d, sizeof(*d));
+	free(d);
 }

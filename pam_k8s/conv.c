@@ -9,19 +9,6 @@
 
 #include <security/pam_ext.h>
 
-#include "jwt.h"
-
-const char *pk_audience(const struct k8s_config *cfg)
-{
-	size_t i;
-
-	if (cfg->has_tokenreview && cfg->tokenreview.audiences.n > 0)
-		return cfg->tokenreview.audiences.v[0];
-	for (i = 0; i < cfg->n_jwt; i++)
-		if (cfg->jwt[i].audiences.n > 0)
-			return cfg->jwt[i].audiences.v[0];
-	return "";
-}
 
 char *pk_first_prompt(const char *tmpl, const char *audience)
 {
@@ -74,23 +61,23 @@ static int ask(pam_handle_t *pamh, const char *prompt, char **resp, struct k8s_e
 }
 
 /* Ask until the frame is complete.  The first answer is already in f. */
-static int ask_rest(pam_handle_t *pamh, const char *audience, struct pk_frame *f, int r,
+static int ask_rest(pam_handle_t *pamh, const char *audience, struct k8s_frame *f, int r,
 		    struct k8s_err *err)
 {
 	char prompt[512];
 	char *resp = NULL;
 	int rc = PAM_SUCCESS;
 
-	while (r == PK_FRAME_MORE) {
-		snprintf(prompt, sizeof(prompt), PK_CONT_PROMPT, audience, f->tok.len, f->total);
+	while (r == K8S_FRAME_MORE) {
+		snprintf(prompt, sizeof(prompt), K8S_CONT_PROMPT, audience, f->tok.len, f->total);
 		rc = ask(pamh, prompt, &resp, err);
 		if (rc != PAM_SUCCESS)
 			goto out;
-		r = pk_frame_next(f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
+		r = k8s_frame_next(f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
 		k8s_freezero_str(resp);
 		resp = NULL;
 	}
-	rc = r == PK_FRAME_DONE ? PAM_SUCCESS : PAM_AUTH_ERR;
+	rc = r == K8S_FRAME_DONE ? PAM_SUCCESS : PAM_AUTH_ERR;
 out:
 	return rc;
 }
@@ -99,50 +86,49 @@ out:
  * aside (PAM_IGNORE) so the stack can go on, e.g. to a local password. */
 static int frame_rc(int r, const struct k8s_err *err)
 {
-	if (r != PK_FRAME_BAD)
+	if (r != K8S_FRAME_BAD)
 		return PAM_SUCCESS;
-	return strcmp(err->reason, PK_REASON_NO_TOKEN) == 0 ? PAM_IGNORE : PAM_AUTH_ERR;
+	return strcmp(err->reason, K8S_REASON_NO_TOKEN) == 0 ? PAM_IGNORE : PAM_AUTH_ERR;
 }
 
-static int token_from_authtok(pam_handle_t *pamh, struct pk_frame *f, struct k8s_err *err)
+static int token_from_authtok(pam_handle_t *pamh, struct k8s_frame *f, struct k8s_err *err)
 {
 	const void *item = NULL;
 	const char *tok;
 	int r;
 
-	/* Only a JWT-shaped PAM_AUTHTOK is ever sent anywhere: another
-	 * module's password must not go to the apiserver as a bearer token. */
-	if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == NULL ||
-	    !k8s_looks_like_jwt((const char *)item)) {
-		k8s_err_set(err, K8S_REFUSED, PK_REASON_NO_TOKEN,
-			    "PAM_AUTHTOK is unset or not shaped like a JWT");
+	/* Whether PAM_AUTHTOK is a token or another module's password is
+	 * the helper's to tell (K8S_HPF_FROM_AUTHTOK): it sends nothing to
+	 * the network unless it parses as a JWS of a configured issuer. */
+	if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == NULL) {
+		k8s_err_set(err, K8S_REFUSED, K8S_REASON_NO_TOKEN, "PAM_AUTHTOK is unset");
 		return PAM_IGNORE;
 	}
 	tok = item;
-	r = pk_frame_first(f, tok, strnlen(tok, K8S_TOKEN_MAX + 1), err);
-	if (r == PK_FRAME_MORE) {
-		pk_frame_free(f);
+	r = k8s_frame_first(f, tok, strnlen(tok, K8S_TOKEN_MAX + 1), err);
+	if (r == K8S_FRAME_MORE) {
+		k8s_frame_free(f);
 		k8s_err_set(err, K8S_REFUSED, "malformed token", "PAM_AUTHTOK holds a partial frame");
 		return PAM_AUTH_ERR;
 	}
 	return frame_rc(r, err);
 }
 
-int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_config *cfg,
-		  int from_authtok, char **token, struct k8s_err *err)
+int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const char *aud,
+		  int from_authtok, char **token, size_t *token_len, struct k8s_err *err)
 {
-	struct pk_frame f;
+	struct k8s_frame f;
 	char *prompt = NULL, *resp = NULL;
-	const char *aud = pk_audience(cfg);
 	int rc, r;
 
 	*token = NULL;
+	*token_len = 0;
 	memset(&f, 0, sizeof(f));
 	if (from_authtok) {
 		rc = token_from_authtok(pamh, &f, err);
 		goto out;
 	}
-	prompt = pk_first_prompt(a->prompt != NULL ? a->prompt : PK_DEFAULT_PROMPT, aud);
+	prompt = pk_first_prompt(a->prompt != NULL ? a->prompt : K8S_DEFAULT_PROMPT, aud);
 	if (prompt == NULL) {
 		rc = PAM_BUF_ERR;
 		k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the prompt failed");
@@ -151,7 +137,7 @@ int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const struct k8s_
 	rc = ask(pamh, prompt, &resp, err);
 	if (rc != PAM_SUCCESS)
 		goto out;
-	r = pk_frame_first(&f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
+	r = k8s_frame_first(&f, resp, strnlen(resp, K8S_TOKEN_MAX + 64), err);
 	k8s_freezero_str(resp);
 	resp = NULL;
 	rc = frame_rc(r, err);
@@ -161,8 +147,9 @@ out:
 	free(prompt);
 	if (rc == PAM_SUCCESS) {
 		*token = f.tok.data;  /* NUL-terminated by the frame code */
+		*token_len = f.tok.len;
 		memset(&f, 0, sizeof(f));
 	}
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	return rc;
 }

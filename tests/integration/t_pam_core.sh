@@ -208,9 +208,10 @@ sed "s#server: .*#server: https://127.0.0.1:$hole_port#" "$T/idp/kubeconfig" >"$
 chmod 600 "$T/hole.kubeconfig"
 PK_CONFIG_FILE=$T/hole.yaml pk_write_config && sed -i "s#kubeconfig: .*#kubeconfig: $T/hole.kubeconfig#" "$T/hole.yaml"
 pk_stack k8s-hole "auth required MOD config=$T/hole.yaml"
-start=$(date +%s%N)
+tok=$(pk_sa_token bob "$UID_B")
 pk_mark_log
-pk_pam k8s-hole ops.bob authenticate <<<"$(pk_sa_token bob "$UID_B")"
+start=$(date +%s%N)
+pk_pam k8s-hole ops.bob authenticate <<<"$tok"
 ms=$((($(date +%s%N) - start) / 1000000))
 pk_check "black-holed apiserver: refused" test "$PK_RC" != 0
 pk_new_log | tail -n 2

@@ -20,6 +20,10 @@
 PK_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PK_BUILD=$(cd "${PK_BUILD:-$PK_REPO/build}" 2>/dev/null && pwd || echo "${PK_BUILD:-$PK_REPO/build}")
 PK_MOD=$PK_BUILD/pam_k8s.so
+PK_HELPER=$PK_BUILD/k8s-auth-helper
+# the module runs its helper from this compiled-in path only (checked:
+# root-owned, not group/world-writable); pk_setup puts the build's there
+PK_HELPER_PATH=/usr/libexec/k8s-auth/k8s-auth-helper
 PK_CLI=$PK_BUILD/k8s-auth
 PK_ASKPASS=$PK_BUILD/k8s-ssh-askpass
 PK_PY=/usr/bin/python3
@@ -140,6 +144,26 @@ pk_setup() {
 	# /run: private (sshd's /run/sshd, sudo's timestamps, /run/k8s-auth)
 	mount -t tmpfs -o mode=0755 pkrun /run
 	mkdir -m 0755 /run/sshd
+	pk_helper_install "$PK_HELPER"
+}
+
+# pk_helper_install FILE: FILE becomes the helper at its compiled-in path,
+# /usr/libexec/k8s-auth/k8s-auth-helper (an overlay over /usr/libexec whose
+# top layer is ours, root-owned 0755 all the way down).  Again to swap it.
+pk_helper_install() {
+	local src=$1
+	if [ -z "${_pk_libexec:-}" ]; then
+		_pk_libexec=$T/libexecx
+		mkdir -p "$_pk_libexec/k8s-auth"
+		chmod 0755 "$_pk_libexec" "$_pk_libexec/k8s-auth"
+		: >"$_pk_libexec/k8s-auth/k8s-auth-helper"
+		mount -t overlay pklibexec -o "lowerdir=$_pk_libexec:/usr/libexec" /usr/libexec
+	fi
+	[ -e "$src" ] || { echo "no helper at $src" >&2; return 1; }
+	rm -f "$T/helper.bin"
+	install -m 0755 "$src" "$T/helper.bin"
+	umount "$PK_HELPER_PATH" 2>/dev/null || true
+	mount --bind "$T/helper.bin" "$PK_HELPER_PATH"
 }
 
 # pk_etc_file PATH [SED_SCRIPT]: a private writable copy of PATH (edited

@@ -1,5 +1,5 @@
-/* Unit tests for pam_k8s's multi-prompt token protocol (pam_k8s/frame.c)
- * and its audit-line escaping (pam_k8s/audit.c's pk_log_kv).  The module
+/* Unit tests for pam_k8s's multi-prompt token protocol (common/frame.c)
+ * and its audit-line escaping (common/auditlog.c).  The module
  * is not part of libk8scommon, so the files under test are compiled in
  * here.  Digests are computed with OpenSSL's one-shot SHA256(), not with
  * the code under test. */
@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <openssl/sha.h>
 
-#include "../../pam_k8s/frame.c"
-#include "../../pam_k8s/audit.c"
+#include "frame.h"
+#include "decide.h"
 
 /* A token-shaped string of n bytes (base64url alphabet plus dots). */
 static char *make_token(size_t n, unsigned seed)
@@ -63,15 +63,15 @@ static char *next_answer(const char *t, size_t n, size_t off, size_t chunk)
 
 /* Run the whole protocol with `chunk` data bytes per answer, continuing
  * where the server asks (as k8s-ssh-askpass does). */
-static int run_framed(const char *t, size_t n, size_t chunk, struct pk_frame *f, struct k8s_err *err)
+static int run_framed(const char *t, size_t n, size_t chunk, struct k8s_frame *f, struct k8s_err *err)
 {
 	char *a = first_answer(t, n, chunk);
-	int r = pk_frame_first(f, a, strlen(a), err);
+	int r = k8s_frame_first(f, a, strlen(a), err);
 
 	free(a);
-	while (r == PK_FRAME_MORE) {
+	while (r == K8S_FRAME_MORE) {
 		a = next_answer(t, n, f->tok.len, chunk);
-		r = pk_frame_next(f, a, strlen(a), err);
+		r = k8s_frame_next(f, a, strlen(a), err);
 		free(a);
 	}
 	return r;
@@ -84,9 +84,9 @@ static void test_cut_lengths(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
-		assert_true(pk_cut_length(cut[i]));
+		assert_true(k8s_cut_length(cut[i]));
 	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
-		assert_false(pk_cut_length(whole[i]));
+		assert_false(k8s_cut_length(whole[i]));
 }
 
 /* Unframed answers are the token, except at the cut lengths. */
@@ -96,41 +96,41 @@ static void test_unframed_boundaries(void **state)
 		{ 510, 1 }, { 511, 0 }, { 512, 1 }, { 1022, 1 }, { 1023, 0 }, { 1024, 1 },
 		{ 4094, 1 }, { 4095, 0 }, { 4096, 1 }, { 16383, 0 }, { 16384, 1 }, { 16385, 0 },
 	};
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *t = make_token(cases[i].n, (unsigned)i);
-		int r = pk_frame_first(&f, t, cases[i].n, &err);
+		int r = k8s_frame_first(&f, t, cases[i].n, &err);
 
 		if (cases[i].ok) {
-			assert_int_equal(r, PK_FRAME_DONE);
+			assert_int_equal(r, K8S_FRAME_DONE);
 			assert_int_equal(f.tok.len, cases[i].n);
 			assert_memory_equal(f.tok.data, t, cases[i].n);
 			assert_int_equal(f.tok.data[cases[i].n], '\0');
 		} else {
-			assert_int_equal(r, PK_FRAME_BAD);
+			assert_int_equal(r, K8S_FRAME_BAD);
 			assert_int_equal(err.status, K8S_REFUSED);
 			assert_null(f.tok.data);
 		}
-		pk_frame_free(&f);
+		k8s_frame_free(&f);
 		free(t);
 	}
 }
 
 static void test_unframed_trim_and_empty(void **state)
 {
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 
-	assert_int_equal(pk_frame_first(&f, "  abc.def.ghi\r\n", 15, &err), PK_FRAME_DONE);
+	assert_int_equal(k8s_frame_first(&f, "  abc.def.ghi\r\n", 15, &err), K8S_FRAME_DONE);
 	assert_string_equal(f.tok.data, "abc.def.ghi");
-	pk_frame_free(&f);
-	assert_int_equal(pk_frame_first(&f, " \r\n", 3, &err), PK_FRAME_BAD);
-	assert_string_equal(err.reason, PK_REASON_NO_TOKEN);
-	assert_int_equal(pk_frame_first(&f, "", 0, &err), PK_FRAME_BAD);
-	assert_string_equal(err.reason, PK_REASON_NO_TOKEN);
+	k8s_frame_free(&f);
+	assert_int_equal(k8s_frame_first(&f, " \r\n", 3, &err), K8S_FRAME_BAD);
+	assert_string_equal(err.reason, K8S_REASON_NO_TOKEN);
+	assert_int_equal(k8s_frame_first(&f, "", 0, &err), K8S_FRAME_BAD);
+	assert_string_equal(err.reason, K8S_REASON_NO_TOKEN);
 }
 
 /* Every size a client might face, in chunks each client can carry. */
@@ -138,7 +138,7 @@ static void test_framed_roundtrip(void **state)
 {
 	static const size_t sizes[] = { 1, 511, 512, 1023, 1024, 1200, 3000, 4095, 4096, 16384 };
 	static const size_t chunks[] = { 400, 480, 990, 4000, 20000 };
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	size_t i, j;
 
@@ -146,11 +146,11 @@ static void test_framed_roundtrip(void **state)
 		for (j = 0; j < sizeof(chunks) / sizeof(chunks[0]); j++) {
 			char *t = make_token(sizes[i], (unsigned)(i * 7 + j));
 
-			assert_int_equal(run_framed(t, sizes[i], chunks[j], &f, &err), PK_FRAME_DONE);
+			assert_int_equal(run_framed(t, sizes[i], chunks[j], &f, &err), K8S_FRAME_DONE);
 			assert_int_equal(f.tok.len, sizes[i]);
 			assert_memory_equal(f.tok.data, t, sizes[i]);
 			assert_int_equal(f.tok.data[sizes[i]], '\0');
-			pk_frame_free(&f);
+			k8s_frame_free(&f);
 			free(t);
 		}
 }
@@ -160,36 +160,36 @@ static void test_framed_roundtrip(void **state)
  * one that blindly sends its next chunk is refused. */
 static void test_cut_chunk(void **state)
 {
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	char *t = make_token(3000, 42), *a, *cut;
 	size_t got;
 
 	a = first_answer(t, 3000, 1500);
 	cut = strndup(a, 1023);
-	assert_int_equal(pk_frame_first(&f, cut, strlen(cut), &err), PK_FRAME_MORE);
+	assert_int_equal(k8s_frame_first(&f, cut, strlen(cut), &err), K8S_FRAME_MORE);
 	got = f.tok.len;
 	assert_true(got < 1500);
 	free(cut);
 	/* blind client: continues at 1500 */
 	free(a);
 	a = next_answer(t, 3000, 1500, 1500);
-	assert_int_equal(pk_frame_next(&f, a, strlen(a), &err), PK_FRAME_BAD);
+	assert_int_equal(k8s_frame_next(&f, a, strlen(a), &err), K8S_FRAME_BAD);
 	assert_string_equal(err.reason, "token chunk out of place");
 	assert_null(f.tok.data);
 	free(a);
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	/* following client: continues where asked */
 	a = first_answer(t, 3000, 1500);
 	cut = strndup(a, 1023);
-	assert_int_equal(pk_frame_first(&f, cut, strlen(cut), &err), PK_FRAME_MORE);
+	assert_int_equal(k8s_frame_first(&f, cut, strlen(cut), &err), K8S_FRAME_MORE);
 	while (f.tok.len < 3000) {
 		free(a);
 		a = next_answer(t, 3000, f.tok.len, 900);
-		assert_int_not_equal(pk_frame_next(&f, a, strlen(a), &err), PK_FRAME_BAD);
+		assert_int_not_equal(k8s_frame_next(&f, a, strlen(a), &err), K8S_FRAME_BAD);
 	}
 	assert_memory_equal(f.tok.data, t, 3000);
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	free(a);
 	free(cut);
 	free(t);
@@ -198,19 +198,19 @@ static void test_cut_chunk(void **state)
 /* Chunks of two different tokens of the same length never assemble. */
 static void test_digest_mismatch(void **state)
 {
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	char *t1 = make_token(1200, 1), *t2 = make_token(1200, 2), *a;
 
 	a = first_answer(t1, 1200, 600);
-	assert_int_equal(pk_frame_first(&f, a, strlen(a), &err), PK_FRAME_MORE);
+	assert_int_equal(k8s_frame_first(&f, a, strlen(a), &err), K8S_FRAME_MORE);
 	free(a);
 	a = next_answer(t2, 1200, 600, 600);
-	assert_int_equal(pk_frame_next(&f, a, strlen(a), &err), PK_FRAME_BAD);
+	assert_int_equal(k8s_frame_next(&f, a, strlen(a), &err), K8S_FRAME_BAD);
 	assert_string_equal(err.reason, "token digest mismatch");
 	assert_null(f.tok.data);
 	free(a);
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	free(t1);
 	free(t2);
 }
@@ -226,49 +226,49 @@ static void test_bad_headers(void **state)
 		"k8s1:3:0123456789abcdef:a c", "k8s1:-3:0123456789abcdef:abc",
 		"k8s1:+3:0123456789abcdef:abc",
 	};
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(pk_frame_first(&f, bad[i], strlen(bad[i]), &err), PK_FRAME_BAD);
+		assert_int_equal(k8s_frame_first(&f, bad[i], strlen(bad[i]), &err), K8S_FRAME_BAD);
 		assert_int_equal(err.status, K8S_REFUSED);
 		assert_null(f.tok.data);
 	}
 	/* a right-length, wrong-digest single answer */
-	assert_int_equal(pk_frame_first(&f, "k8s1:3:0123456789abcdef:abc", 27, &err), PK_FRAME_BAD);
+	assert_int_equal(k8s_frame_first(&f, "k8s1:3:0123456789abcdef:abc", 27, &err), K8S_FRAME_BAD);
 	assert_string_equal(err.reason, "token digest mismatch");
 }
 
 static void test_bad_continuations(void **state)
 {
 	static const char *bad[] = { "", ":abc", "abc", "05:abc", "5abc", "5:", "5:a b", "999999:abc" };
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	char *t = make_token(100, 9), *a;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		a = first_answer(t, 100, 5);
-		assert_int_equal(pk_frame_first(&f, a, strlen(a), &err), PK_FRAME_MORE);
-		assert_int_equal(pk_frame_next(&f, bad[i], strlen(bad[i]), &err), PK_FRAME_BAD);
+		assert_int_equal(k8s_frame_first(&f, a, strlen(a), &err), K8S_FRAME_MORE);
+		assert_int_equal(k8s_frame_next(&f, bad[i], strlen(bad[i]), &err), K8S_FRAME_BAD);
 		assert_null(f.tok.data);
-		pk_frame_free(&f);
+		k8s_frame_free(&f);
 		free(a);
 	}
 	/* running past the announced length */
 	a = first_answer(t, 100, 50);
-	assert_int_equal(pk_frame_first(&f, a, strlen(a), &err), PK_FRAME_MORE);
+	assert_int_equal(k8s_frame_first(&f, a, strlen(a), &err), K8S_FRAME_MORE);
 	free(a);
 	a = make_token(51, 3);
 	{
 		char *b;
 
 		assert_int_not_equal(asprintf(&b, "50:%s", a), -1);
-		assert_int_equal(pk_frame_next(&f, b, strlen(b), &err), PK_FRAME_BAD);
+		assert_int_equal(k8s_frame_next(&f, b, strlen(b), &err), K8S_FRAME_BAD);
 		free(b);
 	}
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	free(a);
 	free(t);
 }
@@ -276,17 +276,17 @@ static void test_bad_continuations(void **state)
 /* A client dribbling one byte per answer runs out of rounds. */
 static void test_round_limit(void **state)
 {
-	struct pk_frame f;
+	struct k8s_frame f;
 	struct k8s_err err;
 	char *t = make_token(200, 5);
 	int r;
 
-	assert_int_equal(run_framed(t, PK_FRAME_MAX_ROUNDS, 1, &f, &err), PK_FRAME_DONE);
-	pk_frame_free(&f);
-	r = run_framed(t, PK_FRAME_MAX_ROUNDS + 1, 1, &f, &err);
-	assert_int_equal(r, PK_FRAME_BAD);
+	assert_int_equal(run_framed(t, K8S_FRAME_MAX_ROUNDS, 1, &f, &err), K8S_FRAME_DONE);
+	k8s_frame_free(&f);
+	r = run_framed(t, K8S_FRAME_MAX_ROUNDS + 1, 1, &f, &err);
+	assert_int_equal(r, K8S_FRAME_BAD);
 	assert_string_equal(err.reason, "too many token chunks");
-	pk_frame_free(&f);
+	k8s_frame_free(&f);
 	free(t);
 }
 
@@ -295,10 +295,10 @@ static void test_log_escaping(void **state)
 {
 	struct k8s_buf b = { 0 };
 
-	assert_int_equal(pk_log_kv(&b, "user", "ops.alice"), 0);
-	assert_int_equal(pk_log_kv(&b, "cluster_user", "evil\" token=\"x\nfake line\\"), 0);
-	assert_int_equal(pk_log_kv(&b, "groups", "caf\xc3\xa9 team"), 0);
-	assert_int_equal(pk_log_kv(&b, "rhost", NULL), 0);
+	assert_int_equal(k8s_log_kv(&b, "user", "ops.alice"), 0);
+	assert_int_equal(k8s_log_kv(&b, "cluster_user", "evil\" token=\"x\nfake line\\"), 0);
+	assert_int_equal(k8s_log_kv(&b, "groups", "caf\xc3\xa9 team"), 0);
+	assert_int_equal(k8s_log_kv(&b, "rhost", NULL), 0);
 	assert_string_equal(b.data,
 			    "user=\"ops.alice\" cluster_user=\"evil\\x22 token=\\x22x\\x0afake line\\x5c\" "
 			    "groups=\"caf\\xc3\\xa9 team\" rhost=\"-\"");

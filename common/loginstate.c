@@ -1,8 +1,8 @@
-/* state.c: per-login files under cfg->run_dir (SPEC: /run/k8s-auth, 0700
+/* loginstate.c: per-login files under cfg->run_dir (SPEC: /run/k8s-auth, 0700
  * root).  One file per login: a JSON line of metadata, then the token on
  * its own line (kept out of jansson, which cannot wipe its copies).  Files
  * are written to a temp name and renamed, so readers see whole files. */
-#include "pk.h"
+#include "decide.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jwt.h"
+#include "frame.h"
 
 #define STATE_MAX (64 * 1024)
 
@@ -26,7 +26,7 @@ static int state_path(const struct k8s_config *cfg, const char *name, char *out,
 	return n < 0 || (size_t)n >= size || strchr(name, '/') != NULL ? -1 : 0;
 }
 
-int pk_state_dir(const struct k8s_config *cfg, struct k8s_err *err)
+static int state_dir(const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct stat sb;
 
@@ -94,7 +94,7 @@ static json_t *identity_json(const struct k8s_identity *id)
 	return o;
 }
 
-static json_t *state_json(const struct pk_state *st)
+static json_t *state_json(const struct k8s_state *st)
 {
 	json_t *o = json_pack("{s:i, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:o?, s:o?}",
 			      "v", 1, "user", st->user, "service", st->service, "rhost", st->rhost,
@@ -123,7 +123,7 @@ static int random_name(char *out, size_t size, const char *prefix)
 	return 0;
 }
 
-int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_state *st,
+int k8s_state_save(const struct k8s_config *cfg, const char *prefix, struct k8s_state *st,
 		  struct k8s_err *err)
 {
 	struct k8s_buf b = { 0 };
@@ -132,7 +132,7 @@ int pk_state_save(const struct k8s_config *cfg, const char *prefix, struct pk_st
 	json_t *o = NULL;
 	int fd = -1, rc, created = 0, close_rc;
 
-	rc = pk_state_dir(cfg, err);
+	rc = state_dir(cfg, err);
 	if (rc != K8S_OK)
 		goto out;
 	o = state_json(st);
@@ -180,7 +180,7 @@ out:
 	return rc;
 }
 
-void pk_state_free(struct pk_state *st)
+void k8s_state_free(struct k8s_state *st)
 {
 	size_t i;
 
@@ -198,7 +198,7 @@ void pk_state_free(struct pk_state *st)
 	st->sessionid = -1;
 }
 
-void pk_state_remove(const struct k8s_config *cfg, const char *file)
+void k8s_state_remove(const struct k8s_config *cfg, const char *file)
 {
 	char path[4096];
 
@@ -288,7 +288,7 @@ static int identity_from_json(json_t *o, struct k8s_identity *id)
 	return 0;
 }
 
-static int proc_from_json(json_t *o, const char *kpid, const char *kstart, struct pk_proc *p)
+static int proc_from_json(json_t *o, const char *kpid, const char *kstart, struct k8s_proc *p)
 {
 	long long pid, start;
 
@@ -299,7 +299,7 @@ static int proc_from_json(json_t *o, const char *kpid, const char *kstart, struc
 	return 0;
 }
 
-static int state_from_json(json_t *o, struct pk_state *st)
+static int state_from_json(json_t *o, struct k8s_state *st)
 {
 	const char *user = json_string_value(json_object_get(o, "user"));
 	long long v, created;
@@ -347,7 +347,7 @@ out:
 	return rc;
 }
 
-int pk_state_load(const struct k8s_config *cfg, const char *file, struct pk_state *st,
+int k8s_state_load(const struct k8s_config *cfg, const char *file, struct k8s_state *st,
 		  struct k8s_err *err)
 {
 	struct k8s_buf b = { 0 };
@@ -371,7 +371,7 @@ int pk_state_load(const struct k8s_config *cfg, const char *file, struct pk_stat
 		toklen--;
 	if (o == NULL || state_from_json(o, st) != 0 || toklen > K8S_TOKEN_MAX ||
 	    memchr(tok, '\0', toklen) != NULL || (st->token = strndup(tok, toklen)) == NULL) {
-		pk_state_free(st);
+		k8s_state_free(st);
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "login state corrupt", "%s/%s", cfg->run_dir, file);
 		goto out;
 	}
@@ -383,8 +383,8 @@ out:
 	return rc;
 }
 
-int pk_state_find(const struct k8s_config *cfg, const char *prefix, pk_state_match match,
-		  const void *arg, struct pk_state *st, struct k8s_err *err)
+int k8s_state_find(const struct k8s_config *cfg, const char *prefix, k8s_state_match match,
+		  const void *arg, struct k8s_state *st, struct k8s_err *err)
 {
 	struct dirent *de;
 	struct k8s_err lerr;
@@ -402,13 +402,13 @@ int pk_state_find(const struct k8s_config *cfg, const char *prefix, pk_state_mat
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, prefix, plen) != 0 || de->d_name[plen] != '.')
 			continue;
-		if (pk_state_load(cfg, de->d_name, st, &lerr) != K8S_OK)
+		if (k8s_state_load(cfg, de->d_name, st, &lerr) != K8S_OK)
 			continue;
 		if (match(st, arg)) {
 			rc = K8S_OK;
 			break;
 		}
-		pk_state_free(st);
+		k8s_state_free(st);
 	}
 	closedir(d);
 	if (rc != K8S_OK)
@@ -417,18 +417,18 @@ int pk_state_find(const struct k8s_config *cfg, const char *prefix, pk_state_mat
 	return rc;
 }
 
-static int stale(const struct pk_state *st, const char *name, time_t now)
+static int stale(const struct k8s_state *st, const char *name, time_t now)
 {
 	if (strncmp(name, "auth.", 5) == 0)
-		return st->created + PK_AUTH_STATE_TTL < now || st->created > now + 60 ||
-		       (!pk_proc_alive(&st->self) && !pk_proc_alive(&st->parent));
-	return !pk_proc_alive(&st->leader);
+		return st->created + K8S_AUTH_STATE_TTL < now || st->created > now + 60 ||
+		       (!k8s_proc_alive(&st->self) && !k8s_proc_alive(&st->parent));
+	return !k8s_proc_alive(&st->leader);
 }
 
-void pk_state_gc(const struct k8s_config *cfg)
+void k8s_state_gc(const struct k8s_config *cfg)
 {
 	struct dirent *de;
-	struct pk_state st;
+	struct k8s_state st;
 	struct k8s_err lerr;
 	struct stat sb;
 	time_t now = time(NULL);
@@ -451,13 +451,13 @@ void pk_state_gc(const struct k8s_config *cfg)
 				(void)unlink(path);
 			continue;
 		}
-		if (pk_state_load(cfg, de->d_name, &st, &lerr) != K8S_OK) {
+		if (k8s_state_load(cfg, de->d_name, &st, &lerr) != K8S_OK) {
 			(void)unlink(path);
 			continue;
 		}
 		if (stale(&st, de->d_name, now))
 			(void)unlink(path);
-		pk_state_free(&st);
+		k8s_state_free(&st);
 	}
 	closedir(d);
 }

@@ -1,6 +1,6 @@
-/* users.c: which users pam_k8s handles, the store-side login policy for
+/* handled.c: which users pam_k8s handles, the store-side login policy for
  * those who came in without a token, and recording a token login. */
-#include "pk.h"
+#include "decide.h"
 
 #include <fnmatch.h>
 #include <pwd.h>
@@ -52,7 +52,7 @@ static int surely_not_a_store_user(const struct k8s_config *cfg, const char *use
 	return pw.pw_uid == 0 || pw.pw_uid < lo || pw.pw_uid > hi;
 }
 
-int pk_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_err *err)
+int k8s_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_err *err)
 {
 	int rc;
 
@@ -66,7 +66,7 @@ int pk_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_e
 	return rc;
 }
 
-int pk_user_in_default_store(const char *user)
+int k8s_user_in_default_store(const char *user)
 {
 	struct k8s_err err;
 
@@ -117,7 +117,7 @@ static int policy_for(const struct k8s_config *cfg, const struct k8s_store_user 
 	return K8S_OK;
 }
 
-int pk_store_login_policy(const struct k8s_config *cfg, const char *user, int *found,
+int k8s_store_login_policy(const struct k8s_config *cfg, const char *user, int *found,
 			  struct k8s_err *err)
 {
 	struct k8s_store *st = NULL;
@@ -140,7 +140,7 @@ out:
 	return rc;
 }
 
-int pk_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
+int k8s_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
 		    const struct k8s_login *login, struct k8s_err *err)
 {
 	struct k8s_store *st = NULL;

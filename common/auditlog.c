@@ -1,14 +1,13 @@
-/* audit.c: what pam_k8s tells syslog.  Cluster usernames and groups are
+/* auditlog.c: what pam_k8s tells syslog (through the module).  Cluster usernames and groups are
  * chosen by whoever controls the cluster or the IdP; they are escaped so a
  * name cannot add fields or lines to the audit trail.  Never a token: only
  * its fingerprint. */
-#include "pk.h"
+#include "decide.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
-#include <security/pam_ext.h>
 
 #define AUDIT_MAX 3000
 
@@ -26,7 +25,7 @@ static int put_escaped(struct k8s_buf *b, const char *v)
 	return rc;
 }
 
-int pk_log_kv(struct k8s_buf *b, const char *key, const char *value)
+int k8s_log_kv(struct k8s_buf *b, const char *key, const char *value)
 {
 	if (k8s_buf_printf(b, "%s%s=\"", b->len > 0 ? " " : "", key) != 0 ||
 	    put_escaped(b, value != NULL ? value : "-") != 0)
@@ -43,7 +42,7 @@ static int log_list(struct k8s_buf *b, const char *key, char *const *v, size_t n
 	for (i = 0; i < n && rc == 0; i++)
 		rc = k8s_buf_printf(&l, "%s%s", i ? "," : "", v[i]);
 	if (rc == 0)
-		rc = pk_log_kv(b, key, l.data != NULL ? l.data : "");
+		rc = k8s_log_kv(b, key, l.data != NULL ? l.data : "");
 	k8s_buf_free(&l);
 	return rc;
 }
@@ -53,9 +52,9 @@ static int log_time(struct k8s_buf *b, const char *key, time_t t)
 	char ts[32];
 
 	if (t == 0)
-		return pk_log_kv(b, key, "unknown");
+		return k8s_log_kv(b, key, "unknown");
 	k8s_format_time(t, ts);
-	return pk_log_kv(b, key, ts);
+	return k8s_log_kv(b, key, ts);
 }
 
 static int log_pair(struct k8s_buf *b, const char *key, const char *ns, const char *name,
@@ -67,66 +66,66 @@ static int log_pair(struct k8s_buf *b, const char *key, const char *ns, const ch
 		return 0;
 	snprintf(v, sizeof(v), "%s%s%s%s%s%s", ns ? ns : "", ns ? "/" : "", name,
 		 uid ? " (" : "", uid ? uid : "", uid ? ")" : "");
-	return pk_log_kv(b, key, v);
+	return k8s_log_kv(b, key, v);
 }
 
-static void emit(pam_handle_t *pamh, int prio, struct k8s_buf *b)
+static void emit(struct k8s_answer *an, int prio, struct k8s_buf *b)
 {
 	if (b->data == NULL)
 		return;
 	if (b->len > AUDIT_MAX)
-		pam_syslog(pamh, prio, "%.*s ...(truncated)", AUDIT_MAX, b->data);
+		k8s_answer_log(an, prio, "%.*s ...(truncated)", AUDIT_MAX, b->data);
 	else
-		pam_syslog(pamh, prio, "%s", b->data);
+		k8s_answer_log(an, prio, "%s", b->data);
 }
 
-void pk_audit_login(pam_handle_t *pamh, const char *user, const struct pk_state *st)
+void k8s_log_login(struct k8s_answer *an, const char *user, const struct k8s_state *st)
 {
 	const struct k8s_identity *id = &st->id;
 	struct k8s_buf b = { 0 };
 	int rc;
 
 	rc = k8s_buf_printf(&b, "login");
-	rc |= pk_log_kv(&b, "user", user);
-	rc |= pk_log_kv(&b, "cluster_user", id->username);
-	rc |= pk_log_kv(&b, "cluster_uid", id->uid);
+	rc |= k8s_log_kv(&b, "user", user);
+	rc |= k8s_log_kv(&b, "cluster_user", id->username);
+	rc |= k8s_log_kv(&b, "cluster_uid", id->uid);
 	rc |= log_list(&b, "groups", id->groups, id->n_groups);
 	rc |= log_list(&b, "local_groups", st->local_groups, st->n_local_groups);
-	rc |= pk_log_kv(&b, "method", id->method);
-	rc |= pk_log_kv(&b, "issuer", id->issuer);
-	rc |= pk_log_kv(&b, "token", id->fingerprint);
+	rc |= k8s_log_kv(&b, "method", id->method);
+	rc |= k8s_log_kv(&b, "issuer", id->issuer);
+	rc |= k8s_log_kv(&b, "token", id->fingerprint);
 	rc |= log_time(&b, "expires", id->exp);
-	rc |= pk_log_kv(&b, "rhost", st->rhost);
+	rc |= k8s_log_kv(&b, "rhost", st->rhost);
 	rc |= log_pair(&b, "serviceaccount", id->namespace_, id->sa_name, id->sa_uid);
 	rc |= log_pair(&b, "pod", id->namespace_, id->pod_name, id->pod_uid);
 	rc |= log_pair(&b, "node", NULL, id->node_name, id->node_uid);
 	if (rc == 0)
-		emit(pamh, LOG_NOTICE, &b);
+		emit(an, LOG_NOTICE, &b);
 	else
-		pam_syslog(pamh, LOG_NOTICE, "login user=%s (audit line incomplete: out of memory)", user);
+		k8s_answer_log(an, LOG_NOTICE, "login user=%s (audit line incomplete: out of memory)", user);
 	k8s_buf_free(&b);
 }
 
-void pk_log_refusal(pam_handle_t *pamh, const char *what, const char *user,
+void k8s_log_refusal(struct k8s_answer *an, const char *what, const char *user,
 		    const struct k8s_identity *id, const struct k8s_err *err)
 {
 	struct k8s_buf b = { 0 };
 	int rc;
 
 	rc = k8s_buf_printf(&b, "%s", what);
-	rc |= pk_log_kv(&b, "user", user);
-	rc |= pk_log_kv(&b, "status", k8s_status_name(err->status));
-	rc |= pk_log_kv(&b, "reason", err->reason);
-	rc |= pk_log_kv(&b, "detail", err->detail);
+	rc |= k8s_log_kv(&b, "user", user);
+	rc |= k8s_log_kv(&b, "status", k8s_status_name(err->status));
+	rc |= k8s_log_kv(&b, "reason", err->reason);
+	rc |= k8s_log_kv(&b, "detail", err->detail);
 	if (id != NULL && id->username != NULL) {
-		rc |= pk_log_kv(&b, "cluster_user", id->username);
-		rc |= pk_log_kv(&b, "cluster_uid", id->uid);
+		rc |= k8s_log_kv(&b, "cluster_user", id->username);
+		rc |= k8s_log_kv(&b, "cluster_uid", id->uid);
 	}
 	if (id != NULL && id->fingerprint[0] != '\0')
-		rc |= pk_log_kv(&b, "token", id->fingerprint);
+		rc |= k8s_log_kv(&b, "token", id->fingerprint);
 	if (rc == 0)
-		emit(pamh, err->status == K8S_REFUSED ? LOG_NOTICE : LOG_ERR, &b);
+		emit(an, err->status == K8S_REFUSED ? LOG_NOTICE : LOG_ERR, &b);
 	else
-		pam_syslog(pamh, LOG_ERR, "%s user=%s (log line incomplete: out of memory)", what, user);
+		k8s_answer_log(an, LOG_ERR, "%s user=%s (log line incomplete: out of memory)", what, user);
 	k8s_buf_free(&b);
 }

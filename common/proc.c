@@ -1,7 +1,7 @@
 /* proc.c: naming processes across fork and pid reuse.  A pid alone can be
  * recycled; (pid, start time since boot) cannot within one boot, so state
  * keyed by it can never be picked up by an unrelated later process. */
-#include "pk.h"
+#include "decide.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +33,7 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 
 /* /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ...".  comm
  * may hold anything, ')' included, so fields count from the last ')'. */
-int pk_proc_get(pid_t pid, struct pk_proc *p, pid_t *ppid)
+int k8s_proc_get(pid_t pid, struct k8s_proc *p, pid_t *ppid)
 {
 	char path[64], buf[1024], *s, *end;
 	unsigned long long v = 0;
@@ -68,28 +68,24 @@ int pk_proc_get(pid_t pid, struct pk_proc *p, pid_t *ppid)
 	return 0;
 }
 
-int pk_proc_self(struct pk_proc *p)
+int k8s_proc_same(const struct k8s_proc *a, const struct k8s_proc *b)
 {
-	return pk_proc_get(getpid(), p, NULL);
+	return a->pid == b->pid && a->start == b->start;
 }
 
-int pk_proc_parent(struct pk_proc *p)
+int k8s_proc_alive(const struct k8s_proc *p)
 {
-	return pk_proc_get(getppid(), p, NULL);
-}
+	struct k8s_proc now;
 
-int pk_proc_alive(const struct pk_proc *p)
-{
-	struct pk_proc now;
-
-	if (p->pid <= 0 || pk_proc_get(p->pid, &now, NULL) != 0)
+	if (p->pid <= 0 || k8s_proc_get(p->pid, &now, NULL) != 0)
 		return 0;
 	return now.start == p->start;
 }
 
 /* The audit session id pam_loginuid started; every descendant inherits
- * it and no unprivileged process can change it.  -1 when unset. */
-long long pk_audit_sessionid(void)
+ * it (the helper too: it is the caller's child) and no unprivileged
+ * process can change it.  -1 when unset. */
+long long k8s_audit_sessionid(void)
 {
 	char buf[32], *end;
 	unsigned long long v;

@@ -9,14 +9,13 @@
  *     missing byte count, a wrong offset or a digest mismatch;
  *   - unframed: accepted whole, except at the lengths clients cut at
  *     (2^k - 1), where "whole" and "cut" look the same. */
-#include "pk.h"
+#include "frame.h"
 
 #include <string.h>
 
-#include "jwt.h"
 
 /* Every buffer size a client may use, minus its NUL: 255 .. 16383. */
-int pk_cut_length(size_t len)
+int k8s_cut_length(size_t len)
 {
 	size_t k;
 
@@ -26,7 +25,7 @@ int pk_cut_length(size_t len)
 	return 0;
 }
 
-void pk_trim(const char **s, size_t *len)
+void k8s_trim(const char **s, size_t *len)
 {
 	const char *p = *s;
 	size_t n = *len;
@@ -91,16 +90,16 @@ static int take_digest(const char *s, size_t len, size_t *pos, char out[17])
 	return 0;
 }
 
-static int frame_bad(struct pk_frame *f, struct k8s_err *err, const char *reason,
+static int frame_bad(struct k8s_frame *f, struct k8s_err *err, const char *reason,
 		     const char *detail)
 {
 	k8s_buf_free(&f->tok);
 	k8s_err_set(err, K8S_REFUSED, reason, "%s", detail);
-	return PK_FRAME_BAD;
+	return K8S_FRAME_BAD;
 }
 
 /* Append data; complete when total reached and the digest matches. */
-static int frame_take(struct pk_frame *f, const char *data, size_t n, struct k8s_err *err)
+static int frame_take(struct k8s_frame *f, const char *data, size_t n, struct k8s_err *err)
 {
 	char fp[17];
 
@@ -113,10 +112,10 @@ static int frame_take(struct pk_frame *f, const char *data, size_t n, struct k8s
 	if (k8s_buf_append(&f->tok, data, n) != 0)
 		return frame_bad(f, err, "out of memory", "assembling the token failed");
 	if (f->tok.len < f->total) {
-		if (f->rounds >= PK_FRAME_MAX_ROUNDS)
+		if (f->rounds >= K8S_FRAME_MAX_ROUNDS)
 			return frame_bad(f, err, "too many token chunks",
 					 "the client sent more chunks than the protocol allows");
-		return PK_FRAME_MORE;
+		return K8S_FRAME_MORE;
 	}
 	k8s_token_fingerprint(f->tok.data, f->tok.len, fp);
 	if (strcmp(fp, f->digest) != 0)
@@ -125,20 +124,20 @@ static int frame_take(struct pk_frame *f, const char *data, size_t n, struct k8s
 	if (k8s_buf_append(&f->tok, "", 1) != 0)
 		return frame_bad(f, err, "out of memory", "assembling the token failed");
 	f->tok.len--;
-	return PK_FRAME_DONE;
+	return K8S_FRAME_DONE;
 }
 
-int pk_frame_first(struct pk_frame *f, const char *ans, size_t len, struct k8s_err *err)
+int k8s_frame_first(struct k8s_frame *f, const char *ans, size_t len, struct k8s_err *err)
 {
-	size_t pos = sizeof(PK_FRAME_MAGIC) - 1, total;
+	size_t pos = sizeof(K8S_FRAME_MAGIC) - 1, total;
 
 	memset(f, 0, sizeof(*f));
 	f->rounds = 1;
-	pk_trim(&ans, &len);
+	k8s_trim(&ans, &len);
 	if (len == 0)
-		return frame_bad(f, err, PK_REASON_NO_TOKEN, "the answer was empty");
-	if (len < pos || memcmp(ans, PK_FRAME_MAGIC, pos) != 0) {
-		if (pk_cut_length(len))
+		return frame_bad(f, err, K8S_REASON_NO_TOKEN, "the answer was empty");
+	if (len < pos || memcmp(ans, K8S_FRAME_MAGIC, pos) != 0) {
+		if (k8s_cut_length(len))
 			return frame_bad(f, err, "token may have been cut by the client",
 					 "an unframed answer of a length clients cut at; send it framed");
 		if (len > K8S_TOKEN_MAX)
@@ -148,7 +147,7 @@ int pk_frame_first(struct pk_frame *f, const char *ans, size_t len, struct k8s_e
 		if (k8s_buf_append(&f->tok, ans, len) != 0 || k8s_buf_append(&f->tok, "", 1) != 0)
 			return frame_bad(f, err, "out of memory", "copying the token failed");
 		f->tok.len--;
-		return PK_FRAME_DONE;
+		return K8S_FRAME_DONE;
 	}
 	if (take_number(ans, len, &pos, &total) != 0 || total == 0 || total > K8S_TOKEN_MAX ||
 	    take_digest(ans, len, &pos, f->digest) != 0)
@@ -158,12 +157,12 @@ int pk_frame_first(struct pk_frame *f, const char *ans, size_t len, struct k8s_e
 	return frame_take(f, ans + pos, len - pos, err);
 }
 
-int pk_frame_next(struct pk_frame *f, const char *ans, size_t len, struct k8s_err *err)
+int k8s_frame_next(struct k8s_frame *f, const char *ans, size_t len, struct k8s_err *err)
 {
 	size_t pos = 0, off;
 
 	f->rounds++;
-	pk_trim(&ans, &len);
+	k8s_trim(&ans, &len);
 	if (take_number(ans, len, &pos, &off) != 0)
 		return frame_bad(f, err, "malformed token chunk",
 				 "a continuation answer does not start with <offset>:");
@@ -173,7 +172,7 @@ int pk_frame_next(struct pk_frame *f, const char *ans, size_t len, struct k8s_er
 	return frame_take(f, ans + pos, len - pos, err);
 }
 
-void pk_frame_free(struct pk_frame *f)
+void k8s_frame_free(struct k8s_frame *f)
 {
 	k8s_buf_free(&f->tok);
 	memset(f, 0, sizeof(*f));

@@ -1,0 +1,193 @@
+/* decide_account.c: pam_sm_acct_mgmt's decisions.
+ *   - This handle's auth accepted a token: re-check the login policy for
+ *     that identity (from the auth state it left).
+ *   - The caller runs inside a token login session of this user (sudo,
+ *     su, anything started from that session): ask the cluster again with
+ *     the session's token, never the review cache, and check that every
+ *     group the login granted is still granted (and sudo's
+ *     SubjectAccessReview when configured).  This does not depend on a
+ *     module argument, so every stack with pam_k8s's account line,
+ *     Debian's common-account included, re-validates.
+ *   - Otherwise, a store user who came in another way (an ssh key): the
+ *     store's policy; with the `revalidate` argument (sudo's stack) a
+ *     refusal instead, since only a token session can be re-validated. */
+#include "decide.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "sar.h"
+#include "validate.h"
+
+/* Mapping, root, allowedGroups and the binding, for an identity that was
+ * validated earlier (in this handle's auth). */
+static int recheck_identity(const struct k8s_config *cfg, const char *user,
+			    const struct k8s_identity *id, struct k8s_err *err)
+{
+	struct k8s_login login;
+	int rc;
+
+	rc = k8s_authorize_login(cfg, id, user, &login, err);
+	if (rc == K8S_OK)
+		k8s_login_free(&login);
+	return rc;
+}
+
+static int has_local_group(const struct k8s_login *l, const char *g, size_t glen)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_groups; i++)
+		if (strlen(l->groups[i].name) == glen && strncmp(l->groups[i].name, g, glen) == 0)
+			return 1;
+	return 0;
+}
+
+/* The login's groups must all still be granted, and group=A,B (when
+ * given) must name one of them. */
+static int groups_still_held(const struct k8s_request *rq, const struct k8s_state *st,
+			     const struct k8s_login *l, struct k8s_err *err)
+{
+	const char *p, *e;
+	size_t i;
+
+	for (i = 0; i < st->n_local_groups; i++)
+		if (!has_local_group(l, st->local_groups[i], strlen(st->local_groups[i])))
+			return k8s_err_set(err, K8S_REFUSED, "group no longer granted",
+					   "the cluster no longer grants local group %s",
+					   st->local_groups[i]);
+	if (rq->groups[0] == '\0')
+		return K8S_OK;
+	for (p = rq->groups; *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ',');
+		if (e > p && has_local_group(l, p, (size_t)(e - p)))
+			return K8S_OK;
+	}
+	return k8s_err_set(err, K8S_REFUSED, "not in a required group",
+			   "the token grants none of the local groups %s", rq->groups);
+}
+
+/* Ask the cluster again about the session's token: never the review
+ * cache; the same mapping, the same binding, the same groups. */
+static int revalidate_session(const struct k8s_config *cfg, const struct k8s_request *rq,
+			      const struct k8s_state *st, struct k8s_identity *id,
+			      struct k8s_err *err)
+{
+	struct k8s_login login;
+	int rc;
+
+	memset(&login, 0, sizeof(login));
+	rc = k8s_validate_token(cfg, st->token, K8S_VALIDATE_NO_CACHE, id, err);
+	if (rc != K8S_OK)
+		goto out;
+	rc = k8s_authorize_login(cfg, id, st->user, &login, err);
+	if (rc != K8S_OK)
+		goto out;
+	if (strcmp(login.binding, st->binding) != 0) {
+		rc = k8s_err_set(err, K8S_REFUSED, "identity binding mismatch",
+				 "the session's identity %s is now %s", st->binding, login.binding);
+		goto out;
+	}
+	rc = groups_still_held(rq, st, &login, err);
+	/* login.sudoSubjectAccessReview (a no-op unless configured): asked
+	 * fresh on every re-validation, so revoking the RoleBinding in the
+	 * cluster ends sudo at the next attempt; any error refuses. */
+	if (rc == K8S_OK)
+		rc = k8s_sar_check(cfg, id, st->user, K8S_SAR_SUDO, err);
+out:
+	k8s_login_free(&login);
+	return rc;
+}
+
+/* The auth state this handle's auth left, checked to be this caller's. */
+static int this_handles_login(const struct k8s_config *cfg, const struct k8s_request *rq,
+			      struct k8s_state *st, struct k8s_err *err)
+{
+	struct k8s_proc me;
+
+	if (!k8s_hp_valid_handle(rq->handle) || strncmp(rq->handle, "auth.", 5) != 0)
+		return k8s_err_set(err, K8S_REFUSED, "login state missing",
+				   "auth succeeded in this handle but named no state");
+	if (k8s_state_load(cfg, rq->handle, st, err) != K8S_OK)
+		return k8s_err_set(err, K8S_REFUSED, "login state missing",
+				   "the state auth left (%s) is gone", rq->handle);
+	if (strcmp(st->user, rq->user) != 0 || k8s_proc_get(rq->caller, &me, NULL) != 0 ||
+	    (!k8s_proc_same(&st->self, &me) && !k8s_proc_same(&st->parent, &me)))
+		return k8s_err_set(err, K8S_REFUSED, "login state mismatch",
+				   "the state %s belongs to another login", rq->handle);
+	return K8S_OK;
+}
+
+void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *rq,
+			struct k8s_answer *an)
+{
+	struct k8s_state st;
+	struct k8s_identity id;
+	struct k8s_err err;
+	int rc, ours, found = 0;
+
+	memset(&st, 0, sizeof(st));
+	memset(&id, 0, sizeof(id));
+	k8s_err_clear(&err);
+	ours = k8s_user_is_ours(cfg, rq->user, &err);
+	if (ours <= 0) {
+		if (ours < 0)
+			k8s_log_refusal(an, "account refused", rq->user, NULL, &err);
+		an->verdict = ours < 0 ? K8S_HV_REFUSED : K8S_HV_IGNORE;
+		goto out;
+	}
+	if (rq->flags & K8S_HPF_BAD_ARGS) {
+		k8s_err_set(&err, K8S_REFUSED, "unknown module argument",
+			    "the PAM stack line has an argument pam_k8s does not know (logged above); fix the line");
+		k8s_log_refusal(an, "account refused", rq->user, NULL, &err);
+		an->verdict = K8S_HV_REFUSED;
+		goto out;
+	}
+	if (rq->flags & K8S_HPF_HAS_LOGIN) {
+		rc = this_handles_login(cfg, rq, &st, &err);
+		if (rc == K8S_OK && st.id.exp != 0 && st.id.exp <= time(NULL))
+			rc = k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
+		if (rc == K8S_OK)
+			rc = recheck_identity(cfg, rq->user, &st.id, &err);
+		if (rc != K8S_OK)
+			k8s_log_refusal(an, "account refused", rq->user, &st.id, &err);
+		an->verdict = rc == K8S_OK ? K8S_HV_OK : K8S_HV_REFUSED;
+		goto out;
+	}
+	/* sudo, su, anything run from a token login: ask the cluster again. */
+	rc = k8s_find_caller_session(cfg, rq, &st, &err);
+	if (rc == K8S_OK) {
+		rc = revalidate_session(cfg, rq, &st, &id, &err);
+		if (rc != K8S_OK) {
+			if (id.fingerprint[0] == '\0')
+				memcpy(id.fingerprint, st.id.fingerprint, sizeof(id.fingerprint));
+			k8s_log_refusal(an, "revalidation refused", rq->user, &id, &err);
+			an->verdict = err.status == K8S_UNAVAILABLE ? K8S_HV_UNAVAILABLE : K8S_HV_REFUSED;
+		} else {
+			k8s_answer_debug(an, rq, "%s: session token re-validated", rq->user);
+			an->verdict = K8S_HV_OK;
+		}
+		goto out;
+	}
+	if (rc != K8S_REFUSED || (rq->flags & K8S_HPF_REVALIDATE)) {
+		/* `revalidate` (sudo's stack): only a token session may pass */
+		k8s_log_refusal(an, "revalidation refused", rq->user, NULL, &err);
+		an->verdict = K8S_HV_REFUSED;
+		goto out;
+	}
+	k8s_err_clear(&err);
+	rc = k8s_store_login_policy(cfg, rq->user, &found, &err);
+	if (rc != K8S_OK) {
+		k8s_log_refusal(an, "account refused", rq->user, NULL, &err);
+		an->verdict = K8S_HV_REFUSED;
+	} else {
+		k8s_answer_debug(an, rq, "%s: store policy %s", rq->user,
+				 found ? "passed" : "not applicable");
+		an->verdict = found ? K8S_HV_OK : K8S_HV_IGNORE;
+	}
+out:
+	k8s_identity_free(&id);
+	k8s_state_free(&st);
+}

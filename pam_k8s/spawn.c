@@ -1,0 +1,503 @@
+/* spawn.c: starting k8s-auth-helper from inside sshd, su, sudo or login,
+ * whose environment, limits, descriptors, signal state and umask were
+ * chosen by whoever started them, and getting exactly one answer back.
+ *
+ * What the caller controls must not reach the helper:
+ *   - the executable is opened through a chain of directories each checked
+ *     to be root-owned and not group/world-writable, never through PATH,
+ *     and run from that descriptor (execveat), so it cannot be swapped
+ *     between the check and the exec;
+ *   - environment: built from nothing (PATH only);
+ *   - descriptors: 0 and 1 the socketpair, 2 /dev/null, all others closed;
+ *   - every resource limit reset to a fixed value (RLIMIT_CORE 0: a core
+ *     would hold the token), nice 0, signal mask empty, every handler
+ *     default, umask 077, working directory /, PR_SET_NO_NEW_PRIVS, its
+ *     own process group, killed with its caller (PR_SET_PDEATHSIG);
+ *   - a root caller (euid 0: sshd, su, sudo, login) gets a helper with
+ *     real, effective and saved uid and gid 0 and no supplementary groups;
+ *     any other caller one with its own ids (it reads only what the
+ *     caller could).
+ *
+ * The caller's SIGCHLD handling: the child is created with clone() and
+ * no exit signal, so no SIGCHLD is sent for it and a caller's
+ * waitpid(-1, ...) (sshd's and sudo's handlers) cannot reap it; only
+ * waitpid(pid, __WALL) here does.  SIGPIPE: we write with send(...,
+ * MSG_NOSIGNAL), so a helper that is gone is an error, not a signal.
+ *
+ * The child runs between clone() and exec without glibc's fork
+ * bookkeeping, so it calls only async-signal-safe functions and raw
+ * system calls for credentials (glibc's setresuid would try to reach the
+ * caller's other threads); everything it needs is prepared before. */
+#include "pk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HELPER_EXIT_SETUP 127  /* the child failed before exec */
+
+static void why(struct pk_helper *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void why(struct pk_helper *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->why, sizeof(h->why), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the executable ---- */
+
+static int trusted(const struct stat *sb)
+{
+	return sb->st_uid == 0 && (sb->st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+/* Open path (absolute) walking from / with O_NOFOLLOW, every directory
+ * and the file checked.  The descriptor, or -1 with h->why set. */
+static int open_helper(struct pk_helper *h, const char *path)
+{
+	char comp[256];
+	const char *p = path, *e;
+	struct stat sb;
+	int dfd, fd;
+	size_t n;
+
+	if (path[0] != '/') {
+		why(h, "helper path %s is not absolute", path);
+		return -1;
+	}
+	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &sb) != 0 || !trusted(&sb)) {
+		why(h, "/ is not root-owned or is writable by others");
+		goto bad;
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		n = (size_t)(e - p);
+		if (n == 0 || n >= sizeof(comp)) {
+			why(h, "helper path %s is malformed", path);
+			goto bad;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (*e == '\0')
+			break;
+		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dfd);
+		dfd = fd;
+		if (dfd < 0) {
+			why(h, "helper directory %.*s: %s", (int)(e - path), path, strerror(errno));
+			goto bad;
+		}
+		if (fstat(dfd, &sb) != 0 || !trusted(&sb)) {
+			why(h, "helper directory %.*s is not root-owned or is writable by group or others",
+			    (int)(e - path), path);
+			goto bad;
+		}
+		p = e;
+	}
+	fd = openat(dfd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0) {
+		why(h, "helper %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !trusted(&sb) ||
+	    (sb.st_mode & S_IXUSR) == 0 || (sb.st_mode & (S_ISUID | S_ISGID)) != 0) {
+		why(h, "helper %s is not a root-owned executable writable only by root", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+bad:
+	if (dfd >= 0)
+		close(dfd);
+	return -1;
+}
+
+/* ---- the child ---- */
+
+struct limit {
+	int resource;
+	rlim_t cur, max;
+};
+
+static const struct limit limits[] = {
+	{ RLIMIT_CORE, 0, 0 },
+	{ RLIMIT_CPU, 30, 30 },
+	{ RLIMIT_FSIZE, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_DATA, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_AS, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_RSS, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_STACK, 8u << 20, RLIM_INFINITY },
+	{ RLIMIT_NOFILE, 1024, 4096 },
+	{ RLIMIT_NPROC, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_MEMLOCK, 8u << 20, 8u << 20 },
+	{ RLIMIT_LOCKS, RLIM_INFINITY, RLIM_INFINITY },
+	{ RLIMIT_SIGPENDING, 4096, 4096 },
+	{ RLIMIT_MSGQUEUE, 819200, 819200 },
+	{ RLIMIT_NICE, 0, 0 },
+	{ RLIMIT_RTPRIO, 0, 0 },
+	{ RLIMIT_RTTIME, RLIM_INFINITY, RLIM_INFINITY },
+};
+
+/* The fixed value, or, where it cannot be raised to (no CAP_SYS_RESOURCE:
+ * a caller that is not root, or root in a container), as far as the hard
+ * limit allows.  Lowering always works, so RLIMIT_CORE 0 and the CPU
+ * bound always hold; a limit the caller set too low to work with makes
+ * the helper fail, which is a refusal. */
+static int set_limits(void)
+{
+	struct rlimit rl, want;
+	size_t i;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		want.rlim_cur = limits[i].cur;
+		want.rlim_max = limits[i].max;
+		if (setrlimit(limits[i].resource, &want) == 0)
+			continue;
+		if (getrlimit(limits[i].resource, &rl) != 0)
+			return -1;
+		if (want.rlim_cur > rl.rlim_max)
+			want.rlim_cur = rl.rlim_max;
+		want.rlim_max = rl.rlim_max;
+		if (setrlimit(limits[i].resource, &want) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void close_from(int lo, int hi)
+{
+	int fd;
+
+	if (lo > hi)
+		return;
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0) == 0)
+		return;
+#endif
+	for (fd = lo; fd <= hi && fd < 65536; fd++)
+		(void)close(fd);
+}
+
+static void __attribute__((noreturn))
+child(int sock, int devnull, int exe, int as_root, char *const argv[], char *const envp[])
+{
+	struct sigaction dfl;
+	sigset_t none;
+	int s, n, x, sig;
+
+	/* signals first: a handler of the caller's must never run here */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	if (setpgid(0, 0) != 0)
+		_exit(HELPER_EXIT_SETUP);
+	if (set_limits() != 0)
+		_exit(HELPER_EXIT_SETUP - 1);
+	/* descriptors: move ours above 2, then 0/1 = socket, 2 = /dev/null */
+	s = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+	n = fcntl(devnull, F_DUPFD_CLOEXEC, 3);
+	x = fcntl(exe, F_DUPFD_CLOEXEC, 3);
+	if (s < 0 || n < 0 || x < 0 || dup2(s, 0) != 0 || dup2(s, 1) != 1 || dup2(n, 2) != 2)
+		_exit(HELPER_EXIT_SETUP - 2);
+	/* everything else closed; x stays (close-on-exec) for execveat */
+	close_from(3, x - 1);
+	close_from(x + 1, INT_MAX);
+	if (as_root) {
+		if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, 0, 0, 0) != 0 ||
+		    syscall(SYS_setresuid, 0, 0, 0) != 0)
+			_exit(HELPER_EXIT_SETUP - 3);
+	}
+	umask(077);
+	if (chdir("/") != 0 || setpriority(PRIO_PROCESS, 0, 0) != 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		_exit(HELPER_EXIT_SETUP - 4);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
+		_exit(HELPER_EXIT_SETUP);
+	syscall(SYS_execveat, x, "", argv, envp, AT_EMPTY_PATH);
+	_exit(HELPER_EXIT_SETUP - 5);
+}
+
+/* ---- the parent ---- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pk_helper_start(struct pk_helper *h, int timeout_s)
+{
+	static char *const argv[] = { "k8s-auth-helper", NULL };
+	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	sigset_t all, old;
+	int sv[2] = { -1, -1 }, devnull = -1, exe = -1, as_root = geteuid() == 0;
+	long pid;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	h->timeout_ms = (timeout_s > 0 && timeout_s < PK_HELPER_CAP_S ? timeout_s : PK_HELPER_CAP_S) * 1000;
+	exe = open_helper(h, K8S_HELPER_PATH);
+	if (exe < 0)
+		goto fail;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		why(h, "cannot set up the helper's descriptors: %s", strerror(errno));
+		goto fail;
+	}
+	/* no signal handler of the caller's may run in the child before it
+	 * resets them: block everything across clone() */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L);
+	if (pid == 0)
+		child(sv[1], devnull, exe, as_root, argv, envp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		why(h, "cannot start the helper: %s", strerror(errno));
+		goto fail;
+	}
+	h->pid = (pid_t)pid;
+	h->fd = sv[0];
+	close(sv[1]);
+	close(devnull);
+	close(exe);
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (devnull >= 0)
+		close(devnull);
+	if (exe >= 0)
+		close(exe);
+	return -1;
+}
+
+/* After an early end of file: say how the helper ended, if it has. */
+static void ended(struct pk_helper *h)
+{
+	int st, i;
+
+	for (i = 0; i < 50; i++) {
+		if (waitpid(h->pid, &st, __WALL | WNOHANG) == h->pid) {
+			h->pid = 0;
+			if (WIFSIGNALED(st))
+				why(h, "the helper was killed by signal %d before answering", WTERMSIG(st));
+			else if (WIFEXITED(st) && WEXITSTATUS(st) > HELPER_EXIT_SETUP - 8 &&
+				 WEXITSTATUS(st) <= HELPER_EXIT_SETUP)
+				why(h, "the helper could not be set up (step %d)",
+				    HELPER_EXIT_SETUP - WEXITSTATUS(st));
+			else
+				why(h, "the helper exited with status %d before answering",
+				    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			return;
+		}
+		usleep(1000);
+	}
+}
+
+void pk_helper_kill(struct pk_helper *h)
+{
+	int st;
+
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	if (h->pid > 0) {
+		(void)kill(-h->pid, SIGKILL);
+		(void)kill(h->pid, SIGKILL);
+		while (waitpid(h->pid, &st, __WALL) < 0 && errno == EINTR)
+			;
+	}
+	h->pid = 0;
+}
+
+/* Wait until fd is ready for `events` or the deadline passes.
+ * 1 ready, 0 timed out, -1 error. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		return r > 0;
+	}
+}
+
+static int send_all(struct pk_helper *h, const char *p, size_t n, long long deadline)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if (wait_fd(h->fd, POLLOUT, deadline) != 1) {
+			why(h, "the helper did not take the request in time");
+			return -1;
+		}
+		w = send(h->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w < 0) {
+			why(h, "the helper is gone (%s)", strerror(errno));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Read exactly n bytes.  0, or -1 (why set). */
+static int recv_all(struct pk_helper *h, unsigned char *p, size_t n, long long deadline)
+{
+	ssize_t r;
+	int w;
+
+	while (n > 0) {
+		w = wait_fd(h->fd, POLLIN, deadline);
+		if (w != 1) {
+			why(h, w == 0 ? "the helper did not answer within %d s"
+				      : "waiting for the helper failed", h->timeout_ms / 1000);
+			return -1;
+		}
+		r = recv(h->fd, p, n, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			why(h, "the helper ended without a whole answer");
+			if (r == 0)
+				ended(h);
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int pk_helper_exchange(struct pk_helper *h, struct k8s_buf *req, struct k8s_hp_answer *ans)
+{
+	unsigned char hdr[K8S_HP_HEADER], *msg = NULL;
+	long long deadline = now_ms() + h->timeout_ms;
+	uint32_t plen;
+	uint8_t type, want = (uint8_t)req->data[4];
+	int rc = -1;
+
+	if (send_all(h, req->data, req->len, deadline) != 0 ||
+	    recv_all(h, hdr, sizeof(hdr), deadline) != 0)
+		goto out;
+	if (k8s_hp_header(hdr, sizeof(hdr), &type, &plen) != 0) {
+		why(h, "the helper's answer is malformed (header)");
+		goto out;
+	}
+	msg = malloc(sizeof(hdr) + plen);
+	if (msg == NULL) {
+		why(h, "out of memory reading the helper's answer");
+		goto out;
+	}
+	memcpy(msg, hdr, sizeof(hdr));
+	if (recv_all(h, msg + sizeof(hdr), plen, deadline) != 0)
+		goto out;
+	if (k8s_hp_decode_answer(msg, sizeof(hdr) + plen, ans) != 0) {
+		why(h, "the helper's answer is malformed");
+		goto out;
+	}
+	if (ans->type != want || ans->seq != h->seq) {
+		why(h, "the helper answered another request (type %u, sequence %llu)",
+		    (unsigned)ans->type, (unsigned long long)ans->seq);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(msg);
+	if (rc != 0)
+		pk_helper_kill(h);
+	return rc;
+}
+
+int pk_helper_finish(struct pk_helper *h)
+{
+	long long deadline = now_ms() + h->timeout_ms;
+	unsigned char extra;
+	ssize_t r;
+	pid_t w;
+	int st = 0, rc = -1;
+
+	if (h->pid <= 0)
+		return -1;
+	(void)shutdown(h->fd, SHUT_WR);
+	for (;;) {
+		if (wait_fd(h->fd, POLLIN, deadline) != 1) {
+			why(h, "the helper did not exit within %d s", h->timeout_ms / 1000);
+			goto out;
+		}
+		r = recv(h->fd, &extra, 1, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r != 0) {
+			why(h, r > 0 ? "the helper answered more than asked" : "reading from the helper failed");
+			goto out;
+		}
+		break;
+	}
+	/* end of file: the helper closed its end, at exit; reap it */
+	for (;;) {
+		w = waitpid(h->pid, &st, __WALL | WNOHANG);
+		if (w == h->pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			why(h, "the helper vanished (%s)", strerror(errno));
+			goto out;
+		}
+		if (now_ms() >= deadline) {
+			why(h, "the helper did not exit within %d s", h->timeout_ms / 1000);
+			goto out;
+		}
+		usleep(200);
+	}
+	h->pid = 0;
+	if (WIFSIGNALED(st))
+		why(h, "the helper was killed by signal %d", WTERMSIG(st));
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		why(h, "the helper exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	else
+		rc = 0;
+out:
+	pk_helper_kill(h);
+	return rc;
+}
