@@ -13,6 +13,7 @@
  *     refusal instead, since only a token session can be re-validated. */
 #include "decide.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -165,8 +166,12 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 				memcpy(id.fingerprint, st.id.fingerprint, sizeof(id.fingerprint));
 			k8s_log_refusal(an, "revalidation refused", rq->user, &id, &err);
 			an->verdict = err.status == K8S_UNAVAILABLE ? K8S_HV_UNAVAILABLE : K8S_HV_REFUSED;
+			snprintf(an->handle, sizeof(an->handle), "%s", st.file);
 		} else {
 			k8s_answer_debug(an, rq, "%s: session token re-validated", rq->user);
+			/* the session re-validated: the module need not ask again
+			 * in this transaction (sudo's stack may hold two lines) */
+			snprintf(an->handle, sizeof(an->handle), "%s", st.file);
 			an->verdict = K8S_HV_OK;
 		}
 		goto out;

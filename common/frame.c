@@ -142,6 +142,11 @@ int k8s_frame_first(struct k8s_frame *f, const char *ans, size_t len, struct k8s
 					 "an unframed answer of a length clients cut at; send it framed");
 		if (len > K8S_TOKEN_MAX)
 			return frame_bad(f, err, "malformed token", "the answer is too long for a token");
+		/* the engine's precheck says the same; saying it here keeps a
+		 * NUL or a line break from ever being taken for part of a token */
+		if (!token_bytes(ans, len))
+			return frame_bad(f, err, "malformed token",
+					 "the token has bytes outside printable ASCII or blanks inside");
 		f->total = len;
 		memset(f->digest, 0, sizeof(f->digest));
 		if (k8s_buf_append(&f->tok, ans, len) != 0 || k8s_buf_append(&f->tok, "", 1) != 0)

@@ -3,6 +3,7 @@
  * conversation, is in auth.c. */
 #include "pk.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -34,7 +35,7 @@ const char *pk_get_user(pam_handle_t *pamh, int prompt)
 /* One request for a phase without a conversation: the verdict, or
  * *failed when the helper could not give one. */
 static int ask_once(pam_handle_t *pamh, const struct pk_args *a, int type, const char *user,
-		    const struct pk_extra *x, int *failed)
+		    const struct pk_extra *x, int *failed, char *handle)
 {
 	struct k8s_hp_answer *ans = malloc(sizeof(*ans));
 	struct pk_helper h;
@@ -45,13 +46,72 @@ static int ask_once(pam_handle_t *pamh, const struct pk_args *a, int type, const
 		return verdict;
 	memset(&h, 0, sizeof(h));
 	h.fd = -1;
+	if (handle != NULL)
+		handle[0] = '\0';
 	if (pk_ask(pamh, a, &h, type, user, x, 0, ans) == 0) {
 		*failed = 0;
 		verdict = ans->verdict;
+		if (handle != NULL)
+			memcpy(handle, ans->handle, sizeof(ans->handle));
 	}
 	pk_helper_kill(&h);
 	free(ans);
 	return verdict;
+}
+
+/* A re-validation of the caller's token session succeeded earlier in this
+ * transaction (sudo's stack may hold pam_k8s's account line twice: the
+ * `revalidate` line and common-account's).  It counts for a later line
+ * that asks no more: the same user, and no group= or the same one. */
+#define PK_DATA_REVALIDATED "pam_k8s.revalidated"
+
+struct pk_revalidated {
+	char user[64];
+	char groups[512];
+	int rc;              /* the PAM code that re-validation gave */
+};
+
+static void revalidated_cleanup(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	free(data);
+}
+
+/* 1 with *rc when an earlier answer stands: a refusal always, a success
+ * when this line asks no more than the earlier one did. */
+static int already_revalidated(pam_handle_t *pamh, const struct pk_args *a, const char *user,
+			       int *rc)
+{
+	const void *data = NULL;
+	const struct pk_revalidated *r;
+
+	if (a->bad || pam_get_data(pamh, PK_DATA_REVALIDATED, &data) != PAM_SUCCESS || data == NULL)
+		return 0;
+	r = data;
+	if (strcmp(r->user, user) != 0 ||
+	    (r->rc == PAM_SUCCESS && a->groups != NULL && strcmp(a->groups, r->groups) != 0))
+		return 0;
+	pk_debug(pamh, a, "%s: re-validated earlier in this transaction", user);
+	*rc = r->rc;
+	return 1;
+}
+
+static void remember_revalidation(pam_handle_t *pamh, const struct pk_args *a, const char *user,
+				  int rc)
+{
+	struct pk_revalidated *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || strlen(user) >= sizeof(r->user) ||
+	    (a->groups != NULL && strlen(a->groups) >= sizeof(r->groups))) {
+		free(r);
+		return;
+	}
+	snprintf(r->user, sizeof(r->user), "%s", user);
+	snprintf(r->groups, sizeof(r->groups), "%s", a->groups != NULL ? a->groups : "");
+	r->rc = rc;
+	if (pam_set_data(pamh, PK_DATA_REVALIDATED, r, revalidated_cleanup) != PAM_SUCCESS)
+		free(r);
 }
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -76,7 +136,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	user = pk_get_user(pamh, 0);
 	if (user == NULL || !k8s_sf_valid_name(user, strlen(user)))
 		return PAM_IGNORE;
-	verdict = ask_once(pamh, &a, K8S_HP_SETCRED, user, NULL, &failed);
+	verdict = ask_once(pamh, &a, K8S_HP_SETCRED, user, NULL, &failed, NULL);
 	if (failed)
 		return pk_helper_failed(pamh, user, PAM_CRED_ERR);
 	return verdict == K8S_HV_OK ? PAM_SUCCESS : PAM_IGNORE;
@@ -90,10 +150,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 {
 	const struct pk_login_data *d = NULL;
 	const void *data = NULL;
+	char revalidated[K8S_HP_HANDLE_MAX + 1];
 	struct pk_extra x;
 	struct pk_args a;
 	const char *user;
-	int verdict, failed;
+	int verdict, failed, rc;
 
 	(void)flags;
 	pk_args_parse(pamh, argc, argv, &a);
@@ -109,21 +170,32 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		x.has_login = 1;
 		x.handle = d->handle;
 	}
-	verdict = ask_once(pamh, &a, K8S_HP_ACCOUNT, user, &x, &failed);
+	if (already_revalidated(pamh, &a, user, &rc))
+		return rc;
+	verdict = ask_once(pamh, &a, K8S_HP_ACCOUNT, user, &x, &failed, revalidated);
 	if (failed)
 		return pk_helper_failed(pamh, user, PAM_PERM_DENIED);
 	switch (verdict) {
 	case K8S_HV_OK:
-		return PAM_SUCCESS;
+		rc = PAM_SUCCESS;
+		break;
 	case K8S_HV_IGNORE:
-		return PAM_IGNORE;
+		rc = PAM_IGNORE;
+		break;
 	case K8S_HV_USER_UNKNOWN:
-		return PAM_USER_UNKNOWN;
+		rc = PAM_USER_UNKNOWN;
+		break;
 	case K8S_HV_UNAVAILABLE:
-		return PAM_AUTHINFO_UNAVAIL;
+		rc = PAM_AUTHINFO_UNAVAIL;
+		break;
 	default:
-		return PAM_PERM_DENIED;
+		rc = PAM_PERM_DENIED;
+		break;
 	}
+	/* the helper names the session it re-validated (or refused) */
+	if (strncmp(revalidated, "sess.", 5) == 0)
+		remember_revalidation(pamh, &a, user, rc);
+	return rc;
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -137,7 +209,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	user = pk_get_user(pamh, 0);
 	if (user == NULL || !k8s_sf_valid_name(user, strlen(user)))
 		return PAM_IGNORE;
-	verdict = ask_once(pamh, &a, K8S_HP_OPEN, user, NULL, &failed);
+	verdict = ask_once(pamh, &a, K8S_HP_OPEN, user, NULL, &failed, NULL);
 	if (failed)
 		return pk_helper_failed(pamh, user, PAM_SESSION_ERR);
 	return verdict == K8S_HV_OK ? PAM_SUCCESS : PAM_IGNORE;
@@ -154,7 +226,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	user = pk_get_user(pamh, 0);
 	if (user == NULL || !k8s_sf_valid_name(user, strlen(user)))
 		return PAM_IGNORE;
-	verdict = ask_once(pamh, &a, K8S_HP_CLOSE, user, NULL, &failed);
+	verdict = ask_once(pamh, &a, K8S_HP_CLOSE, user, NULL, &failed, NULL);
 	if (failed)
 		return PAM_IGNORE;  /* the session ends anyway; its state is swept later */
 	return verdict == K8S_HV_OK ? PAM_SUCCESS : PAM_IGNORE;

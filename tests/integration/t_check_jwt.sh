@@ -30,6 +30,7 @@ accounts:
     local: '\1'
   - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
     local: '\1.\2'
+  declared: [alice, bob]
   groups:
   - match: '^oidc:platform-admins\$'
     local: sudo

@@ -21,6 +21,7 @@ accounts:
   users:
   - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
     local: '\1.\2'
+  declared: [ops.alice, ops.bob]
   groups:
   - match: '^system:serviceaccounts:(.*)\$'
     local: 'k8s-ns-\1'
@@ -65,6 +66,13 @@ assert_contains "$(field '.extra|tostring')" "web-1" "extra (pod binding) shown"
 ok "check wrote no store"
 
 check "$tok" 0 --user ops.alice
+# check runs the helper's decision: a user pam_k8s does not handle (neither
+# declared, synced nor logged in before) is refused, as ssh would refuse her
+tok_carol=$(fc_mint --sa ops/carol --aud host-login:test --ttl 600)
+check "$tok_carol" 1 --user ops.carol
+assert_eq "$(field .reason)" "not a user pam_k8s handles" "an unhandled user is refused, as the module refuses her"
+# the same trimming as the module: a leading blank and a CRLF are a paste's
+check " $tok"$'\r' 0 --user ops.alice
 check "$tok" 1 --user ops.bob
 assert_eq "$(field .reason)" "token is for another user" "another user refused"
 assert_eq "$(field .username)" system:serviceaccount:ops:alice "refusal still shows the identity"
