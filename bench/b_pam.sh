@@ -11,9 +11,27 @@
 # as root (the module writes the store); store, runDir and cacheDir are in
 # a temp dir, the stack file is passed with pam_start_confdir: nothing of
 # the host's is touched.
+#
+# BEFORE=DIR (a build of an earlier commit, e.g. a git worktree's build/)
+# runs every row for that module too, alternating with this one, in one
+# run on the same machine: the figures side by side.  A module built with
+# privilege separation starts k8s-auth-helper from its compiled-in path:
+# the script re-runs itself in a private mount namespace with this build's
+# helper bound there.
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
+BEFORE=${BEFORE:-}
+if [ -x "$O/k8s-auth-helper" ] && [ -z "${B_PAM_NS:-}" ] && [ "$(id -u)" = 0 ]; then
+	B_PAM_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
+fi
+if [ -n "${B_PAM_NS:-}" ]; then
+	HX=$(mktemp -d)
+	mkdir -p "$HX/lower/k8s-auth"
+	chmod 755 "$HX" "$HX/lower" "$HX/lower/k8s-auth"
+	install -m 0755 "$O/k8s-auth-helper" "$HX/lower/k8s-auth/k8s-auth-helper"
+	mount -t overlay b_pam_libexec -o "lowerdir=$HX/lower:/usr/libexec" /usr/libexec
+fi
 PY=${K8S_PYTHON:-/usr/bin/python3}
 N=${PAM_BENCH_N:-400}
 [ "$(id -u)" = 0 ] || { echo "b_pam: needs root (the module writes the identity store); skipped"; exit 0; }
@@ -26,7 +44,10 @@ LIBS=$(mkvar PKG_LIBS)
 mkdir -p "$O/bench"
 # shellcheck disable=SC2086
 cc $CFLAGS -o "$O/bench/pam_bench" bench/pam_bench.c "$O/libk8scommon.a" $LDFLAGS $LIBS -lpam -ldl -lpthread
+cc -O2 -o "$O/bench/mod_mem" bench/mod_mem.c -ldl
 MOD=$(cd "$O" && pwd)/pam_k8s.so
+MODS="$MOD"
+[ -z "$BEFORE" ] || MODS="$(cd "$BEFORE" && pwd)/pam_k8s.so $MOD"
 
 W=$(mktemp -d)
 FC=tests/fakecluster/fakecluster.py
@@ -84,26 +105,40 @@ EOF
 }
 config "$W/nocache.yaml" 0
 config "$W/cache.yaml" 2m
-echo "auth required $MOD config=$W/nocache.yaml" >"$W/pam.d/bench"
-echo "auth required $MOD config=$W/cache.yaml" >"$W/pam.d/bench-cache"
+k=0
+for m in $MODS; do
+	k=$((k + 1))
+	echo "auth required $m config=$W/nocache.yaml" >"$W/pam.d/bench$k"
+	echo "auth required $m config=$W/cache.yaml" >"$W/pam.d/bench$k-cache"
+done
 "$PY" $FC idp-mint --dir "$W/idp" --ttl 3600 --claims \
 	'{"sub":"idp|carol","email":"carol@example.com","aud":["host-login:bench"],"groups":["team-db","team-web"]}' \
 	>"$W/oidc.jwt"
 "$PY" $FC mint --dir "$W/idp" --sa ops/alice --aud host-login:bench --pod web-1 --node node-1 --jti \
 	--ttl 3600 >"$W/sa.jwt"
 
-run() { # LABEL THREADS SERVICE USER TOKEN
-	printf '%-44s %s\n' "$1" "$("$O/bench/pam_bench" pam "$W/pam.d" "$3" "$4" "$W/$5" "$N" "$2" "$MOD" || true)"
+run() { # LABEL THREADS SERVICE USER TOKEN: one row per module
+	k=0
+	for m in $MODS; do
+		k=$((k + 1))
+		tag=""
+		[ -z "$BEFORE" ] || { [ "$m" = "$MOD" ] && tag=" [after]" || tag=" [before]"; }
+		printf '%-44s %s\n' "$1$tag" \
+			"$("$O/bench/pam_bench" pam "$W/pam.d" "$3$k${6:-}" "$4" "$W/$5" "$N" "$2" "$m" || true)"
+	done
 }
 echo "pam_authenticate, $N calls per row (JWT RS256; TokenReview over TLS to a local Python endpoint):"
 printf '%-44s %s\n' "engine only: k8s_validate_token, JWT warm" \
 	"$("$O/bench/pam_bench" engine "$W/nocache.yaml" "$W/oidc.jwt" "$N" || true)"
 run "pam_authenticate, JWT, warm JWKS cache" 1 bench carol oidc.jwt
 run "pam_authenticate, TokenReview" 1 bench ops.alice sa.jwt
-run "pam_authenticate, review-cache hit" 1 bench-cache ops.alice sa.jwt
+run "pam_authenticate, review-cache hit" 1 bench ops.alice sa.jwt -cache
 run "8 threads, JWT" 8 bench carol oidc.jwt
 run "8 threads, TokenReview" 8 bench ops.alice sa.jwt
-run "8 threads, review-cache hit" 8 bench-cache ops.alice sa.jwt
+run "8 threads, review-cache hit" 8 bench ops.alice sa.jwt -cache
+for m in $MODS; do
+	printf '%-44s %s\n' "loading $(basename "$(dirname "$m")")/pam_k8s.so into a process" "$("$O/bench/mod_mem" "$m")"
+done
 echo "(each pam_authenticate loads the config, validates, maps, reads the store, commits the login"
 echo " to the store with fsync and writes the login state; TokenReview rows include the Python"
 echo " endpoint's TLS handshake and GIL, which dominate their 8-thread p99)"

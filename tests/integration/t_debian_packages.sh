@@ -183,11 +183,15 @@ assert_eq "$(mode /etc/k8s-auth/config.yaml)" "644 root:root" "config.yaml 0644 
 assert_eq "$(mode /var/lib/k8s-auth)" "755 root:root" "/var/lib/k8s-auth 0755 root"
 assert_eq "$(mode /var/cache/k8s-auth)" "700 root:root" "/var/cache/k8s-auth 0700 root"
 assert_contains "$(in_root dpkg-query -W -f='${Conffiles}' k8s-auth)" "/etc/k8s-auth/config.yaml" "config.yaml is a conffile"
+assert_eq "$(mode /usr/libexec/k8s-auth/k8s-auth-helper)" "755 root:root" "the helper: /usr/libexec/k8s-auth/k8s-auth-helper 0755 root"
+assert_eq "$(mode /usr/libexec/k8s-auth)" "755 root:root" "/usr/libexec/k8s-auth 0755 root"
+assert_eq "$(readelf -d "$ROOT"/lib/*/security/pam_k8s.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')" \
+	"libc.so.6 libpam.so.0 " "the installed pam_k8s.so needs libc and libpam only"
 assert_contains "$(cat "$ROOT/usr/lib/tmpfiles.d/k8s-auth.conf")" "d /run/k8s-auth 0700 root root" "tmpfiles.d: /run/k8s-auth 0700"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 [ -f "$ROOT/lib/$multiarch/security/pam_k8s.so" ] && [ -f "$ROOT/lib/$multiarch/libnss_k8s.so.2" ] &&
 	[ -x "$ROOT/usr/sbin/k8s-auth" ] && [ -x "$ROOT/usr/bin/k8s-ssh-askpass" ] || fail "installed paths"
-in_root sh -c 'ldd /lib/*/security/pam_k8s.so /usr/sbin/k8s-auth /lib/*/libnss_k8s.so.2' | grep -q 'not found' &&
+in_root sh -c 'ldd /lib/*/security/pam_k8s.so /usr/sbin/k8s-auth /usr/libexec/k8s-auth/k8s-auth-helper /lib/*/libnss_k8s.so.2' | grep -q 'not found' &&
 	fail "unresolved libraries: $(in_root sh -c 'ldd /lib/*/security/pam_k8s.so /usr/sbin/k8s-auth' | grep 'not found')"
 for m in man8/pam_k8s.8 man8/nss_k8s.8 man8/k8s-auth.8 man5/k8s-auth.conf.5 man1/k8s-ssh-askpass.1; do
 	[ -f "$ROOT/usr/share/man/$m.gz" ] || fail "no man page $m"

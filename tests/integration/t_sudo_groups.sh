@@ -1,6 +1,6 @@
 #!/bin/bash
 # Real sudo (setuid, the stock /etc/pam.d/sudo plus pam_k8s's revalidate
-# line) inside real ssh logins: %group NOPASSWD rules work for mapped
+# line, written "-account" so that removing the packages cannot break sudo) inside real ssh logins: %group NOPASSWD rules work for mapped
 # groups (an existing group, sudo, and a store-defined one, k8s-ops); a
 # non-member is refused; sudo re-validates the session's token every time
 # (TokenReview without the cache, or the JWT's expiry offline), so a
@@ -24,7 +24,7 @@ pk_write_config
 pk_debian_stack || exit 1
 "$PK_CLI" sync >/dev/null || exit 1
 # sudo's stack: re-validate the caller's token before common-account
-awk '/^@include common-account/ { print "account required pam_k8s.so revalidate" } { print }' \
+awk '/^@include common-account/ { print "-account required pam_k8s.so revalidate" } { print }' \
 	/etc/pam.d/sudo >"$T/sudo.pam" && cat "$T/sudo.pam" >/etc/pam.d/sudo
 mkdir -p "$T/sudoers.d"
 cat >"$T/sudoers.d/k8s" <<'EOF'
@@ -46,15 +46,15 @@ UID_B=5b1d2e52-8a7b-4c1d-9e2f-00000000000b
 export K8S_ASKPASS_COMMAND="cat $T/next-token"
 next_token() { printf '%s\n' "$1" >"$T/next-token"; }
 
-# sudo_in_session USER TOKEN ACTION: log in, run `sudo -n id -u`, let
-# the test do ACTION while the session stays open, run sudo again.
-# Prints the remote output; PK_RC is ssh's.
+# sudo_in_session USER TOKEN ACTION [LATER]: log in, run `sudo -n id -u`,
+# let the test do ACTION while the session stays open, run LATER (default:
+# sudo again).  Prints the remote output; PK_RC is ssh's.
 sudo_in_session() {
-	local user=$1 action=$3 i
+	local user=$1 action=$3 later=${4:-sudo -n id -u} i
 	next_token "$2"
 	rm -f "$T/shared/go" "$T/shared/first"
 	{
-		pk_ssh "$user" "sudo -n id -u; touch $T/shared/first; i=0; while [ ! -e $T/shared/go ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done; sudo -n id -u"
+		pk_ssh "$user" "sudo -n id -u; touch $T/shared/first; i=0; while [ ! -e $T/shared/go ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done; $later"
 		printf '%s\n' "$PK_OUT"
 	} &
 	local pid=$!
@@ -98,6 +98,22 @@ pk_check "logged: revalidation refused by the apiserver" \
 # the review cache (cacheTTL 2m here) held the login's answer; each sudo asked again
 pk_check "every sudo asked the apiserver (login + 2 sudo = 3 reviews)" \
 	test "$(pk_reviews)" = $((reviews + 3))
+pk_sa_ensure alice "$UID_A"
+
+# ---- the same revocation, with sudo started by a caller who chose limits
+# and a signal mask to break the module: RLIMIT_FSIZE 0, RLIMIT_NOFILE 4,
+# every signal blocked.  Refused every time (the helper cannot start, or
+# it asks the cluster and is told no): never a pass because something failed.
+printf '%s\n' '#!/usr/bin/python3' 'import os, resource, signal' \
+	'signal.pthread_sigmask(signal.SIG_BLOCK, set(range(1, signal.NSIG)) - {signal.SIGKILL, signal.SIGSTOP})' \
+	'resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))' 'resource.setrlimit(resource.RLIMIT_NOFILE, (4, 4))' \
+	'os.execv("/usr/bin/sudo", ["sudo", "-n", "id", "-u"])' >"$T/shared/hostile-sudo"
+chmod 755 "$T/shared/hostile-sudo"
+out=$(sudo_in_session ops.alice "$(pk_sa_token alice "$UID_A")" 'pk_fc sa delete ops/alice' \
+	"for i in 1 2 3 4 5; do $T/shared/hostile-sudo 2>/dev/null; echo \"rc=\$?\"; done")
+pk_check "hostile limits: sudo worked before the deletion" test "$(head -n 1 <<<"$out")" = 0
+pk_check "hostile limits, SA deleted: refused 5 times out of 5" \
+	test "$(grep -c '^rc=[1-9]' <<<"$out")" = 5 -a "$(grep -cx 0 <<<"$out")" = 1 || echo "$out"
 pk_sa_ensure alice "$UID_A"
 
 # ---- an OIDC token that expires while the session is open (offline re-check)
