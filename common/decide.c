@@ -163,6 +163,8 @@ int k8s_answer_encode(const struct k8s_answer *an, const struct k8s_request *rq,
 		rc |= k8s_hp_put_str(b, K8S_HP_AUDIENCE, an->audience);
 	if (an->handle[0] != '\0')
 		rc |= k8s_hp_put_str(b, K8S_HP_HANDLE, an->handle);
+	if (an->run_dir != NULL)
+		rc |= k8s_hp_put_str(b, K8S_HP_RUNDIR, an->run_dir);
 	for (i = 0; i < an->n_logs && rc == 0; i++) {
 		struct k8s_buf l = { 0 };
 
@@ -204,7 +206,7 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 
 	an->err = *cfg_err;
 	if (!ours) {
-		an->verdict = rq->type == K8S_HP_END ? K8S_HV_OK : K8S_HV_IGNORE;
+		an->verdict = K8S_HV_IGNORE;
 		return;
 	}
 	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s", cfg_err->reason,
@@ -228,7 +230,7 @@ void k8s_decide(const struct k8s_config *cfg, const struct k8s_err *cfg_err,
 {
 	if (!k8s_valid_local_name(rq->user)) {
 		/* not a name the store could hold: never ours */
-		an->verdict = rq->type == K8S_HP_END ? K8S_HV_OK : K8S_HV_IGNORE;
+		an->verdict = K8S_HV_IGNORE;
 		return;
 	}
 	if (cfg == NULL) {
@@ -253,9 +255,6 @@ void k8s_decide(const struct k8s_config *cfg, const struct k8s_err *cfg_err,
 		break;
 	case K8S_HP_SETCRED:
 		k8s_decide_setcred(cfg, rq, an);
-		break;
-	case K8S_HP_END:
-		k8s_decide_end(cfg, rq, an);
 		break;
 	default:
 		an->verdict = K8S_HV_UNAVAILABLE;

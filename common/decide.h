@@ -6,7 +6,7 @@
  *
  *   decide_auth.c     probe (handled? which audience?) and auth
  *   decide_account.c  account management, sudo re-validation included
- *   decide_session.c  open/close session, setcred, end of transaction
+ *   decide_session.c  open/close session, setcred
  *   handled.c         which users pam_k8s handles; store policy; recording a login
  *   loginstate.c      per-login state files under runDir
  *   proc.c            processes named across pid reuse
@@ -53,6 +53,7 @@ struct k8s_answer {
 	int tell;                         /* enum k8s_hp_tell */
 	char audience[K8S_HP_AUD_MAX + 1];
 	char handle[K8S_HP_HANDLE_MAX + 1];
+	const char *run_dir;              /* with handle (auth): where it is */
 	size_t n_logs;
 	int log_prio[K8S_HP_MAX_LOGS];
 	char *log[K8S_HP_MAX_LOGS];
@@ -105,8 +106,6 @@ void k8s_decide_close(const struct k8s_config *cfg, const struct k8s_request *rq
 		      struct k8s_answer *an);
 void k8s_decide_setcred(const struct k8s_config *cfg, const struct k8s_request *rq,
 			struct k8s_answer *an);
-void k8s_decide_end(const struct k8s_config *cfg, const struct k8s_request *rq,
-		    struct k8s_answer *an);
 
 /* ---------------------------------------------------------- proc.c */
 /* A process named by (pid, start time since boot): a pid can be recycled,

@@ -212,8 +212,10 @@ void k8s_decide_auth(const struct k8s_config *cfg, const struct k8s_request *rq,
 		k8s_token_fingerprint(rq->token, rq->token_len, id->fingerprint);
 	if (rc == K8S_OK && !rq->dry_run)
 		rc = k8s_record_login(cfg, id, login, err);
-	if (rc == K8S_OK && !rq->dry_run)
+	if (rc == K8S_OK && !rq->dry_run) {
 		rc = save_state(cfg, rq, id, login, an->handle, sizeof(an->handle), err);
+		an->run_dir = cfg->run_dir;
+	}
 	an->verdict = verdict_of(rc);
 	if (rc != K8S_OK) {
 		k8s_log_refusal(an, "auth refused", rq->user, id, err);

@@ -1,8 +1,8 @@
 /* decide_session.c: open_session turns the auth.* state of this login into
  * a sess.* file owned by the session (leader = the caller, plus the audit
- * session id) and writes the audit line; close_session removes it; the end
- * of a transaction removes the auth state no session took over (an
- * auth-only transaction leaves no token behind).  sshd authenticates
+ * session id) and writes the audit line; close_session removes it.  (At
+ * the end of a transaction the module removes the auth state no session
+ * took over: an auth-only transaction leaves no token behind.)  sshd authenticates
  * keyboard-interactive logins in a child of the process that opens the
  * session: that child recorded its parent. */
 #include "decide.h"
@@ -119,29 +119,6 @@ void k8s_decide_setcred(const struct k8s_config *cfg, const struct k8s_request *
 	struct k8s_err err;
 
 	an->verdict = k8s_user_is_ours(cfg, rq->user, &err) == 1 ? K8S_HV_OK : K8S_HV_IGNORE;
-}
-
-/* pam_end: the auth state of this handle, if no session took it over,
- * holds a token nothing will need: remove it now. */
-void k8s_decide_end(const struct k8s_config *cfg, const struct k8s_request *rq,
-		    struct k8s_answer *an)
-{
-	struct k8s_state st;
-	struct k8s_err err;
-	struct k8s_proc me;
-
-	an->verdict = K8S_HV_OK;
-	if (!k8s_hp_valid_handle(rq->handle) || strncmp(rq->handle, "auth.", 5) != 0)
-		return;
-	if (k8s_state_load(cfg, rq->handle, &st, &err) != K8S_OK)
-		return;
-	if (strcmp(st.user, rq->user) == 0 && k8s_proc_get(rq->caller, &me, NULL) == 0 &&
-	    (k8s_proc_same(&st.self, &me) || k8s_proc_same(&st.parent, &me))) {
-		k8s_state_remove(cfg, rq->handle);
-		k8s_answer_debug(an, rq, "auth state of %s dropped at the end of the transaction",
-				 rq->user);
-	}
-	k8s_state_free(&st);
 }
 
 /* ---- the caller's session, for account ---- */

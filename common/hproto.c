@@ -42,7 +42,7 @@ static int take_u32(struct cursor *c, uint32_t *out)
 
 static int known_tag(uint8_t t)
 {
-	return t != 0 && strchr("qcusrtfgihvaml", t) != NULL;
+	return t != 0 && strchr("qcusrtfgihdvaml", t) != NULL;
 }
 
 int k8s_hp_header(const unsigned char *hdr, size_t len, uint8_t *type, uint32_t *payload_len)
@@ -167,7 +167,7 @@ int k8s_hp_valid_handle(const char *name)
 static int answer_tag(uint8_t t)
 {
 	return t == K8S_HP_SEQ || t == K8S_HP_VERDICT || t == K8S_HP_TELL || t == K8S_HP_AUDIENCE ||
-	       t == K8S_HP_HANDLE || t == K8S_HP_LOG;
+	       t == K8S_HP_HANDLE || t == K8S_HP_RUNDIR || t == K8S_HP_LOG;
 }
 
 static int take_log(const struct k8s_hp_field *f, struct k8s_hp_answer *a)
@@ -209,7 +209,9 @@ int k8s_hp_decode_answer(const unsigned char *buf, size_t len, struct k8s_hp_ans
 	}
 	if (k8s_hp_get_str(&m, K8S_HP_AUDIENCE, 1, 1, a->audience, sizeof(a->audience)) != 0 ||
 	    k8s_hp_get_str(&m, K8S_HP_HANDLE, 1, 1, a->handle, sizeof(a->handle)) != 0 ||
-	    (a->handle[0] != '\0' && !k8s_hp_valid_handle(a->handle)))
+	    (a->handle[0] != '\0' && !k8s_hp_valid_handle(a->handle)) ||
+	    k8s_hp_get_str(&m, K8S_HP_RUNDIR, 1, 1, a->run_dir, sizeof(a->run_dir)) != 0 ||
+	    (a->run_dir[0] != '\0' && (a->run_dir[0] != '/' || strstr(a->run_dir, "/..") != NULL)))
 		return -1;
 	return 0;
 }

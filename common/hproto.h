@@ -47,10 +47,9 @@ enum k8s_hp_type {
 	K8S_HP_OPEN = 4,     /* open_session */
 	K8S_HP_CLOSE = 5,    /* close_session */
 	K8S_HP_SETCRED = 6,  /* setcred */
-	K8S_HP_END = 7,      /* the transaction ends: drop state no session took over */
 	K8S_HP_ANSWER = 0x80,
 };
-#define K8S_HP_TYPE_MAX K8S_HP_END
+#define K8S_HP_TYPE_MAX K8S_HP_SETCRED
 
 /* Field tags. */
 enum k8s_hp_tag {
@@ -64,6 +63,7 @@ enum k8s_hp_tag {
 	K8S_HP_GROUPS = 'g',   /* request: group=A,B */
 	K8S_HP_RUID = 'i',     /* request: the caller's real uid, decimal */
 	K8S_HP_HANDLE = 'h',   /* both: the login state this handle's auth left */
+	K8S_HP_RUNDIR = 'd',   /* answer (auth): the directory that state is in (absolute) */
 	K8S_HP_VERDICT = 'v',  /* answer: enum k8s_hp_verdict, decimal */
 	K8S_HP_AUDIENCE = 'a', /* answer (probe): the audience the prompt names */
 	K8S_HP_TELL = 'm',     /* answer: enum k8s_hp_tell, decimal */
@@ -132,6 +132,7 @@ struct k8s_hp_answer {
 	int tell;             /* enum k8s_hp_tell */
 	char audience[K8S_HP_AUD_MAX + 1];
 	char handle[K8S_HP_HANDLE_MAX + 1];
+	char run_dir[K8S_HP_PATH_MAX + 1];
 	size_t n_logs;
 	int log_prio[K8S_HP_MAX_LOGS];
 	char log[K8S_HP_MAX_LOGS][K8S_HP_LOG_MAX];

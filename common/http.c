@@ -9,13 +9,78 @@
  * serialized request headers is outside our control. */
 #include "http.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* libcurl is loaded on first use (dlopen), not linked: only the network
+ * path pays for libcurl and the ~30 libraries it pulls in; a login decided
+ * from the JWKS cache or the review cache never loads it.  The plain
+ * prototypes (no type-checking macros) are what the pointers below take. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
 #include "util.h"
+
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	void (*free_)(void *);
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	void (*url_cleanup)(CURLU *);
+} lc;
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init   (*lc.global_init)
+#define curl_easy_init     (*lc.easy_init)
+#define curl_easy_setopt   (*lc.easy_setopt)
+#define curl_easy_perform  (*lc.easy_perform)
+#define curl_easy_getinfo  (*lc.easy_getinfo)
+#define curl_easy_cleanup  (*lc.easy_cleanup)
+#define curl_easy_strerror (*lc.easy_strerror)
+#define curl_free          (*lc.free_)
+#define curl_url           (*lc.url)
+#define curl_url_set       (*lc.url_set)
+#define curl_url_get       (*lc.url_get)
+#define curl_url_cleanup   (*lc.url_cleanup)
+
+/* 0 when every function was found (the handle is kept for the process). */
+static int load_libcurl(void)
+{
+	void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL)
+		return -1;
+	*(void **)&lc.global_init = dlsym(h, "curl_global_init");
+	*(void **)&lc.easy_init = dlsym(h, "curl_easy_init");
+	*(void **)&lc.easy_setopt = dlsym(h, "curl_easy_setopt");
+	*(void **)&lc.easy_perform = dlsym(h, "curl_easy_perform");
+	*(void **)&lc.easy_getinfo = dlsym(h, "curl_easy_getinfo");
+	*(void **)&lc.easy_cleanup = dlsym(h, "curl_easy_cleanup");
+	*(void **)&lc.easy_strerror = dlsym(h, "curl_easy_strerror");
+	*(void **)&lc.free_ = dlsym(h, "curl_free");
+	*(void **)&lc.url = dlsym(h, "curl_url");
+	*(void **)&lc.url_set = dlsym(h, "curl_url_set");
+	*(void **)&lc.url_get = dlsym(h, "curl_url_get");
+	*(void **)&lc.url_cleanup = dlsym(h, "curl_url_cleanup");
+	if (lc.global_init == NULL || lc.easy_init == NULL || lc.easy_setopt == NULL ||
+	    lc.easy_perform == NULL || lc.easy_getinfo == NULL || lc.easy_cleanup == NULL ||
+	    lc.easy_strerror == NULL || lc.free_ == NULL || lc.url == NULL || lc.url_set == NULL ||
+	    lc.url_get == NULL || lc.url_cleanup == NULL)
+		return -1;
+	return 0;
+}
 
 #define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 5000L
@@ -27,6 +92,10 @@ static void curl_init_once(void)
 {
 	/* Never cleaned up: a PAM module cannot know when the host process
 	 * is done with libcurl, and libcurl >= 7.84 makes this thread-safe. */
+	if (load_libcurl() != 0) {
+		curl_init_rc = CURLE_FAILED_INIT;
+		return;
+	}
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

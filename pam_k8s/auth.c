@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 
@@ -35,21 +36,16 @@ static int auth_rc(int verdict)
 	}
 }
 
-static void keep_login(pam_handle_t *pamh, const struct pk_args *a, const char *user,
-		       const char *handle)
+static void keep_login(pam_handle_t *pamh, const char *user, const struct k8s_hp_answer *ans)
 {
 	struct pk_login_data *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return;
 	snprintf(d->user, sizeof(d->user), "%s", user);
-	snprintf(d->handle, sizeof(d->handle), "%s", handle);
-	d->args = *a;
-	if (a->config != NULL)
-		snprintf(d->config, sizeof(d->config), "%s", a->config);
-	d->args.config = a->config != NULL ? d->config : NULL;
-	d->args.prompt = NULL;
-	d->args.groups = NULL;
+	snprintf(d->handle, sizeof(d->handle), "%s", ans->handle);
+	if (ans->run_dir[0] == '/')
+		snprintf(d->path, sizeof(d->path), "%s/%s", ans->run_dir, ans->handle);
 	if (pam_set_data(pamh, PK_DATA_LOGIN, d, login_data_cleanup) != PAM_SUCCESS)
 		free(d);
 }
@@ -105,7 +101,7 @@ static int attempt(pam_handle_t *pamh, const struct pk_args *a, struct pk_helper
 			pam_syslog(pamh, LOG_ERR, "k8s-auth-helper failed: it accepted without a login state");
 			rc = PAM_AUTHINFO_UNAVAIL;
 		} else {
-			keep_login(pamh, a, user, ans->handle);
+			keep_login(pamh, user, ans);
 		}
 	}
 out:
@@ -177,29 +173,23 @@ out:
 	return rc;
 }
 
-/* pam_end: the state auth left, if no session took it over, holds a
- * token nothing needs any more.  Not in a forked child's copy of the
+/* pam_end: the state auth left, if no session took it over (open_session
+ * renames it), holds a token nothing needs any more: remove it now, so an
+ * auth-only transaction (pamtester, su or sudo without pam_k8s's session
+ * line) leaves no token behind.  The helper named the file; unlink() does
+ * not follow a symbolic link in its last component, and the directory is
+ * root's (the helper checked it).  Not in a forked child's copy of the
  * handle (PAM_DATA_SILENT), nor when the data is only replaced. */
 static void login_data_cleanup(pam_handle_t *pamh, void *data, int status)
 {
 	struct pk_login_data *d = data;
-	struct k8s_hp_answer *ans;
-	struct pk_helper h;
-	struct pk_extra x;
 
+	(void)pamh;
 	if (d == NULL)
 		return;
-	if (!(status & (PAM_DATA_SILENT | PAM_DATA_REPLACE)) &&
-	    (ans = malloc(sizeof(*ans))) != NULL) {
-		memset(&h, 0, sizeof(h));
-		h.fd = -1;
-		memset(&x, 0, sizeof(x));
-		x.handle = d->handle;
-		x.ruid = -1;
-		(void)pk_ask(pamh, &d->args, &h, K8S_HP_END, d->user, &x, 0, ans);
-		pk_helper_kill(&h);
-		free(ans);
-	}
+	if (!(status & (PAM_DATA_SILENT | PAM_DATA_REPLACE)) && d->path[0] == '/' &&
+	    strncmp(d->handle, "auth.", 5) == 0)
+		(void)unlink(d->path);
 	explicit_bzero(d, sizeof(*d));
 	free(d);
 }

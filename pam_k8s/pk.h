@@ -117,8 +117,7 @@ void pk_tell(pam_handle_t *pamh, int flags, const char *msg);
 struct pk_login_data {
 	char user[64];
 	char handle[K8S_HP_HANDLE_MAX + 1];
-	struct pk_args args;  /* for the helper run at pam_end */
-	char config[1024];
+	char path[K8S_HP_PATH_MAX + K8S_HP_HANDLE_MAX + 2];  /* run_dir/handle */
 };
 
 int pk_authenticate(pam_handle_t *pamh, int flags, const struct pk_args *a);
