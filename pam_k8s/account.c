@@ -125,15 +125,16 @@ static int groups_still_held(const struct pk_args *a, const struct pk_state *st,
 			   "the token grants none of the local groups %s", a->groups);
 }
 
-static int revalidate_session(const struct pk_args *a, const struct k8s_config *cfg,
-			      const struct pk_state *st, struct k8s_identity *id,
-			      struct k8s_err *err)
+static int revalidate_session(pam_handle_t *pamh, const struct pk_args *a,
+			      const struct k8s_config *cfg, const struct pk_state *st,
+			      struct k8s_identity *id, struct k8s_err *err)
 {
 	struct k8s_login login;
 	int rc;
 
 	memset(&login, 0, sizeof(login));
 	rc = k8s_validate_token(cfg, st->token, K8S_VALIDATE_NO_CACHE, id, err);
+	pk_log_warning(pamh, st->user, id);
 	if (rc != K8S_OK)
 		goto out;
 	rc = k8s_authorize_login(cfg, id, st->user, &login, err);
@@ -195,7 +196,7 @@ int pk_revalidate(pam_handle_t *pamh, int flags, const struct pk_args *a)
 	}
 	rc = pk_find_caller_session(cfg, user, &st, &err);
 	if (rc == K8S_OK)
-		rc = revalidate_session(a, cfg, &st, &id, &err);
+		rc = revalidate_session(pamh, a, cfg, &st, &id, &err);
 	if (rc != K8S_OK) {
 		if (id.fingerprint[0] == '\0' && st.id.fingerprint[0] != '\0')
 			memcpy(id.fingerprint, st.id.fingerprint, sizeof(id.fingerprint));

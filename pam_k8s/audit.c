@@ -107,6 +107,26 @@ void pk_audit_login(pam_handle_t *pamh, const char *user, const struct pk_state 
 	k8s_buf_free(&b);
 }
 
+void pk_log_warning(pam_handle_t *pamh, const char *user, const struct k8s_identity *id)
+{
+	struct k8s_buf b = { 0 };
+	int rc;
+
+	if (id == NULL || id->warning == NULL)
+		return;
+	rc = k8s_buf_printf(&b, "token warning");
+	rc |= pk_log_kv(&b, "user", user);
+	rc |= pk_log_kv(&b, "warning", id->warning);
+	if (id->fingerprint[0] != '\0')
+		rc |= pk_log_kv(&b, "token", id->fingerprint);
+	if (rc == 0)
+		emit(pamh, LOG_WARNING, &b);
+	else
+		pam_syslog(pamh, LOG_WARNING, "token warning user=%s (log line incomplete: out of memory)",
+			   user);
+	k8s_buf_free(&b);
+}
+
 void pk_log_refusal(pam_handle_t *pamh, const char *what, const char *user,
 		    const struct k8s_identity *id, const struct k8s_err *err)
 {

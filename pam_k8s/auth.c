@@ -39,16 +39,18 @@ static int pam_status(int k8s_status)
 
 /* Validate and authorize; the fingerprint is filled even on refusal so
  * the log can name the token without showing it. */
-static int check_token(const struct k8s_config *cfg, const char *user, const char *token,
-		       struct k8s_identity *id, struct k8s_login *login, struct k8s_err *err)
+static int check_token(pam_handle_t *pamh, const struct k8s_config *cfg, const char *user,
+		       const char *token, struct k8s_identity *id, struct k8s_login *login,
+		       struct k8s_err *err)
 {
 	int rc;
 
 	rc = k8s_validate_token(cfg, token, 0, id, err);
-	if (rc == K8S_OK)
-		rc = k8s_authorize_login(cfg, id, user, login, err);
 	if (id->fingerprint[0] == '\0')
 		k8s_token_fingerprint(token, strlen(token), id->fingerprint);
+	pk_log_warning(pamh, user, id);
+	if (rc == K8S_OK)
+		rc = k8s_authorize_login(cfg, id, user, login, err);
 	return rc;
 }
 
@@ -101,7 +103,7 @@ static int accept_token(pam_handle_t *pamh, const struct pk_args *a, const struc
 	int rc;
 
 	memset(&login, 0, sizeof(login));
-	rc = check_token(cfg, user, token, id, &login, err);
+	rc = check_token(pamh, cfg, user, token, id, &login, err);
 	if (rc != K8S_OK)
 		goto out;
 	rc = pk_record_login(cfg, id, &login, err);

@@ -161,6 +161,9 @@ int pk_log_kv(struct k8s_buf *b, const char *key, const char *value);
 void pk_audit_login(pam_handle_t *pamh, const char *user, const struct pk_state *st);
 void pk_log_refusal(pam_handle_t *pamh, const char *what, const char *user,
 		    const struct k8s_identity *id, const struct k8s_err *err);
+/* id->warning, when there is one, as a LOG_WARNING line ("token warning
+ * user=... warning=..."), whatever the outcome. */
+void pk_log_warning(pam_handle_t *pamh, const char *user, const struct k8s_identity *id);
 
 /* ---------------------------------------------------------- pam_k8s.c */
 #define PK_DATA_LOGIN "pam_k8s.login"

@@ -73,4 +73,24 @@ pk_check "another reviewer for A: accepted after asking A again" \
 pk_check "token never logged or stored" pk_no_leak "$tok"
 pk_check "no cache file holds the token" bash -c '! grep -rqF -- "${1##*.}" "$2"' _ "$tok" "$T/cache"
 
+# ---- issuer keys: stale keys serve an OIDC login only with a warning in the log
+otok=$(pk_oidc_token carol)
+pk_mark_log
+pk_pam k8s-a carol authenticate <<<"$otok"
+pk_check "OIDC login (keys fetched)" test "$PK_RC" = 0
+pk_check "fresh keys: no warning logged" bash -c '! grep -q "token warning" <<<"$1"' _ "$(pk_new_log)"
+t=$(($(date +%s) - 7200))
+for f in "$T"/cache/jwks/*.json; do
+	jq --argjson t "$t" '.fetched_at = $t | .attempted_at = $t' "$f" >"$f.new" && chmod 600 "$f.new" && mv -f "$f.new" "$f"
+done
+printf '%s\n' '{"mode": "status", "code": 503, "paths": ["/idp"]}' >"$A_DIR/fault.json"
+pk_mark_log
+pk_pam k8s-a carol authenticate <<<"$otok"
+pk_check "issuer down, keys 2 h old: login still accepted" test "$PK_RC" = 0
+line=$(pk_new_log | grep 'token warning')
+pk_check "...with a warning logged" grep -qF "user=\"carol\" warning=\"issuer $PK_ISS: using cached keys fetched" <<<"$line"
+pk_check "...naming why the refresh failed" grep -qF "HTTP 503" <<<"$line"
+rm -f "$A_DIR/fault.json"
+pk_check "OIDC token never logged" pk_no_leak "$otok"
+
 pk_done
