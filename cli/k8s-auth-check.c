@@ -94,8 +94,9 @@ static void put_identity(json_t *o, const struct k8s_identity *id)
 		json_object_set_new(o, "token_fingerprint", json_string(id->fingerprint));
 }
 
-/* What the administrator must hear even when the answer is yes (e.g.
- * stale issuer keys): stderr, and "warning" in the JSON. */
+/* What the administrator must hear even when the answer is yes (stale
+ * issuer keys, policy.allowClusterAudiences): stderr, and "warning" in
+ * the JSON. */
 static void put_warning(json_t *o, const struct k8s_identity *id)
 {
 	if (id->warning == NULL)

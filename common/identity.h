@@ -30,7 +30,7 @@ struct k8s_identity {
 	int legacy_sa;       /* secret-based service-account token */
 	char fingerprint[17];/* first 16 hex digits of SHA-256(token) */
 	/* Something the administrator must hear about this validation even
-	 * when it succeeded (e.g. stale issuer keys):
+	 * when it succeeded (stale issuer keys, policy.allowClusterAudiences):
 	 * NULL or "; "-separated sentences, never a secret.  `k8s-auth check`
 	 * prints it on stderr, pam_k8s logs it. */
 	char *warning;

@@ -3,6 +3,7 @@
  * call, and nothing but a fully successful review is ever cached. */
 #include "validate.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,10 +25,17 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 			 struct k8s_kubeconfig **kc, struct k8s_identity *id, int *fresh,
 			 struct k8s_err *err)
 {
+	char *warning = NULL;
 	int rc;
 
 	*fresh = 0;
 	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, kc, err);
+	if (rc != K8S_OK)
+		return rc;
+	/* The loader compared the audiences with this server if it could read
+	 * the kubeconfig then; this covers the case it could not, and a
+	 * kubeconfig changed since. */
+	rc = k8s_config_check_server_audiences(cfg, (*kc)->server, &warning, err);
 	if (rc != K8S_OK)
 		return rc;
 	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
@@ -37,6 +45,9 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 		rc = k8s_tokenreview(cfg, *kc, token, id, err);
 		*fresh = 1;
 	}
+	if (warning != NULL)
+		k8s_identity_warn(id, "%s", warning);
+	free(warning);
 	return rc;
 }
 
@@ -117,6 +128,9 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 		k8s_reviewcache_put(cfg, kc, token, id);
 out:
 	k8s_kubeconfig_free(kc);
+	/* Every use of a configuration that accepts cluster audiences says so. */
+	if (cfg->warning != NULL)
+		k8s_identity_warn(id, "%s", cfg->warning);
 	if (rc != K8S_OK) {
 		/* Keep what a refusal can still tell ("a valid token refused by
 		 * policy still shows its username", and the warnings); drop
