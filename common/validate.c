@@ -30,6 +30,8 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 
 	*fresh = 0;
 	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, kc, err);
+	if (rc == K8S_OK)
+		rc = k8s_tokenreview_kubeconfig_allowed(cfg, *kc, err);
 	if (rc != K8S_OK)
 		return rc;
 	/* The loader compared the audiences with this server if it could read

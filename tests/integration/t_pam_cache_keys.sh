@@ -70,6 +70,22 @@ sed -i "s#kubeconfig: $A_DIR/kubeconfig\$#kubeconfig: $T/kubeconfig-a-cert#" "$T
 pk_pam k8s-a ops.alice authenticate <<<"$tok"
 pk_check "another reviewer for A: accepted after asking A again" \
 	test "$PK_RC" = 0 -a "$(reviews_of "$A_DIR")" = 2
+
+# A configuration change that refuses the kubeconfig (insecure-skip-tls-verify
+# no longer allowed) is not masked by an entry made while it was allowed.
+sed 's/^\( *\)certificate-authority-data: .*/\1insecure-skip-tls-verify: true/' "$A_DIR/kubeconfig" >"$T/kubeconfig-a-insecure"
+chmod 600 "$T/kubeconfig-a-insecure"
+sed -i -e "s#kubeconfig: $T/kubeconfig-a-cert\$#kubeconfig: $T/kubeconfig-a-insecure#" \
+	-e 's/^tokenReview:$/tokenReview:\n  allowInsecureSkipTLSVerify: true/' "$T/a.yaml"
+pk_pam k8s-a ops.alice authenticate <<<"$tok"
+pk_check "insecure kubeconfig, allowed: accepted (A asked, entry made)" \
+	test "$PK_RC" = 0 -a "$(reviews_of "$A_DIR")" = 3
+sed -i '/^  allowInsecureSkipTLSVerify: true$/d' "$T/a.yaml"
+pk_mark_log
+pk_pam k8s-a ops.alice authenticate <<<"$tok"
+pk_check "insecure no longer allowed: refused, not answered from the entry" test "$PK_RC" != 0
+pk_check "...as a configuration error" grep -q 'reason="insecure TLS not allowed"' <<<"$(pk_new_log)"
+pk_check "...without asking A" test "$(reviews_of "$A_DIR")" = 3
 pk_check "token never logged or stored" pk_no_leak "$tok"
 pk_check "no cache file holds the token" bash -c '! grep -rqF -- "${1##*.}" "$2"' _ "$tok" "$T/cache"
 
