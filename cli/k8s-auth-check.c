@@ -88,6 +88,17 @@ static void put_identity(json_t *o, const struct k8s_identity *id)
 		json_object_set_new(o, "token_fingerprint", json_string(id->fingerprint));
 }
 
+/* What the administrator must hear even when the answer is yes (stale
+ * issuer keys, policy.allowClusterAudiences): stderr, and "warning" in
+ * the JSON. */
+static void put_warning(json_t *o, const struct k8s_identity *id)
+{
+	if (id->warning == NULL)
+		return;
+	json_object_set_new(o, "warning", json_string(id->warning));
+	fprintf(stderr, "k8s-auth: warning: %s\n", id->warning);
+}
+
 static void put_login(json_t *o, const struct k8s_login *l)
 {
 	json_t *groups;
@@ -208,6 +219,7 @@ out:
 	json_object_set_new(o, "authenticated", json_boolean(rc == K8S_OK));
 	put_identity(o, &an.id);
 	put_login(o, &an.login);
+	put_warning(o, &an.id);
 	if (rc != K8S_OK) {
 		json_object_set_new(o, "reason", json_string(err->reason));
 		if (err->detail[0] != '\0')

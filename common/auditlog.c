@@ -106,6 +106,26 @@ void k8s_log_login(struct k8s_answer *an, const char *user, const struct k8s_sta
 	k8s_buf_free(&b);
 }
 
+void k8s_log_warning(struct k8s_answer *an, const char *user, const struct k8s_identity *id)
+{
+	struct k8s_buf b = { 0 };
+	int rc;
+
+	if (id == NULL || id->warning == NULL)
+		return;
+	rc = k8s_buf_printf(&b, "token warning");
+	rc |= k8s_log_kv(&b, "user", user);
+	rc |= k8s_log_kv(&b, "warning", id->warning);
+	if (id->fingerprint[0] != '\0')
+		rc |= k8s_log_kv(&b, "token", id->fingerprint);
+	if (rc == 0)
+		emit(an, LOG_WARNING, &b);
+	else
+		k8s_answer_log(an, LOG_WARNING, "token warning user=%s (log line incomplete: out of memory)",
+			       user);
+	k8s_buf_free(&b);
+}
+
 void k8s_log_refusal(struct k8s_answer *an, const char *what, const char *user,
 		    const struct k8s_identity *id, const struct k8s_err *err)
 {

@@ -20,6 +20,10 @@
  *       the token validated (at login / at sudo re-validation)
  *   sync: {namespaces, serviceAccounts, clusterRoles, rules, timeout}
  *       `k8s-auth sync` from the cluster's RBAC (docs/sync.md)
+ * policy.allowClusterAudiences (SPEC.md): audiences the cluster accepts for
+ * itself (its in-cluster names, its apiserver URL, the configured issuers'
+ * URLs) are refused in tokenReview.audiences and jwt[].issuer.audiences
+ * unless it is true, and then every use warns (cluster_audiences below).
  * Semantics where SPEC.md is silent:
  *   - an empty file, and a section written with no value (`policy:`),
  *     mean "all defaults";
@@ -48,16 +52,19 @@
  *     10s. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "kubeconfig.h"
 #include "mapping.h"
 #include "util.h"
 #include "yamljson.h"
@@ -75,7 +82,7 @@ static int cfail(struct cctx *c, const char *path, const char *fmt, ...)
 
 static int cfail(struct cctx *c, const char *path, const char *fmt, ...)
 {
-	char msg[320];
+	char msg[448];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -561,14 +568,15 @@ static int parse_jwt_options(struct cctx *c, json_t *o, struct k8s_config *cfg)
 static int parse_policy(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
 	static const char *const known[] = {"maxTokenLifetime", "allowLegacyServiceAccountTokens",
-		"allowBootstrapTokens", "denyUsernames", NULL};
+		"allowBootstrapTokens", "denyUsernames", "allowClusterAudiences", NULL};
 	const char *b = "policy";
 
 	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
 	    get_duration(c, o, "maxTokenLifetime", b, 0, &cfg->policy.max_token_lifetime_ms) ||
 	    get_bool(c, o, "allowLegacyServiceAccountTokens", b, &cfg->policy.allow_legacy_sa) ||
 	    get_bool(c, o, "allowBootstrapTokens", b, &cfg->policy.allow_bootstrap) ||
-	    get_strv(c, o, "denyUsernames", b, 0, &cfg->policy.deny_usernames))
+	    get_strv(c, o, "denyUsernames", b, 0, &cfg->policy.deny_usernames) ||
+	    get_bool(c, o, "allowClusterAudiences", b, &cfg->policy.allow_cluster_audiences))
 		return K8S_ECONFIG;
 	cfg->has_policy = 1;
 	return 0;
@@ -1071,6 +1079,201 @@ static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 	return 0;
 }
 
+/* -------------------------------------------------- cluster audiences
+ * A host-login audience must be one the cluster never mints for itself:
+ * the apiserver accepts a token for its own API audiences (its
+ * --api-audiences, by default the service-account issuer), kubectl and
+ * every pod's projected API token carry them, and the in-cluster names
+ * (https://kubernetes.default.svc...) are what those usually are.  With
+ * such an audience any of those tokens would open the host. */
+
+/* An audience split as a URL would be: scheme (http or https, any case)
+ * dropped; host lowercased, without a trailing dot; port "443" dropped;
+ * trailing slashes dropped.  A string that is no URL ("host-login:web-1")
+ * splits harmlessly ("host-login", port "web-1"). */
+struct aud_parts {
+	char host[256];
+	char port[16];
+	char path[512];
+	int too_long;
+};
+
+static void aud_split(const char *s, struct aud_parts *p)
+{
+	size_t hn, i, n, pn;
+	const char *h, *colon;
+
+	memset(p, 0, sizeof(*p));
+	if (strncasecmp(s, "https://", 8) == 0)
+		s += 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		s += 7;
+	hn = strcspn(s, "/?#");
+	h = s;
+	colon = NULL;
+	if (h[0] == '[') { /* [IPv6]:port */
+		const char *rb = memchr(h, ']', hn);
+
+		if (rb != NULL && (size_t)(rb + 1 - h) < hn && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memchr(h, ':', hn);
+	}
+	n = colon != NULL ? (size_t)(colon - h) : hn;
+	pn = colon != NULL ? hn - n - 1 : 0;
+	if (n >= sizeof(p->host) || pn >= sizeof(p->port) || strlen(s + hn) >= sizeof(p->path)) {
+		p->too_long = 1;
+		return;
+	}
+	if (colon != NULL)
+		memcpy(p->port, colon + 1, pn);
+	for (i = 0; i < n; i++)
+		p->host[i] = (char)tolower((unsigned char)h[i]);
+	while (n > 0 && p->host[n - 1] == '.')
+		p->host[--n] = '\0';
+	if (strcmp(p->port, "443") == 0)
+		p->port[0] = '\0';
+	snprintf(p->path, sizeof(p->path), "%s", s + hn);
+	n = strlen(p->path);
+	while (n > 0 && p->path[n - 1] == '/')
+		p->path[--n] = '\0';
+}
+
+static int aud_same(const char *a, const char *b)
+{
+	struct aud_parts x, y;
+
+	aud_split(a, &x);
+	aud_split(b, &y);
+	if (x.too_long || y.too_long) /* no URL anyone uses; still never equal by accident */
+		return strcasecmp(a, b) == 0;
+	return strcmp(x.host, y.host) == 0 && strcmp(x.port, y.port) == 0 && strcmp(x.path, y.path) == 0;
+}
+
+/* kubernetes, kubernetes.default, kubernetes.default.svc and
+ * kubernetes.default.svc.<cluster domain>, any port, no path. */
+static int aud_in_cluster_name(const char *a)
+{
+	static const char svc[] = "kubernetes.default.svc";
+	struct aud_parts x;
+	size_t i;
+
+	aud_split(a, &x);
+	if (x.too_long || x.path[0] != '\0')
+		return 0;
+	for (i = 0; x.port[i] != '\0'; i++)
+		if (!isdigit((unsigned char)x.port[i]))
+			return 0;
+	return strcmp(x.host, "kubernetes") == 0 || strcmp(x.host, "kubernetes.default") == 0 ||
+	       strcmp(x.host, svc) == 0 ||
+	       (strncmp(x.host, svc, sizeof(svc) - 1) == 0 && x.host[sizeof(svc) - 1] == '.');
+}
+
+/* Why aud is one of the cluster's own audiences (into why), or 0.
+ * server: compare with it only; NULL: the in-cluster names and issuers. */
+static int cluster_audience(const struct k8s_config *cfg, const char *aud, const char *server,
+			    char *why, size_t n)
+{
+	size_t i;
+
+	if (server != NULL) {
+		if (!aud_same(aud, server))
+			return 0;
+		snprintf(why, n, "the apiserver's URL (the server of %.100s)", cfg->tokenreview.kubeconfig);
+		return 1;
+	}
+	if (aud_in_cluster_name(aud)) {
+		snprintf(why, n, "the apiserver's in-cluster name");
+		return 1;
+	}
+	for (i = 0; i < cfg->n_jwt; i++)
+		if (cfg->jwt[i].issuer_url != NULL && aud_same(aud, cfg->jwt[i].issuer_url)) {
+			snprintf(why, n, "the URL of the issuer of jwt[%zu] (a service-account "
+				 "issuer's default audience)", i);
+			return 1;
+		}
+	return 0;
+}
+
+static int check_audience_list(struct cctx *c, const struct k8s_config *cfg,
+			       const struct k8s_strv *auds, const char *base, const char *server,
+			       struct k8s_buf *warn)
+{
+	char why[200], p[PATHSZ];
+	size_t i;
+
+	for (i = 0; i < auds->n; i++) {
+		if (!cluster_audience(cfg, auds->v[i], server, why, sizeof(why)))
+			continue;
+		idx(p, base, i);
+		if (!cfg->policy.allow_cluster_audiences)
+			return cfail(c, p, "\"%.80s\" is %s, an audience the cluster accepts for "
+				     "itself: every token minted for its API (kubectl's, each pod's) "
+				     "would log in here; use an audience of this host's own, such as "
+				     "\"host-login:%%h\" (or set policy.allowClusterAudiences: true)",
+				     auds->v[i], why);
+		if (k8s_buf_printf(warn, "%s%s \"%.80s\" is %s, an audience the cluster accepts for "
+				   "itself: policy.allowClusterAudiences lets every token minted for "
+				   "the cluster's API (kubectl's, each pod's) log in here",
+				   warn->len > 0 ? "; " : "", p, auds->v[i], why) != 0)
+			return enomem(c, p);
+	}
+	return 0;
+}
+
+/* Every configured audience; see k8s_config_check_server_audiences. */
+static int cluster_audiences(struct cctx *c, const struct k8s_config *cfg, const char *server,
+			     char **warning)
+{
+	struct k8s_buf warn = {0};
+	char p[PATHSZ], ip[PATHSZ];
+	size_t i;
+	int rc = 0;
+
+	*warning = NULL;
+	rc = check_audience_list(c, cfg, &cfg->tokenreview.audiences, "tokenReview.audiences",
+				 server, &warn);
+	for (i = 0; rc == 0 && i < cfg->n_jwt; i++)
+		rc = check_audience_list(c, cfg, &cfg->jwt[i].audiences,
+					 join(p, idx(ip, "jwt", i), "issuer.audiences"), server, &warn);
+	if (rc == 0 && warn.data != NULL && (*warning = strdup(warn.data)) == NULL)
+		rc = enomem(c, "policy.allowClusterAudiences");
+	k8s_buf_free(&warn);
+	return rc;
+}
+
+int k8s_config_check_server_audiences(const struct k8s_config *cfg, const char *server,
+				      char **warning, struct k8s_err *err)
+{
+	struct cctx c = {cfg->path, err};
+
+	*warning = NULL;
+	if (server == NULL)
+		return K8S_OK;
+	return cluster_audiences(&c, cfg, server, warning) == 0 ? K8S_OK : K8S_ECONFIG;
+}
+
+/* Keep w as (part of) cfg->warning. */
+static int add_warning(struct cctx *c, struct k8s_config *cfg, char *w)
+{
+	char *all = NULL;
+
+	if (w == NULL)
+		return 0;
+	if (cfg->warning == NULL) {
+		cfg->warning = w;
+		return 0;
+	}
+	if (asprintf(&all, "%s; %s", cfg->warning, w) < 0) {
+		free(w);
+		return enomem(c, "policy.allowClusterAudiences");
+	}
+	free(w);
+	free(cfg->warning);
+	cfg->warning = all;
+	return 0;
+}
+
 /* ---------------------------------------------------------- top level */
 
 static const char *const default_deny[] = {"system:anonymous", "system:bootstrap:*",
@@ -1105,6 +1308,7 @@ static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 {
 	static const char *const known[] = {"tokenReview", "jwt", "jwtOptions", "policy",
 		"accounts", "login", "store", "cacheDir", "runDir", "sync", NULL};
+	char *w = NULL;
 	json_t *v;
 
 	if (want_object(c, root, "", 0) || check_keys(c, root, "", known, NULL))
@@ -1126,6 +1330,9 @@ static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 	if (get_path(c, root, "store", "", 0, &cfg->store) ||
 	    get_path(c, root, "cacheDir", "", 0, &cfg->cache_dir) ||
 	    get_path(c, root, "runDir", "", 0, &cfg->run_dir))
+		return K8S_ECONFIG;
+	/* Last: it needs every audience, the issuers and the policy. */
+	if (cluster_audiences(c, cfg, NULL, &w) != 0 || add_warning(c, cfg, w) != 0)
 		return K8S_ECONFIG;
 	return 0;
 }
@@ -1190,6 +1397,30 @@ static int check_config_file(const char *path, const struct stat *st, struct k8s
 	return K8S_OK;
 }
 
+/* The audiences against tokenReview's apiserver URL, when its kubeconfig
+ * loads now (a cheap, small file; not readable by every user, maybe not
+ * there yet): a configuration error shows at load, not at the first
+ * login.  When it does not load, validation compares at use. */
+static int server_audiences_at_load(struct k8s_config *cfg, struct k8s_err *err)
+{
+	struct cctx c = {cfg->path, err};
+	struct k8s_kubeconfig *kc = NULL;
+	struct k8s_err kerr;
+	char *w = NULL;
+	int rc = K8S_OK;
+
+	if (!cfg->has_tokenreview || cfg->tokenreview.kubeconfig == NULL)
+		return K8S_OK;
+	/* Any problem with it is validation's to report, when it is used. */
+	k8s_err_clear(&kerr);
+	if (k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &kc, &kerr) == K8S_OK &&
+	    kc->server != NULL &&
+	    (cluster_audiences(&c, cfg, kc->server, &w) != 0 || add_warning(&c, cfg, w) != 0))
+		rc = K8S_ECONFIG;
+	k8s_kubeconfig_free(kc);
+	return rc;
+}
+
 int k8s_config_load(const char *path, struct k8s_config **out, struct k8s_err *err)
 {
 	struct stat st;
@@ -1206,6 +1437,12 @@ int k8s_config_load(const char *path, struct k8s_config **out, struct k8s_err *e
 	if (ret == K8S_OK)
 		ret = config_from_json(root, path, out, err);
 	json_decref(root);
+	if (ret == K8S_OK)
+		ret = server_audiences_at_load(*out, err);
+	if (ret != K8S_OK) {
+		k8s_config_free(*out);
+		*out = NULL;
+	}
 	return ret;
 }
 
@@ -1280,6 +1517,7 @@ void k8s_config_free(struct k8s_config *cfg)
 	free(cfg->store);
 	free(cfg->cache_dir);
 	free(cfg->run_dir);
+	free(cfg->warning);
 	json_decref(cfg->raw);
 	free(cfg);
 }

@@ -102,6 +102,7 @@ struct k8s_config {
 		int allow_legacy_sa;             /* default 0 */
 		int allow_bootstrap;             /* default 0 */
 		struct k8s_strv deny_usernames;  /* globs; defaults of SPEC.md */
+		int allow_cluster_audiences;     /* default 0: see k8s_config_check_server_audiences */
 	} policy;
 
 	int has_accounts;
@@ -145,6 +146,10 @@ struct k8s_config {
 	char *run_dir;    /* `runDir`, default /run/k8s-auth */
 
 	json_t *raw;      /* the whole parsed document, for sections added later */
+	/* What every use of this configuration must say (NULL: nothing):
+	 * the cluster audiences policy.allowClusterAudiences let through.
+	 * k8s_validate_token puts it in every identity's warning. */
+	char *warning;
 };
 
 /* Load and validate.  path NULL = K8S_DEFAULT_CONFIG.  On error returns
@@ -154,6 +159,21 @@ int k8s_config_load(const char *path, struct k8s_config **out, struct k8s_err *e
 int k8s_config_parse(const char *text, size_t len, const char *name,
 		     struct k8s_config **out, struct k8s_err *err);
 void k8s_config_free(struct k8s_config *cfg);
+
+/* Audiences the cluster accepts for itself must not open a host: its
+ * in-cluster names (kubernetes, kubernetes.default, kubernetes.default.svc
+ * and kubernetes.default.svc.<domain>), its apiserver URL, its issuers.
+ * Compared after %h expansion, without scheme (http/https), default port
+ * 443 and trailing slashes, host case-insensitive.  The loader checks
+ * every tokenReview and jwt[] audience against the in-cluster names and
+ * every configured issuer URL, and, when tokenReview's kubeconfig can be
+ * read then, against its server URL.  This compares every audience with
+ * server (the kubeconfig's, at use: the loader may not have been able to
+ * read it).  K8S_OK, or K8S_ECONFIG with detail naming the file, the key,
+ * why and what to use instead; with policy.allowClusterAudiences: true,
+ * K8S_OK and *warning (malloc'd, caller frees) says what is let through. */
+int k8s_config_check_server_audiences(const struct k8s_config *cfg, const char *server,
+				      char **warning, struct k8s_err *err);
 
 void k8s_strv_free(struct k8s_strv *sv);
 /* 1 when s is one of sv's strings (exact match). */

@@ -185,5 +185,8 @@ int k8s_log_kv(struct k8s_buf *b, const char *key, const char *value);
 void k8s_log_login(struct k8s_answer *an, const char *user, const struct k8s_state *st);
 void k8s_log_refusal(struct k8s_answer *an, const char *what, const char *user,
 		     const struct k8s_identity *id, const struct k8s_err *err);
+/* id->warning, when there is one, as a LOG_WARNING line ("token warning
+ * user=... warning=..."), whatever the outcome. */
+void k8s_log_warning(struct k8s_answer *an, const char *user, const struct k8s_identity *id);
 
 #endif

@@ -74,13 +74,14 @@ static int groups_still_held(const struct k8s_request *rq, const struct k8s_stat
  * cache; the same mapping, the same binding, the same groups. */
 static int revalidate_session(const struct k8s_config *cfg, const struct k8s_request *rq,
 			      const struct k8s_state *st, struct k8s_identity *id,
-			      struct k8s_err *err)
+			      struct k8s_answer *an, struct k8s_err *err)
 {
 	struct k8s_login login;
 	int rc;
 
 	memset(&login, 0, sizeof(login));
 	rc = k8s_validate_token(cfg, st->token, K8S_VALIDATE_NO_CACHE, id, err);
+	k8s_log_warning(an, st->user, id);
 	if (rc != K8S_OK)
 		goto out;
 	rc = k8s_authorize_login(cfg, id, st->user, &login, err);
@@ -160,7 +161,7 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 	/* sudo, su, anything run from a token login: ask the cluster again. */
 	rc = k8s_find_caller_session(cfg, rq, &st, &err);
 	if (rc == K8S_OK) {
-		rc = revalidate_session(cfg, rq, &st, &id, &err);
+		rc = revalidate_session(cfg, rq, &st, &id, an, &err);
 		if (rc != K8S_OK) {
 			if (id.fingerprint[0] == '\0')
 				memcpy(id.fingerprint, st.id.fingerprint, sizeof(id.fingerprint));

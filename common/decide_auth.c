@@ -206,10 +206,11 @@ void k8s_decide_auth(const struct k8s_config *cfg, const struct k8s_request *rq,
 		return;
 	}
 	rc = k8s_validate_token(cfg, rq->token, rq->dry_run ? K8S_VALIDATE_NO_CACHE : 0, id, err);
-	if (rc == K8S_OK)
-		rc = k8s_authorize_login(cfg, id, rq->user, login, err);
 	if (id->fingerprint[0] == '\0')
 		k8s_token_fingerprint(rq->token, rq->token_len, id->fingerprint);
+	k8s_log_warning(an, rq->user, id);
+	if (rc == K8S_OK)
+		rc = k8s_authorize_login(cfg, id, rq->user, login, err);
 	if (rc == K8S_OK && !rq->dry_run)
 		rc = k8s_record_login(cfg, id, login, err);
 	if (rc == K8S_OK && !rq->dry_run) {

@@ -349,7 +349,7 @@ static int map_curl_error(CURLcode rc, const struct setup *s, struct k8s_err *er
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 	case CURLE_SSL_INVALIDCERTSTATUS:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "TLS verification failed",
+		return k8s_err_set(err, K8S_UNAVAILABLE, K8S_REASON_TLS_VERIFY,
 				   "%s: TLS verification failed: %s", host, why);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:

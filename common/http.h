@@ -44,6 +44,9 @@ struct k8s_http_resp {
  * no SNI override): the URL host is replaced by it and the connection goes
  * to the original host:port; the Host header keeps the original. */
 int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, struct k8s_err *err);
+/* err->reason of k8s_http_do when the server's certificate did not verify
+ * (unknown CA, wrong name, expired or not yet valid: a clock far off) */
+#define K8S_REASON_TLS_VERIFY "TLS verification failed"
 void k8s_http_resp_free(struct k8s_http_resp *resp); /* wipes */
 
 #endif

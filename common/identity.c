@@ -1,5 +1,7 @@
 #include "identity.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +26,37 @@ void k8s_identity_free(struct k8s_identity *id)
 	free(id->pod_uid);
 	free(id->node_name);
 	free(id->node_uid);
+	free(id->warning);
 	memset(id, 0, sizeof(*id));
+}
+
+void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)
+{
+	char *msg = NULL, *all = NULL;
+	va_list ap;
+	int n;
+
+	if (id == NULL || fmt == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* The same sentence twice (config and use both noticed) says nothing new. */
+	if (id->warning != NULL && strstr(id->warning, msg) != NULL) {
+		free(msg);
+		return;
+	}
+	if (id->warning == NULL) {
+		id->warning = msg;
+		return;
+	}
+	if (asprintf(&all, "%s; %s", id->warning, msg) >= 0) {
+		free(id->warning);
+		id->warning = all;
+	}
+	free(msg);
 }
 
 int k8s_identity_add_group(struct k8s_identity *id, const char *group)

@@ -29,11 +29,20 @@ struct k8s_identity {
 	char *node_uid;
 	int legacy_sa;       /* secret-based service-account token */
 	char fingerprint[17];/* first 16 hex digits of SHA-256(token) */
+	/* Something the administrator must hear about this validation even
+	 * when it succeeded (stale issuer keys, policy.allowClusterAudiences):
+	 * NULL or "; "-separated sentences, never a secret.  `k8s-auth check`
+	 * prints it on stderr, pam_k8s logs it. */
+	char *warning;
 };
 
 void k8s_identity_free(struct k8s_identity *id); /* frees members, zeroes *id */
 int k8s_identity_add_group(struct k8s_identity *id, const char *group); /* 0 / -1 */
 int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
+/* Append one warning sentence (printf format) to id->warning.  Best effort:
+ * out of memory drops it. */
+void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Fill exp/iat/nbf and the kubernetes.io binding fields from an (already
  * authenticated) JWT payload.  Unknown/missing fields are left alone. */

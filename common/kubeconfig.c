@@ -592,3 +592,49 @@ char *k8s_kubeconfig_bearer(const struct k8s_kubeconfig *kc, struct k8s_err *err
 		return read_token_file(kc->token_file, kc->path, err);
 	return NULL;
 }
+
+/* "name" NUL value NUL: C strings hold no NUL, so the encoding is
+ * unambiguous. */
+static int fp_field(struct k8s_buf *b, const char *name, const char *value)
+{
+	return k8s_buf_append(b, name, strlen(name) + 1) != 0 ||
+	       k8s_buf_append(b, value, strlen(value) + 1) != 0 ? -1 : 0;
+}
+
+/* SHA-256 hex of len bytes, or "-" for none. */
+static void fp_hash(const char *p, size_t len, char hex[65])
+{
+	if (p == NULL)
+		snprintf(hex, 65, "-");
+	else
+		k8s_sha256_hex(p, len, hex);
+}
+
+int k8s_kubeconfig_fingerprint(const struct k8s_kubeconfig *kc, char hex[65])
+{
+	struct k8s_buf b = {0};
+	struct k8s_err berr;
+	char ca[65], bearer_h[65], cert[65];
+	char *bearer;
+	int ret = -1;
+
+	if (kc == NULL || kc->server == NULL)
+		return -1;
+	bearer = k8s_kubeconfig_bearer(kc, &berr);
+	if (bearer == NULL && berr.status != K8S_OK)
+		return -1;
+	fp_hash(bearer, bearer != NULL ? strlen(bearer) : 0, bearer_h);
+	k8s_freezero_str(bearer);
+	fp_hash(kc->ca_pem, kc->ca_pem_len, ca);
+	fp_hash(kc->client_cert_pem, kc->client_cert_len, cert);
+	if (fp_field(&b, "pam-k8s apiserver", "v1") == 0 && fp_field(&b, "server", kc->server) == 0 &&
+	    fp_field(&b, "ca", ca) == 0 &&
+	    fp_field(&b, "tls-server-name", kc->tls_server_name ? kc->tls_server_name : "") == 0 &&
+	    fp_field(&b, "insecure", kc->insecure_skip_verify ? "1" : "0") == 0 &&
+	    fp_field(&b, "bearer", bearer_h) == 0 && fp_field(&b, "client-certificate", cert) == 0) {
+		k8s_sha256_hex(b.data, b.len, hex);
+		ret = 0;
+	}
+	k8s_buf_free(&b);
+	return ret;
+}

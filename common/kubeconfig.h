@@ -45,4 +45,13 @@ void k8s_kubeconfig_free(struct k8s_kubeconfig *kc);
  * K8S_OK when the kubeconfig uses only a client certificate. */
 char *k8s_kubeconfig_bearer(const struct k8s_kubeconfig *kc, struct k8s_err *err);
 
+/* Hex SHA-256 over everything in kc that decides which apiserver answers
+ * and as whom: the server URL, the CA bytes (or "system trust store"),
+ * tls-server-name, insecure-skip-tls-verify, and the reviewer as it would
+ * be sent now (SHA-256 of the bearer token, tokenFile re-read; SHA-256 of
+ * the client certificate).  What a cache of the apiserver's answers is
+ * keyed on: it never holds a secret, only hashes of one.  0, or -1 when
+ * the credential cannot be read now (the request would fail too). */
+int k8s_kubeconfig_fingerprint(const struct k8s_kubeconfig *kc, char hex[65]);
+
 #endif

@@ -17,9 +17,12 @@
 #include "http.h"
 #include "util.h"
 
-#define CACHE_VERSION      1
+#define CACHE_VERSION      2
 #define CACHE_MAX_BYTES    (3 * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 5000
+/* Keys fetched "in the future" by more than this (the clock was set back)
+ * have an unknown age: never fresh, and not served stale either. */
+#define FUTURE_SKEW_S      300
 
 /* ------------------------------------------------------------------ claims */
 
@@ -289,21 +292,45 @@ out:
 }
 
 /* --------------------------------------------------------------- key cache
- * cacheDir/jwks/<sha256(issuer URL)>.json, root-only, written atomically:
- * {"version":1, "issuer", "discovery_url", "fetched_at" (last success),
- *  "attempted_at" (last try), "discovery": {...}, "jwks": {...}}.
- * A file that does not parse, names another issuer or discovery URL, or
- * holds no usable key is ignored and replaced by the next fetch. */
+ * cacheDir/jwks/<hex>.json, root-only, written atomically, where hex =
+ * SHA-256("pam-k8s jwks v2" NUL issuer URL NUL discovery URL NUL trust)
+ * and trust = the SHA-256 hex of certificateAuthority, or "-" for the
+ * system trust store: everything that decides which keys are fetched.  So
+ * keys fetched under one configuration (another discovery URL, CA, or
+ * none) are never found under another, and configurations may share
+ * cacheDir.  Content: {"version":2, "issuer", "discovery_url", "trust",
+ * "fetched_at" (last success), "attempted_at" (last try), "untrusted"
+ * (the last try failed TLS verification), "discovery": {...}, "jwks":
+ * {...}}.  A file that does not parse, names another issuer, discovery URL
+ * or trust, or holds no usable key is ignored and replaced by the next
+ * fetch.  Version 1 named the file SHA-256(issuer URL) alone: that file is
+ * removed when this issuer's cache is next written.
+ *
+ * Stale keys.  The apiserver (go-oidc's remote key set) keeps the keys it
+ * fetched in memory for the life of the authenticator, refetching only for
+ * an unknown kid; a configuration change builds a new authenticator.  Here
+ * keys are fresh for K8S_JWKS_FRESH_S; after that every use refetches
+ * (rate-limited), and when that fails because the issuer cannot be reached
+ * or answers badly, cached keys serve for at most jwtOptions.maxStaleness
+ * after their fetch, each such use with a warning (check: stderr; PAM: the
+ * log).  They do not serve when the refetch failed TLS verification (the
+ * issuer was reached and did not prove itself: a clock far off, a replaced
+ * certificate), nor when their fetch time lies in the future (the clock was
+ * set back: their age is unknown). */
 
 struct keycache {
 	int dfd;                 /* cacheDir/jwks, or -1: no cache (fetch every time) */
 	char name[80];           /* <sha256 hex>.json */
+	char name_v1[80];        /* the version 1 name of this issuer's file */
 	char *durl;              /* discovery URL in effect */
+	char trust[65];          /* SHA-256 hex of certificateAuthority, or "-" */
 	int have;                /* keys is loaded (from disk or the network) */
+	int untrusted;           /* the last attempt failed TLS verification */
 	time_t fetched_at, attempted_at;
 	json_t *doc;             /* what is, or goes, on disk */
 	struct k8s_jwks keys;
 	char why[256];           /* why there is no usable cache, for error details */
+	char warning[1024];      /* stale keys served: for id->warning */
 };
 
 static int cache_open_dir(const struct k8s_config *cfg, char *why, size_t n)
@@ -401,6 +428,8 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 	    strcmp(json_string_value(json_object_get(doc, "issuer")), a->issuer_url) != 0 ||
 	    !json_is_string(json_object_get(doc, "discovery_url")) ||
 	    strcmp(json_string_value(json_object_get(doc, "discovery_url")), c->durl) != 0 ||
+	    !json_is_string(json_object_get(doc, "trust")) ||
+	    strcmp(json_string_value(json_object_get(doc, "trust")), c->trust) != 0 ||
 	    json_time(doc, "fetched_at", &c->fetched_at) != 0 ||
 	    json_time(doc, "attempted_at", &c->attempted_at) != 0 ||
 	    jwks_from_object(json_object_get(doc, "jwks"), &c->keys, &e) != K8S_OK ||
@@ -410,6 +439,7 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 		json_decref(doc);
 		return;
 	}
+	c->untrusted = json_is_true(json_object_get(doc, "untrusted"));
 	c->doc = doc;
 	c->have = 1;
 }
@@ -421,17 +451,19 @@ static void cache_store(struct keycache *c)
 	char *text;
 
 	if (c->dfd < 0 || c->doc == NULL ||
-	    json_object_set_new(c->doc, "attempted_at", json_integer(c->attempted_at)) != 0)
+	    json_object_set_new(c->doc, "attempted_at", json_integer(c->attempted_at)) != 0 ||
+	    json_object_set_new(c->doc, "untrusted", json_boolean(c->untrusted)) != 0)
 		return;
 	text = json_dumps(c->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (text != NULL)
-		(void)k8s_write_file_at(c->dfd, c->name, text, strlen(text), NULL);
+	if (text != NULL && k8s_write_file_at(c->dfd, c->name, text, strlen(text), NULL) == 0)
+		(void)unlinkat(c->dfd, c->name_v1, 0); /* this issuer's version 1 file */
 	free(text);
 }
 
 static int cache_setup(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 		       struct keycache *c, struct k8s_err *err)
 {
+	struct k8s_buf b = {0};
 	char hex[65];
 	size_t n;
 
@@ -447,8 +479,23 @@ static int cache_setup(const struct k8s_config *cfg, const struct k8s_jwt_authen
 	}
 	if (c->durl == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "discovery URL");
-	k8s_sha256_hex(a->issuer_url, strlen(a->issuer_url), hex);
+	if (a->ca_pem != NULL)
+		k8s_sha256_hex(a->ca_pem, strlen(a->ca_pem), c->trust);
+	else
+		snprintf(c->trust, sizeof(c->trust), "-");
+	if (k8s_buf_printf(&b, "pam-k8s jwks v%d", CACHE_VERSION) != 0 ||
+	    k8s_buf_append(&b, "", 1) != 0 ||
+	    k8s_buf_append(&b, a->issuer_url, strlen(a->issuer_url) + 1) != 0 ||
+	    k8s_buf_append(&b, c->durl, strlen(c->durl) + 1) != 0 ||
+	    k8s_buf_append(&b, c->trust, strlen(c->trust)) != 0) {
+		k8s_buf_free(&b);
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "key cache name");
+	}
+	k8s_sha256_hex(b.data, b.len, hex);
+	k8s_buf_free(&b);
 	snprintf(c->name, sizeof(c->name), "%s.json", hex);
+	k8s_sha256_hex(a->issuer_url, strlen(a->issuer_url), hex);
+	snprintf(c->name_v1, sizeof(c->name_v1), "%s.json", hex);
 	c->dfd = cache_open_dir(cfg, c->why, sizeof(c->why));
 	if (c->dfd >= 0)
 		cache_load(c, a);
@@ -468,8 +515,10 @@ static void cache_free(struct keycache *c)
 
 /* ------------------------------------------------------------------ fetch */
 
+/* *untrusted is set when the answer failed TLS verification. */
 static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
-			 const char *url, const char *what, json_t **out, struct k8s_err *err)
+			 const char *url, const char *what, json_t **out, int *untrusted,
+			 struct k8s_err *err)
 {
 	struct k8s_http_req req;
 	struct k8s_http_resp resp;
@@ -492,6 +541,7 @@ static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_auth
 	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
 	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (k8s_http_do(&req, &resp, &herr) != K8S_OK) {
+		*untrusted = strcmp(herr.reason, K8S_REASON_TLS_VERIFY) == 0;
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: %s",
 				  a->issuer_url, what, url, herr.detail);
 		goto out;
@@ -520,11 +570,11 @@ out:
  * serve that URL could vouch for keys of another issuer) and an https
  * jwks_uri. */
 static int fetch_discovery(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
-			   const char *durl, json_t **disc, struct k8s_err *err)
+			   const char *durl, json_t **disc, int *untrusted, struct k8s_err *err)
 {
 	const char *iss, *juri;
 
-	if (http_get_json(cfg, a, durl, "discovery document", disc, err) != K8S_OK)
+	if (http_get_json(cfg, a, durl, "discovery document", disc, untrusted, err) != K8S_OK)
 		return K8S_UNAVAILABLE;
 	iss = json_string_value(json_object_get(*disc, "issuer"));
 	juri = json_string_value(json_object_get(*disc, "jwks_uri"));
@@ -538,7 +588,8 @@ static int fetch_discovery(const struct k8s_config *cfg, const struct k8s_jwt_au
 	return K8S_OK;
 }
 
-/* One discovery and one JWKS request; on success c holds the new keys. */
+/* One discovery and one JWKS request; on success c holds the new keys.
+ * Either way c->untrusted says whether it failed TLS verification. */
 static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 		      struct keycache *c, time_t now, struct k8s_err *err)
 {
@@ -548,11 +599,12 @@ static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authent
 	int ret;
 
 	memset(&keys, 0, sizeof(keys));
-	ret = fetch_discovery(cfg, a, c->durl, &disc, err);
+	c->untrusted = 0;
+	ret = fetch_discovery(cfg, a, c->durl, &disc, &c->untrusted, err);
 	if (ret != K8S_OK)
 		goto out;
 	juri = json_string_value(json_object_get(disc, "jwks_uri"));
-	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, err);
+	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, &c->untrusted, err);
 	if (ret == K8S_OK)
 		ret = jwks_from_object(jwks, &keys, err);
 	if (ret != K8S_OK)
@@ -568,9 +620,10 @@ static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authent
 			    a->issuer_url, keys.skip_note);
 		goto out;
 	}
-	doc = json_pack("{s:i, s:s, s:s, s:I, s:I, s:O, s:O}", "version", CACHE_VERSION,
-			"issuer", a->issuer_url, "discovery_url", c->durl, "fetched_at", (json_int_t)now,
-			"attempted_at", (json_int_t)now, "discovery", disc, "jwks", jwks);
+	doc = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:b, s:O, s:O}", "version", CACHE_VERSION,
+			"issuer", a->issuer_url, "discovery_url", c->durl, "trust", c->trust,
+			"fetched_at", (json_int_t)now, "attempted_at", (json_int_t)now, "untrusted", 0,
+			"discovery", disc, "jwks", jwks);
 	if (doc == NULL) {
 		k8s_err_set(err, ret, "out of memory", "building the key cache");
 		goto out;
@@ -590,11 +643,23 @@ out:
 	return ret;
 }
 
-static int stale_ok(const struct k8s_config *cfg, time_t age)
+/* Cached keys may serve although a refetch failed: within maxStaleness of
+ * their fetch, fetched in the past, and not after a TLS verification
+ * failure. */
+static int stale_ok(const struct k8s_config *cfg, const struct keycache *c, time_t age)
 {
 	time_t max = (time_t)(cfg->jwks_max_stale_ms / 1000);
 
-	return age <= max && age >= -max;
+	return c->have && !c->untrusted && age <= max && age >= -FUTURE_SKEW_S;
+}
+
+static void stale_warning(const struct k8s_jwt_authenticator *a, struct keycache *c, time_t age,
+			  const char *why)
+{
+	snprintf(c->warning, sizeof(c->warning),
+		 "issuer %.200s: using cached keys fetched %lld s ago (fresh for %d s, "
+		 "jwtOptions.maxStaleness bounds this) because refreshing them failed: %.512s",
+		 a->issuer_url, (long long)age, K8S_JWKS_FRESH_S, why);
 }
 
 /* Keys for this call: fresh cache, else one fetch, else stale cache. */
@@ -605,24 +670,36 @@ static int keys_for(const struct k8s_config *cfg, const struct k8s_jwt_authentic
 	time_t age = now - c->fetched_at, since_try = now - c->attempted_at;
 
 	k8s_err_clear(&ferr);
-	if (c->have && age >= 0 && age < K8S_JWKS_FRESH_S)
+	if (c->have && age >= -FUTURE_SKEW_S && age < K8S_JWKS_FRESH_S)
 		return K8S_OK;
 	/* The issuer failed moments ago: do not make this login wait for it again. */
-	if (c->have && stale_ok(cfg, age) && since_try >= 0 && since_try < K8S_JWKS_REFRESH_MIN_S)
+	if (stale_ok(cfg, c, age) && since_try >= 0 && since_try < K8S_JWKS_REFRESH_MIN_S) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "the last attempt, %lld s ago", (long long)since_try);
+		stale_warning(a, c, age, why);
 		return K8S_OK;
+	}
 	*fetched = 1;
 	if (fetch_keys(cfg, a, c, now, &ferr) == K8S_OK) {
 		cache_store(c);
 		return K8S_OK;
 	}
-	if (c->have && stale_ok(cfg, age)) {
+	if (c->have) {
 		c->attempted_at = now;
 		cache_store(c);
+	}
+	if (stale_ok(cfg, c, age)) {
+		stale_warning(a, c, age, ferr.detail);
 		return K8S_OK;
 	}
+	if (c->have && c->untrusted)
+		return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason, "%s; cached keys (%lld s old) "
+				   "are not used after a TLS verification failure (is the clock right?)",
+				   ferr.detail, (long long)age);
 	if (c->have)
 		return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason, "%s; cached keys are %lld s old, "
-				   "beyond jwksMaxStale", ferr.detail, (long long)age);
+				   "beyond jwtOptions.maxStaleness", ferr.detail, (long long)age);
 	return k8s_err_set(err, K8S_UNAVAILABLE, ferr.reason, "%s%s%s", ferr.detail,
 			   c->why[0] ? "; " : "", c->why);
 }
@@ -674,6 +751,8 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 		ret = refresh_for_kid(cfg, a, jwt, &c, now, &e);
 	if (ret == K8S_OK)
 		ret = k8s_oidc_check_claims(a, jwt, now, id, &e);
+	if (c.warning[0] != '\0')
+		k8s_identity_warn(id, "%s", c.warning);
 out:
 	cache_free(&c);
 	if (err != NULL)

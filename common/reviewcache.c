@@ -2,8 +2,12 @@
  *
  * Layout: <cacheDir>/reviews/<sha256 hex>.json, directories 0700 and files
  * 0600, all owned by the caller's euid (root in PAM).  The name is the hash
- * of the configured audiences and the token, so the token never reaches
- * the disk.  Each file's mtime is set to its expiry, which lets the bound
+ * of the apiserver connection's fingerprint, the configured audiences and
+ * the token, so the token never reaches the disk and an entry made for one
+ * cluster, CA, reviewer or audience list is never found under another.
+ * Entries of format 1 (keyed on audiences and token only) are never looked
+ * up again (their names hashed less); they are ordinary entries to the
+ * sweep, which removes them once their mtime (their expiry) has passed.  Each file's mtime is set to its expiry, which lets the bound
  * be enforced with fstatat() alone; a lookup never trusts the mtime and
  * checks the JSON.  Anything that does not look exactly as we write it is a
  * miss and is removed. */
@@ -22,7 +26,7 @@
 
 #include "util.h"
 
-#define RC_VERSION       1
+#define RC_VERSION       2
 #define RC_SUBDIR        "reviews"
 #define RC_SUFFIX        ".json"
 #define RC_NAME_LEN      (64 + sizeof(RC_SUFFIX) - 1)
@@ -69,10 +73,12 @@ static int open_cache_dir(const struct k8s_config *cfg, int create)
 	return fd;
 }
 
-/* "<hex>.json" where hex = SHA-256("pam-k8s review v1" NUL count NUL
- * aud_1 NUL ... aud_n NUL token).  The count and the NULs (which no C
+/* "<hex>.json" where hex = SHA-256("pam-k8s review v2" NUL apiserver NUL
+ * count NUL aud_1 NUL ... aud_n NUL token), apiserver being
+ * k8s_kubeconfig_fingerprint (hex).  The count and the NULs (which no C
  * string contains) make the encoding unambiguous. */
-static int cache_name(const struct k8s_config *cfg, const char *token, char name[RC_NAME_LEN + 1])
+static int cache_name(const struct k8s_config *cfg, const char *apiserver, const char *token,
+		      char name[RC_NAME_LEN + 1])
 {
 	const struct k8s_strv *a = &cfg->tokenreview.audiences;
 	struct k8s_buf b = {0};
@@ -81,8 +87,8 @@ static int cache_name(const struct k8s_config *cfg, const char *token, char name
 	int ret = -1;
 
 	if (k8s_buf_printf(&b, "pam-k8s review v%d", RC_VERSION) != 0 ||
-	    k8s_buf_append(&b, "", 1) != 0 || k8s_buf_printf(&b, "%zu", a->n) != 0 ||
-	    k8s_buf_append(&b, "", 1) != 0)
+	    k8s_buf_append(&b, "", 1) != 0 || k8s_buf_append(&b, apiserver, strlen(apiserver) + 1) != 0 ||
+	    k8s_buf_printf(&b, "%zu", a->n) != 0 || k8s_buf_append(&b, "", 1) != 0)
 		goto out;
 	for (i = 0; i < a->n; i++)
 		if (k8s_buf_append(&b, a->v[i], strlen(a->v[i]) + 1) != 0)
@@ -248,10 +254,12 @@ out:
 	return e;
 }
 
-/* 1 when the entry is well-formed, for these audiences, and live now
- * under the current TTL (which may have been lowered since the put). */
-static int entry_live(json_t *e, const struct k8s_config *cfg, time_t now)
+/* 1 when the entry is well-formed, for this apiserver and these
+ * audiences, and live now under the current TTL (which may have been
+ * lowered since the put). */
+static int entry_live(json_t *e, const struct k8s_config *cfg, const char *apiserver, time_t now)
 {
+	const char *as = json_string_value(json_object_get(e, "apiserver"));
 	time_t created, expires;
 	int64_t ttl_s = cfg->tokenreview.cache_ttl_ms / 1000;
 
@@ -260,23 +268,25 @@ static int entry_live(json_t *e, const struct k8s_config *cfg, time_t now)
 	    get_time(e, "created", &created) != 0 || get_time(e, "expires", &expires) != 0)
 		return 0;
 	if (created > now + RC_CLOCK_SKEW_S || expires < created || now >= expires ||
-	    (int64_t)now >= (int64_t)created + ttl_s)
+	    (int64_t)now >= (int64_t)created + ttl_s || as == NULL || strcmp(as, apiserver) != 0)
 		return 0;
 	return audiences_equal(json_object_get(e, "audiences"), &cfg->tokenreview.audiences);
 }
 
-int k8s_reviewcache_get(const struct k8s_config *cfg, const char *token, struct k8s_identity *id)
+int k8s_reviewcache_get(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
+			const char *token, struct k8s_identity *id)
 {
-	char name[RC_NAME_LEN + 1];
+	char name[RC_NAME_LEN + 1], apiserver[65];
 	json_t *e = NULL;
 	int dfd = -1, hit = 0;
 
 	memset(id, 0, sizeof(*id));
-	if (cfg == NULL || token == NULL || cfg->tokenreview.cache_ttl_ms <= 0 ||
-	    cache_name(cfg, token, name) != 0 || (dfd = open_cache_dir(cfg, 0)) < 0)
+	if (cfg == NULL || kc == NULL || token == NULL || cfg->tokenreview.cache_ttl_ms <= 0 ||
+	    k8s_kubeconfig_fingerprint(kc, apiserver) != 0 ||
+	    cache_name(cfg, apiserver, token, name) != 0 || (dfd = open_cache_dir(cfg, 0)) < 0)
 		goto out;
 	e = read_entry(dfd, name);
-	if (e != NULL && entry_live(e, cfg, time(NULL)) &&
+	if (e != NULL && entry_live(e, cfg, apiserver, time(NULL)) &&
 	    identity_from_json(json_object_get(e, "identity"), id) == 0) {
 		k8s_token_fingerprint(token, strlen(token), id->fingerprint);
 		hit = 1;
@@ -394,12 +404,13 @@ static void enforce_bound(int dfd, time_t now)
 	free(v);
 }
 
-static json_t *build_entry(const struct k8s_config *cfg, const struct k8s_identity *id,
-			   time_t created, time_t expires)
+static json_t *build_entry(const struct k8s_config *cfg, const char *apiserver,
+			   const struct k8s_identity *id, time_t created, time_t expires)
 {
 	json_t *e = json_object();
 
 	if (e == NULL || json_object_set_new(e, "version", json_integer(RC_VERSION)) != 0 ||
+	    json_object_set_new(e, "apiserver", json_string(apiserver)) != 0 ||
 	    json_object_set_new(e, "created", json_integer(created)) != 0 ||
 	    json_object_set_new(e, "expires", json_integer(expires)) != 0 ||
 	    json_object_set_new(e, "audiences", strv_json(cfg->tokenreview.audiences.v,
@@ -411,32 +422,34 @@ static json_t *build_entry(const struct k8s_config *cfg, const struct k8s_identi
 	return e;
 }
 
-void k8s_reviewcache_put(const struct k8s_config *cfg, const char *token, const struct k8s_identity *id)
+void k8s_reviewcache_put(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
+			 const char *token, const struct k8s_identity *id)
 {
-	char name[RC_NAME_LEN + 1];
+	char name[RC_NAME_LEN + 1], apiserver[65];
 	time_t now = time(NULL), expires;
 	json_t *e = NULL, *old = NULL;
 	int dfd = -1;
 
 	/* Only a complete, successful review may be cached. */
-	if (cfg == NULL || token == NULL || token[0] == '\0' || id == NULL ||
+	if (cfg == NULL || kc == NULL || token == NULL || token[0] == '\0' || id == NULL ||
 	    cfg->tokenreview.cache_ttl_ms < 1000 || id->username == NULL || id->username[0] == '\0' ||
 	    id->method == NULL || strcmp(id->method, "tokenreview") != 0)
 		return;
 	expires = now + (time_t)(cfg->tokenreview.cache_ttl_ms / 1000);
 	if (id->exp != 0 && id->exp < expires)
 		expires = id->exp;
-	if (expires <= now || cache_name(cfg, token, name) != 0 || (dfd = open_cache_dir(cfg, 1)) < 0)
+	if (expires <= now || k8s_kubeconfig_fingerprint(kc, apiserver) != 0 ||
+	    cache_name(cfg, apiserver, token, name) != 0 || (dfd = open_cache_dir(cfg, 1)) < 0)
 		goto out;
 	if (flock(dfd, LOCK_EX) != 0)
 		goto out;
 	/* A live entry is never extended: re-putting after a hit must not
 	 * keep a review alive forever without asking the apiserver. */
 	old = read_entry(dfd, name);
-	if (old != NULL && entry_live(old, cfg, now))
+	if (old != NULL && entry_live(old, cfg, apiserver, now))
 		goto out;
 	enforce_bound(dfd, now);
-	e = build_entry(cfg, id, now, expires);
+	e = build_entry(cfg, apiserver, id, now, expires);
 	if (e != NULL)
 		write_entry(dfd, name, e, expires);
 out:

@@ -405,14 +405,26 @@ static int send_review(struct review_ctx *c, struct k8s_http_resp *resp, struct 
 	return k8s_http_do(&req, resp, err);
 }
 
+int k8s_tokenreview_kubeconfig_allowed(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
+				       struct k8s_err *err)
+{
+	if (kc->insecure_skip_verify && !cfg->tokenreview.allow_insecure)
+		return k8s_err_set(err, K8S_ECONFIG, "insecure TLS not allowed",
+				   "%s: insecure-skip-tls-verify needs tokenReview.allowInsecureSkipTLSVerify",
+				   kc->path ? kc->path : "kubeconfig");
+	if (kc->server == NULL || kc->server[0] == '\0')
+		return k8s_err_set(err, K8S_ECONFIG, "no apiserver",
+				   "%s: no cluster server", kc->path ? kc->path : "kubeconfig");
+	return K8S_OK;
+}
+
 static int prepare(struct review_ctx *c, struct k8s_err *err)
 {
 	struct k8s_err berr;
+	int rc;
 
-	if (c->kc->insecure_skip_verify && !c->cfg->tokenreview.allow_insecure)
-		return k8s_err_set(err, K8S_ECONFIG, "insecure TLS not allowed",
-				   "%s: insecure-skip-tls-verify needs tokenReview.allowInsecureSkipTLSVerify",
-				   c->kc->path ? c->kc->path : "kubeconfig");
+	if ((rc = k8s_tokenreview_kubeconfig_allowed(c->cfg, c->kc, err)) != K8S_OK)
+		return rc;
 	if (build_url(c->kc, &c->url, err) != K8S_OK)
 		return err ? err->status : K8S_ECONFIG;
 	c->body = k8s_tokenreview_request_body(c->token, &c->cfg->tokenreview.audiences);

@@ -22,6 +22,13 @@
 int k8s_tokenreview(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
 		    const char *token, struct k8s_identity *id, struct k8s_err *err);
 
+/* What the configuration says about this kubeconfig, before any request
+ * or cache lookup: K8S_ECONFIG for insecure-skip-tls-verify without
+ * tokenReview.allowInsecureSkipTLSVerify, or no server; else K8S_OK.
+ * k8s_tokenreview checks it too. */
+int k8s_tokenreview_kubeconfig_allowed(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
+				       struct k8s_err *err);
+
 /* Body of the request (exposed for tests/fuzzing): malloc'd compact JSON,
  * free with k8s_freezero_str.  NULL when out of memory or when token is
  * not an RFC 6750 b64token of at most K8S_TOKEN_MAX bytes.  No

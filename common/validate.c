@@ -3,6 +3,7 @@
  * call, and nothing but a fully successful review is ever cached. */
 #include "validate.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,32 +17,47 @@
 
 /* *fresh is set when the apiserver answered now (not the cache), so only
  * fresh answers are cached: re-putting a hit would keep a revoked token's
- * entry alive forever. */
+ * entry alive forever.  The kubeconfig is loaded first, whatever the cache
+ * holds: the cache is keyed on the connection it describes, and a broken
+ * or changed kubeconfig must show now, not when an entry expires.  *kc is
+ * the caller's to free (k8s_validate_token puts the answer under it). */
 static int review_online(const struct k8s_config *cfg, const char *token, unsigned flags,
-			 struct k8s_identity *id, int *fresh, struct k8s_err *err)
+			 struct k8s_kubeconfig **kc, struct k8s_identity *id, int *fresh,
+			 struct k8s_err *err)
 {
-	struct k8s_kubeconfig *kc = NULL;
+	char *warning = NULL;
 	int rc;
 
 	*fresh = 0;
-	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
-	    k8s_reviewcache_get(cfg, token, id) == 1)
-		return K8S_OK;
-	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &kc, err);
+	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, kc, err);
+	if (rc == K8S_OK)
+		rc = k8s_tokenreview_kubeconfig_allowed(cfg, *kc, err);
 	if (rc != K8S_OK)
-		goto out;
-	rc = k8s_tokenreview(cfg, kc, token, id, err);
-	*fresh = 1;
-out:
-	k8s_kubeconfig_free(kc);
+		return rc;
+	/* The loader compared the audiences with this server if it could read
+	 * the kubeconfig then; this covers the case it could not, and a
+	 * kubeconfig changed since. */
+	rc = k8s_config_check_server_audiences(cfg, (*kc)->server, &warning, err);
+	if (rc != K8S_OK)
+		return rc;
+	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
+	    k8s_reviewcache_get(cfg, *kc, token, id) == 1) {
+		rc = K8S_OK;
+	} else {
+		rc = k8s_tokenreview(cfg, *kc, token, id, err);
+		*fresh = 1;
+	}
+	if (warning != NULL)
+		k8s_identity_warn(id, "%s", warning);
+	free(warning);
 	return rc;
 }
 
 /* A JWT whose `iss` names a configured authenticator is verified locally;
  * every other token goes to TokenReview when it is configured. */
 static int validate_dispatch(const struct k8s_config *cfg, const char *token, size_t len,
-			     unsigned flags, struct k8s_identity *id, int *fresh_review,
-			     struct k8s_err *err)
+			     unsigned flags, struct k8s_kubeconfig **kc, struct k8s_identity *id,
+			     int *fresh_review, struct k8s_err *err)
 {
 	struct k8s_jwt jwt;
 	const struct k8s_jwt_authenticator *a = NULL;
@@ -77,7 +93,7 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 					 "not a JWT, and tokenReview is not configured");
 		goto out;
 	}
-	rc = review_online(cfg, token, flags, id, fresh_review, err);
+	rc = review_online(cfg, token, flags, kc, id, fresh_review, err);
 out:
 	k8s_jwt_free(&jwt);
 	return rc;
@@ -86,6 +102,8 @@ out:
 int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned flags,
 		       struct k8s_identity *id, struct k8s_err *err)
 {
+	struct k8s_kubeconfig *kc = NULL;
+	char *warning;
 	size_t len;
 	int rc, fresh_review = 0;
 
@@ -96,7 +114,7 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 	rc = k8s_policy_precheck(cfg, token, len, err);
 	if (rc != K8S_OK)
 		goto out;
-	rc = validate_dispatch(cfg, token, len, flags, id, &fresh_review, err);
+	rc = validate_dispatch(cfg, token, len, flags, &kc, id, &fresh_review, err);
 	if (rc != K8S_OK)
 		goto out;
 	k8s_token_fingerprint(token, len, id->fingerprint);
@@ -109,13 +127,22 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 	if (rc != K8S_OK)
 		goto out;
 	if (fresh_review && !(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0)
-		k8s_reviewcache_put(cfg, token, id);
+		k8s_reviewcache_put(cfg, kc, token, id);
 out:
+	k8s_kubeconfig_free(kc);
+	/* Every use of a configuration that accepts cluster audiences says so. */
+	if (cfg->warning != NULL)
+		k8s_identity_warn(id, "%s", cfg->warning);
 	if (rc != K8S_OK) {
 		/* Keep what a refusal can still tell ("a valid token refused by
-		 * policy still shows its username"); drop nothing else. */
-		if (id->username == NULL)
+		 * policy still shows its username", and the warnings); drop
+		 * nothing else. */
+		if (id->username == NULL) {
+			warning = id->warning;
+			id->warning = NULL;
 			k8s_identity_free(id);
+			id->warning = warning;
+		}
 	}
 	return rc;
 }

@@ -761,6 +761,168 @@ static void test_load_file(void **state)
 	rmdir(dir);
 }
 
+/* Issue 10.4: audiences the cluster accepts for itself never open a host. */
+#define TR_AUD(a) "tokenReview:\n  kubeconfig: /nonexistent/kubeconfig\n  audiences: [\"host-login:x\", \"" a "\"]\n"
+#define JWT_AUD(a) "jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [\"" a "\"]\n" \
+	"  claimMappings:\n    username: {claim: sub, prefix: \"\"}\n"
+
+static void test_cluster_audiences(void **state)
+{
+	static const char *const names[] = {
+		"https://kubernetes.default.svc", "https://kubernetes.default.svc/",
+		"kubernetes.default.svc", "https://kubernetes.default.svc.cluster.local",
+		"kubernetes.default.svc.cluster.local", "https://kubernetes.default.svc.corp.example",
+		"kubernetes", "kubernetes.default", "https://kubernetes", "https://kubernetes.default//",
+		"HTTPS://Kubernetes.Default.SVC", "https://kubernetes.default.svc:443",
+		"https://kubernetes.default.svc.cluster.local.", "http://kubernetes.default.svc",
+		"kubernetes.default.svc:6443",
+	};
+	static const char *const fine[] = {
+		"host-login:kubernetes", "kubernetes-host", "https://kubernetes.example.com",
+		"https://kubernetes.default.svc/host-login", "kubernetes.default.svcx",
+		"https://idp.example.com/x", "k8s-auth",
+	};
+	struct k8s_config *cfg;
+	char yaml[512], want[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "tokenReview:\n  kubeconfig: /nonexistent/kubeconfig\n"
+			 "  audiences: [\"host-login:x\", \"%s\"]\n", names[i]);
+		refused(yaml, "tokenReview.audiences[1]: ");
+		refused(yaml, "is the apiserver's in-cluster name, an audience the cluster accepts for itself");
+		refused(yaml, "use an audience of this host's own, such as \"host-login:%h\"");
+		snprintf(yaml, sizeof(yaml), "jwt:\n- issuer:\n    url: https://idp.example.com\n"
+			 "    audiences: [\"%s\"]\n  claimMappings:\n    username: {claim: sub, prefix: \"\"}\n",
+			 names[i]);
+		refused(yaml, "jwt[0].issuer.audiences[0]: ");
+	}
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "tokenReview:\n  kubeconfig: /nonexistent/kubeconfig\n"
+			 "  audiences: [\"%s\"]\n", fine[i]);
+		cfg = parse_ok(yaml);
+		assert_null(cfg->warning);
+		k8s_config_free(cfg);
+	}
+	/* The exact message, once. */
+	refused_exact(TR_AUD("https://kubernetes.default.svc"),
+		      "cfg.yaml: tokenReview.audiences[1]: \"https://kubernetes.default.svc\" is the "
+		      "apiserver's in-cluster name, an audience the cluster accepts for itself: every token "
+		      "minted for its API (kubectl's, each pod's) would log in here; use an audience of this "
+		      "host's own, such as \"host-login:%h\" (or set policy.allowClusterAudiences: true)");
+	/* A configured issuer's own URL (a service-account issuer's default
+	 * audience), in tokenReview and in any jwt entry. */
+	refused(TR_AUD("https://idp.example.com/") JWT_AUD("host-login:%h"),
+		"tokenReview.audiences[1]: \"https://idp.example.com/\" is the URL of the issuer of jwt[0]");
+	refused(JWT_AUD("HTTPS://IDP.example.com"), "jwt[0].issuer.audiences[0]: \"HTTPS://IDP.example.com\" "
+		"is the URL of the issuer of jwt[0]");
+	snprintf(want, sizeof(want), "%s", JWT_AUD("host-login:%h")
+		 "- issuer:\n    url: https://sa.example.com/issuer\n    audiences: [\"https://idp.example.com\"]\n"
+		 "  claimMappings:\n    username: {claim: sub, prefix: \"\"}\n");
+	refused(want, "jwt[1].issuer.audiences[0]: \"https://idp.example.com\" is the URL of the issuer of jwt[0]");
+
+	/* policy.allowClusterAudiences: accepted, and the config says so at every use. */
+	cfg = parse_ok(TR_AUD("https://kubernetes.default.svc") JWT_AUD("kubernetes")
+		       "policy: {allowClusterAudiences: true}\n");
+	assert_true(cfg->policy.allow_cluster_audiences);
+	assert_non_null(cfg->warning);
+	assert_non_null(strstr(cfg->warning, "tokenReview.audiences[1] \"https://kubernetes.default.svc\" is the "
+				    "apiserver's in-cluster name, an audience the cluster accepts for itself: "
+				    "policy.allowClusterAudiences lets every token minted for the cluster's API"));
+	assert_non_null(strstr(cfg->warning, "; jwt[0].issuer.audiences[0] \"kubernetes\""));
+	k8s_config_free(cfg);
+	refused("policy: {allowClusterAudiences: 1}\n", "policy.allowClusterAudiences: expected true or false");
+	cfg = parse_ok("policy: {allowClusterAudiences: false}\n");
+	assert_false(cfg->policy.allow_cluster_audiences);
+	assert_null(cfg->warning);
+	k8s_config_free(cfg);
+}
+
+/* The apiserver's own URL: compared by k8s_config_check_server_audiences
+ * (at use), with the same normalisation. */
+static void test_server_audiences(void **state)
+{
+	static const char *const same[] = {
+		"https://10.0.0.1:6443", "https://10.0.0.1:6443/", "10.0.0.1:6443", "HTTPS://10.0.0.1:6443",
+	};
+	struct k8s_config *cfg;
+	struct k8s_err err;
+	char yaml[512], *w = (char *)"x";
+	size_t i;
+
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		snprintf(yaml, sizeof(yaml), "tokenReview:\n  kubeconfig: /k/kubeconfig\n"
+			 "  audiences: [\"host-login:x\", \"%s\"]\n", same[i]);
+		cfg = parse_ok(yaml);
+		assert_int_equal(k8s_config_check_server_audiences(cfg, "https://10.0.0.1:6443", &w, &err),
+				 K8S_ECONFIG);
+		assert_null(w);
+		assert_non_null(strstr(err.detail, "cfg.yaml: tokenReview.audiences[1]: "));
+		assert_non_null(strstr(err.detail, "is the apiserver's URL (the server of /k/kubeconfig)"));
+		assert_non_null(strstr(err.detail, "\"host-login:%h\""));
+		/* another server: fine */
+		assert_int_equal(k8s_config_check_server_audiences(cfg, "https://10.0.0.2:6443", &w, &err), K8S_OK);
+		assert_null(w);
+		k8s_config_free(cfg);
+	}
+	/* Default port: https://api.example.com is https://api.example.com:443. */
+	cfg = parse_ok("tokenReview:\n  audiences: [\"https://API.example.com:443/\"]\n" JWT_AUD("a"));
+	assert_int_equal(k8s_config_check_server_audiences(cfg, "https://api.example.com", &w, &err), K8S_ECONFIG);
+	assert_non_null(strstr(err.detail, "tokenReview.audiences[0]"));
+	k8s_config_free(cfg);
+	/* ...and in jwt audiences too */
+	cfg = parse_ok("tokenReview:\n  audiences: [\"a\"]\n" JWT_AUD("https://api.example.com:6443"));
+	assert_int_equal(k8s_config_check_server_audiences(cfg, "https://api.example.com:6443", &w, &err),
+			 K8S_ECONFIG);
+	assert_non_null(strstr(err.detail, "jwt[0].issuer.audiences[0]"));
+	k8s_config_free(cfg);
+	/* allowed: K8S_OK with the warning */
+	cfg = parse_ok("tokenReview:\n  audiences: [\"https://api.example.com\"]\n"
+		       "policy: {allowClusterAudiences: true}\n");
+	assert_int_equal(k8s_config_check_server_audiences(cfg, "https://api.example.com", &w, &err), K8S_OK);
+	assert_non_null(w);
+	assert_non_null(strstr(w, "policy.allowClusterAudiences lets every token"));
+	free(w);
+	k8s_config_free(cfg);
+}
+
+/* At load, the kubeconfig's server is compared when the file can be read. */
+static void test_server_audiences_at_load(void **state)
+{
+	char dir[] = "/tmp/cfgtest.XXXXXX", path[64], kpath[64], yaml[512];
+	struct k8s_config *cfg = NULL;
+	struct k8s_err err;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.yaml", dir);
+	snprintf(kpath, sizeof(kpath), "%s/kubeconfig", dir);
+	snprintf(yaml, sizeof(yaml), "tokenReview:\n  kubeconfig: %s\n  audiences: [\"https://api.example.com:6443/\"]\n",
+		 kpath);
+	write_file(path, yaml, 0644);
+	/* no kubeconfig yet: loads (compared at use) */
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_OK);
+	assert_null(cfg->warning);
+	k8s_config_free(cfg);
+	write_file(kpath, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+		   "clusters: [{name: c, cluster: {server: \"https://api.example.com:6443\"}}]\n"
+		   "users: [{name: u, user: {token: reviewer-secret}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n", 0600);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_ECONFIG);
+	assert_null(cfg);
+	assert_non_null(strstr(err.detail, "tokenReview.audiences[0]: \"https://api.example.com:6443/\" is the "
+				   "apiserver's URL (the server of"));
+	/* allowed: loads, with the warning */
+	snprintf(yaml, sizeof(yaml), "tokenReview:\n  kubeconfig: %s\n  audiences: [\"https://api.example.com:6443/\"]\n"
+		 "policy: {allowClusterAudiences: true}\n", kpath);
+	write_file(path, yaml, 0644);
+	assert_int_equal(k8s_config_load(path, &cfg, &err), K8S_OK);
+	assert_non_null(cfg->warning);
+	assert_non_null(strstr(cfg->warning, "is the apiserver's URL"));
+	k8s_config_free(cfg);
+	unlink(kpath);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +942,9 @@ int main(void)
 		cmocka_unit_test(test_sync),
 		cmocka_unit_test(test_json_config),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_cluster_audiences),
+		cmocka_unit_test(test_server_audiences),
+		cmocka_unit_test(test_server_audiences_at_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -426,6 +426,9 @@ static struct k8s_config issuer_cfg(struct k8s_jwt_authenticator *a, char *cache
 	return cfg;
 }
 
+/* The warning of the last auth_at ("" for none). */
+static char last_warning[2048];
+
 static int auth_at(const char *path, const char *tok, time_t now, struct k8s_err *err)
 {
 	char url[128];
@@ -443,6 +446,7 @@ static int auth_at(const char *path, const char *tok, time_t now, struct k8s_err
 		assert_string_equal(id.issuer, url);
 		assert_non_null(strstr(id.username, "user-"));
 	}
+	snprintf(last_warning, sizeof(last_warning), "%s", id.warning ? id.warning : "");
 	k8s_identity_free(&id);
 	k8s_jwt_free(&jwt);
 	return r;
@@ -479,7 +483,27 @@ static void expect_counts(long disc, long jwks)
 	assert_int_equal(count("good", "jwks"), jwks);
 }
 
+/* The good issuer's cache file: SHA-256 of the format, the issuer, the
+ * discovery URL and the CA (its SHA-256), as oidc.c documents. */
 static char *cache_file(void)
+{
+	char hex[65], ca[65], *path = NULL, *in = NULL;
+	int n;
+
+	k8s_sha256_hex(srv_ca, strlen(srv_ca), ca);
+	n = asprintf(&in, "pam-k8s jwks v2%c%s%c%s/.well-known/openid-configuration%c%s", 0, srv_issuer,
+		     0, srv_issuer, 0, ca);
+	if (n < 0)
+		return NULL;
+	k8s_sha256_hex(in, (size_t)n, hex);
+	free(in);
+	if (asprintf(&path, "%s/jwks/%s.json", cachedir, hex) < 0)
+		return NULL;
+	return path;
+}
+
+/* Where version 1 kept the good issuer's keys: SHA-256(issuer URL). */
+static char *cache_file_v1(void)
 {
 	char hex[65], *path = NULL;
 
@@ -507,12 +531,24 @@ static void touch(const char *name, int on)
 static void test_first_call_fetches_once(void **state)
 {
 	struct stat st;
-	char *path = cache_file(), *text, dir[200];
+	char *path = cache_file(), *v1 = cache_file_v1(), *text, dir[200];
 	json_t *doc;
+	FILE *f;
 
+	/* A version 1 file of this issuer (keyed on its URL alone), as an
+	 * older pam-k8s left it: never read, removed at the first write. */
+	snprintf(dir, sizeof(dir), "%s/jwks", cachedir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	f = fopen(v1, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"version\":1,\"issuer\":\"%s\"}", srv_issuer);
+	fclose(f);
 	expect_counts(0, 0);
 	expect_auth("good", "k1", t0, K8S_OK, NULL);
 	expect_counts(1, 1);
+	assert_string_equal(last_warning, "");
+	assert_int_equal(access(v1, F_OK), -1);
+	free(v1);
 	/* The cache: root-only directory, private file, what was fetched. */
 	snprintf(dir, sizeof(dir), "%s/jwks", cachedir);
 	assert_int_equal(stat(dir, &st), 0);
@@ -525,6 +561,8 @@ static void test_first_call_fetches_once(void **state)
 	assert_int_equal(json_integer_value(json_object_get(doc, "fetched_at")), t0);
 	assert_true(json_is_array(json_object_get(json_object_get(doc, "jwks"), "keys")));
 	assert_true(json_is_object(json_object_get(doc, "discovery")));
+	k8s_sha256_hex(srv_ca, strlen(srv_ca), dir);
+	assert_string_equal(json_string_value(json_object_get(doc, "trust")), dir);
 	json_decref(doc);
 	free(text);
 	free(path);
@@ -534,6 +572,41 @@ static void test_second_call_uses_cache(void **state)
 {
 	expect_auth("good", "k1", t0 + 5, K8S_OK, NULL);
 	expect_auth("good", "k1", t0 + K8S_JWKS_FRESH_S - 1, K8S_OK, NULL);
+	expect_counts(1, 1);
+	assert_string_equal(last_warning, "");
+}
+
+/* Issue 10.1: keys fetched under one certificateAuthority are not served
+ * under another, or under none (the system store, which does not know the
+ * test CA): each configuration fetches under its own trust. */
+static void test_ca_change_not_served_from_cache(void **state)
+{
+	char url[128], *other = fx_read(srvdir, "server-expired.pem", NULL);
+	struct k8s_jwt_authenticator a = issuer_auth("good", url, sizeof(url));
+	struct k8s_config cfg = issuer_cfg(&a, cachedir);
+	const char *cas[2] = { NULL, other };
+	struct k8s_identity id;
+	struct k8s_jwt jwt;
+	struct k8s_err err;
+	int i;
+
+	assert_non_null(other);
+	parse_file(srvdir, "k1", &jwt);
+	for (i = 0; i < 2; i++) {
+		a.ca_pem = (char *)cas[i];
+		/* t0 + 7: the good CA's keys are fresh in the same cache dir */
+		assert_int_equal(k8s_oidc_authenticate_at(&cfg, &a, &jwt, t0 + 7, &id, &err),
+				 K8S_UNAVAILABLE);
+		assert_non_null(strstr(err.detail, "TLS verification failed"));
+		assert_null(id.username);
+		k8s_identity_free(&id);
+	}
+	/* and the good CA's keys are still there for the configuration with it */
+	a.ca_pem = srv_ca;
+	assert_int_equal(k8s_oidc_authenticate_at(&cfg, &a, &jwt, t0 + 8, &id, &err), K8S_OK);
+	k8s_identity_free(&id);
+	k8s_jwt_free(&jwt);
+	free(other);
 	expect_counts(1, 1);
 }
 
@@ -609,12 +682,52 @@ static void test_stale_cache_on_issuer_error(void **state)
 {
 	time_t fetched = t0 + 50 + K8S_JWKS_FRESH_S;
 
-	/* Expired cache, issuer answering 503: stale keys serve... */
+	/* Expired cache, issuer answering 503: stale keys serve, with a warning
+	 * naming the issuer, their age and why... */
 	expect_auth("good", "k1", fetched + K8S_JWKS_FRESH_S + 1, K8S_OK, NULL);
 	expect_counts(7, 5);
-	/* ...and a login moments later does not wait for the issuer again. */
+	assert_non_null(strstr(last_warning, srv_issuer));
+	assert_non_null(strstr(last_warning, "using cached keys fetched 3601 s ago"));
+	assert_non_null(strstr(last_warning, "503"));
+	/* ...and a login moments later does not wait for the issuer again
+	 * (but says so too). */
 	expect_auth("good", "k1", fetched + K8S_JWKS_FRESH_S + 5, K8S_OK, NULL);
 	expect_counts(7, 5);
+	assert_non_null(strstr(last_warning, "using cached keys fetched 3605 s ago"));
+	assert_non_null(strstr(last_warning, "the last attempt, 4 s ago"));
+}
+
+/* A refetch that fails TLS verification (here the issuer's certificate
+ * expired, which is what a clock days ahead sees) is no outage: stale keys
+ * do not serve, not even within the 10 s after the attempt. */
+static void test_stale_not_after_tls_failure(void **state)
+{
+	time_t t = t0 + 50 + 2 * K8S_JWKS_FRESH_S;
+	struct k8s_err err;
+
+	touch("expired", 1);
+	assert_int_equal(auth_at("good", "k1", t + 20, &err), K8S_UNAVAILABLE);
+	assert_non_null(strstr(err.detail, "TLS verification failed"));
+	assert_non_null(strstr(err.detail, "not used after a TLS verification failure"));
+	assert_int_equal(auth_at("good", "k1", t + 22, &err), K8S_UNAVAILABLE);
+	assert_non_null(strstr(err.detail, "TLS verification failed"));
+	/* The issuer back (still 503): an outage again, stale keys serve. */
+	touch("expired", 0);
+	expect_auth("good", "k1", t + 40, K8S_OK, NULL);
+	assert_non_null(strstr(last_warning, "503"));
+}
+
+/* Keys whose fetch time lies in the future (the clock was set back) have
+ * no known age: never fresh, never served stale. */
+static void test_keys_from_the_future_not_stale(void **state)
+{
+	time_t fetched = t0 + 50 + K8S_JWKS_FRESH_S;
+	struct k8s_err err;
+
+	assert_int_equal(auth_at("good", "k1", fetched - 301, &err), K8S_UNAVAILABLE);
+	assert_non_null(strstr(err.detail, "503"));
+	expect_auth("good", "k1", fetched - 299, K8S_OK, NULL);
+	assert_string_equal(last_warning, "");
 }
 
 static void test_stale_cache_when_server_down(void **state)
@@ -624,11 +737,12 @@ static void test_stale_cache_when_server_down(void **state)
 
 	server_stop();
 	expect_auth("good", "k2", fetched + K8S_JWKS_FRESH_S + 60, K8S_OK, NULL);
+	assert_non_null(strstr(last_warning, "using cached keys"));
 	/* Up to jwksMaxStale (2 h here), then unavailable, naming the issuer. */
 	expect_auth("good", "k2", fetched + 2 * 3600, K8S_OK, NULL);
 	assert_int_equal(auth_at("good", "k2", fetched + 2 * 3600 + 1, &err), K8S_UNAVAILABLE);
 	assert_non_null(strstr(err.detail, srv_issuer));
-	assert_non_null(strstr(err.detail, "jwksMaxStale"));
+	assert_non_null(strstr(err.detail, "beyond jwtOptions.maxStaleness"));
 }
 
 static void test_issuer_mismatch_in_discovery(void **state)
@@ -703,12 +817,15 @@ int main(void)
 		cmocka_unit_test(test_private_key_in_jwks_refused),
 		cmocka_unit_test(test_tls_verified),
 		cmocka_unit_test(test_second_call_uses_cache),
+		cmocka_unit_test(test_ca_change_not_served_from_cache),
 		cmocka_unit_test(test_unknown_kid_refetch_rate_limited),
 		cmocka_unit_test(test_rotated_key_found_by_refetch),
 		cmocka_unit_test(test_corrupt_cache_replaced),
 		cmocka_unit_test(test_old_cache_refetched),
 		cmocka_unit_test(test_failed_refresh_for_unknown_kid),
 		cmocka_unit_test(test_stale_cache_on_issuer_error),
+		cmocka_unit_test(test_stale_not_after_tls_failure),
+		cmocka_unit_test(test_keys_from_the_future_not_stale),
 		cmocka_unit_test(test_stale_cache_when_server_down),
 	};
 	int fails;

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "kubeconfig.h"
 #include "reviewcache.h"
 #include "util.h"
 
@@ -30,6 +32,8 @@ struct fx {
 	char reviews[128];
 	char *aud[2];
 	struct k8s_config cfg;
+	struct k8s_kubeconfig kc;  /* cluster A, reviewer token */
+	char tokfile[128];
 };
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -54,6 +58,12 @@ static int setup(void **state)
 	f->cfg.tokenreview.audiences.v = f->aud;
 	f->cfg.tokenreview.audiences.n = 1;
 	f->cfg.tokenreview.cache_ttl_ms = 120000;
+	f->kc.path = "kubeconfig-a";
+	f->kc.server = "https://cluster-a.example:6443";
+	f->kc.ca_pem = "-----BEGIN CERTIFICATE-----\nCA of cluster A\n-----END CERTIFICATE-----\n";
+	f->kc.ca_pem_len = strlen(f->kc.ca_pem);
+	f->kc.token = "reviewer-token-of-cluster-a";
+	snprintf(f->tokfile, sizeof(f->tokfile), "%s/reviewer-token", f->base);
 	*state = f;
 	return 0;
 }
@@ -116,8 +126,8 @@ static void test_roundtrip(void **state)
 	char fp[17];
 
 	make_identity(&id, exp);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
 	assert_string_equal(got.method, "tokenreview");
 	assert_string_equal(got.username, id.username);
 	assert_string_equal(got.uid, "uid-1");
@@ -135,7 +145,7 @@ static void test_roundtrip(void **state)
 	assert_string_equal(got.fingerprint, fp);
 	k8s_identity_free(&got);
 	/* Another token is a miss. */
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN "x", &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN "x", &got), 0);
 	assert_null(got.username);
 	k8s_identity_free(&id);
 }
@@ -150,7 +160,7 @@ static void test_modes_and_no_token_on_disk(void **state)
 	const char *payload = strchr(TOKEN, '.') + 1;
 
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	k8s_identity_free(&id);
 	assert_int_equal(stat(f->cache, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -178,12 +188,12 @@ static void test_ttl_expiry(void **state)
 
 	f->cfg.tokenreview.cache_ttl_ms = 2000;
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
 	k8s_identity_free(&got);
 	sleep(2);
 	usleep(200000);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_null(got.username);
 	/* An expired entry is removed. */
 	assert_int_equal(count_files(f, NULL, 0), 0);
@@ -197,18 +207,18 @@ static void test_token_exp(void **state)
 
 	/* Already expired: nothing written. */
 	make_identity(&id, time(NULL) - 1);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	k8s_identity_free(&id);
 	assert_true(count_files(f, NULL, 0) <= 0);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 
 	/* Expires in 1 s while the TTL is 2 min: the token's exp wins. */
 	make_identity(&id, time(NULL) + 1);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	k8s_identity_free(&id);
 	assert_int_equal(count_files(f, NULL, 0), 1);
 	sleep(2);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_int_equal(count_files(f, NULL, 0), 0);
 }
 
@@ -235,19 +245,19 @@ static void test_lowered_ttl_and_no_extension(void **state)
 	json_t *e;
 
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	edit_entry(f, "created", json_integer(time(NULL) - 100));
 	/* Re-putting (as after a hit) keeps the old creation time. */
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	assert_int_equal(count_files(f, path, sizeof(path)), 1);
 	e = json_load_file(path, 0, NULL);
 	assert_true(json_integer_value(json_object_get(e, "created")) <= time(NULL) - 100);
 	json_decref(e);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
 	k8s_identity_free(&got);
 	/* The TTL is now 1 min: a 100 s old entry is dead. */
 	f->cfg.tokenreview.cache_ttl_ms = 60000;
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_int_equal(count_files(f, NULL, 0), 0);
 	k8s_identity_free(&id);
 }
@@ -258,17 +268,17 @@ static void test_audiences_differ(void **state)
 	struct k8s_identity id, got;
 
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	k8s_identity_free(&id);
 	f->aud[0] = "host-login:web-2";
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	f->aud[0] = "host-login:web-1";
 	f->cfg.tokenreview.audiences.n = 2;
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	f->cfg.tokenreview.audiences.n = 0;
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	f->cfg.tokenreview.audiences.n = 1;
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
 	k8s_identity_free(&got);
 }
 
@@ -279,7 +289,7 @@ static void corrupt_case(struct fx *f, const char *content, mode_t mode)
 	FILE *fp;
 
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	k8s_identity_free(&id);
 	assert_int_equal(count_files(f, path, sizeof(path)), 1);
 	if (content != NULL) {
@@ -289,7 +299,7 @@ static void corrupt_case(struct fx *f, const char *content, mode_t mode)
 		fclose(fp);
 	}
 	chmod(path, mode);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_null(got.username);
 	assert_int_equal(count_files(f, NULL, 0), 0);
 }
@@ -297,35 +307,61 @@ static void corrupt_case(struct fx *f, const char *content, mode_t mode)
 static void test_corrupt_is_miss_and_removed(void **state)
 {
 	struct fx *f = *state;
-	char future[256];
+	char future[512], head[128], fp[65];
+
+	/* Entries as this version writes them, but for the member under test. */
+	assert_int_equal(k8s_kubeconfig_fingerprint(&f->kc, fp), 0);
+	snprintf(head, sizeof(head), "\"version\":2,\"apiserver\":\"%s\"", fp);
 
 	corrupt_case(f, "{not json", 0600);
 	corrupt_case(f, "", 0600);
 	corrupt_case(f, "[]", 0600);
-	corrupt_case(f, "{\"version\":2,\"created\":1,\"expires\":99999999999,\"audiences\":[\"host-login:web-1\"],"
+	corrupt_case(f, "{\"version\":3,\"created\":1,\"expires\":99999999999,\"audiences\":[\"host-login:web-1\"],"
 		     "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
 		     0600);
 	snprintf(future, sizeof(future),
-		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
 		 "\"identity\":{\"username\":\"\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
-		 (long long)time(NULL), (long long)time(NULL) + 60);
+		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* empty username */
 	snprintf(future, sizeof(future),
-		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
 		 "\"identity\":{\"username\":\"u\",\"groups\":[1],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
-		 (long long)time(NULL), (long long)time(NULL) + 60);
+		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* group not a string */
 	snprintf(future, sizeof(future),
-		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
 		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{\"k\":\"v\"},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
-		 (long long)time(NULL), (long long)time(NULL) + 60);
+		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* extra value not an array */
 	snprintf(future, sizeof(future),
-		 "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
 		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
-		 (long long)time(NULL) + 3600, (long long)time(NULL) + 3700);
+		 head, (long long)time(NULL) + 3600, (long long)time(NULL) + 3700);
 	corrupt_case(f, future, 0600); /* created in the future */
 	corrupt_case(f, NULL, 0644);    /* readable by others: not ours */
+	/* The control: the same hand-written entry, well-formed, is a hit. */
+	{
+		struct k8s_identity id, got;
+		char path[256];
+		FILE *fp2;
+
+		make_identity(&id, 0);
+		k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+		k8s_identity_free(&id);
+		assert_int_equal(count_files(f, path, sizeof(path)), 1);
+		snprintf(future, sizeof(future),
+			 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+			 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+			 head, (long long)time(NULL), (long long)time(NULL) + 60);
+		fp2 = fopen(path, "w");
+		assert_non_null(fp2);
+		fputs(future, fp2);
+		fclose(fp2);
+		assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
+		assert_string_equal(got.username, "u");
+		k8s_identity_free(&got);
+	}
 }
 
 static void test_bound(void **state)
@@ -341,14 +377,14 @@ static void test_bound(void **state)
 		/* The first ones expire soonest: they must be the ones evicted. */
 		id.exp = time(NULL) + 1000 + i;
 		snprintf(tok, sizeof(tok), "token-%d", i);
-		k8s_reviewcache_put(&f->cfg, tok, &id);
+		k8s_reviewcache_put(&f->cfg, &f->kc, tok, &id);
 	}
 	assert_true(count_files(f, NULL, 0) <= K8S_REVIEWCACHE_MAX_ENTRIES);
 	assert_true(count_files(f, NULL, 0) >= K8S_REVIEWCACHE_MAX_ENTRIES - 1);
 	snprintf(tok, sizeof(tok), "token-%d", n - 1);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, tok, &got), 1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, tok, &got), 1);
 	k8s_identity_free(&got);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, "token-0", &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, "token-0", &got), 0);
 	k8s_identity_free(&id);
 }
 
@@ -360,9 +396,9 @@ static void test_zero_ttl_writes_nothing(void **state)
 
 	f->cfg.tokenreview.cache_ttl_ms = 0;
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	assert_int_equal(stat(f->cache, &st), -1);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	k8s_identity_free(&id);
 }
 
@@ -375,16 +411,16 @@ static void test_put_refuses_incomplete(void **state)
 	make_identity(&id, 0);
 	u = id.username;
 	id.username = NULL;
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	id.username = "";
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	id.username = u;
 	id.method = "jwt";
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	id.method = NULL;
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	assert_true(count_files(f, NULL, 0) <= 0);
-	k8s_reviewcache_put(&f->cfg, "", &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, "", &id);
 	assert_true(count_files(f, NULL, 0) <= 0);
 	k8s_identity_free(&id);
 }
@@ -396,22 +432,22 @@ static void test_unsafe_dirs_refused(void **state)
 	char target[128];
 
 	make_identity(&id, 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
 	assert_int_equal(count_files(f, NULL, 0), 1);
 	/* Group/world-writable cache dir: not used. */
 	assert_int_equal(chmod(f->cache, 0777), 0);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_int_equal(chmod(f->cache, 0700), 0);
 	assert_int_equal(chmod(f->reviews, 0770), 0);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
 	assert_int_equal(chmod(f->reviews, 0700), 0);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 1);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 1);
 	k8s_identity_free(&got);
 	/* Owned by someone else (only testable as root). */
 	if (geteuid() == 0) {
 		assert_int_equal(chown(f->reviews, 65534, 65534), 0);
-		assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
-		k8s_reviewcache_put(&f->cfg, TOKEN "2", &id);
+		assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
+		k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN "2", &id);
 		assert_int_equal(chown(f->reviews, 0, 0), 0);
 		assert_int_equal(count_files(f, NULL, 0), 1);
 	}
@@ -419,12 +455,188 @@ static void test_unsafe_dirs_refused(void **state)
 	snprintf(target, sizeof(target), "%s/elsewhere", f->base);
 	assert_int_equal(rename(f->reviews, target), 0);
 	assert_int_equal(symlink(target, f->reviews), 0);
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
-	k8s_reviewcache_put(&f->cfg, TOKEN "3", &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN "3", &id);
 	assert_int_equal(count_files(f, NULL, 0), 1);
 	/* Relative cache dirs are not used either. */
 	f->cfg.cache_dir = "relative/cache";
-	assert_int_equal(k8s_reviewcache_get(&f->cfg, TOKEN, &got), 0);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), 0);
+	k8s_identity_free(&id);
+}
+
+/* Issue 10.1: an entry answers only for the apiserver connection it was
+ * made under.  Each change of what decides the answer is a miss. */
+static void expect_hit(struct fx *f, int want)
+{
+	struct k8s_identity got;
+
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &f->kc, TOKEN, &got), want);
+	if (!want)
+		assert_null(got.username);
+	k8s_identity_free(&got);
+}
+
+/* Put under the fixture's cluster A, change one thing, expect a miss,
+ * restore (the get removed the entry: put again). */
+static void test_keyed_on_apiserver(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_kubeconfig a = f->kc;
+	struct k8s_identity id;
+	char pem_b[] = "-----BEGIN CERTIFICATE-----\nCA of cluster B\n-----END CERTIFICATE-----\n";
+	char cert[] = "-----BEGIN CERTIFICATE-----\nreviewer cert\n-----END CERTIFICATE-----\n";
+	FILE *fp;
+	int i;
+
+	make_identity(&id, 0);
+	for (i = 0; i < 9; i++) {
+		f->kc = a;
+		k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+		expect_hit(f, 1);
+		switch (i) {
+		case 0: /* another cluster: same audiences, same cacheDir */
+			f->kc.server = "https://cluster-b.example:6443";
+			break;
+		case 1: /* the same URL through another path prefix */
+			f->kc.server = "https://cluster-a.example:6443/b";
+			break;
+		case 2: /* another CA (or the CA removed: the system store) */
+			f->kc.ca_pem = pem_b;
+			f->kc.ca_pem_len = strlen(pem_b);
+			break;
+		case 3:
+			f->kc.ca_pem = NULL;
+			f->kc.ca_pem_len = 0;
+			break;
+		case 4:
+			f->kc.tls_server_name = "other-name.example";
+			break;
+		case 5:
+			f->kc.insecure_skip_verify = 1;
+			break;
+		case 6: /* another reviewer */
+			f->kc.token = "reviewer-token-of-cluster-b";
+			break;
+		case 7: /* a client certificate instead of the token */
+			f->kc.token = NULL;
+			f->kc.client_cert_pem = cert;
+			f->kc.client_cert_len = strlen(cert);
+			break;
+		case 8: /* a tokenFile that cannot be read now: a miss, not a hit */
+			f->kc.token = NULL;
+			f->kc.token_file = f->tokfile;
+			break;
+		}
+		expect_hit(f, 0);
+		f->kc = a;
+		expect_hit(f, 1);
+	}
+	/* A tokenFile: its content is the reviewer; a rotated token is another. */
+	fp = fopen(f->tokfile, "w");
+	assert_non_null(fp);
+	fputs("projected-token-1\n", fp);
+	fclose(fp);
+	assert_int_equal(chmod(f->tokfile, 0600), 0);
+	f->kc.token = NULL;
+	f->kc.token_file = f->tokfile;
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	expect_hit(f, 1);
+	fp = fopen(f->tokfile, "w");
+	assert_non_null(fp);
+	fputs("projected-token-2\n", fp);
+	fclose(fp);
+	expect_hit(f, 0);
+	f->kc = a;
+	k8s_identity_free(&id);
+}
+
+/* Two configurations sharing the cacheDir and the audience: each keeps its
+ * own entry, and neither answers for the other. */
+static void test_two_clusters_share_cache_dir(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_kubeconfig a = f->kc, b = f->kc;
+	struct k8s_identity id, got;
+
+	b.server = "https://cluster-b.example:6443";
+	b.token = "reviewer-token-of-cluster-b";
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, &a, TOKEN, &id);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &b, TOKEN, &got), 0);
+	k8s_identity_free(&got);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &a, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	k8s_reviewcache_put(&f->cfg, &b, TOKEN, &id);
+	assert_int_equal(count_files(f, NULL, 0), 2);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &b, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	assert_int_equal(k8s_reviewcache_get(&f->cfg, &a, TOKEN, &got), 1);
+	k8s_identity_free(&got);
+	k8s_identity_free(&id);
+}
+
+/* The apiserver's fingerprint is in the entry and checked, and neither it
+ * nor the file name shows the reviewer's credential. */
+static void test_entry_names_apiserver_not_reviewer(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id;
+	char path[256], fp[65], *data = NULL;
+	size_t len = 0;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	k8s_identity_free(&id);
+	assert_int_equal(count_files(f, path, sizeof(path)), 1);
+	assert_int_equal(k8s_read_file(path, 1 << 20, &data, &len), 0);
+	assert_int_equal(k8s_kubeconfig_fingerprint(&f->kc, fp), 0);
+	assert_non_null(strstr(data, fp));
+	assert_null(strstr(data, f->kc.token));
+	assert_null(strstr(data, "cluster-a"));
+	free(data);
+	/* An entry whose recorded apiserver differs is a miss (and removed). */
+	edit_entry(f, "apiserver", json_string("0000"));
+	expect_hit(f, 0);
+	assert_int_equal(count_files(f, NULL, 0), 0);
+}
+
+/* A format-1 entry (named from audiences and token only) is never found,
+ * and the sweep removes it once its mtime (its expiry) has passed. */
+static void test_old_format_entries_ignored_and_swept(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_identity id;
+	struct k8s_buf b = {0};
+	struct timespec ts[2];
+	char hex[65], path[256];
+	FILE *fp;
+
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, &f->kc, "another-token", &id); /* makes the dirs */
+	assert_int_equal(k8s_buf_printf(&b, "pam-k8s review v1"), 0);
+	assert_int_equal(k8s_buf_append(&b, "", 1), 0);
+	assert_int_equal(k8s_buf_printf(&b, "1"), 0);
+	assert_int_equal(k8s_buf_append(&b, "", 1), 0);
+	assert_int_equal(k8s_buf_append(&b, "host-login:web-1", strlen("host-login:web-1") + 1), 0);
+	assert_int_equal(k8s_buf_append(&b, TOKEN, strlen(TOKEN)), 0);
+	k8s_sha256_hex(b.data, b.len, hex);
+	k8s_buf_free(&b);
+	snprintf(path, sizeof(path), "%s/%s.json", f->reviews, hex);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+		"\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,"
+		"\"nbf\":0,\"legacySA\":false}}", (long long)time(NULL), (long long)time(NULL) + 60);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
+	expect_hit(f, 0);
+	assert_int_equal(access(path, F_OK), 0); /* not ours to look at: left to the sweep */
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 1;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	assert_int_equal(access(path, F_OK), -1);
+	expect_hit(f, 1);
 	k8s_identity_free(&id);
 }
 
@@ -442,6 +654,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_zero_ttl_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_refuses_incomplete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsafe_dirs_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyed_on_apiserver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_clusters_share_cache_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_names_apiserver_not_reviewer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_format_entries_ignored_and_swept, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,11 @@ Issuers (base = https://127.0.0.1:<port>):
   base/bad       discovery names another issuer
   base/plain     jwks_uri is http://, not https
   base/private   the JWKS publishes a private key
-While DIR/fail exists every request gets 503.  After every request the
-per-path counts are in DIR/counts.json (written before the response).
+While DIR/fail exists every request gets 503.  While DIR/expired exists
+new connections get a server certificate from the same CA that expired
+yesterday (what a client whose clock runs days ahead sees): the TLS
+handshake fails before any request.  After every request the per-path
+counts are in DIR/counts.json (written before the response).
 
 Files: ca.pem, now, issuer, tok_<name>.jwt (see TOKENS below).
 """
@@ -42,6 +45,48 @@ LOCK = threading.Lock()
 def openssl(*args):
     subprocess.run(["openssl", *args], cwd=DIR, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def make_expired_cert():
+    """server-expired.pem: like server.pem (same key, CA and SAN), but valid
+    only from three days ago until yesterday."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def load(name):
+        with open(os.path.join(DIR, name), "rb") as f:
+            return f.read()
+    ca = x509.load_pem_x509_certificate(load("ca.pem"))
+    ca_key = serialization.load_pem_private_key(load("ca-key.pem"), None)
+    key = serialization.load_pem_private_key(load("server-key.pem"), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=3))
+            .not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .sign(ca_key, hashes.SHA256()))
+    with open(os.path.join(DIR, "server-expired.pem"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+class TLSServer(ThreadingHTTPServer):
+    """Wraps each accepted connection with the context in effect now."""
+    good_ctx = None
+    expired_ctx = None
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        expired = os.path.exists(os.path.join(DIR, "expired"))
+        ctx = self.expired_ctx if expired else self.good_ctx
+        return ctx.wrap_socket(sock, server_side=True), addr
 
 
 def make_pki():
@@ -123,10 +168,12 @@ def token(name, key, iss, kid=None):
 
 def main():
     make_pki()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server-key.pem"))
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    make_expired_cert()
+    srv = TLSServer(("127.0.0.1", 0), Handler)
+    for attr, cert in (("good_ctx", "server.pem"), ("expired_ctx", "server-expired.pem")):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(DIR, cert), os.path.join(DIR, "server-key.pem"))
+        setattr(TLSServer, attr, ctx)
     port = srv.server_address[1]
     base = "https://127.0.0.1:%d" % port
     Handler.base = base
