@@ -205,12 +205,12 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 	int ours = k8s_user_in_default_store(rq->user);
 
 	an->err = *cfg_err;
+	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s", cfg_err->reason,
+		       cfg_err->detail);
 	if (!ours) {
 		an->verdict = K8S_HV_IGNORE;
 		return;
 	}
-	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s", cfg_err->reason,
-		       cfg_err->detail);
 	switch (rq->type) {
 	case K8S_HP_PROBE:
 	case K8S_HP_AUTH:
