@@ -144,8 +144,9 @@ asan:
 fuzz-build:
 	$(MAKE) -f fuzz/fuzz.mk
 
+FUZZ_SECS ?= 30
 fuzz: fuzz-build
-	fuzz/run.sh 30
+	fuzz/run.sh $(FUZZ_SECS)
 
 demo:
 	tests/install-deps.sh
