@@ -126,6 +126,10 @@ int main(int argc, char **argv)
 			break;
 		}
 		k8s_answer_init(&an);
+		/* every PAM call on the host sweeps login state whose processes
+		 * are gone (an ssh client that left between auth and session) */
+		if (cfg != NULL && rq.type != K8S_HP_AUTH)
+			k8s_state_gc(cfg);
 		k8s_decide(cfg, &cfg_err, &rq, &an);
 		k8s_request_free(&rq);
 		r = k8s_answer_encode(&an, &rq, &out);

@@ -64,7 +64,6 @@ void k8s_decide_open(const struct k8s_config *cfg, const struct k8s_request *rq,
 		return;
 	key.user = rq->user;
 	key.service = rq->service[0] != '\0' ? rq->service : NULL;
-	k8s_state_gc(cfg);
 	an->verdict = K8S_HV_OK;
 	if (k8s_proc_get(rq->caller, &key.me, NULL) != 0 ||
 	    k8s_state_find(cfg, "auth", my_auth, &key, &st, &err) != K8S_OK) {
@@ -102,7 +101,6 @@ void k8s_decide_close(const struct k8s_config *cfg, const struct k8s_request *rq
 		k8s_state_free(&st);
 		removed++;
 	}
-	k8s_state_gc(cfg);
 	if (removed > 0) {
 		k8s_answer_debug(an, rq, "session of %s closed", rq->user);
 		an->verdict = K8S_HV_OK;
