@@ -160,6 +160,19 @@ pk_pam k8s-try ops.bob authenticate < <(printf '%s\n%s\n' "$pw" "$tokb")
 pk_check "try_first_pass: a password, then the token at pam_k8s's prompt" test "$PK_RC" = 0
 pk_check "try_first_pass: the password was not sent either (one review: the token's)" \
 	test "$(pk_reviews)" = $((reviews + 1))
+# passwords that happen to be three dot-separated base64url runs (shaped like
+# a JWT) are not tokens either: nothing decodes to a JWS from a configured
+# issuer or with the service-account shape, so nothing goes to the network
+for pw3 in "Correct.Horse-Battery_Staple.2024" "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.x" \
+	"$(printf '{"alg":"RS256"}' | base64 -w0 | tr -d = | tr '/+' '_-').$(printf '{"sub":"x","iss":"https://elsewhere.example"}' | base64 -w0 | tr -d = | tr '/+' '_-').c2ln"; do
+	reviews=$(pk_reviews)
+	pk_pam k8s-first ops.bob authenticate <<<"$pw3"
+	pk_check "use_first_pass: a JWT-shaped password ($pw3) fails" test "$PK_RC" != 0
+	pk_check "use_first_pass: ...and never reached the TokenReview endpoint" test "$(pk_reviews)" = "$reviews"
+	pk_pam k8s-try ops.bob authenticate < <(printf '%s\n%s\n' "$pw3" "$tokb")
+	pk_check "try_first_pass: a JWT-shaped password, then the token: in, one review" \
+		test "$PK_RC" = 0 -a "$(pk_reviews)" = $((reviews + 1))
+done
 
 # ---- account without a token (an ssh key): the store's login policy
 "$PK_CLI" --config "$T/config.yaml" sync >/dev/null
