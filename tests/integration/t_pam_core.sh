@@ -174,6 +174,25 @@ for pw3 in "Correct.Horse-Battery_Staple.2024" "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4
 		test "$PK_RC" = 0 -a "$(pk_reviews)" = $((reviews + 1))
 done
 
+# ---- a typo in a module argument never turns a check off (issue 10.5):
+# the users pam_k8s handles are refused, everyone else is untouched
+pk_stack k8s-typo "auth required MOD CFG" "account required MOD CFG revalidte"
+pk_mark_log
+pk_pam k8s-typo ops.bob authenticate acct_mgmt <<<"$tokb"
+pk_check "typo revalidte: a handled user is refused" test "$PK_RC" != 0
+pk_check "typo revalidte: logged, naming the argument" \
+	eval 'pk_new_log | grep -qF "unknown or malformed argument \"revalidte\": refusing the users pam_k8s handles"'
+pk_stack k8s-typo-root "auth [success=done ignore=ignore default=die] MOD CFG revalidte" "auth required pam_permit.so" \
+	"account required MOD CFG revalidte" "account required pam_permit.so"
+pk_pam k8s-typo-root root authenticate acct_mgmt </dev/null
+pk_check "typo revalidte: root is untouched" test "$PK_RC" = 0
+pk_stack k8s-spelt "auth required MOD CFG" "account required MOD CFG revalidate"
+pk_pam k8s-spelt ops.bob authenticate acct_mgmt <<<"$(pk_sa_token bob "$UID_B")"
+pk_check "revalidate spelt right: the same login passes" test "$PK_RC" = 0
+pk_stack k8s-badtimeout "auth required MOD CFG timeout=99"
+pk_pam k8s-badtimeout ops.bob authenticate <<<"$(pk_sa_token bob "$UID_B")"
+pk_check "a malformed value (timeout=99) refuses too" test "$PK_RC" != 0
+
 # ---- account without a token (an ssh key): the store's login policy
 "$PK_CLI" --config "$T/config.yaml" sync >/dev/null
 pk_pam k8s-test ops.dave acct_mgmt </dev/null
