@@ -1,9 +1,10 @@
 #!/bin/bash
 # k8s-auth check on exp/iat/nbf, on both paths (a JWT from the configured
 # issuer verified locally; a service-account token through TokenReview):
-# non-integral NumericDates are truncated (RFC 7519, as go-oidc and
-# go-jose), numbers outside time_t are refused as malformed (never
-# converted: undefined behaviour).
+# maxTokenLifetime bounds exp - now as well as exp - iat, an iat ahead of
+# the clock is refused; non-integral NumericDates are truncated (RFC 7519,
+# as go-oidc and go-jose), numbers outside time_t are refused as malformed
+# (never converted: undefined behaviour).
 . "$(dirname "$0")/../lib.sh"
 BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
 [ -x "$BIN" ] || fail "build/k8s-auth not built"
@@ -54,6 +55,34 @@ jwt() { fc_idp_mint --alg ES256 --claims "$1"; }
 sa() { fc_mint --sa ops/alice --aud host-login:test "$@"; }
 
 now=$(date +%s)
+# --- maxTokenLifetime (24h) bounds exp - now too, and iat may not be ahead
+# of the host's clock by more than the 60 s leeway (issue 10: iat 300 days
+# ahead with exp = iat + 60 has a "lifetime" of 60 s).
+ahead=$((now + 300 * 86400))
+check "$(jwt "{\"iat\": $ahead, \"exp\": $((ahead + 60))}")" 1
+assert_eq "$(field .reason)" "token lifetime exceeds policy" "jwt: iat 300 days ahead, exp = iat + 60 refused"
+check "$(sa --iat $ahead --nbf "$now" --exp $((ahead + 60)))" 1
+assert_eq "$(field .username)" system:serviceaccount:ops:alice "tokenreview: the apiserver accepted it"
+assert_eq "$(field .reason)" "token lifetime exceeds policy" "tokenreview: iat 300 days ahead, exp = iat + 60 refused"
+check "$(jwt "{\"iat\": $((now + 180)), \"exp\": $((now + 600))}")" 1
+assert_eq "$(field .reason)" "token issued in the future" "jwt: iat 3 min ahead refused"
+check "$(sa --iat $((now + 180)) --nbf "$now" --exp $((now + 600)))" 1
+assert_eq "$(field .reason)" "token issued in the future" "tokenreview: iat 3 min ahead refused"
+check "$(jwt "{\"iat\": $((now + 20)), \"exp\": $((now + 600))}")" 0
+ok "jwt: iat 20 s ahead accepted (clock leeway)"
+check "$(sa --iat $((now + 20)) --nbf "$now" --exp $((now + 600)))" 0
+ok "tokenreview: iat 20 s ahead accepted (clock leeway)"
+check "$(jwt "{\"iat\": $((now - 3600)), \"exp\": $((now + 82800))}")" 0
+ok "jwt: a 24h token issued an hour ago accepted"
+write_config "maxTokenLifetime: 0s"
+check "$(jwt "{\"iat\": $ahead, \"exp\": $((ahead + 60))}")" 1
+assert_eq "$(field .reason)" "token issued in the future" "jwt: without maxTokenLifetime, iat 300 days ahead still refused"
+check "$(sa --iat $ahead --nbf "$now" --exp $((ahead + 60)))" 1
+assert_eq "$(field .reason)" "token issued in the future" "tokenreview: without maxTokenLifetime, iat 300 days ahead still refused"
+check "$(jwt "{\"iat\": $((now - 10)), \"exp\": $((now + 30 * 86400))}")" 0
+ok "without maxTokenLifetime a 30-day token is accepted"
+write_config
+
 # --- non-integral times: truncated
 check "$(jwt "{\"exp\": $now.0, \"iat\": $((now - 10)).3}")" 1
 assert_eq "$(field .reason)" "token expired" "jwt: exp now.0 is now: expired"
