@@ -342,7 +342,7 @@ static size_t scan_entries(int dfd, time_t now, struct slot **out)
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd = dup(dfd);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 
 	*out = NULL;
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
