@@ -38,6 +38,9 @@ def cloexec(call, args):
 
 
 def creates(call, args):
+    if call in ("dup2", "dup3"):
+        # onto stdin/stdout/stderr: meant to be inherited (a child's stdout)
+        return re.match(r"\s*\d+,\s*[012]\b", args) is None
     return call != "fcntl" or re.search(r"F_DUPFD\b|F_DUPFD_CLOEXEC", args) is not None
 
 

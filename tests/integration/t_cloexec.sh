@@ -6,9 +6,10 @@
 # TCP connection to the apiserver).  The real module runs in one process
 # (tests/pam/pam_drive.c: auth with TokenReview and the review cache, an
 # OIDC login fetching the JWKS, account, session), then the CLI (check,
-# sync, forget, users, groups), all under `strace -f -k`; fd_audit.py fails
-# on any descriptor created without close-on-exec whose first caller
-# outside libc is our code, and on any TCP socket without it.
+# sync, forget, users, groups) and k8s-ssh-askpass (which forks and runs
+# the token command), all under `strace -ff -k`; fd_audit.py fails on any
+# descriptor created without close-on-exec whose first caller outside libc
+# is our code, and on any TCP socket without it.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/pam/pamlib.sh
@@ -26,12 +27,18 @@ strace -k true 2>&1 | grep -q "^ > " || pk_skip "this strace cannot print stacks
 pk_stack drive "auth required MOD CFG" "account required MOD CFG" "session required MOD CFG"
 
 OURS="(pam_k8s\\.so|/k8s-auth|/k8s-ssh-askpass)\\("
+CALLS=open,openat,creat,socket,socketpair,accept,accept4,pipe,pipe2,dup,dup2,dup3,fcntl
+CALLS=$CALLS,memfd_create,eventfd,eventfd2,epoll_create,epoll_create1,inotify_init,inotify_init1
+CALLS=$CALLS,signalfd,signalfd4,timerfd_create
 audit() { # DESC CMD...: CMD under strace, then the audit
 	local desc=$1 out
 	shift
-	strace -f -k -qq -e status=successful -o "$T/strace.log" "$@" >"$T/cmd.out" 2>"$T/cmd.err" <"$T/stdin"
+	rm -rf "$T/st" && mkdir "$T/st"
+	# -ff: one file per thread, so no call is split by another's;
+	# (-e status=successful with -k breaks strace 6.1 across fork)
+	strace -ff -k -qq -e trace="$CALLS" -o "$T/st/s" "$@" >"$T/cmd.out" 2>"$T/cmd.err" <"$T/stdin"
 	local rc=$?
-	out=$("$PK_PY" tests/integration/fd_audit.py "$OURS" <"$T/strace.log")
+	out=$(cat "$T"/st/s.* | "$PK_PY" tests/integration/fd_audit.py "$OURS")
 	local arc=$?
 	[ -z "${FD_AUDIT_VERBOSE:-}" ] || head -n -1 <<<"$out"
 	echo "$desc: $(tail -n 1 <<<"$out")"
@@ -63,4 +70,14 @@ audit "k8s-auth sync" "$PK_CLI" --config "$T/config.yaml" sync
 audit "k8s-auth forget" "$PK_CLI" --config "$T/config.yaml" forget carol
 audit "k8s-auth users" "$PK_CLI" --config "$T/config.yaml" users
 audit "k8s-auth groups" "$PK_CLI" --config "$T/config.yaml" groups
+# k8s-ssh-askpass forks and executes the token command: nothing of its own
+# may be open across that exec but the pipe it reads.
+printf '%s\n' "$tok" >"$T/tokfile"
+printf '#!/bin/sh\nexec cat %s\n' "$T/tokfile" >"$T/tokcmd"
+chmod 755 "$T/tokcmd"
+mkdir -m 0700 "$T/apcache"
+K8S_ASKPASS_CACHE_DIR=$T/apcache K8S_ASKPASS_COMMAND=$T/tokcmd \
+	audit "k8s-ssh-askpass: first prompt, token command" "$PK_ASKPASS" \
+	"(ops.alice@web-1) Kubernetes token (audience $PK_AUD): "
+grep -q "^k8s1:" "$T/cmd.out" || pk_fail "askpass did not answer: $(cat "$T/cmd.err")"
 pk_done
