@@ -314,12 +314,13 @@ static int cache_open_dir(const struct k8s_config *cfg, char *why, size_t n)
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/jwks", base) >= sizeof(path) ||
-	    (mkdir(base, 0700) != 0 && errno != EEXIST) || (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+	    k8s_mkdir_owned(AT_FDCWD, base, 0700) != 0 || k8s_mkdir_owned(AT_FDCWD, path, 0700) != 0) {
 		snprintf(why, n, "cannot create %.120s/jwks: %s", base, strerror(errno));
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
+	    k8s_own_fd(fd) != 0) {
 		/* Keys found there decide who logs in: trust only our own, private dir. */
 		snprintf(why, n, "%.120s is not a directory of uid %u without group/other write",
 			 path, (unsigned)geteuid());

@@ -762,7 +762,7 @@ static int check_dir(const char *dir, int create, struct k8s_err *err)
 {
 	struct stat sb;
 
-	if (create && mkdir(dir, 0755) != 0 && errno != EEXIST)
+	if (create && k8s_mkdir_owned(AT_FDCWD, dir, 0755) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot create the store directory",
 				   "%s: %s", dir, strerror(errno));
 	if (lstat(dir, &sb) != 0) {
@@ -789,7 +789,7 @@ static int take_lock(struct k8s_store *st, struct k8s_err *err)
 
 	snprintf(path, sizeof(path), "%s/%s", st->dir, LOCK_NAME);
 	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (st->lock_fd < 0)
+	if (st->lock_fd < 0 || k8s_own_fd(st->lock_fd) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot lock the identity store", "%s: %s",
 				   path, strerror(errno));
 	while (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
