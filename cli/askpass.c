@@ -386,7 +386,13 @@ static int answer_first(const struct ap_prompt *p, struct tok *t, size_t chunk)
 		ap_warn("cannot cache the token between prompts");
 		return -1;
 	}
-	return put_answer(head, t->data, n);
+	if (put_answer(head, t->data, n) != 0) {
+		/* nobody will ask for the rest: do not leave the token cached */
+		if (n < t->len)
+			cache_drop(p);
+		return -1;
+	}
+	return 0;
 }
 
 static int answer_next(const struct ap_prompt *p, struct tok *t, size_t chunk)
@@ -411,6 +417,7 @@ static int frame_mode(int argc, char **argv)
 	static struct tok t;
 	size_t chunk = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : CHUNK_DEFAULT, off, n;
 	char head[64], d[17];
+	int rc;
 
 	if (chunk < 16 || chunk > 8000 || read_fd(STDIN_FILENO, &t) != 0)
 		return 1;
@@ -427,8 +434,12 @@ static int frame_mode(int argc, char **argv)
 		if (put_answer(head, t.data + off, n) != 0)
 			break;
 	}
+	/* decided before the wipe: t.len reads 0 after it */
+	rc = off >= t.len ? 0 : 1;
 	explicit_bzero(&t, sizeof(t));
-	return off >= t.len ? 0 : 1;
+	if (rc != 0)
+		ap_warn("cannot write the answers: %s", strerror(errno));
+	return rc;
 }
 
 int main(int argc, char **argv)

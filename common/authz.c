@@ -144,11 +144,13 @@ int k8s_authorize_login(const struct k8s_config *cfg, const struct k8s_identity 
 		goto out;
 	}
 	out->gid_numbers = calloc(out->n_groups ? out->n_groups : 1, sizeof(long));
-	out->binding = k8s_identity_binding(id);
-	if (out->gid_numbers == NULL || out->binding == NULL) {
+	if (out->gid_numbers == NULL) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "authorizing login failed");
 		goto out;
 	}
+	rc = k8s_identity_binding(id, &out->binding, err);
+	if (rc != K8S_OK)
+		goto out;
 	for (i = 0; i < out->n_groups; i++)
 		out->gid_numbers[i] = -1;
 	rc = resolve_numbers(cfg, out, err);

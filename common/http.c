@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* libcurl is loaded on first use (dlopen), not linked: only the network
  * path pays for libcurl and the ~30 libraries it pulls in; a login decided
@@ -287,6 +288,16 @@ static int setopt_tls(CURL *c, const struct k8s_http_req *req)
 	return bad ? -1 : 0;
 }
 
+/* libcurl (7.88) opens its sockets without close-on-exec: inside a
+ * threaded PAM application, a fork and exec elsewhere while a request is
+ * under way would hand the connection to the apiserver on. */
+static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)data;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static int setopt_all(CURL *c, const struct setup *s)
 {
 	const struct k8s_http_req *req = s->req;
@@ -303,6 +314,7 @@ static int setopt_all(CURL *c, const struct setup *s)
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 0L) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket) != CURLE_OK;
 	/* One request per connection; HTTP/1.1 keeps the parser surface small. */
 	bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms) != CURLE_OK;

@@ -1,5 +1,6 @@
 #include "identity.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,15 +88,30 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group)
 	return 0;
 }
 
-static time_t claim_time(json_t *payload, const char *key)
-{
-	json_t *v = json_object_get(payload, key);
+_Static_assert(sizeof(time_t) == 8 && sizeof(json_int_t) == 8, "time_t or json_int_t is not 64 bits");
 
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		return (time_t)json_integer_value(v);
-	if (json_is_real(v) && json_real_value(v) > 0)
-		return (time_t)json_real_value(v);
-	return 0;
+int k8s_numeric_date(const json_t *v, time_t *out)
+{
+	double d;
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v)) {
+		*out = (time_t)json_integer_value(v);
+		return 1;
+	}
+	if (!json_is_real(v))
+		return -1;
+	d = json_real_value(v);
+	/* [-2^63, 2^63): both bounds are exact doubles, and C's conversion
+	 * truncates every double between them toward zero into time_t.
+	 * Outside (or NaN), the conversion is undefined: refused.  jansson
+	 * itself refuses to parse 1e400 or an integer beyond 64 bits. */
+	if (!isfinite(d) || d < -0x1p63 || d >= 0x1p63)
+		return -1;
+	*out = (time_t)d;
+	return 1;
 }
 
 static void take_str(char **dst, json_t *obj, const char *key)
@@ -106,13 +122,26 @@ static void take_str(char **dst, json_t *obj, const char *key)
 		*dst = strdup(s);
 }
 
-void k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload)
+int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err)
 {
+	static const char *const names[] = {"exp", "iat", "nbf"};
+	time_t *dst[] = {&id->exp, &id->iat, &id->nbf}, t;
 	json_t *k8s, *sa, *pod, *node;
+	size_t i;
+	int r;
 
-	id->exp = claim_time(payload, "exp");
-	id->iat = claim_time(payload, "iat");
-	id->nbf = claim_time(payload, "nbf");
+	for (i = 0; i < 3; i++) {
+		r = k8s_numeric_date(json_object_get(payload, names[i]), &t);
+		if (r < 0)
+			return k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "claim %s is not a number of seconds within time_t's range",
+					   names[i]);
+		if (r > 0 && t <= 0 && dst[i] == &id->exp)
+			return k8s_err_set(err, K8S_REFUSED, "token expired",
+					   "claim exp is at or before 1970-01-01");
+		if (r > 0 && t > 0)
+			*dst[i] = t;
+	}
 	k8s = json_object_get(payload, "kubernetes.io");
 	if (json_is_object(k8s)) {
 		take_str(&id->namespace_, k8s, "namespace");
@@ -134,4 +163,5 @@ void k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload)
 		take_str(&id->sa_name, payload, "kubernetes.io/serviceaccount/service-account.name");
 		take_str(&id->sa_uid, payload, "kubernetes.io/serviceaccount/service-account.uid");
 	}
+	return K8S_OK;
 }

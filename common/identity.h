@@ -7,6 +7,12 @@
 
 #include <jansson.h>
 
+#include "err.h"
+
+/* How far the host's clock and a token's issuer may disagree: nbf and iat
+ * may be this far in the future, as go-oidc and go-jose allow. */
+#define K8S_CLOCK_LEEWAY_S 60
+
 struct k8s_identity {
 	const char *method;  /* "tokenreview" or "jwt" (static strings) */
 	char *issuer;        /* JWT issuer URL for "jwt"; NULL for tokenreview */
@@ -44,8 +50,18 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
 void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* A NumericDate claim (RFC 7519 2: seconds, possibly non-integral), the
+ * one rule for exp/iat/nbf on every path: a JSON number, truncated toward
+ * zero as go-oidc and go-jose do; refused when it is not a number, not
+ * finite, or outside time_t.  1 *out set, 0 v is NULL (absent, *out = 0),
+ * -1 refused (*out = 0). */
+int k8s_numeric_date(const json_t *v, time_t *out);
+
 /* Fill exp/iat/nbf and the kubernetes.io binding fields from an (already
- * authenticated) JWT payload.  Unknown/missing fields are left alone. */
-void k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload);
+ * authenticated) JWT payload.  Missing fields are left alone (0 = unknown;
+ * so are iat and nbf at or before the epoch).  K8S_REFUSED when exp, iat
+ * or nbf is present but not a NumericDate (k8s_numeric_date), or exp is at
+ * or before the epoch (expired; 0 would read as unknown). */
+int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err);
 
 #endif

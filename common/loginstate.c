@@ -30,7 +30,7 @@ static int state_dir(const struct k8s_config *cfg, struct k8s_err *err)
 {
 	struct stat sb;
 
-	if (mkdir(cfg->run_dir, 0700) != 0 && errno != EEXIST)
+	if (k8s_mkdir_owned(AT_FDCWD, cfg->run_dir, 0700) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
 				   "mkdir %s: %s", cfg->run_dir, strerror(errno));
 	if (lstat(cfg->run_dir, &sb) != 0)
@@ -151,7 +151,7 @@ int k8s_state_save(const struct k8s_config *cfg, const char *prefix, struct k8s_
 	}
 	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	created = fd >= 0;
-	if (fd < 0 || k8s_write_all(fd, b.data, b.len) != 0) {
+	if (fd < 0 || k8s_own_fd(fd) != 0 || k8s_write_all(fd, b.data, b.len) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
 				 tpath, strerror(errno));
 		goto out_unlink;

@@ -42,26 +42,26 @@ const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, 
 	return NULL;
 }
 
-/* A NumericDate claim: absent (0 with *present = 0) or a JSON number. */
-static int time_claim(json_t *payload, const char *name, double *val, int *present, struct k8s_err *err)
+/* A NumericDate claim (k8s_numeric_date): absent (0, *present = 0), or
+ * refused unless a number within time_t's range, truncated. */
+static int time_claim(json_t *payload, const char *name, time_t *val, int *present,
+		      struct k8s_err *err)
 {
-	json_t *v = json_object_get(payload, name);
+	int r = k8s_numeric_date(json_object_get(payload, name), val);
 
-	*present = v != NULL;
-	*val = 0;
-	if (v == NULL)
-		return K8S_OK;
-	if (!json_is_number(v))
-		return k8s_err_set(err, K8S_REFUSED, "malformed token", "claim %s is not a number", name);
-	*val = json_number_value(v);
+	*present = r > 0;
+	if (r < 0)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "claim %s is not a number of seconds within time_t's range", name);
 	return K8S_OK;
 }
 
 /* exp required and in the future (no leeway: now >= exp is expired);
- * nbf at most K8S_NBF_LEEWAY_S ahead; iat only typed. */
+ * nbf at most K8S_CLOCK_LEEWAY_S ahead; iat only typed.  The differences
+ * are printed through double: exp may be anywhere in time_t. */
 static int check_times(json_t *payload, time_t now, struct k8s_err *err)
 {
-	double exp, nbf, iat;
+	time_t exp, nbf, iat;
 	int has_exp, has_nbf, has_iat;
 
 	if (time_claim(payload, "exp", &exp, &has_exp, err) != K8S_OK ||
@@ -71,12 +71,12 @@ static int check_times(json_t *payload, time_t now, struct k8s_err *err)
 	if (!has_exp)
 		return k8s_err_set(err, K8S_REFUSED, "malformed token",
 				   "token has no exp claim (tokens that never expire are refused)");
-	if ((double)now >= exp)
+	if (now >= exp)
 		return k8s_err_set(err, K8S_REFUSED, "token expired",
-				   "token expired %.0f s ago", (double)now - exp);
-	if (has_nbf && nbf > (double)now + K8S_NBF_LEEWAY_S)
+				   "token expired %.0f s ago", (double)now - (double)exp);
+	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
 		return k8s_err_set(err, K8S_REFUSED, "token not yet valid",
-				   "token is valid only in %.0f s", nbf - (double)now);
+				   "token is valid only in %.0f s", (double)nbf - (double)now);
 	return K8S_OK;
 }
 
@@ -253,7 +253,7 @@ static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,
 	if (ret == K8S_OK)
 		ret = map_groups_uid(a, payload, id, err);
 	if (ret == K8S_OK)
-		k8s_identity_take_jwt_claims(id, payload);
+		ret = k8s_identity_take_jwt_claims(id, payload, err);
 	return ret;
 }
 
@@ -341,12 +341,13 @@ static int cache_open_dir(const struct k8s_config *cfg, char *why, size_t n)
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/jwks", base) >= sizeof(path) ||
-	    (mkdir(base, 0700) != 0 && errno != EEXIST) || (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+	    k8s_mkdir_owned(AT_FDCWD, base, 0700) != 0 || k8s_mkdir_owned(AT_FDCWD, path, 0700) != 0) {
 		snprintf(why, n, "cannot create %.120s/jwks: %s", base, strerror(errno));
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0 ||
+	    k8s_own_fd(fd) != 0) {
 		/* Keys found there decide who logs in: trust only our own, private dir. */
 		snprintf(why, n, "%.120s is not a directory of uid %u without group/other write",
 			 path, (unsigned)geteuid());

@@ -21,8 +21,6 @@
  * within this long of the previous fetch attempt: a flood of random kids
  * must not turn into a flood of requests to the issuer. */
 #define K8S_JWKS_REFRESH_MIN_S  10
-/* nbf may be this far in the future (clock skew), as go-oidc allows. */
-#define K8S_NBF_LEEWAY_S        60
 
 /* The authenticator whose issuer URL equals the token's (unverified) `iss`
  * exactly, or NULL. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b64.h"
 #include "jwt.h"
@@ -89,10 +90,13 @@ int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t 
 	return K8S_OK;
 }
 
-static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identity *id,
+/* maxTokenLifetime bounds both what the issuer says (exp - iat) and what
+ * the host sees (exp - now, plus the clock leeway): an iat the issuer put
+ * in the future would otherwise stretch the first without limit. */
+static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identity *id, time_t now,
 			  struct k8s_err *err)
 {
-	int64_t max_ms = cfg->policy.max_token_lifetime_ms, life;
+	int64_t max_ms = cfg->policy.max_token_lifetime_ms, life, left;
 
 	if (max_ms <= 0)
 		return K8S_OK;
@@ -102,6 +106,12 @@ static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identit
 		return k8s_err_set(err, K8S_REFUSED, "token lifetime unknown",
 				   "token lifetime unknown (exp/iat missing) and policy.maxTokenLifetime "
 				   "is set");
+	/* exp, iat > 0 and now >= 0 (k8s_policy_check_identity_at): no overflow. */
+	left = (int64_t)id->exp - (int64_t)now;
+	if (left > max_ms / 1000 + K8S_CLOCK_LEEWAY_S)
+		return k8s_err_set(err, K8S_REFUSED, "token lifetime exceeds policy",
+				   "token is valid for another %llds, more than policy.maxTokenLifetime "
+				   "%llds", (long long)left, (long long)(max_ms / 1000));
 	life = (int64_t)id->exp - (int64_t)id->iat;
 	/* life * 1000 > max_ms, without the overflow. */
 	if (life > max_ms / 1000)
@@ -113,6 +123,12 @@ static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identit
 
 int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_identity *id,
 			      struct k8s_err *err)
+{
+	return k8s_policy_check_identity_at(cfg, id, time(NULL), err);
+}
+
+int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_identity *id,
+				 time_t now, struct k8s_err *err)
 {
 	const struct k8s_strv *deny = &cfg->policy.deny_usernames;
 	size_t i;
@@ -126,8 +142,18 @@ int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_ide
 		return k8s_err_set(err, K8S_REFUSED, "legacy service-account tokens are not allowed",
 				   "secret-based service-account token and "
 				   "policy.allowLegacyServiceAccountTokens is false");
-	if (check_lifetime(cfg, id, err) != K8S_OK)
+	if (now < 0)
+		return k8s_err_set(err, K8S_REFUSED, "host clock unusable",
+				   "the host clock reads before 1970");
+	if (check_lifetime(cfg, id, now, err) != K8S_OK)
 		return K8S_REFUSED;
+	/* go-jose (service-account tokens) refuses an iat in the future too;
+	 * whatever maxTokenLifetime says, a token the issuer dated ahead is
+	 * refused on every path. */
+	if (id->iat > now && id->iat - now > K8S_CLOCK_LEEWAY_S)
+		return k8s_err_set(err, K8S_REFUSED, "token issued in the future",
+				   "token iat is %llds ahead of the host clock (leeway %ds)",
+				   (long long)(id->iat - now), K8S_CLOCK_LEEWAY_S);
 	/* No FNM_PATHNAME/FNM_PERIOD: '*' spans ':' and '.', as the defaults
 	 * ("system:node:*") need.  Anything but a clean no-match refuses. */
 	for (i = 0; i < deny->n; i++) {

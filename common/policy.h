@@ -21,10 +21,15 @@ int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t 
  * id->legacy_sa (as above), maxTokenLifetime when > 0: exp or iat unknown
  * (0), or exp < iat, refuses with "token lifetime unknown" -- an opaque or
  * non-expiring token has no lifetime we could check, so set
- * maxTokenLifetime: 0 to admit those -- and exp - iat above the limit with
- * "token lifetime exceeds policy"; then denyUsernames as fnmatch(3) globs
- * with no flags ('*' spans ':' and '.'): "username denied by policy".
- * K8S_OK / K8S_REFUSED. */
+ * maxTokenLifetime: 0 to admit those -- and exp - now above the limit plus
+ * K8S_CLOCK_LEEWAY_S, or exp - iat above the limit, with "token lifetime
+ * exceeds policy"; iat more than K8S_CLOCK_LEEWAY_S ahead of now, whatever
+ * maxTokenLifetime says: "token issued in the future"; then denyUsernames
+ * as fnmatch(3) globs with no flags ('*' spans ':' and '.'): "username
+ * denied by policy".  now is time(NULL).  K8S_OK / K8S_REFUSED. */
 int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_identity *id, struct k8s_err *err);
+/* The same at a given time (tests). */
+int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_identity *id,
+				 time_t now, struct k8s_err *err);
 
 #endif

@@ -48,10 +48,10 @@ static int open_private_dir(int dfd, const char *path, int create)
 {
 	int fd;
 
-	if (create && mkdirat(dfd, path, 0700) != 0 && errno != EEXIST)
+	if (create && k8s_mkdir_owned(dfd, path, 0700) != 0)
 		return -1;
 	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && !dir_is_private(fd)) {
+	if (fd >= 0 && (!dir_is_private(fd) || (create && k8s_own_fd(fd) != 0))) {
 		close(fd);
 		fd = -1;
 	}
@@ -352,7 +352,7 @@ static size_t scan_entries(int dfd, time_t now, struct slot **out)
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd = dup(dfd);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 
 	*out = NULL;
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {

@@ -762,7 +762,7 @@ static int check_dir(const char *dir, int create, struct k8s_err *err)
 {
 	struct stat sb;
 
-	if (create && mkdir(dir, 0755) != 0 && errno != EEXIST)
+	if (create && k8s_mkdir_owned(AT_FDCWD, dir, 0755) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot create the store directory",
 				   "%s: %s", dir, strerror(errno));
 	if (lstat(dir, &sb) != 0) {
@@ -789,7 +789,7 @@ static int take_lock(struct k8s_store *st, struct k8s_err *err)
 
 	snprintf(path, sizeof(path), "%s/%s", st->dir, LOCK_NAME);
 	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (st->lock_fd < 0)
+	if (st->lock_fd < 0 || k8s_own_fd(st->lock_fd) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot lock the identity store", "%s: %s",
 				   path, strerror(errno));
 	while (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -1384,37 +1384,57 @@ static int percent_encode(struct k8s_buf *b, const char *s)
 	return 0;
 }
 
-char *k8s_identity_binding(const struct k8s_identity *id)
+static int nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err)
 {
 	struct k8s_buf b = {0};
-	const char *key;
-	char *r = NULL;
-	int bad;
+	int bad, rc;
 
+	*out = NULL;
 	if (id == NULL || id->method == NULL)
-		return NULL;
+		goto none;
 	if (strcmp(id->method, "tokenreview") == 0) {
-		if (id->uid != NULL && id->uid[0] != '\0')
+		if (nonempty(id->uid))
 			bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || percent_encode(&b, id->uid);
-		else if (id->username != NULL && id->username[0] != '\0')
+		else if (nonempty(id->username))
 			bad = k8s_buf_append(&b, "tokenreview:user:", 17) || percent_encode(&b, id->username);
 		else
-			goto out;
-	} else if (strcmp(id->method, "jwt") == 0) {
-		key = id->uid != NULL && id->uid[0] != '\0' ? id->uid : id->subject;
-		if (id->issuer == NULL || id->issuer[0] == '\0' || key == NULL || key[0] == '\0')
-			goto out;
-		bad = k8s_buf_append(&b, "jwt:", 4) || percent_encode(&b, id->issuer) ||
-		      k8s_buf_append(&b, "#", 1) || percent_encode(&b, key);
+			goto none;
+	} else if (strcmp(id->method, "jwt") == 0 && nonempty(id->issuer)) {
+		bad = k8s_buf_append(&b, "jwt:", 4) || percent_encode(&b, id->issuer);
+		if (nonempty(id->uid) || nonempty(id->subject))
+			bad = bad || k8s_buf_append(&b, "#", 1) ||
+			      percent_encode(&b, nonempty(id->uid) ? id->uid : id->subject);
+		else if (nonempty(id->username))
+			bad = bad || k8s_buf_append(&b, "#user#", 6) || percent_encode(&b, id->username);
+		else
+			goto none;
 	} else {
-		goto out;
+		goto none;
 	}
-	if (bad || b.len > K8S_SF_STR_MAX || k8s_buf_append(&b, "", 1) != 0)
-		goto out;
-	r = strdup(b.data);
-out:
+	if (bad) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+	} else if (b.len > K8S_SF_STR_MAX) {
+		rc = k8s_err_set(err, K8S_REFUSED, "identity too long to record",
+				 "the identity binding (%s) would be %zu bytes; the store holds at most %u",
+				 strcmp(id->method, "jwt") == 0 ? "issuer and uid, sub or username"
+								 : "uid or username",
+				 b.len, K8S_SF_STR_MAX);
+	} else if (k8s_buf_append(&b, "", 1) != 0 || (*out = strdup(b.data)) == NULL) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+	} else {
+		rc = K8S_OK;
+	}
 	k8s_buf_free(&b);
-	return r;
+	return rc;
+none:
+	k8s_buf_free(&b);
+	return k8s_err_set(err, K8S_REFUSED, "no identity to bind",
+			   "the identity has no uid, subject or username to bind the account to");
 }
 
 static int text_printable(const char *s, size_t max)

@@ -661,7 +661,8 @@ static int publish(struct k8s_store *st, const struct file_out *o, const char *f
 	if (fd < 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
 				   "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, 0644) != 0 || k8s_write_all(fd, o->buf, o->size) != 0 || fsync(fd) != 0) {
+	if (k8s_own_fd(fd) != 0 || fchmod(fd, 0644) != 0 || k8s_write_all(fd, o->buf, o->size) != 0 ||
+	    fsync(fd) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
 				 "%s: %s", tmp, strerror(errno));
 		close(fd);
@@ -696,7 +697,7 @@ static void bump_stamp(struct k8s_store *st)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && k8s_own_fd(fd) == 0 &&
 	    (sb.st_size >= (off_t)K8S_SF_STAMP_SIZE || ftruncate(fd, K8S_SF_STAMP_SIZE) == 0) &&
 	    ((sb.st_mode & 07777) == 0644 || fchmod(fd, 0644) == 0) &&
 	    pwrite(fd, &gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))

@@ -312,26 +312,30 @@ out:
 
 /* The apiserver has just authenticated the token, so a JWT's payload is
  * what its issuer signed: take exp/iat/nbf and the service-account binding
- * for the lifetime policy.  Undecodable payloads leave them unknown. */
-static void take_jwt_claims(const char *token, struct k8s_identity *id)
+ * for the lifetime policy, by the same rules as the jwt path (a time that
+ * is not a NumericDate within time_t refuses).  Undecodable payloads leave
+ * them unknown, as for an opaque token. */
+static int take_jwt_claims(const char *token, struct k8s_identity *id, struct k8s_err *err)
 {
 	const char *p1, *p2;
 	unsigned char *raw;
 	size_t raw_len = 0;
 	json_t *payload;
+	int rc = K8S_OK;
 
 	if (!k8s_looks_like_jwt(token))
-		return;
+		return K8S_OK;
 	p1 = strchr(token, '.') + 1;
 	p2 = strchr(p1, '.');
 	raw = k8s_b64url_decode(p1, (size_t)(p2 - p1), &raw_len);
 	if (raw == NULL)
-		return;
+		return K8S_OK;
 	payload = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
 	k8s_freezero(raw, raw_len);
 	if (json_is_object(payload))
-		k8s_identity_take_jwt_claims(id, payload);
+		rc = k8s_identity_take_jwt_claims(id, payload, err);
 	json_decref(payload);
+	return rc;
 }
 
 /* Status other than 200/201: the reviewer's problem or the apiserver's. */
@@ -464,7 +468,9 @@ int k8s_tokenreview(const struct k8s_config *cfg, const struct k8s_kubeconfig *k
 					    &cfg->tokenreview.audiences, id, err);
 	if (rc != K8S_OK)
 		goto out;
-	take_jwt_claims(token, id);
+	rc = take_jwt_claims(token, id, err);
+	if (rc != K8S_OK)
+		goto out;
 	k8s_token_fingerprint(token, strlen(token), id->fingerprint);
 out:
 	k8s_http_resp_free(&resp);

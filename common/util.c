@@ -246,6 +246,35 @@ int k8s_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int k8s_own_fd(int fd)
+{
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(fd, &sb) != 0)
+		return -1;
+	if (sb.st_uid == 0 && sb.st_gid == 0)
+		return 0;
+	return fchown(fd, 0, 0);
+}
+
+int k8s_mkdir_owned(int dfd, const char *path, mode_t mode)
+{
+	int fd, rc, saved;
+
+	if (mkdirat(dfd, path, mode) != 0)
+		return errno == EEXIST ? 0 : -1;
+	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = k8s_own_fd(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 		      const struct timespec *mtime)
 {
@@ -261,7 +290,7 @@ int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (k8s_write_all(fd, data, len) != 0 ||
+	if (k8s_own_fd(fd) != 0 || k8s_write_all(fd, data, len) != 0 ||
 	    (mtime != NULL && futimens(fd, (const struct timespec[2]){{.tv_nsec = UTIME_OMIT}, *mtime}) != 0) ||
 	    fsync(fd) != 0) {
 		saved = errno;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define K8S_CLEANUP(fn) __attribute__((cleanup(fn)))
@@ -46,8 +47,18 @@ int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
 /* write(2) all of p, retrying on EINTR and short writes.  0 or -1 (errno). */
 int k8s_write_all(int fd, const void *p, size_t n);
 
+/* Everything we create under the store, cache and run directories is
+ * root:root when we run as root, whatever our effective gid (sudo -g,
+ * sg, a PAM stack running with the user's group) or a setgid parent
+ * would make it.  k8s_own_fd: fchown(fd, 0, 0) when euid is 0 and the
+ * file is not already root:root (nothing to do otherwise).
+ * k8s_mkdir_owned: mkdirat, then the same for the directory it made;
+ * EEXIST is success (the caller checks what is there).  0 or -1 (errno). */
+int k8s_own_fd(int fd);
+int k8s_mkdir_owned(int dfd, const char *path, mode_t mode);
+
 /* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
- * O_NOFOLLOW), write, optional mtime, fsync, rename over, fsync the
+ * O_NOFOLLOW, k8s_own_fd), write, optional mtime, fsync, rename over, fsync the
  * directory, so readers see the old file or the new one, never a torn one.
  * The temp file (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on
  * failure; one left by a killed writer is the caller's to sweep.  0 or -1. */

@@ -129,16 +129,15 @@ static void snapshot_end(struct snapshot *s)
 	s->state = -2;
 }
 
-__attribute__((destructor)) static void nss_k8s_fini(void)
-{
-	snapshot_end(&pw_snap);
-	snapshot_end(&gr_snap);
-	unmap(&base_map);
-	unmap(&delta_map);
-	unmap(&stamp_map);
-	stamp_word = NULL;
-	memset(&view, 0, sizeof(view));
-}
+/* No destructor: the mappings are never unmapped at exit.  exit() runs
+ * destructors while the process's other threads keep running, and one of
+ * them may be inside a lookup reading the mapping: unmapping then crashes
+ * it.  Taking the lock first would not do either: a signal handler that
+ * calls exit() on a thread interrupted inside a lookup would wait forever
+ * for itself, and another thread's next lookup would map the store again
+ * anyway.  The kernel takes the mappings at exit; glibc unloads NSS
+ * modules only in __libc_freeres (valgrind), at exit too.  No descriptor
+ * is kept, and the mappings are not heap, so leak checkers see nothing. */
 
 /* K8S_AUTH_STORE only for processes that are not setuid/setgid
  * (secure_getenv); an unusable value falls back to the default. */

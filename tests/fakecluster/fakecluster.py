@@ -344,6 +344,19 @@ def cmd_mint(a):
     return 0
 
 
+def _seconds(text):
+    """A NumericDate for --iat/--nbf/--exp: an integer, or any finite JSON
+    number (1.5e9, 1e300: written as a JSON real)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number: " + text)
+    return v
+
+
 def _json_arg(text, what):
     try:
         v = json.loads(text)
@@ -478,9 +491,9 @@ def parser():
     s.add_argument("--ttl", type=int, default=3600)
     s.add_argument("--pod", help="bind to this pod (created if missing)")
     s.add_argument("--node", help="the pod's node (adds kubernetes.io.node)")
-    s.add_argument("--iat", type=int)
-    s.add_argument("--nbf", type=int)
-    s.add_argument("--exp", type=int)
+    s.add_argument("--iat", type=_seconds)
+    s.add_argument("--nbf", type=_seconds)
+    s.add_argument("--exp", type=_seconds)
     s.add_argument("--no-exp", action="store_true")
     s.add_argument("--legacy", action="store_true", help="secret-based token (iss kubernetes/serviceaccount)")
     s.add_argument("--secret", help="legacy token's secret name")

@@ -13,8 +13,14 @@
  *        getpwent) until STOPFILE exists: every answer must be whole and
  *        right for the accounts the write-loop never removes; prints
  *        "lookups N errors M", exits 1 on any error
+ *   nss_helper exit-race USER GROUP
+ *        a thread loops getpwnam_r/getgrnam_r/getgrouplist (USER and GROUP
+ *        must resolve) while main calls exit() as soon as it has seen a few
+ *        answers: the module's exit-time code runs while another thread is
+ *        inside it.  Exits 0, or 1 when an answer was wrong before exit
  * The store is the config's `store:`. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <grp.h>
 #include <pwd.h>
@@ -308,6 +314,49 @@ static int cmd_read_loop(char **argv)
 	return errors != 0;
 }
 
+/* ------------------------------------------------------ exit race */
+
+static const char *race_user, *race_group;
+static long race_answers;
+
+static void *race_thread(void *arg)
+{
+	static char buf[1 << 14];
+	struct passwd pw, *pr;
+	struct group gr, *grr;
+	gid_t list[64];
+	int n;
+
+	for (;;) {
+		pr = NULL;
+		grr = NULL;
+		n = 64;
+		if (getpwnam_r(race_user, &pw, buf, sizeof(buf), &pr) != 0 || pr == NULL ||
+		    getgrnam_r(race_group, &gr, buf, sizeof(buf), &grr) != 0 || grr == NULL ||
+		    getgrouplist(race_user, 1, list, &n) < 2)
+			_exit(1); /* wrong before exit began: not what is tested */
+		__atomic_add_fetch(&race_answers, 1, __ATOMIC_RELEASE);
+	}
+	return arg;
+}
+
+static int cmd_exit_race(char **argv)
+{
+	struct timespec ts = {0, 0};
+	pthread_t t;
+
+	race_user = argv[2];
+	race_group = argv[3];
+	if (pthread_create(&t, NULL, race_thread, NULL) != 0)
+		return 2;
+	while (__atomic_load_n(&race_answers, __ATOMIC_ACQUIRE) < 3)
+		nanosleep(&ts, NULL);
+	/* now the thread is in a lookup most of the time */
+	ts.tv_nsec = (long)(getpid() % 50) * 1000;
+	nanosleep(&ts, NULL);
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 6 && strcmp(argv[1], "login") == 0)
@@ -318,6 +367,8 @@ int main(int argc, char **argv)
 		return cmd_write_loop(argv);
 	if (argc == 3 && strcmp(argv[1], "read-loop") == 0)
 		return cmd_read_loop(argv);
+	if (argc == 4 && strcmp(argv[1], "exit-race") == 0)
+		return cmd_exit_race(argv);
 	fprintf(stderr, "usage: see the comment at the top of nss_helper.c\n");
 	return 2;
 }

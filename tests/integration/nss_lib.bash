@@ -89,7 +89,7 @@ EOF
 nss_helper() {
 	if [ ! -x "$TEST_TMP/nss_helper" ]; then
 		# shellcheck disable=SC2046
-		cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$REPO/common" \
+		cc -std=gnu11 -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -I"$REPO/common" \
 			$(pkg-config --cflags jansson) -o "$TEST_TMP/nss_helper" \
 			"$REPO/tests/integration/nss_helper.c" "$NSS_BUILD/libk8scommon.a" \
 			$(pkg-config --libs jansson libcurl yaml-0.1 libssl libcrypto) || fail "build nss_helper"

@@ -136,4 +136,22 @@ pk_check "short token: one framed answer, complete" \
 	eval '[ "$AP_RC" = 0 ] && [ "$AP_OUT" = "k8s1:${#short}:$(printf %s "$short" | sha256sum | cut -c1-16):$short" ]'
 pk_check "short token: nothing cached" test -z "$(ls -A "$T/cache")"
 pk_check "no token in the helper's stderr" eval '! grep -qF "${tok##*.}" "$T/stderr"'
+
+# ---- an answer that cannot be written is a failure, never exit 0
+"$PK_ASKPASS" --frame 400 <"$T/token" >"$T/framed"
+rc=$?
+pk_check "--frame: exit 0 and the pieces when stdout takes them" \
+	eval '[ $rc = 0 ] && [ "$(wc -l <"$T/framed")" = 8 ]'
+for chunk in 400 8000; do
+	"$PK_ASKPASS" --frame $chunk <"$T/token" >/dev/full 2>"$T/stderr"
+	pk_check "--frame $chunk to a full device (/dev/full): exit 1" test $? = 1
+	"$PK_ASKPASS" --frame $chunk <"$T/token" >&- 2>"$T/stderr"
+	pk_check "--frame $chunk with stdout closed: exit 1" test $? = 1
+done
+pk_check "no token in the helper's stderr" eval '! grep -qF "${tok##*.}" "$T/stderr"'
+"$PK_ASKPASS" "$P1" >/dev/full 2>/dev/null
+pk_check "first prompt, answer to /dev/full: exit 1" test $? = 1
+"$PK_ASKPASS" "$P1" >&- 2>/dev/null
+pk_check "first prompt, stdout closed: exit 1" test $? = 1
+pk_check "no token left cached by the answers that could not be written" test -z "$(ls -A "$T/cache")"
 pk_done

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "identity.h"
 #include "jwt.h"
 #include "gen/fixture.h"
 
@@ -252,6 +253,76 @@ static void test_json_rules(void **state)
 		expect(bad[i], "main", K8S_REFUSED, "malformed token");
 }
 
+/* Numbers jansson cannot hold refuse the whole payload: 1e400 and -1e400
+ * ("real number overflow"), an integer beyond 64 bits ("too big integer"). */
+static void test_unholdable_numbers(void **state)
+{
+	static const char *bad[] = { "exp_1e400", "exp_neg_1e400", "exp_bigint" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect(bad[i], "main", K8S_REFUSED, "malformed token");
+}
+
+/* k8s_numeric_date, the one rule for exp/iat/nbf: truncation toward zero,
+ * refusal outside time_t and of anything but a number. */
+static void test_numeric_date(void **state)
+{
+	static const struct {
+		const char *json;
+		int r;
+		time_t t;
+	} cases[] = {
+		{ "1700000000", 1, 1700000000 },
+		{ "1500000000.7", 1, 1500000000 },
+		{ "-1500000000.7", 1, -1500000000 },
+		{ "0.9", 1, 0 },
+		{ "-0.5", 1, 0 },
+		{ "1e-400", 1, 0 },            /* jansson: underflow to 0.0 */
+		{ "9223372036854775807", 1, INT64_MAX },
+		{ "-9223372036854775808", 1, INT64_MIN },
+		{ "4.611686018427388e18", 1, (time_t)1 << 62 },
+		{ "-9.223372036854775808e18", 1, INT64_MIN },  /* -2^63: exactly time_t's least */
+		{ "9.223372036854775808e18", -1, 0 },          /* 2^63: one past the greatest */
+		{ "9.3e18", -1, 0 },
+		{ "-9.3e18", -1, 0 },
+		{ "1e300", -1, 0 },
+		{ "-1e300", -1, 0 },
+		{ "1.7976931348623157e308", -1, 0 },
+		{ "\"1700000000\"", -1, 0 },
+		{ "true", -1, 0 },
+		{ "null", -1, 0 },
+		{ "[1]", -1, 0 },
+	};
+	char text[128];
+	json_error_t jerr;
+	json_t *doc;
+	time_t t;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[%s]", cases[i].json);
+		doc = json_loads(text, 0, &jerr);
+		if (doc == NULL)
+			fail_msg("%s: %s", text, jerr.text);
+		t = 12345;
+		r = k8s_numeric_date(json_array_get(doc, 0), &t);
+		if (r != cases[i].r || t != cases[i].t)
+			fail_msg("%s: got %d %lld, want %d %lld", cases[i].json, r, (long long)t,
+				 cases[i].r, (long long)cases[i].t);
+		json_decref(doc);
+	}
+	t = 12345;
+	assert_int_equal(k8s_numeric_date(NULL, &t), 0);
+	assert_int_equal(t, 0);
+	/* Not even representable in JSON text: jansson refuses to parse them,
+	 * and will not make a non-finite real either. */
+	assert_null(json_loads("[1e400]", 0, &jerr));
+	assert_null(json_loads("[100000000000000000000]", 0, &jerr));
+	assert_null(json_real(1.0 / 0.0));
+}
+
 static void test_size_limit(void **state)
 {
 	struct k8s_err err;
@@ -304,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_jwe_refused),
 		cmocka_unit_test(test_encodings_refused),
 		cmocka_unit_test(test_json_rules),
+		cmocka_unit_test(test_unholdable_numbers),
+		cmocka_unit_test(test_numeric_date),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_verify_needs_a_parsed_token),

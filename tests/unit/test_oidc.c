@@ -146,6 +146,17 @@ static void test_identity_filled(void **state)
 	assert_int_equal(id.nbf, fxnow - 10);
 	k8s_identity_free(&id);
 
+	/* Truncated times reach the identity. */
+	assert_int_equal(claims_at(&a, "c_exp_frac", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.exp, fxnow + 3600);
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_iat_frac", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.iat, 1500000000);
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_exp_2p62", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.exp, (time_t)1 << 62);
+	k8s_identity_free(&id);
+
 	/* The kubernetes.io binding claims reach the identity. */
 	assert_int_equal(claims_at(&a, "c_sa", fxnow, &id, &err), K8S_OK);
 	assert_string_equal(id.namespace_, "ops");
@@ -195,8 +206,22 @@ static void test_expiry(void **state)
 	expect_claims(&a, "exp_now", fxnow, K8S_REFUSED, "token expired");
 	expect_claims(&a, "exp_past", fxnow, K8S_REFUSED, "token expired");
 	expect_claims(&a, "exp_next", fxnow, K8S_OK, NULL);
-	expect_claims(&a, "exp_real", fxnow, K8S_OK, NULL);
-	expect_claims(&a, "exp_real", fxnow + 1, K8S_REFUSED, "token expired");
+	/* Non-integral NumericDates are truncated, as go-oidc does: NOW + 0.5
+	 * is NOW, expired at NOW. */
+	expect_claims(&a, "exp_real", fxnow - 1, K8S_OK, NULL);
+	expect_claims(&a, "exp_real", fxnow, K8S_REFUSED, "token expired");
+	expect_claims(&a, "exp_frac", fxnow + 3599, K8S_OK, NULL);
+	expect_claims(&a, "exp_frac", fxnow + 3600, K8S_REFUSED, "token expired");
+	expect_claims(&a, "exp_neg_half", fxnow, K8S_REFUSED, "token expired");
+	expect_claims(&a, "exp_2p62", fxnow, K8S_OK, NULL);
+	/* Outside time_t (undefined behaviour to convert): refused. */
+	expect_claims(&a, "exp_1e300", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_neg_1e300", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_2p63", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "iat_1e300", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "iat_neg_1e300", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "nbf_1e300", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "nbf_neg_1e300", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "no_exp", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "exp_str", fxnow, K8S_REFUSED, "malformed token");
 }
@@ -208,6 +233,7 @@ static void test_not_before(void **state)
 	expect_claims(&a, "nbf_61", fxnow, K8S_REFUSED, "token not yet valid");
 	expect_claims(&a, "nbf_61", fxnow + 1, K8S_OK, NULL);
 	expect_claims(&a, "nbf_60", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "nbf_frac", fxnow, K8S_OK, NULL); /* NOW + 60.9 is NOW + 60 */
 	expect_claims(&a, "no_nbf", fxnow, K8S_OK, NULL);
 	expect_claims(&a, "nbf_str", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "iat_str", fxnow, K8S_REFUSED, "malformed token");

@@ -217,6 +217,27 @@ static void id_refused(const struct k8s_config *cfg, struct k8s_identity id, con
 	assert_string_equal(err.reason, reason);
 }
 
+static void at_ok(const struct k8s_config *cfg, struct k8s_identity id, time_t now)
+{
+	struct k8s_err err;
+
+	if (k8s_policy_check_identity_at(cfg, &id, now, &err) != K8S_OK)
+		fail_msg("iat %lld exp %lld at %lld refused: %s (%s)", (long long)id.iat,
+			 (long long)id.exp, (long long)now, err.reason, err.detail);
+}
+
+static void at_refused(const struct k8s_config *cfg, struct k8s_identity id, time_t now,
+		       const char *reason)
+{
+	struct k8s_err err;
+
+	if (k8s_policy_check_identity_at(cfg, &id, now, &err) != K8S_REFUSED ||
+	    strcmp(err.reason, reason) != 0)
+		fail_msg("iat %lld exp %lld at %lld: got \"%s\" (%s), want \"%s\"",
+			 (long long)id.iat, (long long)id.exp, (long long)now, err.reason, err.detail,
+			 reason);
+}
+
 static void test_identity_basic(void **state)
 {
 	struct k8s_config *cfg = cfg_of("");
@@ -272,6 +293,54 @@ static void test_identity_lifetime(void **state)
 	k8s_config_free(cfg);
 }
 
+/* The issue 10 token: iat 300 days ahead, exp = iat + 60.  exp - iat is
+ * within any limit; exp - now is not, and the iat is in the future. */
+static void test_identity_issued_ahead(void **state)
+{
+	struct k8s_config *cfg = cfg_of(""); /* maxTokenLifetime 24h */
+	const time_t now = 1767225600, day = 86400;
+	struct k8s_err err;
+	struct k8s_identity id;
+
+	at_refused(cfg, ident("alice", now + 300 * day, now + 300 * day + 60), now,
+		   "token lifetime exceeds policy");
+	id = ident("alice", now + 300 * day, now + 300 * day + 60);
+	assert_int_equal(k8s_policy_check_identity_at(cfg, &id, now, &err), K8S_REFUSED);
+	assert_string_equal(err.detail, "token is valid for another 25920060s, more than "
+			    "policy.maxTokenLifetime 86400s");
+	/* exp - now: up to the limit plus the 60 s clock leeway. */
+	at_ok(cfg, ident("alice", now + 60, now + 60 + day), now);
+	at_refused(cfg, ident("alice", now + 61, now + 61 + day), now,
+		   "token lifetime exceeds policy");
+	/* iat ahead by more than the leeway, exp close: refused all the same. */
+	at_ok(cfg, ident("alice", now + 60, now + 600), now);
+	at_refused(cfg, ident("alice", now + 61, now + 600), now, "token issued in the future");
+	at_refused(cfg, ident("alice", now + 3600, now + 7200), now, "token issued in the future");
+	at_refused(cfg, ident("alice", INT64_MAX - 60, INT64_MAX), now,
+		   "token lifetime exceeds policy");
+	/* A broken host clock never makes exp - now overflow into acceptance. */
+	at_refused(cfg, ident("alice", 1, INT64_MAX), -1, "host clock unusable");
+	k8s_config_free(cfg);
+
+	/* maxTokenLifetime off: no lifetime check, but an iat in the future
+	 * is still refused; an opaque token (times unknown) is not. */
+	cfg = cfg_of("policy: {maxTokenLifetime: 0}\n");
+	at_ok(cfg, ident("alice", now - 10, now + 365 * day), now);
+	at_ok(cfg, ident("alice", 0, 0), now);
+	at_ok(cfg, ident("alice", 0, now + 600), now);
+	at_refused(cfg, ident("alice", now + 300 * day, now + 300 * day + 60), now,
+		   "token issued in the future");
+	at_refused(cfg, ident("alice", now + 61, 0), now, "token issued in the future");
+	k8s_config_free(cfg);
+
+	/* 10m: the limit, not the leeway, dominates. */
+	cfg = cfg_of("policy: {maxTokenLifetime: 10m}\n");
+	at_ok(cfg, ident("alice", now, now + 600), now);
+	at_ok(cfg, ident("alice", now + 60, now + 660), now);
+	at_refused(cfg, ident("alice", now + 60, now + 661), now, "token lifetime exceeds policy");
+	k8s_config_free(cfg);
+}
+
 static void test_identity_deny(void **state)
 {
 	struct k8s_config *cfg = cfg_of("");
@@ -319,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_precheck_legacy_sa),
 		cmocka_unit_test(test_identity_basic),
 		cmocka_unit_test(test_identity_lifetime),
+		cmocka_unit_test(test_identity_issued_ahead),
 		cmocka_unit_test(test_identity_deny),
 	};
 

@@ -610,17 +610,40 @@ static void test_declared(void **state)
 	k8s_config_free(c2);
 }
 
+static char *binding_of(const struct k8s_identity *id)
+{
+	struct k8s_err err;
+	char *b = NULL;
+
+	k8s_err_clear(&err);
+	if (k8s_identity_binding(id, &b, &err) != K8S_OK)
+		fail_msg("no binding: %s (%s)", err.reason, err.detail);
+	return b;
+}
+
+static void binding_refused(const struct k8s_identity *id, const char *reason)
+{
+	struct k8s_err err;
+	char *b = (char *)"x";
+
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_identity_binding(id, &b, &err), K8S_REFUSED);
+	assert_null(b);
+	assert_string_equal(err.reason, reason);
+}
+
 static void test_binding(void **state)
 {
+	static char big[K8S_SF_STR_MAX + 2];
 	struct k8s_identity id;
 	char *b;
 
 	ident(&id, "system:serviceaccount:ops:alice", "3f1c-77");
-	b = k8s_identity_binding(&id);
+	b = binding_of(&id);
 	assert_string_equal(b, "tokenreview:uid:3f1c-77");
 	free(b);
 	ident(&id, "alice", NULL);
-	b = k8s_identity_binding(&id);
+	b = binding_of(&id);
 	assert_string_equal(b, "tokenreview:user:alice");
 	free(b);
 	memset(&id, 0, sizeof(id));
@@ -628,18 +651,63 @@ static void test_binding(void **state)
 	id.issuer = "https://issuer.example.com";
 	id.subject = "sub\n#1%";
 	id.username = "alice";
-	b = k8s_identity_binding(&id);
+	b = binding_of(&id);
 	assert_string_equal(b, "jwt:https://issuer.example.com#sub%0A%231%25");
 	free(b);
 	id.uid = "uid-9";
-	b = k8s_identity_binding(&id);
+	b = binding_of(&id);
 	assert_string_equal(b, "jwt:https://issuer.example.com#uid-9");
 	free(b);
-	id.subject = NULL;
+	/* No uid and no (or an empty) sub: the username, which the apiserver
+	 * took from another claim; never equal to a sub's binding. */
 	id.uid = NULL;
-	assert_null(k8s_identity_binding(&id));
+	id.subject = NULL;
+	b = binding_of(&id);
+	assert_string_equal(b, "jwt:https://issuer.example.com#user#alice");
+	free(b);
+	id.subject = "";
+	id.uid = "";
+	id.username = "a#b";
+	b = binding_of(&id);
+	assert_string_equal(b, "jwt:https://issuer.example.com#user#a%23b");
+	free(b);
+	id.subject = "user#a#b";
+	b = binding_of(&id);
+	assert_string_equal(b, "jwt:https://issuer.example.com#user%23a%23b");
+	free(b);
+	id.subject = NULL;
+	id.username = NULL;
+	binding_refused(&id, "no identity to bind");
+	id.username = "alice";
+	id.issuer = NULL;
+	binding_refused(&id, "no identity to bind");
+	id.issuer = "https://issuer.example.com";
 	id.method = "other";
-	assert_null(k8s_identity_binding(&id));
+	binding_refused(&id, "no identity to bind");
+	ident(&id, "", NULL);
+	binding_refused(&id, "no identity to bind");
+
+	/* Longer than the store holds: refused, never "out of memory".  The
+	 * limit is on the encoded form: 4096 bytes exactly fit. */
+	memset(big, 'u', sizeof(big) - 1);
+	big[K8S_SF_STR_MAX - 16] = '\0'; /* "tokenreview:uid:" + 4080 */
+	ident(&id, "alice", big);
+	b = binding_of(&id);
+	assert_int_equal(strlen(b), K8S_SF_STR_MAX);
+	free(b);
+	big[K8S_SF_STR_MAX - 16] = 'u';
+	big[K8S_SF_STR_MAX - 15] = '\0';
+	binding_refused(&id, "identity too long to record");
+	memset(&id, 0, sizeof(id));
+	id.method = "jwt";
+	id.issuer = "https://issuer.example.com";
+	memset(big, '#', 1400); /* 4200 bytes encoded */
+	big[1400] = '\0';
+	id.subject = big;
+	binding_refused(&id, "identity too long to record");
+	id.subject = NULL;
+	id.username = big;
+	binding_refused(&id, "identity too long to record");
 }
 
 /* ----------------------------------------------------------- damage */

@@ -597,7 +597,7 @@ static void login(const struct k8s_config *cfg, const char *store, const char *l
 	id.method = "tokenreview";
 	id.username = strdup(username);
 	id.uid = strdup(uid);
-	binding = k8s_identity_binding(&id);
+	assert_int_equal(k8s_identity_binding(&id, &binding, &err), K8S_OK);
 	assert_int_equal(k8s_store_open(store, 1, &st, &err), K8S_OK);
 	assert_int_equal(k8s_store_record_login(st, cfg, local, binding, &id, NULL, 0, time(NULL), &err),
 			 K8S_OK);

@@ -234,6 +234,12 @@ tok("dup_nested", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"}', n
 tok("payload_array", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"}', '["a"]'))
 tok("header_not_json", raw_token("ec256", "ES256", '{"alg":"ES256",', json.dumps(BASE)))
 tok("trailing_garbage", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"} x', json.dumps(BASE)))
+# Numbers no double or int64 holds: Python would write "Infinity", so the
+# payload text is spelt out.
+for name, val in [("exp_1e400", "1e400"), ("exp_neg_1e400", "-1e400"),
+                  ("exp_bigint", "1" + "0" * 20)]:
+    tok(name, raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"}',
+                        json.dumps(claims(exp=DROP))[:-1] + ', "exp": %s}' % val))
 
 # JWE: five segments.
 e = jwe.JWE(json.dumps(BASE).encode(), json.dumps({"alg": "RSA-OAEP", "enc": "A128GCM"}))
@@ -277,6 +283,19 @@ CLAIMS = {
     "exp_real": claims(exp=NOW + 0.5),
     "no_exp": claims(exp=DROP),
     "exp_str": claims(exp=str(NOW + 3600)),
+    # NumericDates that are not integers: truncated; outside time_t: refused.
+    "exp_frac": claims(exp=NOW + 3600.7),
+    "exp_1e300": claims(exp=1e300),
+    "exp_neg_1e300": claims(exp=-1e300),
+    "exp_2p63": claims(exp=float(2 ** 63)),
+    "exp_2p62": claims(exp=float(2 ** 62)),
+    "exp_neg_half": claims(exp=-0.5),
+    "iat_1e300": claims(iat=1e300),
+    "iat_neg_1e300": claims(iat=-1e300),
+    "iat_frac": claims(iat=1.5e9 + 0.7),
+    "nbf_1e300": claims(nbf=1e300),
+    "nbf_neg_1e300": claims(nbf=-1e300),
+    "nbf_frac": claims(nbf=NOW + 60.9),
     "nbf_61": claims(nbf=NOW + 61),
     "nbf_60": claims(nbf=NOW + 60),
     "nbf_str": claims(nbf="soon"),
