@@ -661,14 +661,13 @@ static int put_answer(const char *head, const char *data, size_t n)
 static int answer_first(const struct ap_prompt *p, const struct ap_target *tg, struct tok *t,
 			size_t chunk)
 {
-	char head[64], d[17];
+	char head[AP_HEAD_MAX];
 	size_t n;
 
 	if (obtain(p, tg, t) != 0)
 		return -1;
 	n = t->len < chunk ? t->len : chunk;
-	ap_digest16(t->data, t->len, d);
-	snprintf(head, sizeof(head), "k8s1:%zu:%s:", t->len, d);
+	ap_frame_head(t->data, t->len, 0, head);
 	if (n < t->len && cache_put(p, t) != 0) {
 		ap_warn("cannot cache the token between prompts");
 		return -1;
@@ -678,7 +677,7 @@ static int answer_first(const struct ap_prompt *p, const struct ap_target *tg, s
 
 static int answer_next(const struct ap_prompt *p, struct tok *t, size_t chunk)
 {
-	char head[32];
+	char head[AP_HEAD_MAX];
 	size_t n;
 
 	if (cache_get(p, t) != 0 || t->len != p->total) {
@@ -686,7 +685,7 @@ static int answer_next(const struct ap_prompt *p, struct tok *t, size_t chunk)
 		return -1;
 	}
 	n = t->len - p->offset < chunk ? t->len - p->offset : chunk;
-	snprintf(head, sizeof(head), "%zu:", p->offset);
+	ap_frame_head(t->data, t->len, p->offset, head);
 	if (p->offset + n == t->len)
 		cache_drop(p);
 	return put_answer(head, t->data + p->offset, n);
@@ -697,25 +696,23 @@ static int frame_mode(int argc, char **argv)
 {
 	static struct tok t;
 	size_t chunk = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : CHUNK_DEFAULT, off, n;
-	char head[64], d[17];
+	char head[AP_HEAD_MAX];
+	int rc;
 
 	if (chunk < 16 || chunk > 8000 || read_fd(STDIN_FILENO, &t) != 0)
 		return 1;
 	trim(&t);
 	if (!token_ok(&t))
 		return 1;
-	ap_digest16(t.data, t.len, d);
 	for (off = 0; off < t.len; off += n) {
 		n = t.len - off < chunk ? t.len - off : chunk;
-		if (off == 0)
-			snprintf(head, sizeof(head), "k8s1:%zu:%s:", t.len, d);
-		else
-			snprintf(head, sizeof(head), "%zu:", off);
+		ap_frame_head(t.data, t.len, off, head);
 		if (put_answer(head, t.data + off, n) != 0)
 			break;
 	}
+	rc = off >= t.len ? 0 : 1;  /* before the wipe: it zeroes t.len too */
 	explicit_bzero(&t, sizeof(t));
-	return off >= t.len ? 0 : 1;
+	return rc;
 }
 
 int main(int argc, char **argv)

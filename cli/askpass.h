@@ -21,6 +21,11 @@ void ap_digest16(const char *tok, size_t len, char out[17]);
  * server that asked for `aud`. */
 int ap_jwt_has_audience(const char *tok, size_t len, const char *aud);
 
+/* The header of the framed answer carrying tok[off..] (docs/pam.md):
+ * "k8s1:<len>:<digest16>:" for the first (off 0), "<off>:" after. */
+#define AP_HEAD_MAX 48
+void ap_frame_head(const char *tok, size_t len, size_t off, char out[AP_HEAD_MAX]);
+
 /* The parsed prompt.  kind: 1 first prompt, 2 continuation. */
 struct ap_prompt {
 	int kind;

@@ -92,6 +92,18 @@ void ap_digest16(const char *tok, size_t len, char out[17])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+void ap_frame_head(const char *tok, size_t len, size_t off, char out[AP_HEAD_MAX])
+{
+	char d[17];
+
+	if (off > 0) {
+		snprintf(out, AP_HEAD_MAX, "%zu:", off);
+		return;
+	}
+	ap_digest16(tok, len, d);
+	snprintf(out, AP_HEAD_MAX, "k8s1:%zu:%s:", len, d);
+}
+
 /* ---- the prompt ---- */
 
 static const char FIRST[] = "Kubernetes token (audience ";
