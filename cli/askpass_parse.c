@@ -371,6 +371,8 @@ static void show(char *shown, size_t cap, const char *pat)
 	size_t n = strlen(shown), m = strlen(pat);
 	const char *p;
 
+	if (m == 0)  /* "%u" with no user: strstr would find "" forever */
+		return;
 	for (p = shown; (p = strstr(p, pat)) != NULL; p += m)
 		if ((p == shown || p[-1] == ' ') && (p[m] == ',' || p[m] == '\0'))
 			return;

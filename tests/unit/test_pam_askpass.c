@@ -267,6 +267,10 @@ static void test_audience_patterns(void **state)
 	snprintf(t.user, sizeof(t.user), "*");
 	assert_int_equal(ap_audience_allowed("a:%u", &t, "a:bob", NULL, 0), 0);
 	assert_int_equal(ap_audience_allowed("a:%u", &t, "a:*", NULL, 0), 1);
+	/* a pattern that expands to nothing (found by fuzz_askpass: it looped) */
+	t.user[0] = '\0';
+	assert_int_equal(ap_audience_allowed("%u, ,%u", &t, "a", shown, sizeof(shown)), 0);
+	assert_string_equal(shown, "");
 	/* expansion for commands: no escaping, unknown escapes kept */
 	assert_int_equal(ap_expand("--aud=%a/%h/%u/%x/%%", "A", "H", "U", 0, out, sizeof(out)), 0);
 	assert_string_equal(out, "--aud=A/H/U/%x/%");
