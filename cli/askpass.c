@@ -243,6 +243,9 @@ static int parent_get(struct parent *pp)
 	if (slurp(path, buf, sizeof(buf)) < 0 ||
 	    ap_parse_status(buf, pp->name, sizeof(pp->name), pp->uid) != 0)
 		return -1;
+	for (n = 0; pp->name[n] != '\0'; n++)  /* it goes into a message */
+		if (pp->name[n] < 0x20 || pp->name[n] > 0x7e)
+			pp->name[n] = '?';
 	snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pp->pid);
 	n = readlink(path, pp->exe, sizeof(pp->exe) - 1);
 	if (n < 0 || (size_t)n >= sizeof(pp->exe) - 1) {
