@@ -115,7 +115,7 @@ $(CLI): $(CLI_SRC:%.c=$(O)/%.o) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
 
-$(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o)
+$(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o) $(O)/common/sha256.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -pie
 

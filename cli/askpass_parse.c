@@ -1,90 +1,34 @@
 /* askpass_parse.c: the few parsers k8s-ssh-askpass needs, written for
- * libc alone: SHA-256, pam_k8s's prompt grammar, and the "aud" claim of a
- * JWT payload.  All input is treated as hostile: the prompt comes from the
- * server, the token from a command. */
+ * libc alone (SHA-256 from common/sha256.c): pam_k8s's prompt grammar, the "aud" claim of a
+ * JWT payload, and what decides whom a token may be minted for (ssh -G
+ * output, /proc status, audience patterns, askpass.conf).  All input is
+ * treated as hostile: the prompt comes from the server, the token from a
+ * command. */
 #include "askpass.h"
 
+#include "sha256.h"
+
+#include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-/* ---- SHA-256 ---- */
-
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha256_block(uint32_t h[8], const unsigned char b[64])
-{
-	uint32_t w[64], a[8], t1, t2;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-		       (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
-	for (i = 16; i < 64; i++)
-		w[i] = (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10)) + w[i - 7] +
-		       (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
-	memcpy(a, h, sizeof(a));
-	for (i = 0; i < 64; i++) {
-		t1 = a[7] + (ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25)) +
-		     ((a[4] & a[5]) ^ (~a[4] & a[6])) + K[i] + w[i];
-		t2 = (ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22)) +
-		     ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
-		memmove(a + 1, a, 7 * sizeof(a[0]));
-		a[4] += t1;
-		a[0] = t1 + t2;
-	}
-	for (i = 0; i < 8; i++)
-		h[i] += a[i];
-}
-
-void ap_sha256(const void *data, size_t len, unsigned char out[32])
-{
-	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	const unsigned char *p = data;
-	unsigned char last[128];
-	uint64_t bits = (uint64_t)len * 8;
-	size_t rest, n, i;
-
-	for (; len >= 64; p += 64, len -= 64)
-		sha256_block(h, p);
-	rest = len;
-	memset(last, 0, sizeof(last));
-	memcpy(last, p, rest);
-	last[rest] = 0x80;
-	n = rest + 1 + 8 <= 64 ? 64 : 128;
-	for (i = 0; i < 8; i++)
-		last[n - 1 - i] = (unsigned char)(bits >> (8 * i));
-	sha256_block(h, last);
-	if (n == 128)
-		sha256_block(h, last + 64);
-	for (i = 0; i < 8; i++) {
-		out[4 * i] = (unsigned char)(h[i] >> 24);
-		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
-		out[4 * i + 3] = (unsigned char)h[i];
-	}
-	explicit_bzero(last, sizeof(last));
-}
 
 void ap_digest16(const char *tok, size_t len, char out[17])
 {
-	unsigned char md[32];
-	int i;
+	k8s_token_fingerprint(tok, len, out);
+}
 
-	ap_sha256(tok, len, md);
-	for (i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+void ap_frame_head(const char *tok, size_t len, size_t off, char out[AP_HEAD_MAX])
+{
+	char d[17];
+
+	if (off > 0) {
+		snprintf(out, AP_HEAD_MAX, "%zu:", off);
+		return;
+	}
+	ap_digest16(tok, len, d);
+	snprintf(out, AP_HEAD_MAX, "k8s1:%zu:%s:", len, d);
 }
 
 /* ---- the prompt ---- */
@@ -165,6 +109,327 @@ int ap_parse_prompt(const char *s, struct ap_prompt *p)
 	    p->total == 0 || p->total > AP_TOKEN_MAX || p->offset == 0 || p->offset >= p->total)
 		return -1;
 	p->kind = 2;
+	return 0;
+}
+
+/* ---- whom the token is for ---- */
+
+int ap_name_ok(const char *s)
+{
+	size_t n;
+
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '.')
+		return 0;
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= AP_NAME_MAX ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '-' || s[n] == '_' ||
+		      s[n] == ':'))
+			return 0;
+	return 1;
+}
+
+static int is_address(const char *s)
+{
+	unsigned char a[16];
+	size_t i;
+
+	if (strchr(s, ':') != NULL || inet_pton(AF_INET, s, a) == 1)
+		return 1;
+	/* 10.1 or 127.1 are addresses to inet_aton: no short form "10" */
+	for (i = 0; s[i] != '\0' && s[i] != '.'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static void add_name(struct ap_target *t, const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > AP_NAME_MAX || t->n_names >= AP_NAMES)
+		return;
+	for (i = 0; i < t->n_names; i++)
+		if (strlen(t->names[i]) == n && memcmp(t->names[i], s, n) == 0)
+			return;
+	memcpy(t->names[t->n_names], s, n);
+	t->names[t->n_names][n] = '\0';
+	t->n_names++;
+}
+
+static void add_with_short(struct ap_target *t, const char *name, int lower, int short_names)
+{
+	char v[AP_NAME_MAX + 1];
+	const char *dot;
+	size_t i;
+
+	if (!ap_name_ok(name))
+		return;
+	for (i = 0; name[i] != '\0'; i++)
+		v[i] = lower && name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+	v[i] = '\0';
+	add_name(t, v, i);
+	if (short_names && !is_address(v) && (dot = strchr(v, '.')) != NULL)
+		add_name(t, v, (size_t)(dot - v));
+}
+
+void ap_target_names(struct ap_target *t, int lower, int short_names)
+{
+	memset(t->names, 0, sizeof(t->names));
+	t->n_names = 0;
+	add_with_short(t, t->host, lower, short_names);
+	add_with_short(t, t->hostname, lower, short_names);
+}
+
+/* "KEY value" lines: the value of KEY into out, "" when the line is
+ * absent or the value does not fit. */
+static int line_value(const char *out, size_t len, const char *key, char *val, size_t cap)
+{
+	size_t klen = strlen(key), i = 0, e, n;
+
+	val[0] = '\0';
+	while (i < len) {
+		for (e = i; e < len && out[e] != '\n'; e++)
+			;
+		if (e - i > klen && memcmp(out + i, key, klen) == 0 && out[i + klen] == ' ') {
+			n = e - i - klen - 1;
+			if (n >= cap || memchr(out + i + klen + 1, '\0', n) != NULL)
+				return -1;
+			memcpy(val, out + i + klen + 1, n);
+			val[n] = '\0';
+			return 0;
+		}
+		i = e + 1;
+	}
+	return -1;
+}
+
+int ap_parse_ssh_g(const char *out, size_t len, struct ap_target *t)
+{
+	line_value(out, len, "host", t->host, sizeof(t->host));
+	line_value(out, len, "user", t->user, sizeof(t->user));
+	return line_value(out, len, "hostname", t->hostname, sizeof(t->hostname)) == 0 &&
+	       t->hostname[0] != '\0' ? 0 : -1;
+}
+
+int ap_parse_status(const char *buf, char *name, size_t cap, long uid[4])
+{
+	const char *n = NULL, *u = NULL, *p;
+	char *end;
+	size_t len;
+	int i;
+
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p != NULL ? p + 1 : NULL) {
+		if (strncmp(p, "Name:\t", 6) == 0 && n == NULL)
+			n = p + 6;
+		else if (strncmp(p, "Uid:\t", 5) == 0 && u == NULL)
+			u = p + 5;
+	}
+	if (n == NULL || u == NULL)
+		return -1;
+	len = strcspn(n, "\n");
+	if (len == 0 || len >= cap)
+		return -1;
+	memcpy(name, n, len);
+	name[len] = '\0';
+	for (i = 0; i < 4; i++) {
+		if (*u < '0' || *u > '9')
+			return -1;
+		uid[i] = strtol(u, &end, 10);
+		if (end == u || (i < 3 && *end != '\t'))
+			return -1;
+		u = end + 1;
+	}
+	return 0;
+}
+
+int ap_expand(const char *in, const char *a, const char *h, const char *u, int glob_escape,
+	      char *out, size_t cap)
+{
+	size_t o = 0;
+	const char *v;
+
+	for (; *in != '\0'; in++) {
+		v = NULL;
+		if (in[0] == '%') {
+			switch (in[1]) {
+			case 'a': v = a; break;
+			case 'h': v = h; break;
+			case 'u': v = u; break;
+			case '%': v = "%"; break;
+			}
+		}
+		if (v == NULL) {
+			if (o + 1 >= cap)
+				return -1;
+			out[o++] = *in;
+			continue;
+		}
+		in++;
+		for (; *v != '\0'; v++) {
+			int esc = glob_escape && strchr("*?[]\\", *v) != NULL;
+
+			if (o + 1 + (size_t)esc >= cap)
+				return -1;
+			if (esc)
+				out[o++] = '\\';
+			out[o++] = *v;
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Does a pattern use %h (not %%h)? */
+static int has_h(const char *w)
+{
+	for (; *w != '\0'; w++)
+		if (w[0] == '%' && w[1] != '\0') {
+			if (w[1] == 'h')
+				return 1;
+			w++;
+		}
+	return 0;
+}
+
+/* Append one expanded pattern to shown, once. */
+static void show(char *shown, size_t cap, const char *pat)
+{
+	size_t n = strlen(shown), m = strlen(pat);
+	const char *p;
+
+	if (m == 0)  /* "%u" with no user: strstr would find "" forever */
+		return;
+	for (p = shown; (p = strstr(p, pat)) != NULL; p += m)
+		if ((p == shown || p[-1] == ' ') && (p[m] == ',' || p[m] == '\0'))
+			return;
+	if (n + m + 3 > cap)
+		return;
+	snprintf(shown + n, cap - n, "%s%s", n > 0 ? ", " : "", pat);
+}
+
+int ap_audience_allowed(const char *list, const struct ap_target *t, const char *aud,
+			char *shown, size_t cap)
+{
+	char copy[AP_PATS_MAX], pat[AP_PATS_MAX], *w, *save = NULL, *e;
+	size_t i;
+	int hit = 0;
+
+	if (shown != NULL && cap > 0)
+		shown[0] = '\0';
+	if (snprintf(copy, sizeof(copy), "%s", list) >= (int)sizeof(copy))
+		return 0;
+	for (w = strtok_r(copy, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+		while (*w == ' ' || *w == '\t')
+			w++;
+		for (e = w + strlen(w); e > w && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		if (*w == '\0')
+			continue;
+		for (i = 0; i < (has_h(w) ? t->n_names : 1); i++) {
+			if (ap_expand(w, "%a", t->n_names > 0 ? t->names[i] : "", t->user, 1, pat,
+				      sizeof(pat)) != 0)
+				continue;
+			if (shown != NULL)
+				show(shown, cap, pat);
+			if (fnmatch(pat, aud, 0) == 0)
+				hit = 1;
+		}
+	}
+	return hit;
+}
+
+/* ---- askpass.conf ---- */
+
+static int word_eq(const char *w, size_t n, const char *kw)
+{
+	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
+}
+
+int ap_conf_parse(const char *text, size_t len, const char *host, const char *hostname,
+		  struct ap_conf *c, char *err, size_t errcap)
+{
+	char line[1024], pat[AP_NAME_MAX + 2];
+	size_t i = 0, e, n, lineno = 0, k;
+	int active = 1, matched;
+	char *p, *w, *end;
+
+	c->audience[0] = '\0';
+	c->short_names = -1;
+	err[0] = '\0';
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errcap, "a NUL byte");
+		return -1;
+	}
+	while (i < len) {
+		lineno++;
+		for (e = i; e < len && text[e] != '\n'; e++)
+			;
+		n = e - i;
+		if (n >= sizeof(line)) {
+			snprintf(err, errcap, "line %zu: longer than %zu bytes", lineno, sizeof(line) - 1);
+			return -1;
+		}
+		memcpy(line, text + i, n);
+		line[n] = '\0';
+		i = e + 1;
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		for (p = line; *p == ' ' || *p == '\t' || *p == '\r'; p++)
+			;
+		for (end = p + strlen(p); end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'); end--)
+			;
+		*end = '\0';
+		if (*p == '\0')
+			continue;
+		for (w = p; *p != '\0' && *p != ' ' && *p != '\t'; p++)
+			;
+		n = (size_t)(p - w);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0') {
+			snprintf(err, errcap, "line %zu: %.*s without a value", lineno, (int)(n > 32 ? 32 : n), w);
+			return -1;
+		}
+		if (word_eq(w, n, "Host")) {
+			matched = 0;
+			while (*p != '\0') {
+				for (k = 0; p[k] != '\0' && p[k] != ' ' && p[k] != '\t'; k++)
+					;
+				if (k >= sizeof(pat) || p[0] == '!') {
+					snprintf(err, errcap, "line %zu: %s", lineno, p[0] == '!' ?
+						 "negated Host patterns are not supported" : "Host pattern too long");
+					return -1;
+				}
+				memcpy(pat, p, k);
+				pat[k] = '\0';
+				if ((host[0] != '\0' && fnmatch(pat, host, FNM_CASEFOLD) == 0) ||
+				    (hostname[0] != '\0' && fnmatch(pat, hostname, FNM_CASEFOLD) == 0))
+					matched = 1;
+				for (p += k; *p == ' ' || *p == '\t'; p++)
+					;
+			}
+			active = matched;
+		} else if (word_eq(w, n, "Audience")) {
+			if (strlen(p) >= sizeof(c->audience)) {
+				snprintf(err, errcap, "line %zu: Audience too long", lineno);
+				return -1;
+			}
+			if (active && c->audience[0] == '\0')
+				snprintf(c->audience, sizeof(c->audience), "%s", p);
+		} else if (word_eq(w, n, "ShortNames")) {
+			if (strcasecmp(p, "yes") != 0 && strcasecmp(p, "no") != 0) {
+				snprintf(err, errcap, "line %zu: ShortNames is yes or no", lineno);
+				return -1;
+			}
+			if (active && c->short_names < 0)
+				c->short_names = strcasecmp(p, "yes") == 0;
+		} else {
+			snprintf(err, errcap, "line %zu: unknown keyword %.*s", lineno, (int)(n > 32 ? 32 : n), w);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 # libFuzzer targets: every fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput and
-# is linked with all of common/ built by clang with ASan+UBSan+fuzzer.
+# is linked with all of common/ built by clang with ASan+UBSan+fuzzer
+# (fuzz_askpass also with the helper's parsers; the frame parser is in common/).
 O        := build-fuzz
 CC       := clang
 PKGS     := jansson libcurl yaml-0.1 libssl libcrypto
@@ -20,3 +21,6 @@ $(O)/%.o: %.c $(wildcard common/*.h)
 
 $(O)/fuzz_%: fuzz/fuzz_%.c $(OBJ)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(O)/fuzz_askpass: $(O)/cli/askpass_parse.o
+$(O)/cli/askpass_parse.o: cli/askpass.h

@@ -32,6 +32,7 @@ kube_start || {
 }
 pk_system_install
 AUD=host-login:kube
+PK_SSH_HOST=kube  # pk_ssh connects by the name the audience uses
 HOST=$(hostname)
 CFG=/etc/k8s-auth/config.yaml
 

@@ -28,6 +28,7 @@ kube_start || {
 }
 pk_system_install
 AUD=host-login:kube
+PK_SSH_HOST=kube  # pk_ssh connects by the name the audience uses
 CFG=/etc/k8s-auth/config.yaml
 STORE=/var/lib/k8s-auth
 

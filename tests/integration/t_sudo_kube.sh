@@ -26,6 +26,7 @@ kube_start || {
 }
 pk_system_install
 AUD=host-login:kube
+PK_SSH_HOST=kube  # pk_ssh connects by the name the audience uses
 cat >/etc/k8s-auth/config.yaml <<EOF
 tokenReview:
   kubeconfig: $KUBE_DIR/kubeconfig

@@ -10,10 +10,17 @@
 # chunk), a client that cut a framed answer and did not follow the
 # offsets, pieces of two tokens.  A prompt that is not pam_k8s's grammar
 # (another prompt= text, pam_unix's password prompt) gets no answer and
-# fetches no token.  Private mount namespace (tests/pam/pamlib.sh).
+# fetches no token.  Whom the helper mints for under sudo: this host
+# (gethostname(), here "pamtest" in a UTS namespace, pam_k8s's %h), since
+# its parent is the real setuid sudo; with the K8S_ASKPASS_AUDIENCE=
+# host-login:%h recipe too (the prompt has no "(user@host) " prefix); a
+# stack naming another audience, the apiserver's own, gets nothing, and a
+# process merely called sudo is not sudo.  Private mount and UTS
+# namespaces (tests/pam/pamlib.sh).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/pam/pamlib.sh
+PK_NS_HOSTNAME=pamtest  # PK_AUD is host-login:pamtest: this host's %h
 pk_enter_ns "$@"
 [ -u /usr/bin/sudo ] || pk_skip "sudo not installed"
 command -v pamtester >/dev/null || pk_skip "pamtester not installed"
@@ -21,6 +28,7 @@ command -v setpriv >/dev/null || pk_skip "setpriv not installed"
 [ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
 ldd "$PK_MOD" | grep -q libasan && pk_skip "sudo is setuid: it cannot preload a sanitizer runtime"
 pk_setup
+pk_etc_append /etc/hosts "127.0.1.1 pamtest"  # sudo resolves its host name
 pk_idp_start
 pk_system_install
 export PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_HOME=/tmp
@@ -74,6 +82,7 @@ as_erin() {
 	PK_OUT=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C \
 		SUDO_ASKPASS="$T/spy" K8S_ASKPASS_COMMAND="$T/token-cmd" \
 		K8S_ASKPASS_CACHE_DIR="$U/cache" K8S_ASKPASS_CHUNK=400 RAW_ASKPASS_BIN="$PK_ASKPASS" \
+		XDG_CONFIG_HOME="$U/xdg" \
 		SPY_BIN="$PK_ASKPASS" SPY_LOG="$U/spy.log" "$@" \
 		setpriv --reuid="$EUID_" --regid="$EGID_" --init-groups \
 		sudo -A -k id -u </dev/null 2>&1)
@@ -113,6 +122,9 @@ t4096=$t
 # and with SUDO_ASKPASS naming the helper itself, as docs/pam.md says
 as_erin "$t4096" SUDO_ASKPASS="$PK_ASKPASS"
 pk_check "4096 bytes, SUDO_ASKPASS=k8s-ssh-askpass K8S_ASKPASS_CHUNK=400: accepted" \
+	test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = 0 || echo "$PK_OUT"
+as_erin "$t4096" SUDO_ASKPASS="$PK_ASKPASS" K8S_ASKPASS_AUDIENCE='host-login:%h'
+pk_check "4096 bytes, K8S_ASKPASS_AUDIENCE=host-login:%h (%h = this host under sudo): accepted" \
 	test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = 0 || echo "$PK_OUT"
 
 # ---- unframed at a cut length: refused (the same kind of token got in framed above)
@@ -196,7 +208,24 @@ hostile "one character more" "pam_k8s.so [prompt=Kubernetes token (audience %a):
 hostile "another text" "pam_k8s.so [prompt=Enter your Kubernetes token for %a: ]"
 hostile "a continuation with no first prompt" "pam_k8s.so [prompt=Kubernetes token (audience %a) continued at byte 0 of 512: ]"
 hostile "pam_unix's password prompt" "pam_unix.so"
+hostile "another host's audience (host-login:prod-db)" \
+	"pam_k8s.so [prompt=Kubernetes token (audience host-login:prod-db): ]"
+hostile "the apiserver's own audience" \
+	"pam_k8s.so [prompt=Kubernetes token (audience https://kubernetes.default.svc.cluster.local): ]"
+hostile "a forged (erin@prod-db) prefix" \
+	"pam_k8s.so [prompt=(erin@prod-db) Kubernetes token (audience host-login:prod-db): ]"
 cat "$T/sudo.pam" >/etc/pam.d/sudo
 as_erin "$t512"
 pk_check "the stock stack again: the same token gets in" test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = 0
+
+# ---- a process called sudo that is not the setuid sudo: not trusted as sudo
+cp /bin/bash "$U/sudo"
+chown "$EUID_:$EGID_" "$U/sudo"
+rm -f "$U/fetched"
+PK_OUT=$(env -i PATH=/usr/bin:/bin K8S_ASKPASS_COMMAND="$T/token-cmd" K8S_ASKPASS_CACHE_DIR="$U/cache" \
+	XDG_CONFIG_HOME="$U/xdg" setpriv --reuid="$EUID_" --regid="$EGID_" --init-groups \
+	"$U/sudo" -c "$PK_ASKPASS 'Kubernetes token (audience $PK_AUD): '; echo rc=\$?" 2>&1)
+pk_check "the helper run by a copy of bash called sudo (not setuid root): refused, no token fetched" \
+	eval '[[ $PK_OUT == *"run by sudo (pid "*"), neither ssh nor sudo"*"rc=1" ]] && [ ! -e "$U/fetched" ]' ||
+	echo "$PK_OUT"
 pk_done

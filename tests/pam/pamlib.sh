@@ -5,7 +5,8 @@
 # directory and identity store are never touched:
 #
 #   . tests/pam/pamlib.sh
-#   pk_enter_ns "$@"       # re-executes the test under `unshare -m` (root only)
+#   pk_enter_ns "$@"       # re-executes the test under `unshare -m` (root only;
+#                          # with PK_NS_HOSTNAME set, also `--uts` with that host name)
 #   pk_setup               # temp dir $T, private /dev with a /dev/log -> $T/syslog,
 #                          # private copy of /etc/pam.d
 #   pk_idp_start           # tests/fakecluster in $T/idp: TokenReview + OIDC IdP
@@ -66,12 +67,14 @@ pk_done() {
 
 pk_enter_ns() {
 	if [ "${PK_IN_NS:-}" = 1 ]; then
+		[ -z "${PK_NS_HOSTNAME:-}" ] || hostname "$PK_NS_HOSTNAME" || exit 2
 		return 0
 	fi
 	[ "$(id -u)" = 0 ] || pk_skip "needs root (private mount namespace)"
 	command -v unshare >/dev/null || pk_skip "unshare not found"
 	[ -f "$PK_MOD" ] || pk_skip "$PK_MOD not built"
-	PK_IN_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+	# PK_NS_HOSTNAME: a UTS namespace too, with that host name
+	PK_IN_NS=1 exec unshare --mount --propagation private ${PK_NS_HOSTNAME:+--uts} bash "$0" "$@"
 }
 
 _pk_cleanup() {
@@ -515,6 +518,14 @@ EOF
 		sleep 0.05
 	done
 	echo "[127.0.0.1]:$PK_SSH_PORT $(cut -d' ' -f1,2 "$T/ssh/host_ed25519.pub")" >"$T/ssh/known_hosts"
+	# The client's config: the names tests connect by (the host parts of
+	# their audiences, as a user's ~/.ssh/config would alias them) all
+	# lead to this sshd.  k8s-ssh-askpass mints for the name typed or the
+	# HostName, so each test connects by the name its audience uses.
+	cat >"$T/ssh/config" <<EOF
+Host ${PK_SSH_ALIASES:-pamtest web-1 kube}
+    HostName 127.0.0.1
+EOF
 	mkdir -p "$T/askpass-cache"
 	chmod 700 "$T/askpass-cache"
 }
@@ -526,7 +537,8 @@ pk_authorize_key() {
 }
 
 # pk_ssh USER CMD...: the stock ssh client, keyboard-interactive only,
-# prompts answered by $PK_SSH_ASKPASS (default k8s-ssh-askpass).
+# prompts answered by $PK_SSH_ASKPASS (default k8s-ssh-askpass), to
+# USER@$PK_SSH_HOST (default pamtest, an alias of 127.0.0.1 in $T/ssh/config).
 # PK_OUT (stdout+stderr), PK_RC, PK_MS (wall time).  PK_SSH_OPTS adds options.
 pk_ssh() {
 	local user=$1 start
@@ -535,11 +547,11 @@ pk_ssh() {
 	# shellcheck disable=SC2086 # PK_SSH_OPTS is a list of options
 	PK_OUT=$(SSH_ASKPASS=${PK_SSH_ASKPASS:-$PK_ASKPASS} SSH_ASKPASS_REQUIRE=force DISPLAY= \
 		K8S_ASKPASS_CACHE_DIR=$T/askpass-cache RAW_ASKPASS_BIN=$PK_ASKPASS \
-		setsid -w ssh -F /dev/null -p "$PK_SSH_PORT" -i "$T/ssh/id_client" \
+		setsid -w ssh -F "$T/ssh/config" -p "$PK_SSH_PORT" -i "$T/ssh/id_client" \
 		-o UserKnownHostsFile="$T/ssh/known_hosts" -o StrictHostKeyChecking=yes \
 		-o PreferredAuthentications="${PK_SSH_AUTH:-keyboard-interactive}" \
 		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 -o LogLevel=ERROR \
-		${PK_SSH_OPTS:-} -T "$user@127.0.0.1" "$@" </dev/null 2>&1)
+		${PK_SSH_OPTS:-} -T "$user@${PK_SSH_HOST:-pamtest}" "$@" </dev/null 2>&1)
 	PK_RC=$?
 	PK_MS=$((($(date +%s%N) - start) / 1000000))
 }

@@ -1,6 +1,8 @@
 /* Unit tests for k8s-ssh-askpass's parsers (cli/askpass_parse.c): its
  * libc-only SHA-256 against OpenSSL's, pam_k8s's prompt grammar (and the
- * lookalikes a hostile server could send), and the JWT "aud" check.
+ * lookalikes a hostile server could send), the JWT "aud" check, and what
+ * decides whom a token is minted for: ssh -G output, /proc status, the
+ * host names %h stands for, audience patterns, askpass.conf.
  * Payloads are encoded with OpenSSL's EVP_EncodeBlock, not with the
  * helper's decoder. */
 #include <setjmp.h>
@@ -27,7 +29,7 @@ static void test_sha256(void **state)
 	for (i = 0; i < 16384; i++)
 		buf[i] = (unsigned char)(i * 31 + 7);
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		ap_sha256(buf, lens[i], a);
+		k8s_sha256(buf, lens[i], a);
 		SHA256(buf, lens[i], b);
 		assert_memory_equal(a, b, 32);
 	}
@@ -158,6 +160,164 @@ static void test_jwt_audience(void **state)
 	assert_int_equal(ap_jwt_has_audience("a.!!!.c", 7, "host-login:web-1"), 0);
 }
 
+static void test_ssh_g(void **state)
+{
+	static const char out[] = "host Web-1\nuser bob\nhostname 127.0.0.1\nport 2222\n"
+				  "hostbasedauthentication no\nhostkeyalias x\n";
+	struct ap_target t;
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(ap_parse_ssh_g(out, strlen(out), &t), 0);
+	assert_string_equal(t.host, "Web-1");
+	assert_string_equal(t.hostname, "127.0.0.1");
+	assert_string_equal(t.user, "bob");
+	/* no hostname line, or one with a NUL: nothing to go on */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(ap_parse_ssh_g("host a\nuser b\n", 14, &t), -1);
+	assert_int_equal(ap_parse_ssh_g("hostname a\0b\n", 13, &t), -1);
+	assert_int_equal(ap_parse_ssh_g("hostname \n", 10, &t), -1);
+	/* an older ssh without the host line */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(ap_parse_ssh_g("user u\nhostname h.example\n", 26, &t), 0);
+	assert_string_equal(t.host, "");
+	assert_string_equal(t.hostname, "h.example");
+}
+
+static void test_status(void **state)
+{
+	static const char st[] = "Name:\tsudo\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t5\n"
+				 "Uid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n";
+	char name[64];
+	long uid[4];
+
+	assert_int_equal(ap_parse_status(st, name, sizeof(name), uid), 0);
+	assert_string_equal(name, "sudo");
+	assert_int_equal(uid[0], 1000);
+	assert_int_equal(uid[1], 0);
+	assert_int_equal(uid[3], 0);
+	assert_int_equal(ap_parse_status("Name:\tssh\n", name, sizeof(name), uid), -1);
+	assert_int_equal(ap_parse_status("Name:\tssh\nUid:\t1\t2\n", name, sizeof(name), uid), -1);
+	assert_int_equal(ap_parse_status("Name:\t\nUid:\t1\t1\t1\t1\n", name, sizeof(name), uid), -1);
+}
+
+static void names(struct ap_target *t, const char *host, const char *hostname, int lower, int sn)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	snprintf(t->hostname, sizeof(t->hostname), "%s", hostname);
+	snprintf(t->user, sizeof(t->user), "alice");
+	ap_target_names(t, lower, sn);
+}
+
+static void test_names(void **state)
+{
+	struct ap_target t;
+
+	names(&t, "web-1", "127.0.0.1", 1, 1);
+	assert_int_equal(t.n_names, 2);
+	assert_string_equal(t.names[0], "web-1");
+	assert_string_equal(t.names[1], "127.0.0.1");
+	names(&t, "Web-1.Example.COM", "web-1.example.com", 1, 1);
+	assert_int_equal(t.n_names, 2);
+	assert_string_equal(t.names[0], "web-1.example.com");
+	assert_string_equal(t.names[1], "web-1");
+	names(&t, "db", "db-7.int.example", 1, 1);
+	assert_int_equal(t.n_names, 3);
+	assert_string_equal(t.names[2], "db-7");
+	names(&t, "web-1.example.com", "", 1, 0);
+	assert_int_equal(t.n_names, 1);
+	names(&t, "10.1", "::1", 1, 1);      /* addresses: no short forms */
+	assert_int_equal(t.n_names, 2);
+	names(&t, "web-*", "-oProxyCommand=x", 1, 1);   /* not host names */
+	assert_int_equal(t.n_names, 0);
+	names(&t, "Web-1", "", 0, 0);        /* sudo: gethostname() as it is */
+	assert_int_equal(t.n_names, 1);
+	assert_string_equal(t.names[0], "Web-1");
+	assert_int_equal(ap_name_ok("a b"), 0);
+	assert_int_equal(ap_name_ok(".x"), 0);
+	assert_int_equal(ap_name_ok(""), 0);
+	assert_int_equal(ap_name_ok("fe80::1"), 1);
+}
+
+static void test_audience_patterns(void **state)
+{
+	struct ap_target t;
+	char shown[512], out[64];
+
+	names(&t, "web-1.example.com", "10.0.0.5", 1, 1);
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:web-1", shown, sizeof(shown)), 1);
+	assert_string_equal(shown, "host-login:web-1.example.com, host-login:web-1, host-login:10.0.0.5");
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:10.0.0.5", NULL, 0), 1);
+	/* what a hostile server asks for instead */
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:prod-db", NULL, 0), 0);
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "https://kubernetes.default.svc", NULL, 0), 0);
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:web-1.example.com.evil", NULL, 0), 0);
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:web", NULL, 0), 0);
+	/* several patterns, blanks, %u, %%, fixed audiences */
+	assert_int_equal(ap_audience_allowed(" other , host-login:%u@%h ", &t, "host-login:alice@web-1", NULL, 0), 1);
+	assert_int_equal(ap_audience_allowed("100%%h", &t, "100%h", shown, sizeof(shown)), 1);
+	assert_string_equal(shown, "100%h");
+	assert_int_equal(ap_audience_allowed("host-login:web-*", &t, "host-login:web-9", NULL, 0), 1);
+	/* %h with no usable names allows nothing */
+	names(&t, "web-*", "", 1, 1);
+	assert_int_equal(ap_audience_allowed("host-login:%h", &t, "host-login:web-*", shown, sizeof(shown)), 0);
+	assert_string_equal(shown, "");
+	/* a user name with glob characters is matched literally */
+	names(&t, "h", "", 1, 1);
+	snprintf(t.user, sizeof(t.user), "*");
+	assert_int_equal(ap_audience_allowed("a:%u", &t, "a:bob", NULL, 0), 0);
+	assert_int_equal(ap_audience_allowed("a:%u", &t, "a:*", NULL, 0), 1);
+	/* a pattern that expands to nothing (found by fuzz_askpass: it looped) */
+	t.user[0] = '\0';
+	assert_int_equal(ap_audience_allowed("%u, ,%u", &t, "a", shown, sizeof(shown)), 0);
+	assert_string_equal(shown, "");
+	/* expansion for commands: no escaping, unknown escapes kept */
+	assert_int_equal(ap_expand("--aud=%a/%h/%u/%x/%%", "A", "H", "U", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "--aud=A/H/U/%x/%");
+	assert_int_equal(ap_expand("%a%a%a", "0123456789012345678901", "", "", 0, out, sizeof(out)), -1);
+}
+
+static void test_conf(void **state)
+{
+	static const char conf[] =
+		"# askpass.conf\n"
+		"Host web-* db-?.example.com   # comment\n"
+		"    Audience host-login:%h, host-login:shared\n"
+		"    ShortNames no\n"
+		"\n"
+		"Host legacy\n"
+		"\tAUDIENCE host-login:legacy-box\n"
+		"Host *\n"
+		"    Audience host-login:%h\n"
+		"    shortnames yes\n";
+	struct ap_conf c;
+	char err[160];
+
+	assert_int_equal(ap_conf_parse(conf, strlen(conf), "web-1", "10.0.0.1", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "host-login:%h, host-login:shared");
+	assert_int_equal(c.short_names, 0);
+	assert_int_equal(ap_conf_parse(conf, strlen(conf), "x", "DB-7.example.com", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "host-login:%h, host-login:shared");
+	assert_int_equal(ap_conf_parse(conf, strlen(conf), "legacy", "10.0.0.2", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "host-login:legacy-box");
+	assert_int_equal(c.short_names, 1);
+	assert_int_equal(ap_conf_parse(conf, strlen(conf), "other", "", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "host-login:%h");
+	/* lines before the first Host apply everywhere; first value wins */
+	assert_int_equal(ap_conf_parse("Audience a\nHost x\nAudience b\n", 29, "x", "", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "a");
+	assert_int_equal(ap_conf_parse("", 0, "x", "", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.audience, "");
+	assert_int_equal(c.short_names, -1);
+	/* malformed: refused, with the line */
+	assert_int_equal(ap_conf_parse("Host x\nAudiences a\n", 19, "x", "", &c, err, sizeof(err)), -1);
+	assert_string_equal(err, "line 2: unknown keyword Audiences");
+	assert_int_equal(ap_conf_parse("Audience\n", 9, "x", "", &c, err, sizeof(err)), -1);
+	assert_int_equal(ap_conf_parse("ShortNames maybe\n", 17, "x", "", &c, err, sizeof(err)), -1);
+	assert_int_equal(ap_conf_parse("Host !x\n", 8, "x", "", &c, err, sizeof(err)), -1);
+	assert_int_equal(ap_conf_parse("Host x\0\n", 8, "x", "", &c, err, sizeof(err)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +325,11 @@ int main(void)
 		cmocka_unit_test(test_prompts_accepted),
 		cmocka_unit_test(test_prompts_refused),
 		cmocka_unit_test(test_jwt_audience),
+		cmocka_unit_test(test_ssh_g),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_audience_patterns),
+		cmocka_unit_test(test_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
