@@ -186,3 +186,22 @@ fc_review() {
 		curl -sS -m 10 --cacert "$FC_CA" -H @"$FC_HDR_REVIEWER" \
 			-H 'Content-Type: application/json' --data-binary @- "$FC_URL/apis/authentication.k8s.io/v1/tokenreviews"
 }
+
+# check_token TOKEN WANT [ARGS...]: `k8s-auth check --config $cfg ARGS`
+# with TOKEN on stdin; OUT (stdout), ERR (stderr), RC.  Fails the test when
+# the exit code is not WANT, the output is not one JSON object, or the
+# token appears anywhere in what check printed.
+check_token() {
+	local tok=$1 want=$2
+	shift 2
+	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
+	RC=$?
+	ERR=$(cat "$TEST_TMP/err")
+	if [ -n "$tok" ]; then
+		case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
+	fi
+	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT $ERR"
+	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
+}
+# field JQ: a field of check's last output.
+field() { echo "$OUT" | jq -r "$1"; }

@@ -30,20 +30,12 @@ accounts:
     local: '\1'
   - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
     local: '\1.\2'
+  declared: [alice]
 store: $TEST_TMP/store
 cacheDir: $TEST_TMP/cache
 EOC
 
-check() {
-	local tok=$1 want=$2; shift 2
-	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
-	RC=$?
-	ERR=$(cat "$TEST_TMP/err")
-	case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
-	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT $ERR"
-	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
-}
-field() { echo "$OUT" | jq -r "$1"; }
+check() { check_token "$@"; }
 
 check "$(fc_idp_mint --claims '{"sub": null}')" 0 --user alice
 assert_eq "$(field .local_user)" alice "JWT without sub, username from email: accepted"

@@ -27,16 +27,7 @@ ${2-}
 EOC
 	chmod 644 "$cfg"
 }
-check() {
-	local tok=$1 want=$2; shift 2
-	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
-	RC=$?
-	ERR=$(cat "$TEST_TMP/err")
-	case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
-	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT"
-	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
-}
-field() { echo "$OUT" | jq -r "$1"; }
+check() { check_token "$@"; }
 reviews() { fc_requests /apis/authentication.k8s.io/v1/tokenreviews; }
 
 # What kubectl create token and a pod's projected API token carry: the

@@ -43,16 +43,7 @@ EOC
 }
 write_config
 
-check() {
-	local tok=$1 want=$2; shift 2
-	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
-	RC=$?
-	ERR=$(cat "$TEST_TMP/err")
-	case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
-	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT"
-	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
-}
-field() { echo "$OUT" | jq -r "$1"; }
+check() { check_token "$@"; }
 jwks_fetches() { fc_requests /idp/keys; }
 
 for alg in ES256 RS256 PS256 ES384 EdDSA; do

@@ -40,16 +40,7 @@ EOC
 }
 write_config
 
-check() {
-	local tok=$1 want=$2; shift 2
-	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
-	RC=$?
-	ERR=$(cat "$TEST_TMP/err")
-	case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
-	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT $ERR"
-	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
-}
-field() { echo "$OUT" | jq -r "$1"; }
+check() { check_token "$@"; }
 utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 jwt() { fc_idp_mint --alg ES256 --claims "$1"; }
 sa() { fc_mint --sa ops/alice --aud host-login:test "$@"; }

@@ -34,18 +34,7 @@ EOC
 write_config
 
 # check TOKEN WANT_RC [ARGS]: runs check with the token on stdin; OUT/ERR/RC.
-check() {
-	local tok=$1 want=$2; shift 2
-	OUT=$("$BIN" check --config "$cfg" "$@" <<<"$tok" 2>"$TEST_TMP/err")
-	RC=$?
-	ERR=$(cat "$TEST_TMP/err")
-	if [ -n "$tok" ]; then
-		case "$OUT$ERR" in *"$tok"*) fail "the token appears in check's output" ;; esac
-	fi
-	echo "$OUT" | jq -e . >/dev/null || fail "check did not print one JSON object: $OUT"
-	[ "$RC" = "$want" ] || fail "exit $RC, want $want: $OUT $ERR"
-}
-field() { echo "$OUT" | jq -r "$1"; }
+check() { check_token "$@"; }
 reviews() { fc_requests /apis/authentication.k8s.io/v1/tokenreviews; }
 
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600 --pod web-1)
