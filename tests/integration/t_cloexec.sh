@@ -76,7 +76,8 @@ printf '%s\n' "$tok" >"$T/tokfile"
 printf '#!/bin/sh\nexec cat %s\n' "$T/tokfile" >"$T/tokcmd"
 chmod 755 "$T/tokcmd"
 mkdir -m 0700 "$T/apcache"
-K8S_ASKPASS_CACHE_DIR=$T/apcache K8S_ASKPASS_COMMAND=$T/tokcmd \
+# (run by strace, neither ssh nor sudo: the host is named for it)
+K8S_ASKPASS_CACHE_DIR=$T/apcache K8S_ASKPASS_COMMAND=$T/tokcmd K8S_ASKPASS_HOST=${PK_AUD#host-login:} \
 	audit "k8s-ssh-askpass: first prompt, token command" "$PK_ASKPASS" \
 	"(ops.alice@web-1) Kubernetes token (audience $PK_AUD): "
 grep -q "^k8s1:" "$T/cmd.out" || pk_fail "askpass did not answer: $(cat "$T/cmd.err")"

@@ -112,6 +112,7 @@ accounts:
   users:
   - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
     local: '\\1.\\2'
+  declared: [ops.alice, ops.bob]
 store: $dir/store
 cacheDir: $dir/cache
 runDir: $dir/run
