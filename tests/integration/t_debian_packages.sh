@@ -9,8 +9,13 @@
 # `pam-auth-update --enable k8s`, then sits before pam_unix; modes and
 # conffiles; postinst's `k8s-auth sync` makes declared accounts resolve
 # through libnss_k8s; remove and purge leave nsswitch.conf and
-# /etc/pam.d/common-* byte-identical to before.  Everything runs in a
-# private mount namespace; the root is unmounted and removed at exit.
+# /etc/pam.d/common-* byte-identical to before.  sudo (the suite's package,
+# fetched once with the host's apt into the archive cache) with a local admin
+# in group sudo and the guide's pam_k8s line in /etc/pam.d/sudo: the admin's
+# `sudo -n` works installed, removed and purged, and the line written with
+# plain `required` (dash or not) breaks it once the module is gone ("Module is
+# unknown").  Everything runs in a private mount namespace; the root is
+# unmounted and removed at exit.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 if [ -z "${T_DEBIAN_NS:-}" ]; then
@@ -120,8 +125,37 @@ for f in $(grep -l '^Acquire::' /etc/apt/apt.conf.d/* 2>/dev/null); do cp "$f" "
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 archives=$CACHE/apt-archives-$SUITE-$ARCH
 mkdir -p "$archives"
+# sudo is not in minbase (its dependencies are): the host's apt fetches the
+# suite's .deb once into the archive cache.
+flock 9
+if ! ls "$archives"/sudo_*_"$ARCH".deb >/dev/null 2>&1; then
+	mkdir -p "$WORK/sudo-deb"
+	(cd "$WORK/sudo-deb" && apt-get download "sudo:$ARCH") >"$WORK/sudo-download.log" 2>&1 &&
+		mv "$WORK"/sudo-deb/sudo_*_"$ARCH".deb "$archives/" ||
+		{ cat "$WORK/sudo-download.log"; skip "apt-get download sudo failed"; }
+fi
+flock -u 9
 cp "$archives"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+
+# sudo and a local admin, before the packages (the host an admin starts from)
+sudo_deb=$(ls "$ROOT"/var/cache/apt/archives/sudo_*_"$ARCH".deb | sort -V | tail -n 1)
+in_root dpkg -i "${sudo_deb#"$ROOT"}" >"$WORK/sudo.log" 2>&1 ||
+	in_root apt-get install -f -y -q --no-install-recommends >>"$WORK/sudo.log" 2>&1 || { tail -n 30 "$WORK/sudo.log"; fail "installing sudo"; }
+[ -u "$ROOT/usr/bin/sudo" ] || fail "sudo not installed setuid: $(ls -l "$ROOT/usr/bin/sudo" 2>&1)"
+printf '127.0.1.1\t%s\n' "$(hostname)" >>"$ROOT/etc/hosts"  # no "unable to resolve host" noise
+in_root useradd -m -G sudo localadmin || fail "useradd localadmin"
+printf '%%sudo ALL=(ALL:ALL) NOPASSWD: ALL\nops.alice ALL=(ALL:ALL) NOPASSWD: ALL\n' >"$ROOT/etc/sudoers.d/t-debian" &&
+	chmod 440 "$ROOT/etc/sudoers.d/t-debian" && in_root visudo -c >/dev/null || fail "sudoers.d/t-debian"
+# sudo -n as USER, started by root through setpriv (real uid USER, its groups)
+sudo_as() {
+	local u=$1 g
+	shift
+	g=$(in_root id -g "$u") || { echo "no user $u"; return 2; }
+	in_root setpriv --reuid="$u" --regid="$g" --init-groups sudo -n "$@" 2>&1
+}
+out=$(sudo_as localadmin id -un) && [ "$out" = root ] || fail "sudo -n as localadmin before the packages: $out"
+ok "sudo $(in_root dpkg-query -W -f='${Version}' sudo) in the root: localadmin (group sudo, NOPASSWD) runs sudo -n"
 
 mkdir -p "$WORK/before" "$ROOT/tmp/debs"
 cp -p "$ROOT/etc/nsswitch.conf" "$ROOT"/etc/pam.d/common-* "$WORK/before/"
@@ -175,6 +209,27 @@ grep -Eq '^session[[:space:]]+optional[[:space:]]+pam_k8s\.so' "$ROOT/etc/pam.d/
 ! grep -q pam_k8s "$ROOT/etc/pam.d/common-session-noninteractive" "$ROOT/etc/pam.d/common-password" ||
 	fail "pam_k8s in common-session-noninteractive or common-password"
 ok "pam-auth-update --enable k8s: pam_k8s before pam_unix in common-auth, in common-account and common-session"
+
+# The guide's sudo line, exactly as docs/guide.md prints it; pam.md and
+# pam_k8s(8) must say the same (spacing and a trailing comment aside).
+SUDO_LINE=$(awk '/^```/ { code = !code; next } code && /pam_k8s\.so.*revalidate/ { print; exit }' docs/guide.md)
+[ -n "$SUDO_LINE" ] || fail "no pam_k8s.so revalidate line in a code block of docs/guide.md"
+squash() { sed 's/#.*//' | tr -s ' \t' '  ' | sed 's/^ //; s/ $//'; }
+for f in docs/pam.md docs/man/pam_k8s.8.scd; do
+	assert_eq "$(grep -E '^[[:space:]]*-?account[[:space:]].*pam_k8s\.so.*revalidate' "$f" | squash)" "$(squash <<<"$SUDO_LINE")" \
+		"$f gives the guide's sudo line"
+done
+set_sudo_line() {  # the k8s line of /etc/pam.d/sudo becomes $1, before @include common-account
+	awk -v line="$1" '/pam_k8s/ { next } /^@include[[:space:]]+common-account/ { print line } { print }' \
+		"$ROOT/etc/pam.d/sudo" >"$WORK/pam.sudo" && cat "$WORK/pam.sudo" >"$ROOT/etc/pam.d/sudo" || fail "editing /etc/pam.d/sudo"
+	[ "$(grep -Fx -c -- "$1" "$ROOT/etc/pam.d/sudo")" = 1 ] || fail "/etc/pam.d/sudo: $(cat "$ROOT/etc/pam.d/sudo")"
+}
+set_sudo_line "$SUDO_LINE"
+awk -v line="$SUDO_LINE" '$0 == line { k = NR } /^@include[[:space:]]+common-account/ { a = NR } END { exit !(k && a == k + 1) }' "$ROOT/etc/pam.d/sudo" ||
+	fail "the line is not right before @include common-account: $(cat "$ROOT/etc/pam.d/sudo")"
+ok "/etc/pam.d/sudo: the guide's line before @include common-account: $SUDO_LINE"
+out=$(sudo_as localadmin id -un) && [ "$out" = root ] || fail "sudo -n as localadmin, packages installed: $out"
+ok "installed: localadmin's sudo -n works (pam_k8s ignores local accounts)"
 
 # files, modes, conffiles, shared libraries
 mode() { stat -c '%a %U:%G' "$ROOT$1" 2>/dev/null; }
@@ -243,6 +298,16 @@ ok "su to a declared account: token prompt; a refused token does not log in"
 out=$(printf 'abcdef.0123456789abcdef\nwrong\n' | su_as_nobody ops.alice)
 grep -q 'Password' <<<"$out" && fail "a refused token fell through to a password prompt: $out"
 ok "refused token ends the attempt: no password prompt after it"
+
+# The guide's line still refuses: ops.alice (declared, a NOPASSWD rule,
+# never logged in with a token, so no token session) passes common-account's
+# policy without a token, and is refused by the revalidate line.
+sed -i '/pam_k8s/d' "$ROOT/etc/pam.d/sudo"
+out=$(sudo_as ops.alice id -un) && [ "$out" = root ] || fail "sudo as ops.alice without the revalidate line: $out"
+set_sudo_line "$SUDO_LINE"
+out=$(sudo_as ops.alice id -un) && fail "sudo as ops.alice without a token session passed the guide's line: $out"
+assert_contains "$out" "sudo: PAM account management error: Permission denied" \
+	"installed: ops.alice (no token session) gets sudo without the guide's line, is refused with it"
 lap pam
 
 # ---------------------------------------------------------------- remove, purge
@@ -252,6 +317,22 @@ ok "remove: nsswitch.conf and /etc/pam.d/common-* byte-identical to before"
 [ -f "$ROOT/var/lib/k8s-auth/identities.db" ] || fail "remove (not purge) dropped the identity store"
 in_root getent passwd ops.alice >/dev/null && fail "ops.alice still resolves after libnss-k8s was removed"
 ok "remove keeps the store; accounts no longer resolve"
+
+# sudo after remove: the guide's line is skipped; the plain `required` line,
+# with or without the leading "-", breaks sudo for everyone.
+[ ! -e "$ROOT/lib/$multiarch/security/pam_k8s.so" ] || fail "pam_k8s.so still there after remove"
+grep -Fxq -- "$SUDO_LINE" "$ROOT/etc/pam.d/sudo" || fail "remove touched /etc/pam.d/sudo"
+out=$(sudo_as localadmin id -un)
+[ "$out" = root ] || fail "removed: sudo -n as localadmin with the guide's line: $out"
+ok "removed: localadmin's sudo -n works with the guide's line, nothing printed (no \"Module is unknown\")"
+for bad in 'account required pam_k8s.so revalidate' '-account required pam_k8s.so revalidate'; do
+	set_sudo_line "$bad"
+	out=$(sudo_as localadmin id -un) && fail "removed: sudo -n passed with \"$bad\": $out"
+	assert_contains "$out" "sudo: PAM account management error: Module is unknown" "removed: \"$bad\" breaks sudo for the local admin"
+done
+set_sudo_line "$SUDO_LINE"
+out=$(sudo_as localadmin id -un) && [ "$out" = root ] || fail "removed: the guide's line restored, sudo -n: $out"
+ok "removed: the guide's line restored, sudo -n works again"
 in_root dpkg -P libpam-k8s libnss-k8s k8s-auth >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log"; fail "dpkg -P"; }
 same_as_before || fail "nsswitch.conf or /etc/pam.d/common-* differ from before the install, after purge"
 for d in /etc/k8s-auth /var/lib/k8s-auth /var/cache/k8s-auth /usr/share/pam-configs/k8s; do
@@ -261,4 +342,8 @@ ls "$ROOT"/etc/nsswitch.conf.nss.* >/dev/null 2>&1 && fail "dh_installnss marker
 left=$(cd "$ROOT" && find etc var lib usr run -path var/cache/apt -prune -o -name '*k8s*' -print 2>/dev/null)
 [ -z "$left" ] || fail "files left after purge: $left"
 ok "purge: nsswitch.conf and /etc/pam.d/common-* byte-identical; /etc/k8s-auth, store and cache gone"
+grep -Fxq -- "$SUDO_LINE" "$ROOT/etc/pam.d/sudo" || fail "purge touched /etc/pam.d/sudo"
+out=$(sudo_as localadmin id -un)
+[ "$out" = root ] || fail "purged: sudo -n as localadmin with the guide's line: $out"
+ok "purged: localadmin's sudo -n works with the guide's line, nothing printed"
 lap total
