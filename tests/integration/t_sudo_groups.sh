@@ -1,6 +1,7 @@
 #!/bin/bash
 # Real sudo (setuid, the stock /etc/pam.d/sudo plus pam_k8s's revalidate
-# line, written "-account" so that removing the packages cannot break sudo) inside real ssh logins: %group NOPASSWD rules work for mapped
+# line, written as the guide writes it so that removing the packages cannot
+# break sudo) inside real ssh logins: %group NOPASSWD rules work for mapped
 # groups (an existing group, sudo, and a store-defined one, k8s-ops); a
 # non-member is refused; sudo re-validates the session's token every time
 # (TokenReview without the cache, or the JWT's expiry offline), so a
@@ -24,7 +25,7 @@ pk_write_config
 pk_debian_stack || exit 1
 "$PK_CLI" sync >/dev/null || exit 1
 # sudo's stack: re-validate the caller's token before common-account
-awk '/^@include common-account/ { print "-account required pam_k8s.so revalidate" } { print }' \
+awk '/^@include common-account/ { print "-account [success=ok new_authtok_reqd=ok ignore=ignore module_unknown=ignore default=bad] pam_k8s.so revalidate" } { print }' \
 	/etc/pam.d/sudo >"$T/sudo.pam" && cat "$T/sudo.pam" >/etc/pam.d/sudo
 mkdir -p "$T/sudoers.d"
 cat >"$T/sudoers.d/k8s" <<'EOF'
