@@ -151,9 +151,12 @@ int k8s_state_load(const struct k8s_config *cfg, const char *file, struct k8s_st
 void k8s_state_remove(const struct k8s_config *cfg, const char *file);
 void k8s_state_free(struct k8s_state *st);
 /* Remove auth files older than K8S_AUTH_STATE_TTL or whose processes are
- * gone, and session files whose leader is gone. */
+ * gone, and session files whose leader is gone; at most once every
+ * K8S_STATE_GC_INTERVAL seconds (stamp: runDir/K8S_STATE_GC_STAMP). */
 void k8s_state_gc(const struct k8s_config *cfg);
-#define K8S_AUTH_STATE_TTL 600
+#define K8S_AUTH_STATE_TTL    600
+#define K8S_STATE_GC_INTERVAL 30
+#define K8S_STATE_GC_STAMP    ".gc"
 
 typedef int (*k8s_state_match)(const struct k8s_state *st, const void *arg);
 /* The first file with `prefix` that loads and matches: K8S_OK (st

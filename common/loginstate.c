@@ -425,6 +425,28 @@ static int stale(const struct k8s_state *st, const char *name, time_t now)
 	return !k8s_proc_alive(&st->leader);
 }
 
+/* At most one sweep every K8S_STATE_GC_INTERVAL seconds: a sweep reads
+ * every state file, and every PAM call on the host asks for one.  The
+ * stamp is an empty root-only file whose mtime is the last sweep. */
+static int gc_due(const struct k8s_config *cfg, time_t now)
+{
+	char path[4096];
+	struct stat sb;
+	int fd;
+
+	if (state_path(cfg, K8S_STATE_GC_STAMP, path, sizeof(path)) != 0)
+		return 0;
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_mtime <= now &&
+	    sb.st_mtime + K8S_STATE_GC_INTERVAL > now)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 1;
+	(void)futimens(fd, NULL);
+	close(fd);
+	return 1;
+}
+
 void k8s_state_gc(const struct k8s_config *cfg)
 {
 	struct dirent *de;
@@ -435,6 +457,8 @@ void k8s_state_gc(const struct k8s_config *cfg)
 	char path[4096];
 	DIR *d;
 
+	if (!gc_due(cfg, now))
+		return;
 	d = opendir(cfg->run_dir);
 	if (d == NULL)
 		return;

@@ -178,8 +178,9 @@ out:
  * auth-only transaction (pamtester, su or sudo without pam_k8s's session
  * line) leaves no token behind.  The helper named the file; unlink() does
  * not follow a symbolic link in its last component, and the directory is
- * root's (the helper checked it).  Not in a forked child's copy of the
- * handle (PAM_DATA_SILENT), nor when the data is only replaced. */
+ * root's (the helper checked it).  Also when a second auth in the handle
+ * replaces it; not in a forked child's copy of the handle
+ * (PAM_DATA_SILENT). */
 static void login_data_cleanup(pam_handle_t *pamh, void *data, int status)
 {
 	struct pk_login_data *d = data;
@@ -187,7 +188,7 @@ static void login_data_cleanup(pam_handle_t *pamh, void *data, int status)
 	(void)pamh;
 	if (d == NULL)
 		return;
-	if (!(status & (PAM_DATA_SILENT | PAM_DATA_REPLACE)) && d->path[0] == '/' &&
+	if (!(status & PAM_DATA_SILENT) && d->path[0] == '/' &&
 	    strncmp(d->handle, "auth.", 5) == 0)
 		(void)unlink(d->path);
 	explicit_bzero(d, sizeof(*d));

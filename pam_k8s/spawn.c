@@ -19,15 +19,17 @@
  *     caller could).
  *
  * The caller's SIGCHLD handling: the child is created with clone() and
- * no exit signal, so no SIGCHLD is sent for it and a caller's
+ * no exit signal (CLONE_VM | CLONE_VFORK, as posix_spawn does, on a stack
+ * of its own), so no SIGCHLD is sent for it and a caller's
  * waitpid(-1, ...) (sshd's and sudo's handlers) cannot reap it; only
  * waitpid(pid, __WALL) here does.  SIGPIPE: we write with send(...,
  * MSG_NOSIGNAL), so a helper that is gone is an error, not a signal.
  *
- * The child runs between clone() and exec without glibc's fork
- * bookkeeping, so it calls only async-signal-safe functions and raw
- * system calls for credentials (glibc's setresuid would try to reach the
- * caller's other threads); everything it needs is prepared before. */
+ * The child runs between clone() and exec in the caller's memory without
+ * glibc's fork bookkeeping, so it calls only async-signal-safe functions
+ * and raw system calls for credentials (glibc's setresuid would try to
+ * reach the caller's other threads); everything it needs is prepared
+ * before. */
 #include "pk.h"
 
 #include <errno.h>
@@ -39,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -199,9 +203,22 @@ static void close_from(int lo, int hi)
 		(void)close(fd);
 }
 
-static void __attribute__((noreturn))
-child(int sock, int devnull, int exe, int as_root, char *const argv[], char *const envp[])
+struct child_args {
+	int sock, devnull, exe, as_root;
+	char *const *argv;
+	char *const *envp;
+};
+
+/* Runs on its own stack in the caller's memory (CLONE_VM | CLONE_VFORK)
+ * until the exec: it writes nothing but its stack and the kernel's
+ * per-process state (handlers, limits, descriptors, ids are the child's
+ * own: no CLONE_SIGHAND, CLONE_FILES, CLONE_FS or CLONE_THREAD). */
+static int child(void *arg)
 {
+	const struct child_args *c = arg;
+	int sock = c->sock, devnull = c->devnull, exe = c->exe, as_root = c->as_root;
+	char *const *argv = c->argv;
+	char *const *envp = c->envp;
 	struct sigaction dfl;
 	sigset_t none;
 	int s, n, x, sig;
@@ -239,7 +256,10 @@ child(int sock, int devnull, int exe, int as_root, char *const argv[], char *con
 		_exit(HELPER_EXIT_SETUP);
 	syscall(SYS_execveat, x, "", argv, envp, AT_EMPTY_PATH);
 	_exit(HELPER_EXIT_SETUP - 5);
+	return 0;
 }
+
+#define CHILD_STACK (256u * 1024u)
 
 /* ---- the parent ---- */
 
@@ -255,8 +275,10 @@ int pk_helper_start(struct pk_helper *h, int timeout_s)
 {
 	static char *const argv[] = { "k8s-auth-helper", NULL };
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct child_args args;
 	sigset_t all, old;
 	int sv[2] = { -1, -1 }, devnull = -1, exe = -1, as_root = geteuid() == 0;
+	void *stack = MAP_FAILED;
 	long pid;
 
 	memset(h, 0, sizeof(*h));
@@ -270,14 +292,28 @@ int pk_helper_start(struct pk_helper *h, int timeout_s)
 		why(h, "cannot set up the helper's descriptors: %s", strerror(errno));
 		goto fail;
 	}
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+		     -1, 0);
+	if (stack == MAP_FAILED) {
+		why(h, "cannot set up the helper's stack: %s", strerror(errno));
+		goto fail;
+	}
+	args.sock = sv[1];
+	args.devnull = devnull;
+	args.exe = exe;
+	args.as_root = as_root;
+	args.argv = argv;
+	args.envp = envp;
 	/* no signal handler of the caller's may run in the child before it
-	 * resets them: block everything across clone() */
+	 * resets them: block everything across clone().  CLONE_VM |
+	 * CLONE_VFORK: no copy of the caller's page tables (a large sshd or
+	 * sudo pays nothing for its size), and we resume once the child has
+	 * exec'd or failed; exit signal 0: no SIGCHLD for the caller. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = syscall(SYS_clone, 0L, 0L, 0L, 0L, 0L);
-	if (pid == 0)
-		child(sv[1], devnull, exe, as_root, argv, envp);
+	pid = clone(child, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK, &args);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, CHILD_STACK);
 	if (pid < 0) {
 		why(h, "cannot start the helper: %s", strerror(errno));
 		goto fail;

@@ -46,7 +46,7 @@ pk_check "store: ops.alice bound to the SA uid" \
 	jq -e --arg u "$UID_A" '.[] | select(.name == "ops.alice") | .binding == ("tokenreview:uid:" + $u)' <<<"$(users_json)"
 pk_check "store: ops.alice in k8s-ops" \
 	jq -e '.[] | select(.name == "ops.alice") | [.groups[] | (.name? // .)] | index("k8s-ops") != null' <<<"$(users_json)"
-pk_check "run dir empty after close_session" test -z "$(ls -A "$T/run")"
+pk_check "run dir empty after close_session" test -z "$(pk_state_files "$T/run")"
 
 # ---- a 3 KB OIDC token (JWT path, offline against the issuer's JWKS)
 groups=platform-admins,team-db

@@ -7,7 +7,8 @@
 #   - a transaction that dies between auth and session (an ssh client that
 #     disconnects: sshd's processes exit without pam_end) leaves a file
 #     that the next PAM call on the host, for any user, sweeps once the
-#     processes that wrote it are gone (and any left older than 10 minutes);
+#     processes that wrote it are gone (and any left older than 10 minutes;
+#     sweeps run at most every 30 s);
 #   - a session's state lives as long as the session, and goes at close.
 # Private mount namespace (tests/pam/pamlib.sh).
 set -u
@@ -32,7 +33,7 @@ pk_check "the token is nowhere under the run directory" eval '! grep -rqF -- "${
 
 pk_pam k8s-full ops.alice authenticate acct_mgmt open_session close_session <<<"$tok"
 pk_check "full transaction: accepted, session opened and closed" test "$PK_RC" = 0
-pk_check "full transaction: nothing left" test -z "$(ls -A "$T/run")"
+pk_check "full transaction: nothing left" test -z "$(pk_state_files "$T/run")"
 
 # A transaction that ends without pam_end: libpam driven from Python, which
 # exits right after pam_authenticate (as sshd's keyboard-interactive child
@@ -68,6 +69,11 @@ printf '%s\n' "$tok" >"$T/tok"
 out=$(sh -c "$PK_PY $T/noend.py $T/tok" 2>&1)
 pk_check "a transaction without pam_end authenticated" grep -q "^rc 0" <<<"$out" || echo "$out"
 pk_check "...and left its login state behind" test "$(left)" = 1
+# sweeps run at most every 30 s (runDir/.gc is the last one): say the last
+# was a minute ago
+touch -d '1 minute ago' "$T/run/.gc"
 pk_pam k8s-acct root acct_mgmt
 pk_check "the next PAM call on the host (root's account step) sweeps it" test "$(left)" = 0
+pk_pam k8s-auth-only ops.alice authenticate authenticate <<<"$tok"$'\n'"$tok"
+pk_check "two auths in one handle: neither leaves its state" test "$(left)" = 0
 pk_done

@@ -83,8 +83,8 @@ pk_check "sshd audit line names the SA, pod and rhost" \
 	eval 'pk_new_log | grep "sshd:session): login user=\"ops.alice\"" | grep -F "token=\"$(fp "$tok")\"" | grep -F "pod=\"ops/payments-api" | grep -qF "rhost=\"127.0.0.1\""'
 pk_check "token never logged, never in the store" pk_no_leak "$tok"
 pk_check "sshd's own log has no token" eval '! grep -qF "${tok##*.}" "$T/sshd.log"'
-for ((i = 0; i < 40; i++)); do [ -z "$(ls -A /run/k8s-auth 2>/dev/null)" ] && break; sleep 0.05; done
-pk_check "session state removed at logout" test -z "$(ls -A /run/k8s-auth 2>/dev/null)"
+for ((i = 0; i < 40; i++)); do [ -z "$(pk_state_files /run/k8s-auth)" ] && break; sleep 0.05; done
+pk_check "session state removed at logout" test -z "$(pk_state_files /run/k8s-auth)"
 pk_check "askpass cache empty after the login" test -z "$(ls -A "$T/askpass-cache")"
 
 groups=platform-admins,team-db

@@ -142,6 +142,6 @@ PK_SSH_AUTH=publickey pk_ssh localbob 'sudo -n id -u'
 pk_check "localbob (local, in sudo): sudo works with pam_k8s in the stack" \
 	test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = 0 || echo "$PK_OUT"
 
-for ((i = 0; i < 40; i++)); do [ -z "$(ls -A /run/k8s-auth 2>/dev/null)" ] && break; sleep 0.05; done
-pk_check "no session state left after all logouts" test -z "$(ls -A /run/k8s-auth 2>/dev/null)"
+for ((i = 0; i < 40; i++)); do [ -z "$(pk_state_files /run/k8s-auth)" ] && break; sleep 0.05; done
+pk_check "no session state left after all logouts" test -z "$(pk_state_files /run/k8s-auth)"
 pk_done

@@ -555,3 +555,9 @@ pk_ssh() {
 	PK_RC=$?
 	PK_MS=$((($(date +%s%N) - start) / 1000000))
 }
+
+# pk_state_files DIR: the login state files in a run directory (auth.*,
+# sess.*, temp files), not the sweep stamp .gc.
+pk_state_files() {
+	ls -A "$1" 2>/dev/null | grep -v '^\.gc$'
+}
