@@ -506,16 +506,20 @@ class Handler(BaseHTTPRequestHandler):
             return Reply(400, status_obj(400, "SelfSubjectAccessReview in version \"v1\" cannot be handled "
                                          "as a SelfSubjectAccessReview: json: cannot unmarshal spec"))
         if (ra is None) == (nra is None):
-            what = ("spec.nonResourceAttributes: Invalid value: \"object\": cannot be specified in "
-                    "combination with resourceAttributes") if ra is not None else \
-                ("spec.resourceAttributes: Invalid value: \"null\": exactly one of "
-                 "nonResourceAttributes or resourceAttributes must be specified")
-            return Reply(422, status_obj(422, 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
-                                         + what, "Invalid",
-                                         {"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview",
-                                          "causes": [{"reason": "FieldValueInvalid",
-                                                      "message": what.split(": ", 1)[1],
-                                                      "field": what.split(":", 1)[0]}]}))
+            # 1.20 names the kind from the decoded object's empty TypeMeta:
+            # ".authorization.k8s.io", and Go's %#v of the attributes
+            if ra is not None:
+                what = ('spec.nonResourceAttributes: Invalid value: authorization.NonResourceAttributes'
+                        '{Path:"%s", Verb:"%s"}: cannot be specified in combination with resourceAttributes'
+                        % (nra.get("path", ""), nra.get("verb", "")))
+            else:
+                what = ('spec.resourceAttributes: Invalid value: "null": exactly one of '
+                        'nonResourceAttributes or resourceAttributes must be specified')
+            field, msg = what.split(": ", 1)
+            return Reply(422, status_obj(422, '.authorization.k8s.io "" is invalid: ' + what, "Invalid",
+                                         {"group": "authorization.k8s.io",
+                                          "causes": [{"reason": "FieldValueInvalid", "message": msg,
+                                                      "field": field}]}))
         status = {"allowed": False}
         if ra is not None:
             out_spec = {"resourceAttributes": {k: ra[k] for k in RESOURCE_ATTRS if ra.get(k)}}
