@@ -843,8 +843,10 @@ static void parse_pam_line(struct pam_file *f, char *line, int lineno)
 	pl->missing = !module_exists(mod);
 	at = (size_t)snprintf(pl->text, sizeof(pl->text), "%s %s %s", type, control, mod);
 	while ((arg = pam_field(&p, 1)) != NULL) {
+		/* shown as written: bracketed when it holds blanks */
 		if (at < sizeof(pl->text))
-			at += (size_t)snprintf(pl->text + at, sizeof(pl->text) - at, " %s", arg);
+			at += (size_t)snprintf(pl->text + at, sizeof(pl->text) - at,
+					       strpbrk(arg, " \t") ? " [%s]" : " %s", arg);
 		switch (k8s_pam_arg(arg, (const char **)&v, &seconds)) {
 		case K8S_PAM_ARG_BAD:
 			if (bat < sizeof(pl->bad))
