@@ -344,8 +344,8 @@ static void check_clock(struct status *s, const struct k8s_kubeapi *api, double 
 		skew = -((double)api->last_date - after);
 	if (skew > CLOCK_FAIL_S || skew < -CLOCK_FAIL_S)
 		report(s, RES_FAIL, K8S_REFUSED, "clock", fix,
-		       "the host clock is %.0f s %s the apiserver's: more than the %d s tokens are given, "
-		       "so %s", skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", K8S_CLOCK_LEEWAY_S,
+		       "the host clock is %.0f s %s the apiserver's: more than the %d s of leeway token "
+		       "checks allow, so %s", skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", K8S_CLOCK_LEEWAY_S,
 		       skew > 0 ? "tokens expire early and may be refused as expired" :
 		       "freshly minted tokens are refused as issued in the future");
 	else if (skew > CLOCK_WARN_S || skew < -CLOCK_WARN_S)

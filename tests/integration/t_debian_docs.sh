@@ -52,8 +52,17 @@ if len(pam) < 6:
 need("pam_k8s.8", pam, "module argument")
 cli = re.findall(r'strcmp\(cmd, "([a-z-]+)"\)', src("cli/k8s-auth.c"))
 need("k8s-auth.8", [c for c in cli if not c.startswith("-")], "command")
+# subcommands of a command (k8s-auth cache clear): "*cache clear*" in the page
+man8 = src("docs/man/k8s-auth.8.scd")
+for f, cmd in (("cli/k8s-auth-cache.c", "cache"),):
+    for sub in re.findall(r'strcmp\(argv\[1\], "([a-z-]+)"\)', src(f)):
+        cli.append(cmd + " " + sub)
+        if "*" + cmd + " " + sub + "*" not in man8:
+            missing.append(f"k8s-auth.8: command {cmd} {sub}")
 opts = []
-for f in ("cli/k8s-auth-check.c", "cli/k8s-auth-store.c", "cli/k8s-auth-sync.c"):
+import glob
+for f in sorted(glob.glob(f"{repo}/cli/k8s-auth-*.c")):
+    f = f[len(repo) + 1:]
     opts += re.findall(r'\{"([a-z-]+)", (?:no|required)_argument', src(f))
 need("k8s-auth.8", [o for o in opts if o != "help"], "option --")
 env = re.findall(r'getenv\("(K8S_ASKPASS_[A-Z_]+)"\)', src("cli/askpass.c"))
