@@ -326,33 +326,36 @@ static double now_s(clockid_t c)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void check_clock(struct status *s, const struct k8s_kubeapi *api, double before, double after)
+/* date: the Date header of an answer received between before and after
+ * (host clock); whose: "the apiserver's" or "the issuer's". */
+static void check_clock(struct status *s, time_t date, double before, double after, const char *whose)
 {
-	double skew = 0;  /* > 0: the host is ahead of the apiserver */
+	double skew = 0;  /* > 0: the host is ahead */
 	const char *fix = "synchronise the host clock (timedatectl set-ntp true: systemd-timesyncd, chrony)";
 
-	if (api->last_date == 0) {
+	if (date == 0) {
 		report(s, RES_WARN, 0, "clock", "check the host clock by other means (timedatectl)",
-		       "the apiserver sent no Date header: not compared");
+		       "no Date header in %s answer: not compared", whose);
 		return;
 	}
-	/* The apiserver stamped its Date (truncated to the second) between
-	 * our send and our receive. */
-	if ((double)api->last_date + 1 < before)
-		skew = before - ((double)api->last_date + 1);
-	else if ((double)api->last_date > after)
-		skew = -((double)api->last_date - after);
+	/* The server stamped its Date (truncated to the second) between our
+	 * send and our receive. */
+	if ((double)date + 1 < before)
+		skew = before - ((double)date + 1);
+	else if ((double)date > after)
+		skew = -((double)date - after);
 	if (skew > CLOCK_FAIL_S || skew < -CLOCK_FAIL_S)
 		report(s, RES_FAIL, K8S_REFUSED, "clock", fix,
-		       "the host clock is %.0f s %s the apiserver's: more than the %d s of leeway token "
-		       "checks allow, so %s", skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", K8S_CLOCK_LEEWAY_S,
+		       "the host clock is %.0f s %s %s: more than the %d s of leeway token "
+		       "checks allow, so %s", skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", whose,
+		       K8S_CLOCK_LEEWAY_S,
 		       skew > 0 ? "tokens expire early and may be refused as expired" :
 		       "freshly minted tokens are refused as issued in the future");
 	else if (skew > CLOCK_WARN_S || skew < -CLOCK_WARN_S)
-		report(s, RES_WARN, 0, "clock", fix, "the host clock is %.0f s %s the apiserver's (logins fail beyond %d s)",
-		       skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", CLOCK_FAIL_S);
+		report(s, RES_WARN, 0, "clock", fix, "the host clock is %.0f s %s %s (logins fail beyond %d s)",
+		       skew > 0 ? skew : -skew, skew > 0 ? "ahead of" : "behind", whose, CLOCK_FAIL_S);
 	else
-		report(s, RES_OK, 0, "clock", NULL, "within %d s of the apiserver's Date", CLOCK_WARN_S);
+		report(s, RES_OK, 0, "clock", NULL, "within %d s of %s Date", CLOCK_WARN_S, whose);
 }
 
 /* The first SelfSubjectAccessReview also tells whether the apiserver can
@@ -387,7 +390,7 @@ static int check_apiserver(struct status *s, struct k8s_kubeapi *api)
 	}
 	report(s, RES_OK, 0, "apiserver", NULL, "%s answered in %.0f ms", server,
 	       (now_s(CLOCK_MONOTONIC) - m0) * 1000);
-	check_clock(s, api, t0, t1);
+	check_clock(s, api->last_date, t0, t1, "the apiserver's");
 	if (api->last_status == 401) {
 		report(s, RES_FAIL, K8S_REFUSED, "reviewer",
 		       "renew the reviewer's credential in the kubeconfig (token, tokenFile or client certificate)",
@@ -509,14 +512,23 @@ static void check_issuers(struct status *s)
 	struct k8s_oidc_probe p;
 	struct k8s_err err;
 	char name[32];
+	double t0;
 	size_t i;
+	int r, clock_done = 0;
 
 	for (i = 0; i < s->cfg->n_jwt; i++) {
 		const struct k8s_jwt_authenticator *a = &s->cfg->jwt[i];
 
 		snprintf(name, sizeof(name), "jwt[%zu]", i);
 		k8s_err_clear(&err);
-		if (k8s_oidc_probe(s->cfg, a, &p, &err) != K8S_OK)
+		t0 = now_s(CLOCK_REALTIME);
+		r = k8s_oidc_probe(s->cfg, a, &p, &err);
+		/* without an apiserver, the first issuer that answers sets the time */
+		if (!s->cfg->has_tokenreview && !clock_done && (r == K8S_OK || p.date != 0)) {
+			check_clock(s, p.date, t0, now_s(CLOCK_REALTIME), "the issuer's");
+			clock_done = 1;
+		}
+		if (r != K8S_OK)
 			report(s, RES_FAIL, err.status == K8S_ECONFIG ? K8S_ECONFIG : K8S_UNAVAILABLE, name,
 			       p.untrusted ? "the issuer's certificateAuthority must sign its certificate "
 					     "(a clock far off fails TLS too)" :

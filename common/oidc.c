@@ -328,6 +328,7 @@ struct keycache {
 	int have;                /* keys is loaded (from disk or the network) */
 	int untrusted;           /* the last attempt failed TLS verification */
 	time_t fetched_at, attempted_at;
+	time_t date;             /* the last answer's Date header (k8s-auth status) */
 	json_t *doc;             /* what is, or goes, on disk */
 	struct k8s_jwks keys;
 	char why[256];           /* why there is no usable cache, for error details */
@@ -524,10 +525,11 @@ static void cache_free(struct keycache *c)
 
 /* ------------------------------------------------------------------ fetch */
 
-/* *untrusted is set when the answer failed TLS verification. */
+/* *untrusted is set when the answer failed TLS verification; *date gets
+ * the answer's Date header (0: none, or no answer). */
 static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			 const char *url, const char *what, json_t **out, int *untrusted,
-			 struct k8s_err *err)
+			 time_t *date, struct k8s_err *err)
 {
 	struct k8s_http_req req;
 	struct k8s_http_resp resp;
@@ -549,12 +551,14 @@ static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_auth
 	req.ca_pem = a->ca_pem;
 	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
 	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
+	*date = 0;
 	if (k8s_http_do(&req, &resp, &herr) != K8S_OK) {
 		*untrusted = strcmp(herr.reason, K8S_REASON_TLS_VERIFY) == 0;
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: %s",
 				  a->issuer_url, what, url, herr.detail);
 		goto out;
 	}
+	*date = resp.date;
 	if (resp.status != 200) {
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: HTTP %ld",
 				  a->issuer_url, what, url, resp.status);
@@ -579,11 +583,12 @@ out:
  * serve that URL could vouch for keys of another issuer) and an https
  * jwks_uri. */
 static int fetch_discovery(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
-			   const char *durl, json_t **disc, int *untrusted, struct k8s_err *err)
+			   const char *durl, json_t **disc, int *untrusted, time_t *date,
+			   struct k8s_err *err)
 {
 	const char *iss, *juri;
 
-	if (http_get_json(cfg, a, durl, "discovery document", disc, untrusted, err) != K8S_OK)
+	if (http_get_json(cfg, a, durl, "discovery document", disc, untrusted, date, err) != K8S_OK)
 		return K8S_UNAVAILABLE;
 	iss = json_string_value(json_object_get(*disc, "issuer"));
 	juri = json_string_value(json_object_get(*disc, "jwks_uri"));
@@ -609,11 +614,11 @@ static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authent
 
 	memset(&keys, 0, sizeof(keys));
 	c->untrusted = 0;
-	ret = fetch_discovery(cfg, a, c->durl, &disc, &c->untrusted, err);
+	ret = fetch_discovery(cfg, a, c->durl, &disc, &c->untrusted, &c->date, err);
 	if (ret != K8S_OK)
 		goto out;
 	juri = json_string_value(json_object_get(disc, "jwks_uri"));
-	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, &c->untrusted, err);
+	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, &c->untrusted, &c->date, err);
 	if (ret == K8S_OK)
 		ret = jwks_from_object(jwks, &keys, err);
 	if (ret != K8S_OK)
@@ -795,6 +800,7 @@ int k8s_oidc_probe(const struct k8s_config *cfg, const struct k8s_jwt_authentica
 	snprintf(out->discovery_url, sizeof(out->discovery_url), "%s", c.durl);
 	ret = fetch_keys(cfg, a, &c, time(NULL), err);
 	out->untrusted = c.untrusted;
+	out->date = c.date;
 	if (ret == K8S_OK) {
 		juri = json_string_value(json_object_get(json_object_get(c.doc, "discovery"), "jwks_uri"));
 		snprintf(out->jwks_uri, sizeof(out->jwks_uri), "%s", juri != NULL ? juri : "");

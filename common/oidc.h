@@ -59,6 +59,7 @@ struct k8s_oidc_probe {
 	size_t skipped;       /* JWKS entries not usable here */
 	char skip_note[256];
 	int untrusted;
+	time_t date;          /* the issuer's last Date header (0: none) */
 };
 int k8s_oidc_probe(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 		   struct k8s_oidc_probe *out, struct k8s_err *err);

@@ -142,6 +142,20 @@ st --config "$CFG"
 expect_rc "status: 30 s off is a warning only" 0
 pk_check "warn line for the clock" has warn clock "behind" || show
 rm -f "$T/idp/fault.json"
+# no tokenReview: the issuer's Date
+sed '/^tokenReview:/,/^jwt:/{/^jwt:/!d}' "$CFG" >"$T/jwtonly.yaml"
+st --config "$T/jwtonly.yaml"
+expect_rc "status: jwt only" 0
+pk_check "the clock against the issuer's" has ok clock "of the issuer's Date" || show
+pk_check "no apiserver asked" has ok apiserver "not used"
+"$PK_PY" - "$T/idp/fault.json" <<'EOF'
+import json, sys
+json.dump({"mode": "clock", "offset": -400, "paths": ["/idp/"]}, open(sys.argv[1], "w"))
+EOF
+st --config "$T/jwtonly.yaml"
+rm -f "$T/idp/fault.json"
+expect_rc "status: jwt only, the host 400 s ahead of the issuer" 1
+pk_check "fail line for the clock names the issuer's" has fail clock "ahead of the issuer's" || show
 
 # ---- configuration errors (exit 2)
 cp "$CFG" "$T/typo.yaml"

@@ -781,6 +781,7 @@ static void test_probe_fetches_fresh_without_cache(void **state)
 	assert_non_null(strstr(p.discovery_url, "/good/.well-known/openid-configuration"));
 	assert_non_null(strstr(p.jwks_uri, "/good/jwks"));
 	assert_int_equal(p.untrusted, 0);
+	assert_true(p.date >= time(NULL) - 5 && p.date <= time(NULL) + 5); /* its Date header */
 	/* the issuer failing: unavailable, whatever the cache holds */
 	touch("fail", 1);
 	assert_int_equal(k8s_oidc_probe(&cfg, &a, &p, &err), K8S_UNAVAILABLE);
