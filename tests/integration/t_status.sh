@@ -82,6 +82,18 @@ st --config "$T/sar.yaml"
 expect_rc "status with login.subjectAccessReview" 0
 pk_check "the reviewer may create subjectaccessreviews" has ok reviewer.subjectaccessreviews || show
 
+# ---- a sync: section: the reviewer must list what k8s-auth sync reads
+cp "$CFG" "$T/sync.yaml"
+printf 'sync:\n  namespaces: [ops]\n  serviceAccounts: true\n' >>"$T/sync.yaml"
+st --config "$T/sync.yaml"
+expect_rc "status with sync: the fake's reviewer may not list" 1
+pk_check "fail line names what it may not list" \
+	has fail reviewer.sync "list clusterrolebindings, list rolebindings in ops, list serviceaccounts in ops" || show
+sed "s#kubeconfig: $T/idp/kubeconfig\$#kubeconfig: $T/idp/kubeconfig-admin#" "$T/sync.yaml" >"$T/sync-admin.yaml"
+st --config "$T/sync-admin.yaml"
+expect_rc "status with sync, system:masters as the reviewer" 0
+pk_check "ok line: all three" has ok reviewer.sync "may list all 3" || show
+
 # ---- the reviewer forbidden (exit 1, the check names tokenreviews and the fix)
 sed "s#kubeconfig: $T/idp/kubeconfig\$#kubeconfig: $T/idp/kubeconfig-forbidden#" "$T/sar.yaml" >"$T/forbidden.yaml"
 st --config "$T/forbidden.yaml"
