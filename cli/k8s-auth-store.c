@@ -15,7 +15,9 @@
 #include "util.h"
 
 /* The store directory: the config's `store:`, or the compiled default when
- * there is no config file at all (a host that only runs NSS). */
+ * there is no config file at all (a host that only runs NSS).  Only the
+ * default configuration may be missing: a file named with --config or
+ * $K8S_AUTH_CONFIG (config_path not NULL) must load. */
 static int store_dir(const char *config_path, struct k8s_config **cfg, const char **dir,
 		     struct k8s_err *err)
 {
@@ -24,7 +26,7 @@ static int store_dir(const char *config_path, struct k8s_config **cfg, const cha
 
 	*cfg = NULL;
 	*dir = K8S_STOREDIR;
-	if (stat(config_path, &sb) != 0 && errno == ENOENT)
+	if (config_path == NULL && stat(K8S_DEFAULT_CONFIG, &sb) != 0 && errno == ENOENT)
 		return K8S_OK;
 	rc = k8s_config_load(config_path, cfg, err);
 	if (rc == K8S_OK)

@@ -39,6 +39,7 @@ static struct {
 	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
 	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
 	void (*url_cleanup)(CURLU *);
+	time_t (*getdate)(const char *, const time_t *);
 } lc;
 
 #undef curl_easy_setopt
@@ -55,6 +56,7 @@ static struct {
 #define curl_url_set       (*lc.url_set)
 #define curl_url_get       (*lc.url_get)
 #define curl_url_cleanup   (*lc.url_cleanup)
+#define curl_getdate       (*lc.getdate)
 
 /* 0 when every function was found (the handle is kept for the process). */
 static int load_libcurl(void)
@@ -75,10 +77,11 @@ static int load_libcurl(void)
 	*(void **)&lc.url_set = dlsym(h, "curl_url_set");
 	*(void **)&lc.url_get = dlsym(h, "curl_url_get");
 	*(void **)&lc.url_cleanup = dlsym(h, "curl_url_cleanup");
+	*(void **)&lc.getdate = dlsym(h, "curl_getdate");
 	if (lc.global_init == NULL || lc.easy_init == NULL || lc.easy_setopt == NULL ||
 	    lc.easy_perform == NULL || lc.easy_getinfo == NULL || lc.easy_cleanup == NULL ||
 	    lc.easy_strerror == NULL || lc.free_ == NULL || lc.url == NULL || lc.url_set == NULL ||
-	    lc.url_get == NULL || lc.url_cleanup == NULL)
+	    lc.url_get == NULL || lc.url_cleanup == NULL || lc.getdate == NULL)
 		return -1;
 	return 0;
 }
@@ -104,6 +107,7 @@ struct sink {
 	struct k8s_buf buf;
 	size_t max;
 	int too_large;
+	time_t date;    /* the last answer's Date header, 0 = none */
 };
 
 static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
@@ -118,6 +122,33 @@ static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
 	if (k8s_buf_append(&s->buf, p, n) != 0)
 		return 0;
 	return n;
+}
+
+/* Response header lines: only Date is kept (k8s-auth status compares the
+ * host's clock with the apiserver's).  A status line starts a new answer
+ * (an interim 1xx), whose Date does not count. */
+static size_t header_line(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb, i;
+	char v[64];
+
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		s->date = 0;
+	} else if (n > 5 && strncasecmp(p, "Date:", 5) == 0) {
+		for (i = 5; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
+			;
+		while (n > i && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+			n--;
+		if (n - i > 0 && n - i < sizeof(v)) {
+			memcpy(v, p + i, n - i);
+			v[n - i] = '\0';
+			s->date = curl_getdate(v, NULL);
+			if (s->date < 0)
+				s->date = 0;
+		}
+	}
+	return size * nmemb;
 }
 
 /* Header list nodes owned by us (not curl_slist_append, which strdup()s and
@@ -324,6 +355,8 @@ static int setopt_all(CURL *c, const struct setup *s)
 	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s->sink) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_line) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, s->sink) != CURLE_OK;
 	if (s->headers != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
 	if (s->connect_to != NULL)
@@ -432,6 +465,7 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 	if (s->sink->buf.data == NULL && k8s_buf_append(&s->sink->buf, "", 0) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", s->req->url);
 	resp->status = code;
+	resp->date = s->sink->date;
 	resp->body = s->sink->buf.data;
 	resp->body_len = s->sink->buf.len;
 	s->sink->buf.data = NULL;

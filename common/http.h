@@ -8,6 +8,8 @@
 #define K8S_HTTP_H
 
 #include <stddef.h>
+#include <time.h>
+
 #include "err.h"
 
 struct k8s_http_req {
@@ -31,6 +33,7 @@ struct k8s_http_resp {
 	long status;
 	char *body;      /* NUL-terminated */
 	size_t body_len;
+	time_t date;     /* the answer's Date header (RFC 9110), 0 when absent or unreadable */
 };
 
 /* K8S_OK when an HTTP answer (any status, redirects included: they are

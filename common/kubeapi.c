@@ -138,6 +138,8 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 	int rc;
 
 	*out = NULL;
+	api->last_status = 0;
+	api->last_date = 0;
 	n = strlen(api->kc->server);
 	while (n > 0 && api->kc->server[n - 1] == '/')
 		n--;
@@ -155,6 +157,8 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 	rc = send_request(api, method, url.data, body != NULL ? &req : NULL, &resp, err);
 	if (rc != K8S_OK)
 		goto out;
+	api->last_status = resp.status;
+	api->last_date = resp.date;
 	if (resp.status != 200 && resp.status != 201) {
 		rc = http_failure(&resp, path, what, err);
 		goto out;

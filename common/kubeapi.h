@@ -12,6 +12,7 @@
 #define K8S_KUBEAPI_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,12 @@ struct k8s_kubeapi {
 	struct k8s_kubeconfig *kc;
 	long timeout_ms;         /* per request, connect included */
 	unsigned long requests;  /* requests sent so far */
+	/* The last request's answer: its HTTP status (0 = no answer: connect,
+	 * TLS, timeout) and Date header (0 = none), whatever k8s_kubeapi_call
+	 * returned (k8s-auth status tells 401 from 403 from unreachable, and
+	 * compares the host's clock with the apiserver's). */
+	long last_status;
+	time_t last_date;
 };
 
 /* Load the kubeconfig (K8S_ECONFIG when unusable, or insecure without

@@ -340,6 +340,15 @@ static int parse_cluster(struct kctx *c, json_t *cl, const char *what, struct k8
 	return K8S_OK;
 }
 
+/* A file that holds the reviewer's credential is root's alone (0600):
+ * a non-root user who cannot read it is told why. */
+#define NEEDS_ROOT ": only root can read the reviewer's credentials; run this as root (sudo)"
+
+static int needs_root(const char *file)
+{
+	return geteuid() != 0 && faccessat(AT_FDCWD, file, R_OK, AT_EACCESS) != 0 && errno == EACCES;
+}
+
 /* The bytes of a token file: trailing whitespace trimmed (editors and
  * `echo` add a newline), then one header-safe word.  Secret. */
 static char *read_token_file(const char *file, const char *kcpath, struct k8s_err *err)
@@ -348,8 +357,8 @@ static char *read_token_file(const char *file, const char *kcpath, struct k8s_er
 	const char *problem;
 
 	if (read_checked(file, 1, TOKENFILE_MAX_BYTES, &b, &problem) != 0) {
-		k8s_err_set(err, K8S_ECONFIG, "configuration error", "%s: tokenFile %s: %s", kcpath,
-			    file, problem);
+		k8s_err_set(err, K8S_ECONFIG, "configuration error", "%s: tokenFile %s: %s%s", kcpath,
+			    file, problem, needs_root(file) ? NEEDS_ROOT : "");
 		return NULL;
 	}
 	while (b.len > 0 && strchr(" \t\r\n", b.data[b.len - 1]) != NULL)
@@ -546,8 +555,12 @@ int k8s_kubeconfig_load(const char *path, struct k8s_kubeconfig **out, struct k8
 
 	*out = NULL;
 	root = k8s_yaml_load_file_stat(path, KUBECONFIG_MAX_BYTES, &st, err);
-	if (root == NULL)
+	if (root == NULL) {
+		if (needs_root(path))
+			k8s_err_set(err, K8S_ECONFIG, "configuration error", "%s: permission denied%s",
+				    path, NEEDS_ROOT);
 		return K8S_ECONFIG;
+	}
 	problem = file_problem(&st, holds_inline_secret(root));
 	if (problem != NULL)
 		k8s_err_set(err, K8S_ECONFIG, "configuration error", "%s: %s%s", path, problem,

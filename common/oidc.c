@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cachedir.h"
 #include "http.h"
 #include "util.h"
 
@@ -327,6 +328,7 @@ struct keycache {
 	int have;                /* keys is loaded (from disk or the network) */
 	int untrusted;           /* the last attempt failed TLS verification */
 	time_t fetched_at, attempted_at;
+	time_t date;             /* the last answer's Date header (k8s-auth status) */
 	json_t *doc;             /* what is, or goes, on disk */
 	struct k8s_jwks keys;
 	char why[256];           /* why there is no usable cache, for error details */
@@ -340,7 +342,7 @@ static int cache_open_dir(const struct k8s_config *cfg, char *why, size_t n)
 	struct stat st;
 	int fd;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/jwks", base) >= sizeof(path) ||
+	if ((size_t)snprintf(path, sizeof(path), "%s/" K8S_CACHEDIR_JWKS, base) >= sizeof(path) ||
 	    k8s_mkdir_owned(AT_FDCWD, base, 0700) != 0 || k8s_mkdir_owned(AT_FDCWD, path, 0700) != 0) {
 		snprintf(why, n, "cannot create %.120s/jwks: %s", base, strerror(errno));
 		return -1;
@@ -461,23 +463,30 @@ static void cache_store(struct keycache *c)
 	free(text);
 }
 
+/* The discovery URL in effect (malloc'd; NULL when out of memory). */
+static char *discovery_url(const struct k8s_jwt_authenticator *a)
+{
+	char *u = NULL;
+	size_t n;
+
+	if (a->discovery_url != NULL && *a->discovery_url != '\0')
+		return strdup(a->discovery_url);
+	/* As go-oidc: a trailing slash on the issuer is not doubled. */
+	n = strlen(a->issuer_url);
+	if (n > 0 && a->issuer_url[n - 1] == '/')
+		n--;
+	if (asprintf(&u, "%.*s/.well-known/openid-configuration", (int)n, a->issuer_url) < 0)
+		return NULL;
+	return u;
+}
+
 static int cache_setup(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 		       struct keycache *c, struct k8s_err *err)
 {
 	struct k8s_buf b = {0};
 	char hex[65];
-	size_t n;
 
-	if (a->discovery_url != NULL && *a->discovery_url != '\0') {
-		c->durl = strdup(a->discovery_url);
-	} else {
-		/* As go-oidc: a trailing slash on the issuer is not doubled. */
-		n = strlen(a->issuer_url);
-		if (n > 0 && a->issuer_url[n - 1] == '/')
-			n--;
-		if (asprintf(&c->durl, "%.*s/.well-known/openid-configuration", (int)n, a->issuer_url) < 0)
-			c->durl = NULL;
-	}
+	c->durl = discovery_url(a);
 	if (c->durl == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "discovery URL");
 	if (a->ca_pem != NULL)
@@ -516,10 +525,11 @@ static void cache_free(struct keycache *c)
 
 /* ------------------------------------------------------------------ fetch */
 
-/* *untrusted is set when the answer failed TLS verification. */
+/* *untrusted is set when the answer failed TLS verification; *date gets
+ * the answer's Date header (0: none, or no answer). */
 static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			 const char *url, const char *what, json_t **out, int *untrusted,
-			 struct k8s_err *err)
+			 time_t *date, struct k8s_err *err)
 {
 	struct k8s_http_req req;
 	struct k8s_http_resp resp;
@@ -541,12 +551,14 @@ static int http_get_json(const struct k8s_config *cfg, const struct k8s_jwt_auth
 	req.ca_pem = a->ca_pem;
 	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
 	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
+	*date = 0;
 	if (k8s_http_do(&req, &resp, &herr) != K8S_OK) {
 		*untrusted = strcmp(herr.reason, K8S_REASON_TLS_VERIFY) == 0;
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: %s",
 				  a->issuer_url, what, url, herr.detail);
 		goto out;
 	}
+	*date = resp.date;
 	if (resp.status != 200) {
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable", "issuer %s: %s from %.200s: HTTP %ld",
 				  a->issuer_url, what, url, resp.status);
@@ -571,11 +583,12 @@ out:
  * serve that URL could vouch for keys of another issuer) and an https
  * jwks_uri. */
 static int fetch_discovery(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
-			   const char *durl, json_t **disc, int *untrusted, struct k8s_err *err)
+			   const char *durl, json_t **disc, int *untrusted, time_t *date,
+			   struct k8s_err *err)
 {
 	const char *iss, *juri;
 
-	if (http_get_json(cfg, a, durl, "discovery document", disc, untrusted, err) != K8S_OK)
+	if (http_get_json(cfg, a, durl, "discovery document", disc, untrusted, date, err) != K8S_OK)
 		return K8S_UNAVAILABLE;
 	iss = json_string_value(json_object_get(*disc, "issuer"));
 	juri = json_string_value(json_object_get(*disc, "jwks_uri"));
@@ -601,11 +614,11 @@ static int fetch_keys(const struct k8s_config *cfg, const struct k8s_jwt_authent
 
 	memset(&keys, 0, sizeof(keys));
 	c->untrusted = 0;
-	ret = fetch_discovery(cfg, a, c->durl, &disc, &c->untrusted, err);
+	ret = fetch_discovery(cfg, a, c->durl, &disc, &c->untrusted, &c->date, err);
 	if (ret != K8S_OK)
 		goto out;
 	juri = json_string_value(json_object_get(disc, "jwks_uri"));
-	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, &c->untrusted, err);
+	ret = http_get_json(cfg, a, juri, "JWKS", &jwks, &c->untrusted, &c->date, err);
 	if (ret == K8S_OK)
 		ret = jwks_from_object(jwks, &keys, err);
 	if (ret != K8S_OK)
@@ -765,4 +778,57 @@ int k8s_oidc_authenticate(const struct k8s_config *cfg, const struct k8s_jwt_aut
 			  const struct k8s_jwt *jwt, struct k8s_identity *id, struct k8s_err *err)
 {
 	return k8s_oidc_authenticate_at(cfg, a, jwt, time(NULL), id, err);
+}
+
+/* ------------------------------------------------------- k8s-auth status */
+
+int k8s_oidc_probe(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		   struct k8s_oidc_probe *out, struct k8s_err *err)
+{
+	struct keycache c;
+	const char *juri;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.dfd = -1;  /* no cache: neither read nor written */
+	if (cfg == NULL || a == NULL || a->issuer_url == NULL)
+		return k8s_err_set(err, K8S_ECONFIG, "configuration error", "no authenticator");
+	c.durl = discovery_url(a);
+	if (c.durl == NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "discovery URL");
+	snprintf(out->discovery_url, sizeof(out->discovery_url), "%s", c.durl);
+	ret = fetch_keys(cfg, a, &c, time(NULL), err);
+	out->untrusted = c.untrusted;
+	out->date = c.date;
+	if (ret == K8S_OK) {
+		juri = json_string_value(json_object_get(json_object_get(c.doc, "discovery"), "jwks_uri"));
+		snprintf(out->jwks_uri, sizeof(out->jwks_uri), "%s", juri != NULL ? juri : "");
+		out->n_keys = c.keys.n;
+		out->skipped = c.keys.skipped;
+		snprintf(out->skip_note, sizeof(out->skip_note), "%s", c.keys.skip_note);
+	}
+	cache_free(&c);
+	return ret;
+}
+
+char *k8s_oidc_cache_file_issuer(int dfd, const char *name)
+{
+	struct keycache c;
+	json_t *doc;
+	char *text, *iss = NULL;
+	size_t len = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.dfd = dfd;
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	text = cache_read_file(&c, &len);
+	if (text == NULL)
+		return NULL;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	k8s_freezero(text, len);
+	if (json_is_string(json_object_get(doc, "issuer")))
+		iss = strdup(json_string_value(json_object_get(doc, "issuer")));
+	json_decref(doc);
+	return iss;
 }

@@ -45,4 +45,28 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8s_jwt *jwt,
 			  time_t now, struct k8s_identity *id, struct k8s_err *err);
 
+/* `k8s-auth status`: the issuer's discovery document and JWKS fetched now,
+ * with the configured certificateAuthority and jwtOptions.timeout, exactly
+ * as a login would fetch them (the same checks: discovery names this
+ * issuer, an https jwks_uri, no private keys, at least one usable key),
+ * but neither read from nor written to the cache.  K8S_OK fills *out;
+ * K8S_UNAVAILABLE says why in err (out->untrusted: TLS verification
+ * failed). */
+struct k8s_oidc_probe {
+	char discovery_url[512];
+	char jwks_uri[512];
+	size_t n_keys;        /* usable signing keys */
+	size_t skipped;       /* JWKS entries not usable here */
+	char skip_note[256];
+	int untrusted;
+	time_t date;          /* the issuer's last Date header (0: none) */
+};
+int k8s_oidc_probe(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		   struct k8s_oidc_probe *out, struct k8s_err *err);
+
+/* The issuer URL a key-cache file (an entry of cacheDir/jwks, see
+ * cachedir.h) names, malloc'd; NULL when it is not a private file of ours
+ * or names none. */
+char *k8s_oidc_cache_file_issuer(int dfd, const char *name);
+
 #endif

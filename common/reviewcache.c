@@ -24,10 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachedir.h"
 #include "util.h"
 
 #define RC_VERSION       2
-#define RC_SUBDIR        "reviews"
+#define RC_SUBDIR        K8S_CACHEDIR_REVIEWS
 #define RC_SUFFIX        ".json"
 #define RC_NAME_LEN      (64 + sizeof(RC_SUFFIX) - 1)
 #define RC_FILE_MAX      (1024 * 1024)

@@ -921,6 +921,11 @@ void k8s_store_close(struct k8s_store *st)
 	free(st);
 }
 
+int k8s_store_damaged(const struct k8s_store *st)
+{
+	return st != NULL && st->priv != NULL && st->priv->damaged;
+}
+
 /* Everything the files hold, into the model.  Entries that do not verify
  * stay out (a compaction then drops them for good). */
 /* Existing-account records are indexed by name alone: enumeration by uid

@@ -113,6 +113,11 @@ int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struc
 int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
 void k8s_store_close(struct k8s_store *st);
 
+/* 1 when the files (or, after k8s_store_load_all, any record or the base's
+ * whole-body checksum) failed verification: readers treat what fails as
+ * absent, and `k8s-auth sync` salvages the rest.  For `k8s-auth status`. */
+int k8s_store_damaged(const struct k8s_store *st);
+
 /* Load every account and group into the model (st->users, st->groups);
  * the next commit compacts. */
 int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err);

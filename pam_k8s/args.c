@@ -12,33 +12,12 @@
 
 #include <security/pam_ext.h>
 
-static const char *arg_value(const char *arg, const char *key)
-{
-	size_t n = strlen(key);
+#include "pamargs.h"
 
-	if (strncmp(arg, key, n) == 0 && arg[n] == '=')
-		return arg + n + 1;
-	return NULL;
-}
+_Static_assert(PK_HELPER_CAP_S == K8S_PAM_TIMEOUT_MAX_S, "timeout= is capped at the module's cap");
 
-/* 1..PK_HELPER_CAP_S seconds */
-static int take_seconds(const char *v, int *out)
-{
-	int n = 0;
-
-	if (*v == '\0' || strlen(v) > 2)
-		return -1;
-	for (; *v != '\0'; v++) {
-		if (*v < '0' || *v > '9')
-			return -1;
-		n = n * 10 + (*v - '0');
-	}
-	if (n < 1 || n > PK_HELPER_CAP_S)
-		return -1;
-	*out = n;
-	return 0;
-}
-
+/* The list is common/pamargs.c's, which `k8s-auth status` checks stack
+ * lines with. */
 void pk_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pk_args *a)
 {
 	const char *v;
@@ -46,23 +25,31 @@ void pk_args_parse(pam_handle_t *pamh, int argc, const char **argv, struct pk_ar
 
 	memset(a, 0, sizeof(*a));
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "debug") == 0)
+		switch (k8s_pam_arg(argv[i], &v, &a->timeout_s)) {
+		case K8S_PAM_ARG_DEBUG:
 			a->debug = 1;
-		else if (strcmp(argv[i], "use_first_pass") == 0)
+			break;
+		case K8S_PAM_ARG_USE_FIRST_PASS:
 			a->use_first_pass = 1;
-		else if (strcmp(argv[i], "try_first_pass") == 0)
+			break;
+		case K8S_PAM_ARG_TRY_FIRST_PASS:
 			a->try_first_pass = 1;
-		else if (strcmp(argv[i], "revalidate") == 0)
+			break;
+		case K8S_PAM_ARG_REVALIDATE:
 			a->revalidate = 1;
-		else if ((v = arg_value(argv[i], "config")) != NULL && *v != '\0')
+			break;
+		case K8S_PAM_ARG_CONFIG:
 			a->config = v;
-		else if ((v = arg_value(argv[i], "prompt")) != NULL && *v != '\0')
+			break;
+		case K8S_PAM_ARG_PROMPT:
 			a->prompt = v;
-		else if ((v = arg_value(argv[i], "group")) != NULL && *v != '\0')
+			break;
+		case K8S_PAM_ARG_GROUP:
 			a->groups = v;
-		else if ((v = arg_value(argv[i], "timeout")) != NULL && take_seconds(v, &a->timeout_s) == 0)
-			;
-		else {
+			break;
+		case K8S_PAM_ARG_TIMEOUT:
+			break;
+		default:
 			a->bad = 1;
 			pam_syslog(pamh, LOG_ERR,
 				   "unknown or malformed argument \"%.64s\": refusing the users pam_k8s handles",

@@ -32,6 +32,7 @@ MINTDIR=$TEST_TMP/mint     # a scratch state for minting tokens for the real clu
 "$PY" "$FC_PY" init --dir "$MINTDIR" >/dev/null || fail "init mint dir"
 printf 'Authorization: Bearer %s\n' "$KUBE_REVIEWER_TOKEN" >"$TEST_TMP/kube-reviewer.hdr"
 printf 'Authorization: Bearer not-a-valid-token\n' >"$TEST_TMP/bad.hdr"
+printf 'Authorization: Bearer static-token-0123456789\n' >"$TEST_TMP/static.hdr"
 
 # Backend switch: B=kube or B=fake sets URL CA HDR_REVIEWER ADMIN(curl args).
 use() {
@@ -66,6 +67,15 @@ call() { # METHOD PATH [curl args]: prints the normalised answer
 review() { # HDR TOKEN AUDS-JSON
 	printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"%s","audiences":%s}}' "$2" "$3" |
 		call POST /apis/authentication.k8s.io/v1/tokenreviews -H @"$1" -H 'Content-Type: application/json' --data-binary @-
+}
+
+ssar() { # HDR|admin SPEC-JSON: a SelfSubjectAccessReview
+	local body="{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\",\"spec\":$2}"
+	if [ "$1" = admin ]; then
+		call POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews "${ADMIN[@]}" -H 'Content-Type: application/json' --data-binary "$body"
+	else
+		call POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H @"$1" -H 'Content-Type: application/json' --data-binary "$body"
+	fi
 }
 
 admin() { # METHOD PATH [JSON]
@@ -165,6 +175,26 @@ scenario() {
 	echo "# ServiceAccount deleted";      review "$HDR_REVIEWER" "$tok2" '["y"]'
 	admin POST /api/v1/namespaces/ops/serviceaccounts '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"alice"}}' >/dev/null
 	echo "# ServiceAccount recreated";    review "$HDR_REVIEWER" "$tok2" '["y"]'
+	echo "# SSAR reviewer create tokenreviews"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"verb":"create","group":"authentication.k8s.io","resource":"tokenreviews"}}'
+	echo "# SSAR reviewer create subjectaccessreviews"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"verb":"create","group":"authorization.k8s.io","resource":"subjectaccessreviews"}}'
+	echo "# SSAR reviewer create selfsubjectaccessreviews (basic-user)"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"verb":"create","group":"authorization.k8s.io","resource":"selfsubjectaccessreviews"}}'
+	echo "# SSAR reviewer list pods in ops"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"namespace":"ops","verb":"list","resource":"pods"}}'
+	echo "# SSAR reviewer tokenreviews/status"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"verb":"create","group":"authentication.k8s.io","resource":"tokenreviews","subresource":"status"}}'
+	echo "# SSAR static user create tokenreviews"
+	ssar "$TEST_TMP/static.hdr" '{"resourceAttributes":{"verb":"create","group":"authentication.k8s.io","resource":"tokenreviews"}}'
+	echo "# SSAR admin create tokenreviews"
+	ssar admin '{"resourceAttributes":{"verb":"create","group":"authentication.k8s.io","resource":"tokenreviews"}}'
+	echo "# SSAR bad bearer"
+	ssar "$TEST_TMP/bad.hdr" '{"resourceAttributes":{"verb":"create","group":"authentication.k8s.io","resource":"tokenreviews"}}'
+	echo "# SSAR no attributes";          ssar "$HDR_REVIEWER" '{}'
+	echo "# SSAR both attributes"
+	ssar "$HDR_REVIEWER" '{"resourceAttributes":{"verb":"get","resource":"pods"},"nonResourceAttributes":{"path":"/healthz","verb":"get"}}'
+	echo "# SSAR reviewer GETs";          call GET /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H @"$HDR_REVIEWER"
 	echo "# unknown path";                admin GET /api/v1/nothing
 	echo "# delete missing SA";           call DELETE /api/v1/namespaces/ops/serviceaccounts/nobody "${ADMIN[@]}"
 }

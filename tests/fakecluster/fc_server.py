@@ -24,6 +24,18 @@ IO_TIMEOUT = 15          # seconds; no client can pin a thread for longer
 MAX_BODY = 3 * 1024 * 1024   # the apiserver's request body limit
 HUGE_BYTES = 5 * 1024 * 1024
 TOKENREVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
+SSARS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+# RBAC as a cluster set up with docs/rbac-reviewer.yaml answers
+# SelfSubjectAccessReviews: (verb, group, resource) -> the binding's reason.
+REVIEWER_REASON = ('RBAC: allowed by ClusterRoleBinding "k8s-auth-reviewer" of ClusterRole '
+                   '"k8s-auth-reviewer" to ServiceAccount "k8s-auth-reviewer/kube-system"')
+BASIC_USER_REASON = ('RBAC: allowed by ClusterRoleBinding "system:basic-user" of ClusterRole '
+                     '"system:basic-user" to Group "system:authenticated"')
+REVIEWER_RULES = {("create", "authentication.k8s.io", "tokenreviews"): REVIEWER_REASON,
+                  ("create", "authorization.k8s.io", "subjectaccessreviews"): REVIEWER_REASON}
+BASIC_USER_RULES = {("create", "authorization.k8s.io", "selfsubjectaccessreviews"): BASIC_USER_REASON,
+                    ("create", "authorization.k8s.io", "selfsubjectrulesreviews"): BASIC_USER_REASON}
+RESOURCE_ATTRS = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
 REDIRECT_PREFIX = "/redirected"
 PUBLIC_PATHS = ("/.well-known/openid-configuration", "/openid/v1/jwks", "/healthz", "/livez",
                 "/readyz", "/version")
@@ -228,7 +240,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             body = r.body or b""
         self.send_response_only(r.code)
-        self.send_header("Date", self.date_time_string())
+        # fault "clock": this server's clock is `offset` seconds off
+        self.send_header("Date", self.date_time_string(time.time() + self.date_offset))
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", r.headers.pop("Cache-Control", "no-cache, private"))
         if r.ctype:
@@ -249,6 +262,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         t0 = time.monotonic()
         self.sent, self.code, self.user, self.fault_note = 0, 0, "-", ""
+        self.date_offset = 0
         url = urlsplit(self.path)
         p = url.path
         q = parse_qs(url.query)
@@ -290,6 +304,10 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "redirect":
             loc = fault.get("location") or self.server.base + REDIRECT_PREFIX + self.path
             return self.send(Reply(_code(fault.get("code"), 302), "", None, {"Location": loc}))
+        elif mode == "clock":
+            off = fault.get("offset", 0)
+            self.date_offset = off if isinstance(off, int) and not isinstance(off, bool) and \
+                abs(off) < 10 ** 9 else 0
         if p.startswith(REDIRECT_PREFIX + "/"):
             p = p[len(REDIRECT_PREFIX):]
         try:
@@ -364,6 +382,16 @@ class Handler(BaseHTTPRequestHandler):
             if user["username"] != core.REVIEWER_USER and not masters:
                 return Reply(*forbidden(user["username"], "create", "tokenreviews", "authentication.k8s.io"))
             return self.tokenreview(body, mode)
+        if p == SSARS:
+            if self.command != "POST":
+                if masters:
+                    return Reply(405, status_obj(405, "the server does not allow this method on the "
+                                                 "requested resource"))
+                verb = {"GET": "list", "HEAD": "list", "DELETE": "deletecollection"}.get(
+                    self.command, self.command.lower())
+                return Reply(*forbidden(user["username"], verb, "selfsubjectaccessreviews",
+                                        "authorization.k8s.io"))
+            return self.ssar(user, body)
         m = API_RE.match(p)
         if not m:
             return Reply(404, status_obj(404, "the server could not find the requested resource",
@@ -458,8 +486,60 @@ class Handler(BaseHTTPRequestHandler):
         return Reply(201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
                            "metadata": {"creationTimestamp": None}, "spec": out_spec, "status": status})
 
+    def ssar(self, user, body):
+        """SelfSubjectAccessReview: may the caller do this?  Answered from the
+        fixed RBAC above: system:masters may do anything, the reviewer
+        create tokenreviews and subjectaccessreviews (docs/rbac-reviewer.yaml),
+        every authenticated user create self-subject reviews (system:basic-user)."""
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return Reply(415, status_obj(415, "the body of the request was in an unknown format - accepted "
+                                         "media types include: application/json, application/yaml, "
+                                         "application/vnd.kubernetes.protobuf"))
+        obj, err = parse_object(body, "SelfSubjectAccessReview", "authorization.k8s.io/v1")
+        if err:
+            return err
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if ra is not None and not isinstance(ra, dict) or nra is not None and not isinstance(nra, dict) or \
+                any(not isinstance(v, str) for a in (ra or {}, nra or {}) for v in a.values()):
+            return Reply(400, status_obj(400, "SelfSubjectAccessReview in version \"v1\" cannot be handled "
+                                         "as a SelfSubjectAccessReview: json: cannot unmarshal spec"))
+        if (ra is None) == (nra is None):
+            # 1.20 names the kind from the decoded object's empty TypeMeta:
+            # ".authorization.k8s.io", and Go's %#v of the attributes
+            if ra is not None:
+                what = ('spec.nonResourceAttributes: Invalid value: authorization.NonResourceAttributes'
+                        '{Path:"%s", Verb:"%s"}: cannot be specified in combination with resourceAttributes'
+                        % (nra.get("path", ""), nra.get("verb", "")))
+            else:
+                what = ('spec.resourceAttributes: Invalid value: "null": exactly one of '
+                        'nonResourceAttributes or resourceAttributes must be specified')
+            field, msg = what.split(": ", 1)
+            return Reply(422, status_obj(422, '.authorization.k8s.io "" is invalid: ' + what, "Invalid",
+                                         {"group": "authorization.k8s.io",
+                                          "causes": [{"reason": "FieldValueInvalid", "message": msg,
+                                                      "field": field}]}))
+        status = {"allowed": False}
+        if ra is not None:
+            out_spec = {"resourceAttributes": {k: ra[k] for k in RESOURCE_ATTRS if ra.get(k)}}
+            key = (ra.get("verb", ""), ra.get("group", ""), ra.get("resource", ""))
+            if "system:masters" in user["groups"]:
+                status["allowed"] = True
+            elif not ra.get("subresource"):
+                reason = BASIC_USER_RULES.get(key) or (
+                    REVIEWER_RULES.get(key) if user["username"] == core.REVIEWER_USER else None)
+                if reason:
+                    status = {"allowed": True, "reason": reason}
+        else:
+            out_spec = {"nonResourceAttributes": {k: nra[k] for k in ("path", "verb") if nra.get(k)}}
+            status["allowed"] = "system:masters" in user["groups"]
+        return Reply(201, {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                           "metadata": {"creationTimestamp": None}, "spec": out_spec, "status": status})
+
 
 INTERNAL = {"TokenReview": "authentication", "TokenRequest": "authentication",
+            "SelfSubjectAccessReview": "authorization",
             "ServiceAccount": "core", "Pod": "core"}
 
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The documentation the packages ship, checked against the code: the man
 # pages build with scdoc and render without groff warnings; every config
-# key config.c knows is in k8s-auth.conf(5), every module argument args.c
+# key config.c knows is in k8s-auth.conf(5), every module argument pamargs.c
 # parses in pam_k8s(8), every k8s-auth command in k8s-auth(8), every
 # K8S_ASKPASS_* variable in k8s-ssh-askpass(1); the example configuration
 # the package installs loads as shipped and with every section
@@ -45,15 +45,24 @@ for lst in re.findall(r'known\w*\[\]\s*=\s*\{(.*?)\};', config, re.S):
 if len(keys) < 40:
     missing.append(f"only {len(keys)} config keys found in config.c: parser out of date?")
 need("k8s-auth.conf.5", keys, "config key")
-args = src("pam_k8s/args.c")
-pam = re.findall(r'strcmp\(argv\[i\], "([a-z_]+)"\)', args) + re.findall(r'arg_value\(argv\[i\], "([a-z_]+)"\)', args)
+args = src("common/pamargs.c")
+pam = re.findall(r'strcmp\(arg, "([a-z_]+)"\)', args) + re.findall(r'arg_value\(arg, "([a-z_]+)"\)', args)
 if len(pam) < 6:
-    missing.append("pam_k8s/args.c: arguments not found")
+    missing.append("common/pamargs.c: arguments not found")
 need("pam_k8s.8", pam, "module argument")
 cli = re.findall(r'strcmp\(cmd, "([a-z-]+)"\)', src("cli/k8s-auth.c"))
 need("k8s-auth.8", [c for c in cli if not c.startswith("-")], "command")
+# subcommands of a command (k8s-auth cache clear): "*cache clear*" in the page
+man8 = src("docs/man/k8s-auth.8.scd")
+for f, cmd in (("cli/k8s-auth-cache.c", "cache"),):
+    for sub in re.findall(r'strcmp\(argv\[1\], "([a-z-]+)"\)', src(f)):
+        cli.append(cmd + " " + sub)
+        if "*" + cmd + " " + sub + "*" not in man8:
+            missing.append(f"k8s-auth.8: command {cmd} {sub}")
 opts = []
-for f in ("cli/k8s-auth-check.c", "cli/k8s-auth-store.c", "cli/k8s-auth-sync.c"):
+import glob
+for f in sorted(glob.glob(f"{repo}/cli/k8s-auth-*.c")):
+    f = f[len(repo) + 1:]
     opts += re.findall(r'\{"([a-z-]+)", (?:no|required)_argument', src(f))
 need("k8s-auth.8", [o for o in opts if o != "help"], "option --")
 env = re.findall(r'getenv\("(K8S_ASKPASS_[A-Z_]+)"\)', src("cli/askpass.c"))

@@ -98,6 +98,14 @@ getent passwd alice >/dev/null
 assert_eq $? 2 "forget removes a login-only account"
 nss_helper login "$CFG" alice tokenreview:uid:a-2 alice@example.com || fail "alice again"
 assert_eq "$(getent passwd alice | cut -d: -f3)" "$A" "a name reused after forget gets the same uid"
-assert_eq "$(K8S_AUTH_CONFIG=$TEST_TMP/none.yaml nss_cli users | grep -c '^alice ')" 1 \
+# no configuration file at all (an empty /etc/k8s-auth of this namespace's
+# own): the store commands read the compiled-in store
+[ ! -d /etc/k8s-auth ] || mount -t tmpfs -o mode=0755 nssetc /etc/k8s-auth || fail "hide /etc/k8s-auth"
+assert_eq "$(env -u K8S_AUTH_CONFIG "$NSS_BUILD/k8s-auth" users | grep -c '^alice ')" 1 \
 	"without a config file the CLI reads the compiled-in store"
+# but a file named by K8S_AUTH_CONFIG or --config must exist: never the defaults
+K8S_AUTH_CONFIG=$TEST_TMP/none.yaml nss_cli users >/dev/null 2>&1
+assert_eq $? 2 "K8S_AUTH_CONFIG naming a missing file is an error"
+nss_cli --config "$TEST_TMP/none.yaml" users >/dev/null 2>&1
+assert_eq $? 2 "--config naming a missing file is an error"
 echo "t_nss_getent: all passed"

@@ -81,6 +81,36 @@ static void test_verified_ok(void **state)
 	assert_null(resp.body);
 }
 
+/* The Date header of the answer (k8s-auth status's clock check). */
+static time_t date_of(const char *path)
+{
+	struct k8s_http_req r = get_req(path);
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	time_t d;
+
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	d = resp.date;
+	k8s_http_resp_free(&resp);
+	assert_int_equal(resp.date, 0);
+	return d;
+}
+
+static void test_date_header(void **state)
+{
+	time_t now = time(NULL), d;
+
+	/* the server's own clock (send_response adds Date) */
+	d = date_of("/ok");
+	assert_true(d >= now - 5 && d <= now + 5);
+	assert_int_equal(date_of("/date/1700000000"), 1700000000);
+	assert_int_equal(date_of("/date/0"), 0);     /* the epoch reads as "no date" */
+	assert_int_equal(date_of("/date/4102444800"), 4102444800LL); /* 2100-01-01 */
+	assert_int_equal(date_of("/date/none"), 0);
+	assert_int_equal(date_of("/date/junk"), 0);
+}
+
 static void expect_unavailable(struct k8s_http_req *r, const char *reason)
 {
 	struct k8s_http_resp resp;
@@ -416,6 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verified_ok),
+		cmocka_unit_test(test_date_header),
 		cmocka_unit_test(test_wrong_ca),
 		cmocka_unit_test(test_system_store_does_not_trust_test_ca),
 		cmocka_unit_test(test_hostname_mismatch),

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -756,6 +757,60 @@ static void test_keys_from_the_future_not_stale(void **state)
 	assert_string_equal(last_warning, "");
 }
 
+/* k8s-auth status: one discovery and one JWKS request, the same checks,
+ * and the cache neither read (it holds keys) nor written. */
+static void test_probe_fetches_fresh_without_cache(void **state)
+{
+	char url[128], *path = cache_file(), *before, *after;
+	struct k8s_jwt_authenticator a = issuer_auth("good", url, sizeof(url));
+	struct k8s_config cfg = issuer_cfg(&a, cachedir);
+	struct k8s_oidc_probe p;
+	struct k8s_err err;
+	long disc = count("good", "disc"), jwks = count("good", "jwks");
+	char *issuer;
+	const char *name;
+	int dfd;
+
+	before = fx_read("/", path + 1, NULL);
+	assert_non_null(before);
+	touch("fail", 0);
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_oidc_probe(&cfg, &a, &p, &err), K8S_OK);
+	expect_counts(disc + 1, jwks + 1);
+	assert_true(p.n_keys >= 1);
+	assert_non_null(strstr(p.discovery_url, "/good/.well-known/openid-configuration"));
+	assert_non_null(strstr(p.jwks_uri, "/good/jwks"));
+	assert_int_equal(p.untrusted, 0);
+	assert_true(p.date >= time(NULL) - 5 && p.date <= time(NULL) + 5); /* its Date header */
+	/* the issuer failing: unavailable, whatever the cache holds */
+	touch("fail", 1);
+	assert_int_equal(k8s_oidc_probe(&cfg, &a, &p, &err), K8S_UNAVAILABLE);
+	assert_non_null(strstr(err.detail, "503"));
+	assert_int_equal(p.n_keys, 0);
+	expect_counts(disc + 2, jwks + 1);
+	after = fx_read("/", path + 1, NULL);
+	assert_non_null(after);
+	assert_string_equal(before, after);
+	/* a TLS failure says so */
+	a.ca_pem = NULL;
+	assert_int_equal(k8s_oidc_probe(&cfg, &a, &p, &err), K8S_UNAVAILABLE);
+	assert_int_equal(p.untrusted, 1);
+	/* the cache file names its issuer (k8s-auth cache clear prints it) */
+	name = strrchr(path, '/') + 1;
+	snprintf(url, sizeof(url), "%s/jwks", cachedir);
+	dfd = open(url, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	issuer = k8s_oidc_cache_file_issuer(dfd, name);
+	assert_non_null(issuer);
+	assert_string_equal(issuer, srv_issuer);
+	free(issuer);
+	assert_null(k8s_oidc_cache_file_issuer(dfd, "0000000000000000000000000000000000000000000000000000000000000000.json"));
+	close(dfd);
+	free(before);
+	free(after);
+	free(path);
+}
+
 static void test_stale_cache_when_server_down(void **state)
 {
 	time_t fetched = t0 + 50 + K8S_JWKS_FRESH_S;
@@ -852,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_stale_cache_on_issuer_error),
 		cmocka_unit_test(test_stale_not_after_tls_failure),
 		cmocka_unit_test(test_keys_from_the_future_not_stale),
+		cmocka_unit_test(test_probe_fetches_fresh_without_cache),
 		cmocka_unit_test(test_stale_cache_when_server_down),
 	};
 	int fails;

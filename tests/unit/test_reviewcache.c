@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "cachedir.h"
 #include "config.h"
 #include "identity.h"
 #include "kubeconfig.h"
@@ -640,6 +641,94 @@ static void test_old_format_entries_ignored_and_swept(void **state)
 	k8s_identity_free(&id);
 }
 
+static void touch_file(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* `k8s-auth status` counts and `k8s-auth cache clear` removes exactly the
+ * files the cache writes: entries and their temp files, nothing else. */
+static void test_cachedir_sweep(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_cachedir_scan sc;
+	struct k8s_identity id;
+	struct k8s_err err;
+	const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char name[128], temp[160], other[160];
+	int dfd;
+	mode_t mode;
+	uid_t uid;
+
+	/* nothing cached yet: no directory, no error */
+	k8s_err_clear(&err);
+	assert_int_equal(k8s_cachedir_open(&f->cfg, K8S_CACHEDIR_REVIEWS, &dfd, NULL, NULL, &err), K8S_OK);
+	assert_int_equal(dfd, -1);
+	make_identity(&id, 0);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN, &id);
+	k8s_reviewcache_put(&f->cfg, &f->kc, TOKEN "2", &id);
+	k8s_identity_free(&id);
+	snprintf(name, sizeof(name), "%s.json", hex);
+	snprintf(temp, sizeof(temp), ".%s.1234.7.tmp", name);
+	touch_file(f->reviews, temp);
+	touch_file(f->reviews, "README");                 /* not ours */
+	touch_file(f->reviews, "0123.json");               /* not ours: not 64 hex digits */
+	snprintf(other, sizeof(other), "%.63sA.json", hex); /* uppercase: not ours */
+	touch_file(f->reviews, other);
+	touch_file(f->reviews, ".x.1.2.tmp");              /* not one of our temp names */
+	assert_true(k8s_cachedir_is_entry(name));
+	assert_true(k8s_cachedir_is_temp(temp));
+	assert_false(k8s_cachedir_is_temp(name));
+	assert_false(k8s_cachedir_is_entry(other));
+
+	assert_int_equal(k8s_cachedir_open(&f->cfg, K8S_CACHEDIR_REVIEWS, &dfd, &mode, &uid, &err), K8S_OK);
+	assert_true(dfd >= 0);
+	assert_int_equal(mode, 0700);
+	assert_int_equal(uid, geteuid());
+	assert_int_equal(k8s_cachedir_sweep(dfd, 0, NULL, NULL, &sc), 0);
+	assert_int_equal(sc.entries, 2);
+	assert_int_equal(sc.temps, 1);
+	assert_int_equal(sc.removed, 0);
+	assert_int_equal(count_files(f, NULL, 0), 5);
+	assert_int_equal(k8s_cachedir_sweep(dfd, 1, NULL, NULL, &sc), 0);
+	assert_int_equal(sc.entries, 2);
+	assert_int_equal(sc.removed, 3);
+	assert_false(exists_in(f->reviews, temp));
+	assert_true(exists_in(f->reviews, "README"));
+	assert_true(exists_in(f->reviews, "0123.json"));
+	assert_true(exists_in(f->reviews, other));
+	assert_true(exists_in(f->reviews, ".x.1.2.tmp"));
+	assert_int_equal(count_files(f, NULL, 0), 3);
+	expect_hit(f, 0);
+	close(dfd);
+
+	/* a directory others may write to is left alone */
+	assert_int_equal(chmod(f->reviews, 0777), 0);
+	assert_int_equal(k8s_cachedir_open(&f->cfg, K8S_CACHEDIR_REVIEWS, &dfd, &mode, NULL, &err), K8S_REFUSED);
+	assert_int_equal(dfd, -1);
+	assert_int_equal(mode, 0777);
+	assert_non_null(strstr(err.detail, "mode 0777"));
+	/* cacheDir itself */
+	assert_int_equal(k8s_cachedir_open(&f->cfg, NULL, &dfd, &mode, NULL, &err), K8S_OK);
+	assert_true(dfd >= 0);
+	assert_int_equal(mode, 0700);
+	close(dfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_clusters_share_cache_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_names_apiserver_not_reviewer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_format_entries_ignored_and_swept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cachedir_sweep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

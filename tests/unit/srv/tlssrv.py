@@ -207,6 +207,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif self.path == "/redirect":
             self.send(302, "moved", headers=[("Location", "/ok")])
+        elif parts[1] == "date":
+            # /date/EPOCH: that Date header (IMF-fixdate); /date/none: none;
+            # /date/junk: an unreadable one
+            self.send_response_only(200)
+            if parts[2] == "junk":
+                self.send_header("Date", "yesterday-ish")
+            elif parts[2] != "none":
+                self.send_header("Date", self.date_time_string(int(parts[2])))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
         elif parts[1] == "bearer":
             want = "Bearer " + parts[2]
             if self.headers.get("Authorization") == want:
