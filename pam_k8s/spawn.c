@@ -10,8 +10,9 @@
  *   - environment: built from nothing (PATH only);
  *   - descriptors: 0 and 1 the socketpair, 2 /dev/null, all others closed;
  *   - every resource limit reset to a fixed value (RLIMIT_CORE 0: a core
- *     would hold the token), nice 0, signal mask empty, every handler
- *     default, umask 077, working directory /, PR_SET_NO_NEW_PRIVS, its
+ *     would hold the token), nice 0, personality, scheduling policy, CPU
+ *     affinity, I/O priority and OOM score reset, signal mask empty, every
+ *     handler default, umask 077, working directory /, PR_SET_NO_NEW_PRIVS, its
  *     own process group, killed with its caller (PR_SET_PDEATHSIG);
  *   - a root caller (euid 0: sshd, su, sudo, login) gets a helper with
  *     real, effective and saved uid and gid 0 and no supplementary groups;
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -203,6 +205,35 @@ static void close_from(int lo, int hi)
 		(void)close(fd);
 }
 
+/* What else a caller can set and a child inherits: personality
+ * (PER_LINUX32, READ_IMPLIES_EXEC...), scheduling policy (SCHED_IDLE),
+ * CPU affinity, I/O priority, OOM score.  Reset where the kernel lets us
+ * (root always; anyone else as far as allowed): a helper starved or
+ * killed first is a refusal, never a pass, but a login should not be that
+ * easy to slow down. */
+static void reset_scheduling(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	cpu_set_t all;
+	int fd, i;
+
+	(void)personality(PER_LINUX);
+	(void)sched_setscheduler(0, SCHED_OTHER, &sp);
+	CPU_ZERO(&all);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &all);
+	(void)sched_setaffinity(0, sizeof(all), &all);
+	/* IOPRIO_WHO_PROCESS, self, class best-effort (2) level 4 */
+	(void)syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 4);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1) {
+			/* not allowed to lower it: the caller's stays */
+		}
+		close(fd);
+	}
+}
+
 struct child_args {
 	int sock, devnull, exe, as_root;
 	char *const *argv;
@@ -247,6 +278,7 @@ static int child(void *arg)
 			_exit(HELPER_EXIT_SETUP - 3);
 	}
 	umask(077);
+	reset_scheduling();
 	if (chdir("/") != 0 || setpriority(PRIO_PROCESS, 0, 0) != 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)

@@ -227,6 +227,112 @@ chmod 0755 "$_pk_libexec/k8s-auth"
 pk_pam k8s-fail ops.alice authenticate <<<"$tok"
 pk_check "a safe helper again: ops.alice logs in" test "$PK_RC" = 0 || echo "$PK_OUT"
 
+# ---- what the helper is given, when the caller chose everything it could:
+# a helper that reports its own process state (then fails: ops.alice is
+# refused), started by su run by mallory with umask 000, nice 19,
+# SCHED_IDLE, linux32 personality, one CPU, an idle I/O class, OOM score
+# 1000, RLIMIT_CORE unlimited and RLIMIT_FSIZE 1 MiB, every signal blocked
+# and SIGTERM, SIGCHLD, SIGPIPE ignored, an extra descriptor open and
+# hostile variables set.
+cat >"$T/report.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+extern char **environ;
+int main(void) {
+	FILE *f = fopen(REPORT, "w");
+	struct rlimit rl; struct sigaction sa; sigset_t m; cpu_set_t cs; DIR *d; struct dirent *de;
+	uid_t r, e, s; gid_t gr, ge, gs; char cwd[256]; int i, nfd = 0, ign = 0, blocked = 0;
+	mode_t um = umask(0);
+	if (f == NULL) return 1;
+	for (i = 0; environ[i] != NULL; i++) fprintf(f, "env %s\n", environ[i]);
+	if ((d = opendir("/proc/self/fd")) != NULL) { while ((de = readdir(d)) != NULL) if (de->d_name[0] != '.') nfd++; closedir(d); }
+	fprintf(f, "fds %d\n", nfd - 2);   /* the opendir and the report file */
+	getrlimit(RLIMIT_CORE, &rl); fprintf(f, "core %llu\n", (unsigned long long)rl.rlim_cur);
+	getrlimit(RLIMIT_FSIZE, &rl); fprintf(f, "fsize_inf %d\n", rl.rlim_cur == RLIM_INFINITY);
+	getrlimit(RLIMIT_NOFILE, &rl); fprintf(f, "nofile %llu\n", (unsigned long long)rl.rlim_cur);
+	fprintf(f, "umask %03o\n", um);
+	getresuid(&r, &e, &s); getresgid(&gr, &ge, &gs);
+	fprintf(f, "ids %d %d %d %d %d %d groups %d\n", r, e, s, gr, ge, gs, getgroups(0, NULL));
+	fprintf(f, "nice %d\n", getpriority(PRIO_PROCESS, 0));
+	fprintf(f, "personality %d\n", personality(0xffffffff));
+	fprintf(f, "policy %d\n", sched_getscheduler(0));
+	sched_getaffinity(0, sizeof(cs), &cs); fprintf(f, "cpus %d of %ld\n", CPU_COUNT(&cs), sysconf(_SC_NPROCESSORS_ONLN));
+	fprintf(f, "ioprio_class %ld\n", syscall(SYS_ioprio_get, 1, 0) >> 13);
+	fprintf(f, "nnp %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	fprintf(f, "pgrp_is_self %d\n", getpgrp() == getpid());
+	fprintf(f, "cwd %s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+	sigprocmask(SIG_SETMASK, NULL, &m);
+	for (i = 1; i < 32; i++) { if (sigismember(&m, i)) blocked++; sigaction(i, NULL, &sa); if (sa.sa_handler == SIG_IGN) ign++; }
+	fprintf(f, "blocked %d ignored %d\n", blocked, ign);
+	{ FILE *o = fopen("/proc/self/oom_score_adj", "r"); int v = -1; if (o) { if (fscanf(o, "%d", &v) != 1) v = -1; fclose(o); } fprintf(f, "oom %d\n", v); }
+	fclose(f);
+	return 3;
+}
+EOF
+if gcc -O1 -DREPORT="\"$T/report.txt\"" -o "$T/report" "$T/report.c" 2>"$T/report.err"; then
+	pk_helper_install "$T/report"
+	cat >"$T/hostile.py" <<'EOF'
+import os, resource, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, set(range(1, signal.NSIG)) - {signal.SIGKILL, signal.SIGSTOP})
+for s in (signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+os.nice(19)
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+os.sched_setaffinity(0, {0})
+open("/proc/self/oom_score_adj", "w").write("1000")
+fd = os.open("/etc/hostname", os.O_RDONLY)   # left open across the exec
+os.umask(0)
+os.execv("/usr/bin/setarch", ["setarch", "linux32", "ionice", "-c3", "su", "ops.alice", "-c", "true"])
+EOF
+	rm -f "$T/report.txt"
+	printf '%s\n' "$tok" | env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$E" LANG=C \
+		SSLKEYLOGFILE="$E/keylog" LD_PRELOAD=/nonexistent.so K8S_AUTH_CONFIG="$E/config.yaml" \
+		setpriv --reuid=1500 --regid=1500 --clear-groups "$PK_PY" "$T/hostile.py" >/dev/null 2>&1
+	r=$(cat "$T/report.txt" 2>/dev/null)
+	pk_check "hostile caller: the helper ran and reported" test -n "$r"
+	want() { pk_check "hostile caller: helper's $1" grep -qx -- "$2" <<<"$r" || grep "^${1%% *}" <<<"$r"; }
+	want "environment: PATH only" "env PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+	pk_check "hostile caller: helper's environment has nothing else" test "$(grep -c '^env ' <<<"$r")" = 1
+	want "descriptors: 0, 1, 2 only" "fds 3"
+	want "RLIMIT_CORE 0" "core 0"
+	# raising a hard limit the caller lowered needs CAP_SYS_RESOURCE, which
+	# root in some containers lacks: then the helper keeps the caller's
+	if "$PK_PY" -c 'import resource as r; r.setrlimit(r.RLIMIT_FSIZE, (1 << 20, 1 << 20)); r.setrlimit(r.RLIMIT_FSIZE, (r.RLIM_INFINITY, r.RLIM_INFINITY))' 2>/dev/null; then
+		want "RLIMIT_FSIZE unlimited" "fsize_inf 1"
+	else
+		want "RLIMIT_FSIZE as the caller's hard limit (no CAP_SYS_RESOURCE here)" "fsize_inf 0"
+	fi
+	want "RLIMIT_NOFILE 1024" "nofile 1024"
+	want "umask 077" "umask 077"
+	want "ids: all root, no groups" "ids 0 0 0 0 0 0 groups 0"
+	want "nice 0" "nice 0"
+	want "personality PER_LINUX" "personality 0"
+	want "policy SCHED_OTHER" "policy 0"
+	want "every CPU" "cpus $(nproc) of $(nproc)"
+	want "I/O class best-effort" "ioprio_class 2"
+	want "OOM score 0" "oom 0"
+	want "no new privileges" "nnp 1"
+	want "own process group" "pgrp_is_self 1"
+	want "working directory /" "cwd /"
+	want "no signal blocked or ignored" "blocked 0 ignored 0"
+	pk_helper_install "$PK_HELPER"
+else
+	pk_fail "report helper builds: $(cat "$T/report.err")"
+fi
+
 # ---- what pam_k8s.so links and exports
 exports=$(nm -D --defined-only "$PK_MOD" | awk '{print $3}' | sort | tr '\n' ' ')
 pk_check "pam_k8s.so exports the six pam_sm_* entry points and nothing else" \
