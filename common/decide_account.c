@@ -1,6 +1,8 @@
 /* decide_account.c: pam_sm_acct_mgmt's decisions.
  *   - This handle's auth accepted a token: re-check the login policy for
- *     that identity (from the auth state it left).
+ *     that identity (from the auth state it left), and, for a user raising
+ *     their own privileges (sudo with a token at its prompt), group= and
+ *     sudoSubjectAccessReview as re-validation would.
  *   - The caller runs inside a token login session of this user (sudo,
  *     su, anything started from that session): ask the cluster again with
  *     the session's token, never the review cache, and check that every
@@ -13,6 +15,7 @@
  *     refusal instead, since only a token session can be re-validated. */
 #include "decide.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +106,41 @@ out:
 	return rc;
 }
 
+/* group=A,B (when given) must name one of the login's local groups. */
+static int groups_required(const struct k8s_request *rq, char *const *groups, size_t n,
+			   struct k8s_err *err)
+{
+	const char *p, *e;
+	size_t i;
+
+	if (rq->groups[0] == '\0')
+		return K8S_OK;
+	for (p = rq->groups; *p != '\0'; p = *e ? e + 1 : e) {
+		e = strchrnul(p, ',');
+		for (i = 0; e > p && i < n; i++)
+			if (strlen(groups[i]) == (size_t)(e - p) && strncmp(groups[i], p, (size_t)(e - p)) == 0)
+				return K8S_OK;
+	}
+	return k8s_err_set(err, K8S_REFUSED, "not in a required group",
+			   "the token grants none of the local groups %s", rq->groups);
+}
+
+/* A user raising their own privileges (sudo; su to oneself), or a line
+ * that says it is sudo's (`revalidate`): the caller's real uid is the
+ * account's own.  sshd, login and su to another user are not. */
+static int elevating(const struct k8s_request *rq)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (rq->flags & K8S_HPF_REVALIDATE)
+		return 1;
+	if (rq->ruid <= 0 || getpwuid_r((uid_t)rq->ruid, &pw, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return 0;
+	return strcmp(pw.pw_name, rq->user) == 0;
+}
+
 /* The auth state this handle's auth left, checked to be this caller's. */
 static int this_handles_login(const struct k8s_config *cfg, const struct k8s_request *rq,
 			      struct k8s_state *st, struct k8s_err *err)
@@ -153,6 +191,12 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 			rc = k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
 		if (rc == K8S_OK)
 			rc = recheck_identity(cfg, rq->user, &st.id, &err);
+		/* a token typed at sudo's own prompt is held to what sudo's
+		 * re-validation demands: group= and sudoSubjectAccessReview */
+		if (rc == K8S_OK)
+			rc = groups_required(rq, st.local_groups, st.n_local_groups, &err);
+		if (rc == K8S_OK && elevating(rq))
+			rc = k8s_sar_check(cfg, &st.id, rq->user, K8S_SAR_SUDO, &err);
 		if (rc != K8S_OK)
 			k8s_log_refusal(an, "account refused", rq->user, &st.id, &err);
 		an->verdict = rc == K8S_OK ? K8S_HV_OK : K8S_HV_REFUSED;

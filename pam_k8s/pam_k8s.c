@@ -173,6 +173,15 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	if (already_revalidated(pamh, &a, user, &rc))
 		return rc;
 	verdict = ask_once(pamh, &a, K8S_HP_ACCOUNT, user, &x, &failed, revalidated);
+	if (failed && a.revalidate && !pk_surely_not_store_user(user)) {
+		/* sudo's line: the module cannot tell without the helper whether
+		 * the user is one it handles (allowExisting, declared and not
+		 * synced, a store elsewhere), and an ignore here would let sudo
+		 * pass: only root and system accounts get past a failed helper */
+		pam_syslog(pamh, LOG_ERR, "%s: refused: re-validation cannot be decided without the helper",
+			   user);
+		return PAM_PERM_DENIED;
+	}
 	if (failed)
 		return pk_helper_failed(pamh, user, PAM_PERM_DENIED);
 	switch (verdict) {

@@ -311,6 +311,8 @@ int pk_helper_start(struct pk_helper *h, int timeout_s)
 	sigset_t all, old;
 	int sv[2] = { -1, -1 }, devnull = -1, exe = -1, as_root = geteuid() == 0;
 	void *stack = MAP_FAILED;
+	uid_t ruid = 0, euid = 0, suid = 0;
+	int raised = 0, restore_failed = 0;
 	long pid;
 
 	memset(h, 0, sizeof(*h));
@@ -343,9 +345,26 @@ int pk_helper_start(struct pk_helper *h, int timeout_s)
 	 * exec'd or failed; exit signal 0: no SIGCHLD for the caller. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* sudo's and su's real uid is the user's, who may signal processes
+	 * with it: the child would be the user's to SIGKILL or SIGSTOP until
+	 * it sets its ids (a failure on demand).  Born with real and saved
+	 * uid 0 instead, it never is; the caller's ids come back at once. */
+	if (as_root && getresuid(&ruid, &euid, &suid) == 0 && (ruid != 0 || suid != 0))
+		raised = setresuid(0, (uid_t)-1, 0) == 0;
 	pid = clone(child, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK, &args);
+	if (raised && setresuid(ruid, (uid_t)-1, suid) != 0)
+		restore_failed = 1;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	munmap(stack, CHILD_STACK);
+	if (restore_failed) {
+		/* never leave the caller with ids it did not have */
+		why(h, "cannot restore the caller's real uid after starting the helper");
+		if (pid > 0) {
+			h->pid = (pid_t)pid;
+			pk_helper_kill(h);
+		}
+		_exit(127);
+	}
 	if (pid < 0) {
 		why(h, "cannot start the helper: %s", strerror(errno));
 		goto fail;
@@ -415,10 +434,13 @@ static int wait_fd(int fd, short events, long long deadline)
 	long long left;
 	int r;
 
+	/* past the deadline, still one look without waiting: a caller stopped
+	 * (SIGSTOP by its own user) must not turn an answer that is there
+	 * into a timeout */
 	for (;;) {
 		left = deadline - now_ms();
-		if (left <= 0)
-			return 0;
+		if (left < 0)
+			left = 0;
 		r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (r < 0 && errno == EINTR)
 			continue;
