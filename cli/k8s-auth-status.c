@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,10 @@ static void strv_join(const struct k8s_strv *sv, char *buf, size_t n)
 
 /* ------------------------------------------------------------ the configuration */
 
+static void each_audience(const struct k8s_config *c, void (*fn)(struct status *, const char *, const char *),
+			  struct status *s);
+static void warn_url_audience(struct status *s, const char *key, const char *aud);
+
 static void check_config(struct status *s)
 {
 	struct k8s_err err;
@@ -165,6 +170,7 @@ static void check_config(struct status *s)
 	}
 	report(s, RES_OK, 0, "config", NULL, "%s loads; owner root, mode %04o", s->cfgpath,
 	       (unsigned)(st.st_mode & 07777));
+	each_audience(s->cfg, warn_url_audience, s);
 	if (s->cfg->warning != NULL)
 		report(s, RES_WARN, 0, "config.audiences",
 		       "remove policy.allowClusterAudiences unless every holder of a cluster token may log in",
@@ -484,6 +490,76 @@ static void check_sync_permissions(struct status *s, struct k8s_kubeapi *api)
 		       asked);
 }
 
+/* Audiences that are URLs may be ones the cluster itself accepts (an
+ * --api-audiences value, another apiserver's URL): config load refuses
+ * the ones it can know, this names the rest.  And the issuer the
+ * apiserver really uses for service-account tokens (its discovery
+ * document) must not be a host audience. */
+static void each_audience(const struct k8s_config *c, void (*fn)(struct status *, const char *, const char *),
+			  struct status *s)
+{
+	size_t i, j;
+
+	for (i = 0; c->has_tokenreview && i < c->tokenreview.audiences.n; i++)
+		fn(s, "tokenReview.audiences", c->tokenreview.audiences.v[i]);
+	for (i = 0; i < c->n_jwt; i++)
+		for (j = 0; j < c->jwt[i].audiences.n; j++)
+			fn(s, "jwt[].issuer.audiences", c->jwt[i].audiences.v[j]);
+}
+
+static void warn_url_audience(struct status *s, const char *key, const char *aud)
+{
+	if (strncasecmp(aud, "https://", 8) == 0 || strncasecmp(aud, "http://", 7) == 0)
+		report(s, RES_WARN, 0, "config.audiences",
+		       "use an audience only host login mints for, such as host-login:%h",
+		       "%s holds the URL %s: an audience shaped like the cluster's own (an apiserver or "
+		       "issuer URL) lets tokens minted for the cluster log in here", key, aud);
+}
+
+static const char *sa_issuer;
+
+static void match_sa_issuer(struct status *s, const char *key, const char *aud)
+{
+	size_t n = strlen(sa_issuer);
+
+	while (n > 0 && sa_issuer[n - 1] == '/')
+		n--;
+	if (strncmp(aud, sa_issuer, n) == 0 && (aud[n] == '\0' || strcmp(aud + n, "/") == 0))
+		report(s, RES_FAIL, K8S_REFUSED, "config.audiences",
+		       "use host-login:%h: the cluster's service-account issuer is an audience every "
+		       "in-cluster token may carry",
+		       "%s holds %s, the service-account issuer the apiserver reports", key, aud);
+}
+
+static void check_cluster_issuer(struct status *s, struct k8s_kubeapi *api)
+{
+	struct k8s_err err;
+	json_t *out = NULL;
+	const char *iss;
+
+	k8s_err_clear(&err);
+	if (k8s_kubeapi_call(api, "GET", "/.well-known/openid-configuration",
+			     "get the service-account issuer discovery", NULL, &out, &err) != K8S_OK) {
+		report(s, RES_WARN, 0, "cluster.issuer",
+		       "let the reviewer read /.well-known/openid-configuration (ClusterRole "
+		       "system:service-account-issuer-discovery) so this can be checked",
+		       "the apiserver's service-account issuer could not be read (%s)", err.reason);
+		return;
+	}
+	iss = json_string_value(json_object_get(out, "issuer"));
+	if (iss == NULL) {
+		report(s, RES_WARN, 0, "cluster.issuer", NULL,
+		       "the apiserver's discovery document names no issuer");
+	} else {
+		report(s, RES_OK, 0, "cluster.issuer", NULL,
+		       "the apiserver's service-account issuer is %s", iss);
+		sa_issuer = iss;
+		each_audience(s->cfg, match_sa_issuer, s);
+		sa_issuer = NULL;
+	}
+	json_decref(out);
+}
+
 static void check_cluster(struct status *s)
 {
 	static const struct ssar sar = {"create", "authorization.k8s.io", "subjectaccessreviews", NULL};
@@ -501,6 +577,7 @@ static void check_cluster(struct status *s)
 					 "(login.sudoSubjectAccessReview) that ask the cluster fail");
 		if (s->cfg->has_sync)
 			check_sync_permissions(s, &api);
+		check_cluster_issuer(s, &api);
 	}
 	k8s_kubeapi_close(&api);
 }

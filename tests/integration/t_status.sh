@@ -341,4 +341,18 @@ pk_check "non-root status: warns, and the kubeconfig check says why" \
 	test "$RC" = 1 -a -n "$(grep '^warn  privileges' <<<"$OUT")" -a \
 	-n "$(grep '^fail  kubeconfig: .*only root' <<<"$OUT")"
 pk_check "no token in any output or log" pk_no_leak "$tok"
+
+# ---- audiences (issue 10.4): a URL audience is named; the service-account
+# issuer the apiserver reports (its discovery document) as an audience fails
+st --config "$CFG"
+pk_check "the apiserver's service-account issuer is read from its discovery" has ok cluster.issuer "$PK_URL" || show
+sed "0,/audiences: \[\"$PK_AUD\"\]/s##audiences: [\"$PK_AUD\", \"https://vault.example.com/aud\"]#" "$CFG" >"$T/urlaud.yaml"
+st --config "$T/urlaud.yaml"
+pk_check "an https:// audience is warned about" has warn config.audiences "https://vault.example.com/aud" || show
+sed -e "0,/audiences: \[\"$PK_AUD\"\]/s##audiences: [\"$PK_AUD\", \"$PK_URL\"]#" \
+	-e 's/^policy:$/policy:\n  allowClusterAudiences: true/' "$CFG" >"$T/saaud.yaml"
+st --config "$T/saaud.yaml"
+pk_check "the cluster's service-account issuer as an audience fails" has fail config.audiences "service-account issuer the apiserver reports" || show
+pk_check "...exit 1" test "$RC" = 1 || show
+
 pk_done
