@@ -51,6 +51,7 @@
 #include "pamargs.h"
 #include "reviewcache.h"
 #include "store.h"
+#include "trusted.h"
 #include "util.h"
 
 #ifndef K8S_HELPER_PATH
@@ -743,66 +744,22 @@ static void check_cache_entries(struct status *s, const char *sub, const char *c
 
 /* ------------------------------------------------------------ the helper */
 
-/* As pam_k8s/spawn.c opens it: from / with O_NOFOLLOW, every directory and
- * the file root-owned and not writable by group or others, the file a
- * regular executable without setuid/setgid. */
+/* As pam_k8s/spawn.c opens it (trusted.c). */
 static void check_helper(struct status *s)
 {
-	const char *path = K8S_HELPER_PATH, *p = path, *e;
 	const char *fix = "reinstall the k8s-auth package: the helper is root:root 0755, in root-owned "
 			  "directories no one else can write";
-	char comp[256];
+	char why[512];
 	struct stat sb;
-	int dfd, fd;
-	size_t n;
+	int fd = k8s_open_trusted_exec(K8S_HELPER_PATH, &sb, why, sizeof(why));
 
-	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fstat(dfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & 022) != 0) {
-		report(s, RES_FAIL, K8S_REFUSED, "helper", fix, "/ is not root-owned or is writable by others");
-		goto out;
+	if (fd < 0) {
+		report(s, RES_FAIL, K8S_REFUSED, "helper", fix, "%s: pam_k8s refuses every user it handles", why);
+		return;
 	}
-	for (;;) {
-		while (*p == '/')
-			p++;
-		e = strchrnul(p, '/');
-		n = (size_t)(e - p);
-		if (n == 0 || n >= sizeof(comp)) {
-			report(s, RES_FAIL, K8S_REFUSED, "helper", fix, "helper path %s is malformed", path);
-			goto out;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		if (*e == '\0')
-			break;
-		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		dfd = fd;
-		if (dfd < 0 || fstat(dfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & 022) != 0) {
-			report(s, RES_FAIL, K8S_REFUSED, "helper", fix,
-			       "%.*s: %s: pam_k8s refuses every user it handles", (int)(e - path), path,
-			       dfd < 0 ? strerror(errno) : "not root-owned, or writable by group or others");
-			goto out;
-		}
-		p = e;
-	}
-	fd = openat(dfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) != 0) {
-		report(s, RES_FAIL, K8S_REFUSED, "helper", fix, "%s: %s: pam_k8s refuses every user it handles",
-		       path, strerror(errno));
-	} else if (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) != 0 ||
-		   (sb.st_mode & S_IXUSR) == 0 || (sb.st_mode & (S_ISUID | S_ISGID)) != 0) {
-		report(s, RES_FAIL, K8S_REFUSED, "helper", fix,
-		       "%s: owner uid %u, mode %04o: not a root-owned executable only root can write, so "
-		       "pam_k8s refuses every user it handles", path, (unsigned)sb.st_uid,
-		       (unsigned)(sb.st_mode & 07777));
-	} else {
-		report(s, RES_OK, 0, "helper", NULL, "%s: owner root, mode %04o", path, (unsigned)(sb.st_mode & 07777));
-	}
-	if (fd >= 0)
-		close(fd);
-out:
-	if (dfd >= 0)
-		close(dfd);
+	report(s, RES_OK, 0, "helper", NULL, "%s: owner root, mode %04o", K8S_HELPER_PATH,
+	       (unsigned)(sb.st_mode & 07777));
+	close(fd);
 }
 
 /* ------------------------------------------------------------ PAM stacks */

@@ -33,6 +33,8 @@
  * before. */
 #include "pk.h"
 
+#include "trusted.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -69,74 +71,15 @@ static void why(struct pk_helper *h, const char *fmt, ...)
 
 /* ---- the executable ---- */
 
-static int trusted(const struct stat *sb)
-{
-	return sb->st_uid == 0 && (sb->st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
-
-/* Open path (absolute) walking from / with O_NOFOLLOW, every directory
- * and the file checked.  The descriptor, or -1 with h->why set. */
 static int open_helper(struct pk_helper *h, const char *path)
 {
-	char comp[256];
-	const char *p = path, *e;
 	struct stat sb;
-	int dfd, fd;
-	size_t n;
+	char msg[sizeof(h->why) - 8];
+	int fd = k8s_open_trusted_exec(path, &sb, msg, sizeof(msg));
 
-	if (path[0] != '/') {
-		why(h, "helper path %s is not absolute", path);
-		return -1;
-	}
-	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fstat(dfd, &sb) != 0 || !trusted(&sb)) {
-		why(h, "/ is not root-owned or is writable by others");
-		goto bad;
-	}
-	for (;;) {
-		while (*p == '/')
-			p++;
-		e = strchrnul(p, '/');
-		n = (size_t)(e - p);
-		if (n == 0 || n >= sizeof(comp)) {
-			why(h, "helper path %s is malformed", path);
-			goto bad;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		if (*e == '\0')
-			break;
-		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(dfd);
-		dfd = fd;
-		if (dfd < 0) {
-			why(h, "helper directory %.*s: %s", (int)(e - path), path, strerror(errno));
-			goto bad;
-		}
-		if (fstat(dfd, &sb) != 0 || !trusted(&sb)) {
-			why(h, "helper directory %.*s is not root-owned or is writable by group or others",
-			    (int)(e - path), path);
-			goto bad;
-		}
-		p = e;
-	}
-	fd = openat(dfd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	close(dfd);
-	if (fd < 0) {
-		why(h, "helper %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !trusted(&sb) ||
-	    (sb.st_mode & S_IXUSR) == 0 || (sb.st_mode & (S_ISUID | S_ISGID)) != 0) {
-		why(h, "helper %s is not a root-owned executable writable only by root", path);
-		close(fd);
-		return -1;
-	}
+	if (fd < 0)
+		why(h, "helper: %s", msg);
 	return fd;
-bad:
-	if (dfd >= 0)
-		close(dfd);
-	return -1;
 }
 
 /* ---- the child ---- */
