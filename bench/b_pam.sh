@@ -136,6 +136,42 @@ run "pam_authenticate, review-cache hit" 1 bench ops.alice sa.jwt -cache
 run "8 threads, JWT" 8 bench carol oidc.jwt
 run "8 threads, TokenReview" 8 bench ops.alice sa.jwt
 run "8 threads, review-cache hit" 8 bench ops.alice sa.jwt -cache
+# sshd, su and sudo are a fresh process per login: each pays for loading
+# the module (and, before privilege separation, OpenSSL, libcurl and
+# their ~30 libraries, and their initialisation) once per login.  pamtester
+# per login, the stack in a private /etc/pam.d (namespace only).
+if [ -n "${B_PAM_NS:-}" ] && command -v pamtester >/dev/null; then
+	mount --bind "$W/pam.d" /etc/pam.d
+	for row in "JWT, warm JWKS cache:bench:carol:oidc.jwt" "review-cache hit:bench:ops.alice:sa.jwt:-cache"; do
+		IFS=: read -r label svc user tok suffix <<EOF
+$row
+EOF
+		k=0
+		for m in $MODS; do
+			k=$((k + 1))
+			tag=""
+			[ -z "$BEFORE" ] || { [ "$m" = "$MOD" ] && tag=" [after]" || tag=" [before]"; }
+			printf '%-44s %s\n' "fresh process per login, $label$tag" "$("$PY" - "$svc$k$suffix" "$user" "$W/$tok" "${PAM_BENCH_FRESH_N:-100}" <<'PY'
+import statistics, subprocess, sys, time
+svc, user, tokf, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tok = open(tokf, "rb").read()
+lat, errors = [], 0
+for i in range(n + 1):
+    t0 = time.monotonic()
+    r = subprocess.run(["pamtester", svc, user, "authenticate"], input=tok, capture_output=True)
+    dt = (time.monotonic() - t0) * 1e6
+    if r.returncode != 0:
+        errors += 1
+    if i > 0:
+        lat.append(dt)
+lat.sort()
+print("n=%d errors=%d median_us=%d p99_us=%d" % (n, errors, statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]))
+PY
+)"
+		done
+	done
+	umount /etc/pam.d
+fi
 for m in $MODS; do
 	printf '%-44s %s\n' "loading $(basename "$(dirname "$m")")/pam_k8s.so into a process" "$("$O/bench/mod_mem" "$m")"
 done
