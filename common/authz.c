@@ -42,12 +42,12 @@ static int check_allowed_groups(const struct k8s_config *cfg, const struct k8s_i
 /* An account some other NSS source serves (files, LDAP...). */
 static int lookup_existing(const char *name, long *uid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	struct k8s_pw p;
 
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+	if (k8s_pw_by_name(name, &p) != 1)
 		return 0;
-	*uid = (long)pw.pw_uid;
+	*uid = (long)p.pw.pw_uid;
+	k8s_pw_free(&p);
 	return 1;
 }
 

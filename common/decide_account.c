@@ -39,38 +39,58 @@ static int recheck_identity(const struct k8s_config *cfg, const char *user,
 	return rc;
 }
 
-static int has_local_group(const struct k8s_login *l, const char *g, size_t glen)
-{
-	size_t i;
+/* A set of local group names: a fresh login's mapped groups, or the
+ * names a login state recorded. */
+struct group_set {
+	const struct k8s_login *login;  /* or, when NULL: */
+	char *const *names;
+	size_t n;
+};
 
-	for (i = 0; i < l->n_groups; i++)
-		if (strlen(l->groups[i].name) == glen && strncmp(l->groups[i].name, g, glen) == 0)
+static int set_has(const struct group_set *set, const char *g, size_t glen)
+{
+	const char *name;
+	size_t i, n = set->login != NULL ? set->login->n_groups : set->n;
+
+	for (i = 0; i < n; i++) {
+		name = set->login != NULL ? set->login->groups[i].name : set->names[i];
+		if (strlen(name) == glen && strncmp(name, g, glen) == 0)
 			return 1;
+	}
 	return 0;
 }
 
-/* The login's groups must all still be granted, and group=A,B (when
- * given) must name one of them. */
-static int groups_still_held(const struct k8s_request *rq, const struct k8s_state *st,
-			     const struct k8s_login *l, struct k8s_err *err)
+/* group=A,B (when given) must name one of the groups in `have`. */
+static int groups_required(const struct k8s_request *rq, const struct group_set *have,
+			   struct k8s_err *err)
 {
 	const char *p, *e;
-	size_t i;
 
-	for (i = 0; i < st->n_local_groups; i++)
-		if (!has_local_group(l, st->local_groups[i], strlen(st->local_groups[i])))
-			return k8s_err_set(err, K8S_REFUSED, "group no longer granted",
-					   "the cluster no longer grants local group %s",
-					   st->local_groups[i]);
 	if (rq->groups[0] == '\0')
 		return K8S_OK;
 	for (p = rq->groups; *p != '\0'; p = *e ? e + 1 : e) {
 		e = strchrnul(p, ',');
-		if (e > p && has_local_group(l, p, (size_t)(e - p)))
+		if (e > p && set_has(have, p, (size_t)(e - p)))
 			return K8S_OK;
 	}
 	return k8s_err_set(err, K8S_REFUSED, "not in a required group",
 			   "the token grants none of the local groups %s", rq->groups);
+}
+
+/* The login's groups must all still be granted, and group=A,B (when
+ * given) must name one of the groups granted now. */
+static int groups_still_held(const struct k8s_request *rq, const struct k8s_state *st,
+			     const struct k8s_login *l, struct k8s_err *err)
+{
+	const struct group_set now = { .login = l };
+	size_t i;
+
+	for (i = 0; i < st->n_local_groups; i++)
+		if (!set_has(&now, st->local_groups[i], strlen(st->local_groups[i])))
+			return k8s_err_set(err, K8S_REFUSED, "group no longer granted",
+					   "the cluster no longer grants local group %s",
+					   st->local_groups[i]);
+	return groups_required(rq, &now, err);
 }
 
 /* Ask the cluster again about the session's token: never the review
@@ -106,39 +126,24 @@ out:
 	return rc;
 }
 
-/* group=A,B (when given) must name one of the login's local groups. */
-static int groups_required(const struct k8s_request *rq, char *const *groups, size_t n,
-			   struct k8s_err *err)
-{
-	const char *p, *e;
-	size_t i;
-
-	if (rq->groups[0] == '\0')
-		return K8S_OK;
-	for (p = rq->groups; *p != '\0'; p = *e ? e + 1 : e) {
-		e = strchrnul(p, ',');
-		for (i = 0; e > p && i < n; i++)
-			if (strlen(groups[i]) == (size_t)(e - p) && strncmp(groups[i], p, (size_t)(e - p)) == 0)
-				return K8S_OK;
-	}
-	return k8s_err_set(err, K8S_REFUSED, "not in a required group",
-			   "the token grants none of the local groups %s", rq->groups);
-}
-
 /* A user raising their own privileges (sudo; su to oneself), or a line
  * that says it is sudo's (`revalidate`): the caller's real uid is the
  * account's own.  sshd, login and su to another user are not. */
 static int elevating(const struct k8s_request *rq)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	struct k8s_pw p;
+	int rc;
 
 	if (rq->flags & K8S_HPF_REVALIDATE)
 		return 1;
-	if (rq->ruid <= 0 || getpwuid_r((uid_t)rq->ruid, &pw, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL)
+	if (rq->ruid <= 0)
 		return 0;
-	return strcmp(pw.pw_name, rq->user) == 0;
+	rc = k8s_pw_by_uid((uid_t)rq->ruid, &p);
+	if (rc != 1)
+		return rc < 0;  /* cannot tell: ask, as for sudo */
+	rc = strcmp(p.pw.pw_name, rq->user) == 0;
+	k8s_pw_free(&p);
+	return rc;
 }
 
 /* The auth state this handle's auth left, checked to be this caller's. */
@@ -194,7 +199,8 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 		/* a token typed at sudo's own prompt is held to what sudo's
 		 * re-validation demands: group= and sudoSubjectAccessReview */
 		if (rc == K8S_OK)
-			rc = groups_required(rq, st.local_groups, st.n_local_groups, &err);
+			rc = groups_required(rq, &(const struct group_set){ .names = st.local_groups,
+									  .n = st.n_local_groups }, &err);
 		if (rc == K8S_OK && elevating(rq))
 			rc = k8s_sar_check(cfg, &st.id, rq->user, K8S_SAR_SUDO, &err);
 		if (rc != K8S_OK)

@@ -151,6 +151,7 @@ static int save_state(const struct k8s_config *cfg, const struct k8s_request *rq
 {
 	struct k8s_state st;
 	char **groups = NULL;
+	pid_t parent = 0;
 	size_t i;
 	int rc;
 
@@ -165,14 +166,8 @@ static int save_state(const struct k8s_config *cfg, const struct k8s_request *rq
 	st.rhost = rq->rhost[0] != '\0' ? (char *)rq->rhost : NULL;
 	st.created = time(NULL);
 	st.sessionid = -1;
-	(void)k8s_proc_get(rq->caller, &st.self, NULL);
-	{
-		pid_t pp = 0;
-		struct k8s_proc me;
-
-		if (k8s_proc_get(rq->caller, &me, &pp) == 0 && pp > 0)
-			(void)k8s_proc_get(pp, &st.parent, NULL);
-	}
+	if (k8s_proc_get(rq->caller, &st.self, &parent) == 0 && parent > 0)
+		(void)k8s_proc_get(parent, &st.parent, NULL);
 	st.binding = login->binding;
 	st.local_groups = groups;
 	/* an allowExisting account too: the store records its mapped groups,

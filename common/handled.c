@@ -40,16 +40,8 @@ static int in_store(const char *dir, const char *user, struct k8s_err *err)
  * must keep logging in (break-glass); anyone else fails closed. */
 static int surely_not_a_store_user(const struct k8s_config *cfg, const char *user)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	uid_t lo = cfg != NULL ? cfg->accounts.uid_min : 1000;
-	uid_t hi = cfg != NULL ? cfg->accounts.uid_max : (uid_t)-1;
-
-	if (strcmp(user, "root") == 0)
-		return 1;
-	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return 0;
-	return pw.pw_uid == 0 || pw.pw_uid < lo || pw.pw_uid > hi;
+	return cfg != NULL ? k8s_surely_not_store_user(user, cfg->accounts.uid_min, cfg->accounts.uid_max)
+			   : k8s_surely_not_store_user(user, 1000, (uid_t)-1);
 }
 
 int k8s_user_is_ours(const struct k8s_config *cfg, const char *user, struct k8s_err *err)

@@ -350,3 +350,57 @@ char *k8s_strdup(const char *s)
 {
 	return s != NULL ? strdup(s) : NULL;
 }
+
+static int pw_lookup(const char *name, uid_t uid, struct k8s_pw *p)
+{
+	struct passwd *res = NULL;
+	size_t size = 4096;
+	int e;
+
+	memset(p, 0, sizeof(*p));
+	for (;;) {
+		free(p->buf);
+		p->buf = malloc(size);
+		if (p->buf == NULL)
+			return -1;
+		e = name != NULL ? getpwnam_r(name, &p->pw, p->buf, size, &res)
+				 : getpwuid_r(uid, &p->pw, p->buf, size, &res);
+		if (e != ERANGE || size >= (1u << 20))
+			break;
+		size *= 2;
+	}
+	if (e == 0 && res != NULL)
+		return 1;
+	k8s_pw_free(p);
+	return e == 0 || e == ENOENT || e == ESRCH ? 0 : -1;
+}
+
+int k8s_pw_by_name(const char *name, struct k8s_pw *p)
+{
+	return pw_lookup(name, 0, p);
+}
+
+int k8s_pw_by_uid(uid_t uid, struct k8s_pw *p)
+{
+	return pw_lookup(NULL, uid, p);
+}
+
+void k8s_pw_free(struct k8s_pw *p)
+{
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi)
+{
+	struct k8s_pw p;
+	int rc;
+
+	if (strcmp(user, "root") == 0)
+		return 1;
+	if (k8s_pw_by_name(user, &p) != 1)
+		return 0;
+	rc = p.pw.pw_uid == 0 || p.pw.pw_uid < lo || p.pw.pw_uid > hi;
+	k8s_pw_free(&p);
+	return rc;
+}

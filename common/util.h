@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pwd.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -76,6 +77,22 @@ void k8s_format_time(time_t t, char buf[32]);
  * an error message.  https only, a host, no user info, no query or
  * fragment, no spaces, control or non-ASCII bytes. */
 const char *k8s_https_url_problem(const char *u);
+
+/* getpwnam_r/getpwuid_r with a buffer that grows on ERANGE (to 1 MiB),
+ * so an entry larger than a fixed buffer is not "no such account".
+ * 1 found (p->pw valid until k8s_pw_free), 0 no such account, -1 error. */
+struct k8s_pw {
+	struct passwd pw;
+	char *buf;
+};
+int k8s_pw_by_name(const char *name, struct k8s_pw *p);
+int k8s_pw_by_uid(uid_t uid, struct k8s_pw *p);
+void k8s_pw_free(struct k8s_pw *p);
+
+/* Surely not an account of the store, even when the store cannot be
+ * read: root, or an account another NSS source serves with uid 0 or a
+ * uid outside [lo, hi].  Break-glass rests on this; anything unsure is 0. */
+int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi);
 
 /* Duplicate a string, NULL-safe. */
 char *k8s_strdup(const char *s);

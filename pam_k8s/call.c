@@ -2,8 +2,6 @@
  * it; and what the module answers when the helper fails. */
 #include "pk.h"
 
-#include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,32 +100,11 @@ out:
 	return rc;
 }
 
+/* Without the configuration: the store's ids start at 1000
+ * (K8S_SF_MIN_ID), anything below is a system account of another source. */
 int pk_surely_not_store_user(const char *user)
 {
-	struct passwd *res = NULL;
-	struct passwd pw;
-	char *buf = NULL;
-	size_t size = 4096;
-	int rc = 0, e;
-
-	if (strcmp(user, "root") == 0)
-		return 1;
-	/* the store's ids start at 1000 (K8S_SF_MIN_ID): anything below is a
-	 * system account of another source */
-	for (;;) {
-		free(buf);
-		buf = malloc(size);
-		if (buf == NULL)
-			return 0;
-		e = getpwnam_r(user, &pw, buf, size, &res);
-		if (e != ERANGE || size >= (1u << 20))
-			break;
-		size *= 2;
-	}
-	if (e == 0 && res != NULL)
-		rc = pw.pw_uid == 0 || pw.pw_uid < 1000;
-	free(buf);
-	return rc;
+	return k8s_surely_not_store_user(user, 1000, (uid_t)-1);
 }
 
 int pk_helper_failed(pam_handle_t *pamh, const char *user, int refuse_rc)

@@ -207,38 +207,35 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	return rc;
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* open_session and close_session: one request each.  When the helper
+ * fails, open refuses the store's users; close lets the session end (its
+ * state is swept later). */
+static int session_call(pam_handle_t *pamh, int argc, const char **argv, int type, int fail_rc)
 {
 	struct pk_args a;
 	const char *user;
 	int verdict, failed;
 
-	(void)flags;
 	pk_args_parse(pamh, argc, argv, &a);
 	user = pk_get_user(pamh, 0);
 	if (user == NULL || !k8s_sf_valid_name(user, strlen(user)))
 		return PAM_IGNORE;
-	verdict = ask_once(pamh, &a, K8S_HP_OPEN, user, NULL, &failed, NULL);
+	verdict = ask_once(pamh, &a, type, user, NULL, &failed, NULL);
 	if (failed)
-		return pk_helper_failed(pamh, user, PAM_SESSION_ERR);
+		return fail_rc == PAM_IGNORE ? PAM_IGNORE : pk_helper_failed(pamh, user, fail_rc);
 	return verdict == K8S_HV_OK ? PAM_SUCCESS : PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)flags;
+	return session_call(pamh, argc, argv, K8S_HP_OPEN, PAM_SESSION_ERR);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct pk_args a;
-	const char *user;
-	int verdict, failed;
-
 	(void)flags;
-	pk_args_parse(pamh, argc, argv, &a);
-	user = pk_get_user(pamh, 0);
-	if (user == NULL || !k8s_sf_valid_name(user, strlen(user)))
-		return PAM_IGNORE;
-	verdict = ask_once(pamh, &a, K8S_HP_CLOSE, user, NULL, &failed, NULL);
-	if (failed)
-		return PAM_IGNORE;  /* the session ends anyway; its state is swept later */
-	return verdict == K8S_HV_OK ? PAM_SUCCESS : PAM_IGNORE;
+	return session_call(pamh, argc, argv, K8S_HP_CLOSE, PAM_IGNORE);
 }
 
 /* Tokens are changed in the cluster, not here. */

@@ -330,27 +330,51 @@ fail:
 	return -1;
 }
 
+/* Reap the helper, waiting until the deadline at most.  1 reaped (*st,
+ * h->pid cleared), 0 not yet, -1 it is gone (why set). */
+static int reap(struct pk_helper *h, long long deadline, int *st)
+{
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(h->pid, st, __WALL | WNOHANG);
+		if (w == h->pid) {
+			h->pid = 0;
+			return 1;
+		}
+		if (w < 0 && errno != EINTR) {
+			why(h, "the helper vanished (%s)", strerror(errno));
+			return -1;
+		}
+		if (now_ms() >= deadline)
+			return 0;
+		usleep(200);
+	}
+}
+
+/* 0 for a clean exit; otherwise why says how the helper ended (`when`:
+ * "" or " before answering"). */
+static int ended_cleanly(struct pk_helper *h, int st, const char *when)
+{
+	if (WIFSIGNALED(st))
+		why(h, "the helper was killed by signal %d%s", WTERMSIG(st), when);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) > HELPER_EXIT_SETUP - 8 &&
+		 WEXITSTATUS(st) <= HELPER_EXIT_SETUP)
+		why(h, "the helper could not be set up (step %d)", HELPER_EXIT_SETUP - WEXITSTATUS(st));
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || when[0] != '\0')
+		why(h, "the helper exited with status %d%s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, when);
+	else
+		return 0;
+	return -1;
+}
+
 /* After an early end of file: say how the helper ended, if it has. */
 static void ended(struct pk_helper *h)
 {
-	int st, i;
+	int st;
 
-	for (i = 0; i < 50; i++) {
-		if (waitpid(h->pid, &st, __WALL | WNOHANG) == h->pid) {
-			h->pid = 0;
-			if (WIFSIGNALED(st))
-				why(h, "the helper was killed by signal %d before answering", WTERMSIG(st));
-			else if (WIFEXITED(st) && WEXITSTATUS(st) > HELPER_EXIT_SETUP - 8 &&
-				 WEXITSTATUS(st) <= HELPER_EXIT_SETUP)
-				why(h, "the helper could not be set up (step %d)",
-				    HELPER_EXIT_SETUP - WEXITSTATUS(st));
-			else
-				why(h, "the helper exited with status %d before answering",
-				    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-			return;
-		}
-		usleep(1000);
-	}
+	if (reap(h, now_ms() + 50, &st) == 1)
+		(void)ended_cleanly(h, st, " before answering");
 }
 
 void pk_helper_kill(struct pk_helper *h)
@@ -488,7 +512,6 @@ int pk_helper_finish(struct pk_helper *h)
 	long long deadline = now_ms() + h->timeout_ms;
 	unsigned char extra;
 	ssize_t r;
-	pid_t w;
 	int st = 0, rc = -1;
 
 	if (h->pid <= 0)
@@ -509,27 +532,11 @@ int pk_helper_finish(struct pk_helper *h)
 		break;
 	}
 	/* end of file: the helper closed its end, at exit; reap it */
-	for (;;) {
-		w = waitpid(h->pid, &st, __WALL | WNOHANG);
-		if (w == h->pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			why(h, "the helper vanished (%s)", strerror(errno));
-			goto out;
-		}
-		if (now_ms() >= deadline) {
-			why(h, "the helper did not exit within %d s", h->timeout_ms / 1000);
-			goto out;
-		}
-		usleep(200);
-	}
-	h->pid = 0;
-	if (WIFSIGNALED(st))
-		why(h, "the helper was killed by signal %d", WTERMSIG(st));
-	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		why(h, "the helper exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	else
-		rc = 0;
+	r = reap(h, deadline, &st);
+	if (r == 0)
+		why(h, "the helper did not exit within %d s", h->timeout_ms / 1000);
+	if (r == 1)
+		rc = ended_cleanly(h, st, "");
 out:
 	pk_helper_kill(h);
 	return rc;
