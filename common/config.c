@@ -60,12 +60,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "kubeconfig.h"
 #include "mapping.h"
+#include "pem.h"
 #include "util.h"
 #include "yamljson.h"
 
@@ -363,23 +360,6 @@ static int get_url(struct cctx *c, json_t *o, const char *key, const char *base,
 	return 0;
 }
 
-static int pem_has_cert(const char *pem)
-{
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *x = NULL;
-	int n = 0;
-
-	if (bio == NULL)
-		return 0;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		X509_free(x);
-		n++;
-	}
-	BIO_free(bio);
-	ERR_clear_error(); /* the read that hit the end left an error queued */
-	return n > 0;
-}
-
 static size_t url_trimmed_len(const char *u)
 {
 	size_t n = strlen(u);
@@ -420,7 +400,7 @@ static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt
 				   strcmp(a->audience_match_policy, "MatchAny") != 0))
 		return cfail(c, join(p, b, "audienceMatchPolicy"),
 			     "must be \"MatchAny\" when more than one audience is listed");
-	if (a->ca_pem != NULL && !pem_has_cert(a->ca_pem))
+	if (a->ca_pem != NULL && !k8s_pem_has_cert(a->ca_pem, strlen(a->ca_pem)))
 		return cfail(c, join(p, b, "certificateAuthority"), "no PEM certificate found");
 	return 0;
 }

@@ -32,11 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "b64.h"
+#include "pem.h"
 #include "util.h"
 #include "yamljson.h"
 
@@ -185,23 +182,6 @@ static int read_checked(const char *file, int secret, size_t max, struct k8s_buf
 	return ret;
 }
 
-static int pem_has_cert(const char *pem, size_t len)
-{
-	BIO *bio;
-	X509 *x;
-	int n = 0;
-
-	if (len > REFFILE_MAX_BYTES || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
-		return 0;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		X509_free(x);
-		n++;
-	}
-	BIO_free(bio);
-	ERR_clear_error(); /* the read that hit the end left an error queued */
-	return n > 0;
-}
-
 static int pem_has_key(const char *pem)
 {
 	return strstr(pem, "-----BEGIN ") != NULL && strstr(pem, "PRIVATE KEY-----") != NULL;
@@ -254,7 +234,7 @@ static int load_pem(struct kctx *c, json_t *obj, const char *what, const char *k
 		b.data = NULL;
 	}
 	if (memchr(*out, '\0', *out_len) != NULL ||
-	    (is_cert ? !pem_has_cert(*out, *out_len) : !pem_has_key(*out))) {
+	    (is_cert ? !(*out_len <= REFFILE_MAX_BYTES && k8s_pem_has_cert(*out, *out_len)) : !pem_has_key(*out))) {
 		kfail(c, "%s: %s: no PEM %s found", what, d ? dkey : key,
 		      is_cert ? "certificate" : "private key");
 		goto out;
