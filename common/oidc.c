@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cachedir.h"
+#include "explain.h"
 #include "http.h"
 #include "util.h"
 
@@ -73,11 +74,9 @@ static int check_times(json_t *payload, time_t now, struct k8s_err *err)
 		return k8s_err_set(err, K8S_REFUSED, "malformed token",
 				   "token has no exp claim (tokens that never expire are refused)");
 	if (now >= exp)
-		return k8s_err_set(err, K8S_REFUSED, "token expired",
-				   "token expired %.0f s ago", (double)now - (double)exp);
+		return k8s_err_expired(err, exp, now);
 	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
-		return k8s_err_set(err, K8S_REFUSED, "token not yet valid",
-				   "token is valid only in %.0f s", (double)nbf - (double)now);
+		return k8s_err_not_yet_valid(err, nbf, now);
 	return K8S_OK;
 }
 
