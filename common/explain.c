@@ -230,6 +230,12 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 
 	if (err == NULL || err->status != K8S_REFUSED || token == NULL || !k8s_looks_like_jwt(token))
 		return;
+	/* only refusals of the token as a whole (the apiserver's, or no
+	 * authenticator at all): a claim the review then found wrong says
+	 * what it is itself */
+	if (strcmp(err->reason, "token rejected by the apiserver") != 0 &&
+	    strcmp(err->reason, "wrong audience") != 0 && strcmp(err->reason, "unknown issuer") != 0)
+		return;
 	memset(&jwt, 0, sizeof(jwt));
 	k8s_err_clear(&perr);
 	if (k8s_jwt_parse(token, len, &jwt, &perr) != K8S_OK) {

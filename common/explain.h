@@ -55,7 +55,8 @@ int k8s_err_issued_ahead(struct k8s_err *err, time_t iat, time_t now);
 void k8s_clock_note(time_t now, char *buf, size_t size);
 
 /* A JWT that no `jwt:` authenticator claimed and that was then refused
- * (err holds the refusal): say so in the reason and the detail, with the
+ * (err holds the refusal: "token rejected by the apiserver", "wrong
+ * audience" or "unknown issuer"; other refusals say what they are): say so in the reason and the detail, with the
  * token's iss and a configured issuer it nearly matches; and, for a
  * token that has expired, when.  Does nothing for a token that is not a
  * JWT or when no jwt authenticator is configured (then only the expiry). */

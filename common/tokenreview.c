@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "b64.h"
+#include "explain.h"
 #include "http.h"
 #include "jwt.h"
 #include "util.h"
@@ -214,6 +215,7 @@ static int copy_user(json_t *user, struct k8s_identity *id)
 /* K8S_OK when some status.audiences entry is one we asked for. */
 static int check_audiences(json_t *got, const struct k8s_strv *want, struct k8s_err *err)
 {
+	char shown_got[200], shown_want[200];
 	json_t *a;
 	size_t i, j;
 
@@ -229,9 +231,11 @@ static int check_audiences(json_t *got, const struct k8s_strv *want, struct k8s_
 			if (strcmp(json_string_value(a), want->v[j]) == 0)
 				return K8S_OK;
 	}
+	k8s_show_audiences(got, shown_got, sizeof(shown_got));
+	k8s_show_strv(want, shown_want, sizeof(shown_want));
 	return k8s_err_set(err, K8S_REFUSED, "wrong audience",
-			   "the apiserver authenticated the token for none of the configured audiences (first: %s)",
-			   want->v[0]);
+			   "the apiserver authenticated the token for audiences %s; expected %s%s", shown_got,
+			   want->n > 1 ? "one of " : "", shown_want);
 }
 
 static int refused(json_t *status, const char *token, struct k8s_err *err)
