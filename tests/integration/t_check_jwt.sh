@@ -186,4 +186,42 @@ case "$d" in *$'\e'*|*$'\a'*) fail "control bytes of an untrusted iss reached th
 case "$d" in "the token's iss \"https://x.example/000"*"...\" matches no jwt issuer; "*) ;;
 *) fail "hostile iss not bounded: $d" ;; esac
 ok "an untrusted iss is bounded and sanitised in the message"
+
+# issue 14.6: names from IdPs.  Alice.Smith@example.com becomes alice.smith
+# only where a rule says lowercase: true; without it the name is refused.
+lc_config() { # $1: the rule's lowercase line (or nothing)
+	cat > "$cfg" <<EOC
+jwt:
+- issuer:
+    url: $FC_IDP
+    audiences: ["k8s-auth"]
+    certificateAuthority: |
+$(sed 's/^/      /' "$FC_CA")
+  claimMappings:
+    username: {claim: email, prefix: ""}
+accounts:
+  users:
+  - match: '^([A-Za-z][A-Za-z0-9._-]*)@example\.com\$'
+    local: '\1'
+    $1
+  declared: [alice.smith]
+store: $TEST_TMP/store
+cacheDir: $TEST_TMP/cache
+EOC
+}
+lc_config ""
+smith=$(fc_idp_mint --alg ES256 --claims '{"email":"Alice.Smith@example.com"}')
+check "$smith" 1
+assert_eq "$(field .reason)" "mapped name is not a valid local name" "Alice.Smith@example.com without lowercase: refused, nothing rewritten"
+lc_config "lowercase: true"
+check "$smith" 0
+assert_eq "$(field .username)" "Alice.Smith@example.com" "lowercase: the cluster username is as the IdP wrote it"
+assert_eq "$(field .local_user)" "alice.smith" "lowercase: true maps Alice.Smith@example.com to alice.smith"
+check "$smith" 0 --user alice.smith
+ok "lowercase: k8s-auth check --user alice.smith accepts her token (the helper's decision)"
+check "$smith" 1 --user Alice.Smith
+ok "lowercase: the capitalised name is not an account"
+lc_config "lowercase: yes"
+check "$smith" 2
+assert_contains "$ERR" "accounts.users[0].lowercase: expected true or false" "lowercase: yes is a configuration error naming the key"
 echo "all passed"
