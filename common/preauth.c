@@ -17,6 +17,7 @@
 /* A cursor over one line of space-separated fields. */
 struct fields {
 	const char *p, *end;
+	int trailing;   /* a separator with no field after it */
 };
 
 /* The next field: [*s, *s + *n).  0, or -1 when there is none. */
@@ -31,7 +32,14 @@ static int next_field(struct fields *f, const char **s, size_t *n)
 	*s = f->p;
 	*n = (size_t)(q - f->p);
 	f->p = q < f->end ? q + 1 : q;
+	f->trailing = q < f->end && f->p == f->end;
 	return 0;
+}
+
+/* Every field read, and nothing after the last one. */
+static int done(const struct fields *f)
+{
+	return f->p == f->end && !f->trailing;
 }
 
 static int get_u64(struct fields *f, unsigned long long max, unsigned long long *v)
@@ -95,6 +103,7 @@ static int open_line(const char *buf, size_t len, const char *tag, struct fields
 		return -1;
 	f->p = buf + tl;
 	f->end = buf + len - 1;
+	f->trailing = 0;
 	return 0;
 }
 
@@ -106,7 +115,7 @@ int k8s_preauth_policy_parse(const char *buf, size_t len, struct k8s_preauth_pol
 	if (open_line(buf, len, POLICY_TAG, &f) != 0 || get_u32(&f, &p->uid_min) != 0 ||
 	    get_u32(&f, &p->uid_max) != 0 || get_u32(&f, &p->gid_min) != 0 ||
 	    get_u32(&f, &p->gid_max) != 0 || get_str(&f, 1, p->sshd) != 0 ||
-	    get_str(&f, 1, p->shell) != 0 || get_str(&f, 1, p->home) != 0 || f.p != f.end ||
+	    get_str(&f, 1, p->shell) != 0 || get_str(&f, 1, p->home) != 0 || !done(&f) ||
 	    p->uid_min > p->uid_max || p->gid_min > p->gid_max || p->uid_min < K8S_SF_MIN_ID) {
 		memset(p, 0, sizeof(*p));
 		return -1;
@@ -139,7 +148,7 @@ int k8s_preauth_entry_parse(const char *buf, size_t len, struct k8s_preauth_entr
 	memcpy(e->name, s, n);
 	e->name[n] = '\0';
 	if (get_u32(&f, &e->uid) != 0 || get_u32(&f, &e->gid) != 0 || get_str(&f, 1, e->home) != 0 ||
-	    get_str(&f, 1, e->shell) != 0 || f.p != f.end || e->uid < K8S_SF_MIN_ID ||
+	    get_str(&f, 1, e->shell) != 0 || !done(&f) || e->uid < K8S_SF_MIN_ID ||
 	    e->gid < K8S_SF_MIN_ID)
 		goto bad;
 	return 0;
