@@ -171,10 +171,25 @@ static int first_login_account(struct k8s_store *st, const struct k8s_config *cf
 	int rc;
 
 	if (u == NULL) {
+		size_t i;
+
 		if (!cfg->login.first_login)
 			return k8s_err_set(err, K8S_REFUSED, "first login is off",
 					   "%s was served a pre-authentication entry, but login.firstLogin "
 					   "is off now", login->local);
+		/* the configuration changed since sshd was served the entry */
+		if (e->uid < cfg->accounts.uid_min || e->uid > cfg->accounts.uid_max)
+			return k8s_err_set(err, K8S_REFUSED, "pre-authentication entry differs from the store",
+					   "%s: sshd holds uid %u, outside accounts.uidRange now",
+					   login->local, e->uid);
+		for (i = 0; i < cfg->accounts.n_declared; i++)
+			if (strcmp(cfg->accounts.declared[i].name, login->local) == 0 &&
+			    cfg->accounts.declared[i].uid >= 0 &&
+			    cfg->accounts.declared[i].uid != (int64_t)e->uid)
+				return k8s_err_set(err, K8S_REFUSED,
+						   "pre-authentication entry differs from the store",
+						   "%s is declared with uid %lld, sshd holds %u: run `k8s-auth sync`",
+						   login->local, (long long)cfg->accounts.declared[i].uid, e->uid);
 		k8s_err_clear(&aerr);
 		rc = k8s_store_ensure_user(st, cfg, login->local, K8S_SRC_LOGIN, e->uid, &u, &aerr);
 		if (rc != K8S_OK)
