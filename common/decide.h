@@ -188,6 +188,8 @@ struct k8s_preauth_entry;
 /* Write (login.firstLogin on) or remove (off, or cfg NULL) the policy file
  * that lets libnss_k8s answer root's sshd before authentication. */
 int k8s_preauth_sync_policy(const struct k8s_config *cfg, struct k8s_err *err);
+/* The policy file's line for cfg: its length, or -1 (home or shell unusable). */
+int k8s_preauth_policy_line(const struct k8s_config *cfg, char *line, size_t size);
 /* What libnss_k8s served this connection for `user`: the record of the
  * caller or of its parent (sshd's monitor), matched by pid and start
  * time.  1 found (*e filled), 0 none, -1 one is there but unreadable. */

@@ -58,9 +58,24 @@ static int write_policy(const char *line, size_t len)
 	return rc;
 }
 
-int k8s_preauth_sync_policy(const struct k8s_config *cfg, struct k8s_err *err)
+int k8s_preauth_policy_line(const struct k8s_config *cfg, char *line, size_t size)
 {
 	struct k8s_preauth_policy p;
+
+	memset(&p, 0, sizeof(p));
+	p.uid_min = cfg->accounts.uid_min;
+	p.uid_max = cfg->accounts.uid_max;
+	p.gid_min = cfg->accounts.gid_min;
+	p.gid_max = cfg->accounts.gid_max;
+	snprintf(p.sshd, sizeof(p.sshd), "%s", K8S_SSHD_PATH);
+	if (snprintf(p.shell, sizeof(p.shell), "%s", cfg->accounts.shell) >= (int)sizeof(p.shell) ||
+	    snprintf(p.home, sizeof(p.home), "%s", cfg->accounts.home) >= (int)sizeof(p.home))
+		return -1;
+	return k8s_preauth_policy_format(&p, line, size);
+}
+
+int k8s_preauth_sync_policy(const struct k8s_config *cfg, struct k8s_err *err)
+{
 	char line[K8S_PREAUTH_FILE];
 	int n;
 
@@ -73,15 +88,7 @@ int k8s_preauth_sync_policy(const struct k8s_config *cfg, struct k8s_err *err)
 					   strerror(errno));
 		return K8S_OK;
 	}
-	memset(&p, 0, sizeof(p));
-	p.uid_min = cfg->accounts.uid_min;
-	p.uid_max = cfg->accounts.uid_max;
-	p.gid_min = cfg->accounts.gid_min;
-	p.gid_max = cfg->accounts.gid_max;
-	snprintf(p.sshd, sizeof(p.sshd), "%s", K8S_SSHD_PATH);
-	if (snprintf(p.shell, sizeof(p.shell), "%s", cfg->accounts.shell) >= (int)sizeof(p.shell) ||
-	    snprintf(p.home, sizeof(p.home), "%s", cfg->accounts.home) >= (int)sizeof(p.home) ||
-	    (n = k8s_preauth_policy_format(&p, line, sizeof(line))) < 0) {
+	if ((n = k8s_preauth_policy_line(cfg, line, sizeof(line))) < 0) {
 		(void)unlink(K8S_PREAUTH_DIR "/" K8S_PREAUTH_POLICY);
 		return k8s_err_set(err, K8S_ECONFIG, "first login unusable",
 				   "login.firstLogin: accounts.home and accounts.shell must be absolute "

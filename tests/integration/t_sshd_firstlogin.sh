@@ -51,6 +51,7 @@ no_trace() { # NAME: not in the store, not resolvable, no served record
 
 pk_check "the mode is on: root-only policy file" \
 	eval '[ "$(stat -c "%U %a" "$PRE")" = "root 700" ] && [ "$(stat -c "%U %a" "$PRE/policy")" = "root 600" ]'
+pk_check "k8s-auth status: first login is on" eval '"$PK_CLI" status 2>/dev/null | grep -q "^ok  *firstLogin: on"'
 
 # ---- first login, then everywhere
 pk_check "before: dana resolves nowhere (root's getent)" eval '! getent passwd dana'
@@ -200,6 +201,7 @@ pk_write_config 'login:
   allowedGroups: ["oidc:team-people"]'
 sweep
 pk_check "mode off: policy file gone" test ! -e "$PRE/policy"
+pk_check "k8s-auth status: nothing left of first login" eval '! "$PK_CLI" status 2>/dev/null | grep -q firstLogin'
 pk_authorize_key olga
 PK_SSH_AUTH=publickey pk_ssh olga id
 pk_check "mode off: olga is an invalid user to sshd again" \
