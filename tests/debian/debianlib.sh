@@ -98,7 +98,8 @@ deb_build() {
 	if [ ! -f "$dir/done" ]; then
 		echo "building the packages of tree $key (once per tree state)"
 		tmp=$DEB_CACHE/debs/.build.$$
-		rm -rf "$tmp" && mkdir -p "$tmp/src"
+		rm -rf "$DEB_CACHE"/debs/.build.*  # an interrupted build (we hold the lock)
+		mkdir -p "$tmp/src"
 		(cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$tmp/src" -xf - ||
 			{ flock -u 8; fail "copying the tree"; }
 		if ! (cd "$tmp/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
