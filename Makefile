@@ -120,10 +120,14 @@ $(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o) $(O)/common/sha256.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -pie
 
+# A test of code outside libk8scommon links that code's objects (never
+# #includes its .c): k8s-ssh-askpass's parsers.
 $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+
+$(O)/tests/test_pam_askpass: $(O)/cli/askpass_parse.o
 
 # ---------------------------------------------------------------- tests
 # `make check` is the README's test command and what .ci/run runs.

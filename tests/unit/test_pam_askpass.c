@@ -17,7 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "../../cli/askpass_parse.c"
+#include "../../cli/askpass.h"
+#include "sha256.h"
 
 static void test_sha256(void **state)
 {
