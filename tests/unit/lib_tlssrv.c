@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,4 +168,45 @@ int tlssrv_dead_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+int tlssrv_kubeconfig(const struct tlssrv *s, const char *path, int port, const char *mode)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		   "clusters:\n- name: t\n  cluster:\n    server: https://127.0.0.1:%d/tr/%s\n"
+		   "    certificate-authority: %s/ca.pem\n"
+		   "contexts:\n- name: t\n  context: {cluster: t, user: r}\n"
+		   "users:\n- name: r\n  user:\n    token: reviewer-secret-token\n",
+		port, mode, s->dir);
+	rc = fclose(f);
+	return rc == 0 && chmod(path, 0600) == 0 ? 0 : -1;
+}
+
+long tlssrv_count(const struct tlssrv *s, const char *what)
+{
+	char cmd[512], out[256], key[64];
+	size_t n;
+	long v = -1;
+	const char *p;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 10 --cacert %s/ca.pem https://127.0.0.1:%d/counts",
+		 s->dir, s->port);
+	f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	if (pclose(f) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "\"%s\": ", what);
+	p = strstr(out, key);
+	if (p != NULL)
+		v = strtol(p + strlen(key), NULL, 10);
+	return v;
 }

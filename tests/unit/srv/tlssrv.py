@@ -33,6 +33,13 @@ Endpoints (any method):
                         mtls: the client certificate instead).  Modes: ok
                         (201), 200, 403, 500, malformed, redirect, slow (3 s),
                         wrongaud, noaud, mtls.
+  /tr/<mode>/apis/authorization.k8s.io/v1/subjectaccessreviews
+                        a fake SubjectAccessReview endpoint (same reviewer
+                        check): allowed when spec.user is
+                        system:serviceaccount:ns1:sa1, unless mode is deny;
+                        mode malformed answers a TokenReview instead.
+  /counts               200 JSON {"tokenreviews": N, "subjectaccessreviews": M}:
+                        the reviews answered so far
 """
 import json
 import os
@@ -105,6 +112,22 @@ def make_jwt(d):
 
 
 SA_JWT = None
+COUNTS = {"tokenreviews": 0, "subjectaccessreviews": 0}
+COUNTS_LOCK = threading.Lock()
+
+
+def sar_answer(mode, req):
+    """Fake apiserver authorizer: one identity is allowed, the mode can deny."""
+    spec = req.get("spec", {}) if isinstance(req, dict) else {}
+    if mode == "malformed":
+        return 201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                     "status": {"allowed": True}}
+    allowed = mode != "deny" and spec.get("user") == "system:serviceaccount:ns1:sa1"
+    status = {"allowed": allowed}
+    if not allowed:
+        status["reason"] = "no RBAC policy matched"
+    return 201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                 "spec": spec, "status": status}
 
 
 def review_answer(mode, req):
@@ -226,10 +249,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(401, "no")
         elif parts[1] == "tr" and self.path.endswith("/apis/authentication.k8s.io/v1/tokenreviews"):
             self.tokenreview(parts[2], body)
+        elif parts[1] == "tr" and self.path.endswith("/apis/authorization.k8s.io/v1/subjectaccessreviews"):
+            self.tokenreview(parts[2], body, sar_answer)
+        elif self.path == "/counts":
+            with COUNTS_LOCK:
+                self.send(200, json.dumps(COUNTS), "application/json")
         else:
             self.send(404, "not found")
 
-    def tokenreview(self, mode, body):
+    def tokenreview(self, mode, body, answer=review_answer):
         if mode == "redirect":
             self.send(302, "moved", headers=[("Location", "/ok")])
             return
@@ -249,7 +277,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send(400, "bad json")
             return
-        code, out = review_answer(mode, req)
+        with COUNTS_LOCK:
+            COUNTS["subjectaccessreviews" if answer is sar_answer else "tokenreviews"] += 1
+        code, out = answer(mode, req)
         self.send(code, out if isinstance(out, str) else json.dumps(out), "application/json")
 
     def handle_one_request(self):
