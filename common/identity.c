@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storefmt.h" /* K8S_SF_STR_MAX */
+#include "util.h"
+
 void k8s_identity_free(struct k8s_identity *id)
 {
 	size_t i;
@@ -165,6 +168,61 @@ int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struc
 		take_str(&id->sa_uid, payload, "kubernetes.io/serviceaccount/service-account.uid");
 	}
 	return K8S_OK;
+}
+
+/* ------------------------------------------------------------ binding */
+
+static int nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err)
+{
+	struct k8s_buf b = {0};
+	int bad, rc;
+
+	*out = NULL;
+	if (id == NULL || id->method == NULL)
+		goto none;
+	if (strcmp(id->method, "tokenreview") == 0) {
+		if (nonempty(id->uid))
+			bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || k8s_buf_percent_encode(&b, id->uid);
+		else if (nonempty(id->username))
+			bad = k8s_buf_append(&b, "tokenreview:user:", 17) || k8s_buf_percent_encode(&b, id->username);
+		else
+			goto none;
+	} else if (strcmp(id->method, "jwt") == 0 && nonempty(id->issuer)) {
+		bad = k8s_buf_append(&b, "jwt:", 4) || k8s_buf_percent_encode(&b, id->issuer);
+		if (nonempty(id->uid) || nonempty(id->subject))
+			bad = bad || k8s_buf_append(&b, "#", 1) ||
+			      k8s_buf_percent_encode(&b, nonempty(id->uid) ? id->uid : id->subject);
+		else if (nonempty(id->username))
+			bad = bad || k8s_buf_append(&b, "#user#", 6) || k8s_buf_percent_encode(&b, id->username);
+		else
+			goto none;
+	} else {
+		goto none;
+	}
+	if (bad) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+	} else if (b.len > K8S_SF_STR_MAX) {
+		rc = k8s_err_set(err, K8S_REFUSED, "identity too long to record",
+				 "the identity binding (%s) would be %zu bytes; the store holds at most %u",
+				 strcmp(id->method, "jwt") == 0 ? "issuer and uid, sub or username"
+								 : "uid or username",
+				 b.len, K8S_SF_STR_MAX);
+	} else if (k8s_buf_append(&b, "", 1) != 0 || (*out = strdup(b.data)) == NULL) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+	} else {
+		rc = K8S_OK;
+	}
+	k8s_buf_free(&b);
+	return rc;
+none:
+	k8s_buf_free(&b);
+	return k8s_err_set(err, K8S_REFUSED, "no identity to bind",
+			   "the identity has no uid, subject or username to bind the account to");
 }
 
 /* ------------------------------------------------------------- JSON */

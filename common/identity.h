@@ -64,6 +64,19 @@ int k8s_numeric_date(const json_t *v, time_t *out);
  * or before the epoch (expired; 0 would read as unknown). */
 int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err);
 
+/* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
+ * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>",
+ * or "jwt:<issuer>#user#<username>" for a JWT with neither a mapped uid
+ * nor a (non-empty) sub, which the apiserver accepts when the username
+ * comes from another claim.  Bytes below 0x20, 0x7f, '%' and '#' are
+ * written %XX, so the result is one printable line and still one-to-one
+ * (an encoded sub never holds a '#').  K8S_OK with *out malloc'd;
+ * K8S_REFUSED "identity too long to record" when it would exceed the
+ * store's 4096 bytes, "no identity to bind" when there is nothing to bind
+ * to (no username either, or an unknown method); K8S_UNAVAILABLE out of
+ * memory. */
+int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err);
+
 /* ---- the identity as JSON: the one serialisation every file that keeps
  * an identity uses (the review cache, the login state).  Keys: method,
  * issuer, subject, username, uid, groups, extra, exp, iat, nbf, namespace,

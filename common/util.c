@@ -404,3 +404,23 @@ int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi)
 	k8s_pw_free(&p);
 	return rc;
 }
+
+int k8s_buf_percent_encode(struct k8s_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char enc[3];
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '%' || *p == '#') {
+			enc[0] = '%';
+			enc[1] = hex[*p >> 4];
+			enc[2] = hex[*p & 15];
+			if (k8s_buf_append(b, enc, 3) != 0)
+				return -1;
+		} else if (k8s_buf_append(b, p, 1) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}

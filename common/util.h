@@ -26,6 +26,9 @@ struct k8s_buf {
 int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_buf_free(struct k8s_buf *b); /* wipes */
+/* Append s with bytes below 0x20, 0x7f, '%' and '#' written %XX (upper
+ * hex): one printable line, one-to-one.  0 or -1 (ENOMEM). */
+int k8s_buf_percent_encode(struct k8s_buf *b, const char *s);
 /* Append everything readable from fd (at most max bytes in b; more -> -1
  * with errno EFBIG), NUL-terminated.  -1 with errno set on failure; the
  * read chunk is wiped either way (files may hold secrets). */
