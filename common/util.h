@@ -1,5 +1,6 @@
 /* util.h: small helpers shared by every part: secret wiping, growable
- * buffers, Go-style durations, host-name expansion, token fingerprints. */
+ * buffers, Go-style durations, host-name expansion, files and private
+ * directories, passwd lookups. */
 #ifndef K8S_UTIL_H
 #define K8S_UTIL_H
 
@@ -8,8 +9,6 @@
 #include <pwd.h>
 #include <sys/types.h>
 #include <time.h>
-
-#define K8S_CLEANUP(fn) __attribute__((cleanup(fn)))
 
 /* Wipe then free.  Safe on NULL.  k8s_freezero_str uses strlen. */
 void k8s_freezero(void *p, size_t len);
