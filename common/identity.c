@@ -205,7 +205,7 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
 		goto none;
 	}
 	if (bad) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+		rc = k8s_err_oom(err, "identity binding");
 	} else if (b.len > K8S_SF_STR_MAX) {
 		rc = k8s_err_set(err, K8S_REFUSED, "identity too long to record",
 				 "the identity binding (%s) would be %zu bytes; the store holds at most %u",
@@ -213,7 +213,7 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
 								 : "uid or username",
 				 b.len, K8S_SF_STR_MAX);
 	} else if (k8s_buf_append(&b, "", 1) != 0 || (*out = strdup(b.data)) == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
+		rc = k8s_err_oom(err, "identity binding");
 	} else {
 		rc = K8S_OK;
 	}

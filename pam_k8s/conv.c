@@ -131,7 +131,7 @@ int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const char *aud,
 	prompt = pk_first_prompt(a->prompt != NULL ? a->prompt : K8S_DEFAULT_PROMPT, aud);
 	if (prompt == NULL) {
 		rc = PAM_BUF_ERR;
-		k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the prompt failed");
+		k8s_err_oom(err, "building the prompt");
 		goto out;
 	}
 	rc = ask(pamh, prompt, &resp, err);
