@@ -28,19 +28,22 @@ static int state_path(const struct k8s_config *cfg, const char *name, char *out,
 
 static int state_dir(const struct k8s_config *cfg, struct k8s_err *err)
 {
-	struct stat sb;
+	int fd;
 
 	if (k8s_mkdir_owned(AT_FDCWD, cfg->run_dir, 0700) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
 				   "mkdir %s: %s", cfg->run_dir, strerror(errno));
-	if (lstat(cfg->run_dir, &sb) != 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
-				   "%s: %s", cfg->run_dir, strerror(errno));
-	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0)
+	fd = k8s_open_private_dir(AT_FDCWD, cfg->run_dir, 077, 0, NULL);
+	if (fd >= 0) {
+		close(fd);
+		return K8S_OK;
+	}
+	if (errno == EPERM || errno == ENOTDIR || errno == ELOOP)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unsafe",
 				   "%s must be a directory owned by uid %ld with mode 0700",
 				   cfg->run_dir, (long)geteuid());
-	return K8S_OK;
+	return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
+			   "%s: %s", cfg->run_dir, strerror(errno));
 }
 
 static json_t *state_json(const struct k8s_state *st)

@@ -38,28 +38,11 @@
 #define RC_CLOCK_SKEW_S  300   /* a "created" further in the future is corrupt */
 #define RC_TMP_STALE_S   60    /* leftover temp files older than this are removed */
 
-static int dir_is_private(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-	       (st.st_mode & 022) == 0;
-}
-
 /* Open (and with create, make) one directory level below dfd; refuse
  * symlinks and anything another user could write to. */
 static int open_private_dir(int dfd, const char *path, int create)
 {
-	int fd;
-
-	if (create && k8s_mkdir_owned(dfd, path, 0700) != 0)
-		return -1;
-	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && (!dir_is_private(fd) || (create && k8s_own_fd(fd) != 0))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return k8s_open_private_dir(dfd, path, 022, create ? K8S_DIR_CREATE | K8S_DIR_OWN : 0, NULL);
 }
 
 static int open_cache_dir(const struct k8s_config *cfg, int create)

@@ -275,6 +275,38 @@ int k8s_mkdir_owned(int dfd, const char *path, mode_t mode)
 	return rc;
 }
 
+int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st)
+{
+	struct stat sb;
+	int fd, saved;
+
+	if (st == NULL)
+		st = &sb;
+	if ((flags & K8S_DIR_CREATE) && k8s_mkdir_owned(dfd, path, 0700) != 0)
+		return -1;
+	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISDIR(st->st_mode) || st->st_uid != geteuid() || (st->st_mode & deny) != 0) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	if ((flags & K8S_DIR_OWN) && k8s_own_fd(fd) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 		      const struct timespec *mtime)
 {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -59,6 +60,19 @@ int k8s_write_all(int fd, const void *p, size_t n);
  * EEXIST is success (the caller checks what is there).  0 or -1 (errno). */
 int k8s_own_fd(int fd);
 int k8s_mkdir_owned(int dfd, const char *path, mode_t mode);
+
+/* The one opener of a directory whose contents decide something (caches,
+ * login state): dfd/path must be a directory, reached without following a
+ * symlink, owned by our euid, with none of the `deny` mode bits (022: no
+ * group/other write; 077: nothing for others at all).  K8S_DIR_CREATE
+ * makes it first (0700, k8s_mkdir_owned); K8S_DIR_OWN then makes it
+ * root:root (k8s_own_fd).  st (may be NULL) gets what was found.  The fd
+ * (O_RDONLY, O_CLOEXEC), or -1 with errno: openat's (ENOENT; ENOTDIR or
+ * ELOOP for a symlink or a file...), or EPERM when the directory is not
+ * private. */
+#define K8S_DIR_CREATE 0x1
+#define K8S_DIR_OWN    0x2
+int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st);
 
 /* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
  * O_NOFOLLOW, k8s_own_fd), write, optional mtime, fsync, rename over, fsync the
