@@ -153,3 +153,21 @@ out:
 	k8s_frame_free(&f);
 	return rc;
 }
+
+const char *pk_get_user(pam_handle_t *pamh, int prompt)
+{
+	const char *user = NULL;
+	const void *item = NULL;
+
+	if (prompt) {
+		if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS)
+			return NULL;
+	} else {
+		if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS)
+			return NULL;
+		user = item;
+	}
+	if (user == NULL || user[0] == '\0')
+		return NULL;
+	return user;
+}

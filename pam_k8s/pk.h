@@ -108,6 +108,9 @@ int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const char *audie
 /* The first prompt: prompt= or the default, %a expanded, %% -> %. malloc'd. */
 char *pk_first_prompt(const char *tmpl, const char *audience);
 void pk_tell(pam_handle_t *pamh, int flags, const char *msg);
+/* PAM_USER (asked through the conversation when prompt is set and it is
+ * unset), or NULL when there is none or it is empty. */
+const char *pk_get_user(pam_handle_t *pamh, int prompt);
 
 /* ---------------------------------------------------------- auth.c */
 #define PK_DATA_LOGIN "pam_k8s.login"
@@ -121,9 +124,5 @@ struct pk_login_data {
 };
 
 int pk_authenticate(pam_handle_t *pamh, int flags, const struct pk_args *a);
-
-/* ---------------------------------------------------------- pam_k8s.c */
-/* PAM_USER as a name the store could hold, or NULL. */
-const char *pk_get_user(pam_handle_t *pamh, int prompt);
 
 #endif
