@@ -100,8 +100,13 @@ int main(int argc, char **argv)
 
 		alarm(0);
 		r = read_request(&msg, &msg_len);
-		if (r == 0)
+		if (r == 0) {
+			/* the module's end of file: it waits for ours, then reaps
+			 * us; give it at once, not after our teardown */
+			close(STDIN_FILENO);
+			close(STDOUT_FILENO);
 			break;
+		}
 		/* from the request on, the decision has a deadline */
 		alarm(loaded ? k8s_decision_deadline(cfg) : K8S_DECISION_DEADLINE_MAX);
 		if (r < 0) {

@@ -58,6 +58,7 @@ struct k8s_map_rule {
 	char *match;     /* POSIX ERE, as written */
 	char *local;     /* replacement, may contain \1..\9 */
 	int templated;   /* local contains a back-reference */
+	int lowercase;   /* `lowercase: true`: A-Z in what \1..\9 insert become a-z */
 	regex_t re;      /* compiled REG_EXTENDED */
 };
 

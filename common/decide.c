@@ -205,8 +205,12 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 	int ours = k8s_user_in_default_store(rq->user);
 
 	an->err = *cfg_err;
-	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s", cfg_err->reason,
-		       cfg_err->detail);
+	/* the detail names the file and the key; the user says whom it
+	 * turned away (rq->user is a valid local name: nothing to escape) */
+	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s; user=\"%s\" %s", cfg_err->reason,
+		       cfg_err->detail, rq->user,
+		       ours ? "(a store user: refused until the configuration is fixed; k8s-auth status shows every problem)"
+			    : "(not a store user: left to the other modules)");
 	if (!ours) {
 		an->verdict = K8S_HV_IGNORE;
 		return;
@@ -215,6 +219,7 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 	case K8S_HP_PROBE:
 	case K8S_HP_AUTH:
 		an->verdict = K8S_HV_UNAVAILABLE;
+		an->tell = K8S_HT_UNAVAILABLE; /* the store knows this user */
 		break;
 	case K8S_HP_ACCOUNT:
 		an->verdict = K8S_HV_REFUSED;

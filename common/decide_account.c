@@ -14,6 +14,7 @@
  *     store's policy; with the `revalidate` argument (sudo's stack) a
  *     refusal instead, since only a token session can be re-validated. */
 #include "decide.h"
+#include "explain.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -193,7 +194,7 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 	if (rq->flags & K8S_HPF_HAS_LOGIN) {
 		rc = this_handles_login(cfg, rq, &st, &err);
 		if (rc == K8S_OK && st.id.exp != 0 && st.id.exp <= time(NULL))
-			rc = k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
+			rc = k8s_err_expired(&err, st.id.exp, time(NULL));
 		if (rc == K8S_OK)
 			rc = recheck_identity(cfg, rq->user, &st.id, &err);
 		/* a token typed at sudo's own prompt is held to what sudo's

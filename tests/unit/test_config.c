@@ -452,7 +452,23 @@ static void test_account_rules(void **state)
 	refused("accounts:\n  users:\n  - {match: a}\n", "accounts.users[0].local: required");
 	refused("accounts:\n  users:\n  - {match: '', local: a}\n", "accounts.users[0].match: must not be empty");
 	refused("accounts:\n  users: {match: a, local: a}\n",
-		"accounts.users: expected a list of {match, local} rules");
+		"accounts.users: expected a list of {match, local[, lowercase]} rules");
+	/* lowercase (issue 14): a boolean, only where \1..\9 insert something */
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: yes}\n",
+		"accounts.users[0].lowercase: expected true or false");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: 'true'}\n",
+		"accounts.users[0].lowercase: expected true or false");
+	refused_exact("accounts:\n  groups:\n  - {match: 'Admins', local: admins, lowercase: true}\n",
+		      "cfg.yaml: accounts.groups[0].lowercase: applies to what \\1..\\9 insert, and "
+		      "this rule's local has none");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: true, lowercased: true}\n",
+		"accounts.users[0].lowercased: unknown key");
+	cfg = parse_ok("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: true}\n"
+		 "  - {match: '(b)', local: '\\1', lowercase: false}\n  - {match: '(c)', local: '\\1'}\n");
+	assert_true(cfg->accounts.users[0].lowercase);
+	assert_false(cfg->accounts.users[1].lowercase);
+	assert_false(cfg->accounts.users[2].lowercase);
+	k8s_config_free(cfg);
 	refused("accounts:\n  users:\n  - a\n", "accounts.users[0]: expected a mapping");
 
 	/* Patterns whose compilation would eat the host's memory. */
