@@ -26,8 +26,8 @@ int tlssrv_dead_port(void);
  * ca.pem, with the reviewer's bearer token.  0 ok, -1 failure. */
 int tlssrv_kubeconfig(const struct tlssrv *s, const char *path, int port, const char *mode);
 /* The reviews the server has answered so far, "tokenreviews" or
- * "subjectaccessreviews", asked with the curl CLI (not the code under
- * test); -1 on failure. */
+ * "subjectaccessreviews" (from the counts file it rewrites before each
+ * answer); -1 on failure. */
 long tlssrv_count(const struct tlssrv *s, const char *what);
 
 #endif

@@ -14,7 +14,9 @@ lifetime, so it can never outlive the test run for long.
 Files left in DIR: ca.pem (trusts the server), wrongca.pem (unrelated CA),
 client.pem / client-key.pem (signed by ca.pem, CN=reviewer), sa.jwt (a
 service-account-shaped JWT signed with jwcrypto, accepted by the fake
-TokenReview endpoint).  The server
+TokenReview endpoint), counts (JSON {"tokenreviews": N,
+"subjectaccessreviews": M}: the reviews answered so far, rewritten before
+each answer is sent).  The server
 certificate names IP:127.0.0.1 and DNS:apiserver.test only.
 
 Endpoints (any method):
@@ -38,8 +40,6 @@ Endpoints (any method):
                         check): allowed when spec.user is
                         system:serviceaccount:ns1:sa1, unless mode is deny;
                         mode malformed answers a TokenReview instead.
-  /counts               200 JSON {"tokenreviews": N, "subjectaccessreviews": M}:
-                        the reviews answered so far
 """
 import json
 import os
@@ -114,6 +114,17 @@ def make_jwt(d):
 SA_JWT = None
 COUNTS = {"tokenreviews": 0, "subjectaccessreviews": 0}
 COUNTS_LOCK = threading.Lock()
+COUNTS_FILE = None
+
+
+def count(kind):
+    """One more review of this kind, in DIR/counts before the answer goes out."""
+    with COUNTS_LOCK:
+        COUNTS[kind] += 1
+        tmp = COUNTS_FILE + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(COUNTS, f)
+        os.replace(tmp, COUNTS_FILE)
 
 
 def sar_answer(mode, req):
@@ -251,9 +262,6 @@ class Handler(BaseHTTPRequestHandler):
             self.tokenreview(parts[2], body)
         elif parts[1] == "tr" and self.path.endswith("/apis/authorization.k8s.io/v1/subjectaccessreviews"):
             self.tokenreview(parts[2], body, sar_answer)
-        elif self.path == "/counts":
-            with COUNTS_LOCK:
-                self.send(200, json.dumps(COUNTS), "application/json")
         else:
             self.send(404, "not found")
 
@@ -277,8 +285,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send(400, "bad json")
             return
-        with COUNTS_LOCK:
-            COUNTS["subjectaccessreviews" if answer is sar_answer else "tokenreviews"] += 1
+        count("subjectaccessreviews" if answer is sar_answer else "tokenreviews")
         code, out = answer(mode, req)
         self.send(code, out if isinstance(out, str) else json.dumps(out), "application/json")
 
@@ -331,7 +338,8 @@ def context(d, require_client):
 
 def main():
     d = sys.argv[1]
-    global SA_JWT
+    global SA_JWT, COUNTS_FILE
+    COUNTS_FILE = os.path.join(d, "counts")
     make_pki(d)
     SA_JWT = make_jwt(d)
     servers = [TLSServer(context(d, False)), TLSServer(context(d, True))]
