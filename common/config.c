@@ -986,13 +986,14 @@ static void resource_attrs_free(struct k8s_resource_attrs *a)
 static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
 	static const char *const known[] = {"allowedGroups", "allowRoot", "subjectAccessReview",
-		"sudoSubjectAccessReview", NULL};
+		"sudoSubjectAccessReview", "firstLogin", NULL};
 	const char *b = "login";
 	json_t *v;
 
 	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
 	    get_strv(c, o, "allowedGroups", b, 0, &cfg->login.allowed_groups) ||
-	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root))
+	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root) ||
+	    get_bool(c, o, "firstLogin", b, &cfg->login.first_login))
 		return K8S_ECONFIG;
 	if ((v = json_object_get(o, "subjectAccessReview")) != NULL) {
 		if (parse_resource_attrs(c, v, "login.subjectAccessReview", 1, &cfg->login.sar) != 0)
@@ -1005,6 +1006,12 @@ static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
 			return K8S_ECONFIG;
 		cfg->login.has_sudo_sar = 1;
 	}
+	/* an account from nothing but a token: never for "any token the
+	 * identity provider issues" */
+	if (cfg->login.first_login && cfg->login.allowed_groups.n == 0 && !cfg->login.has_sar)
+		return cfail(c, "login.firstLogin",
+			     "needs login.allowedGroups or login.subjectAccessReview: otherwise any "
+			     "token the identity provider issues would create an account");
 	cfg->has_login = 1;
 	return 0;
 }

@@ -129,6 +129,7 @@ struct k8s_config {
 		struct k8s_resource_attrs sar;
 		int has_sudo_sar;                 /* login.sudoSubjectAccessReview */
 		struct k8s_resource_attrs sudo_sar;
+		int first_login;                  /* login.firstLogin (docs/security.md) */
 	} login;
 
 	/* `sync:` (docs/sync.md): who the cluster grants host login. */

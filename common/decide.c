@@ -10,6 +10,7 @@
 
 #include "frame.h"
 #include "mapping.h"
+#include "preauth.h"
 
 /* ---- requests ---- */
 
@@ -239,6 +240,15 @@ void k8s_decide(const struct k8s_config *cfg, const struct k8s_err *cfg_err,
 		return;
 	}
 	if (cfg == NULL) {
+		struct k8s_preauth_entry e;
+
+		/* sshd holds a pre-authentication entry and nothing can check it */
+		if (rq->type == K8S_HP_ACCOUNT && k8s_preauth_served(rq->caller, rq->user, &e) != 0) {
+			k8s_answer_log(an, LOG_ERR, "pam_k8s: account refused user=\"%s\" reason=\"%s\"",
+				       rq->user, "pre-authentication name without configuration");
+			an->verdict = K8S_HV_REFUSED;
+			return;
+		}
 		decide_without_config(cfg_err, rq, an);
 		return;
 	}

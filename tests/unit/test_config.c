@@ -596,6 +596,26 @@ static void test_login_sync(void **state)
 	refused("login: {allowRoot: True, allowedGroups: [1]}\n",
 		"login.allowedGroups[0]: expected a string");
 	refused("login: {allowRoot: 1}\n", "login.allowRoot: expected true or false");
+
+	/* login.firstLogin: never for "any token the identity provider issues" */
+	cfg = parse_ok("store: /x\n");
+	assert_false(cfg->login.first_login);
+	k8s_config_free(cfg);
+	refused("login: {firstLogin: true}\n",
+		"login.firstLogin: needs login.allowedGroups or login.subjectAccessReview");
+	refused("login: {firstLogin: true, allowedGroups: []}\n",
+		"login.firstLogin: needs login.allowedGroups or login.subjectAccessReview");
+	refused("login: {firstLogin: yes please}\n", "login.firstLogin: expected true or false");
+	cfg = parse_ok("login: {firstLogin: true, allowedGroups: [\"oidc:people\"]}\n");
+	assert_true(cfg->login.first_login);
+	k8s_config_free(cfg);
+	cfg = parse_ok("login:\n  firstLogin: true\n"
+		       "  subjectAccessReview: {verb: login, resource: nodes, name: \"%h\"}\n");
+	assert_true(cfg->login.first_login);
+	k8s_config_free(cfg);
+	cfg = parse_ok("login: {firstLogin: false}\n");
+	assert_false(cfg->login.first_login);
+	k8s_config_free(cfg);
 }
 
 static void test_subject_access_review(void **state)
