@@ -58,7 +58,7 @@ PAM_SRC    := $(wildcard pam_k8s/*.c)
 HELPER_SRC := cli/helper_main.c
 NSS_SRC    := $(wildcard nss_k8s/*.c)
 CLI_SRC    := $(wildcard cli/k8s-auth*.c)
-ASKPASS_SRC:= $(wildcard cli/askpass*.c)
+ASKPASS_SRC:= $(wildcard askpass/askpass*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TESTLIB_SRC:= $(wildcard tests/unit/lib_*.c)
@@ -85,7 +85,7 @@ endif
 .PHONY: all check deps test unit integration asan valgrind fuzz fuzz-build demo bench install clean man
 all: $(TARGETS)
 
-$(O)/%.o: %.c $(wildcard common/*.h pam_k8s/*.h nss_k8s/*.h cli/*.h tests/unit/*.h)
+$(O)/%.o: %.c $(wildcard common/*.h pam_k8s/*.h nss_k8s/*.h cli/*.h askpass/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -120,10 +120,14 @@ $(ASKPASS): $(ASKPASS_SRC:%.c=$(O)/%.o) $(O)/common/sha256.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -pie
 
+# A test of code outside libk8scommon links that code's objects (never
+# #includes its .c): k8s-ssh-askpass's parsers.
 $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $< $(TESTLIB_OBJ) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) $(PKG_LIBS) -lcmocka -lpam
+
+$(O)/tests/test_pam_askpass: $(O)/askpass/askpass_parse.o
 
 # ---------------------------------------------------------------- tests
 # `make check` is the README's test command and what .ci/run runs.

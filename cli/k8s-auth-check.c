@@ -55,16 +55,10 @@ static int read_token(char **out, size_t *out_len, struct k8s_err *err)
 	return 0;
 }
 
-static json_t *strv_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
+/* The identity as `k8s-auth check --json` shows it (SPEC.md: times as
+ * text, the fingerprint as token_fingerprint, absent values null): a view
+ * for people and scripts, never read back; what is kept on disk is
+ * k8s_identity_to_json's, whose key spellings these share. */
 static void put_identity(json_t *o, const struct k8s_identity *id)
 {
 	char when[32];
@@ -76,7 +70,7 @@ static void put_identity(json_t *o, const struct k8s_identity *id)
 		return;
 	json_object_set_new(o, "username", json_string(id->username));
 	json_object_set_new(o, "uid", id->uid ? json_string(id->uid) : json_null());
-	json_object_set_new(o, "groups", strv_json(id->groups, id->n_groups));
+	json_object_set_new(o, "groups", k8s_json_strv(id->groups, id->n_groups));
 	json_object_set_new(o, "extra", id->extra ? json_incref(id->extra) : json_object());
 	if (id->exp != 0) {
 		k8s_format_time(id->exp, when);

@@ -309,7 +309,7 @@ static int ask_ssar(struct k8s_kubeapi *api, const struct ssar *q, struct k8s_er
 	body = json_pack("{s:s, s:s, s:{s:o}}", "apiVersion", "authorization.k8s.io/v1", "kind",
 			 "SelfSubjectAccessReview", "spec", "resourceAttributes", ra);
 	if (body == NULL) {
-		k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "SelfSubjectAccessReview");
+		k8s_err_oom(err, "SelfSubjectAccessReview");
 		return -1;
 	}
 	if (k8s_kubeapi_call(api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",

@@ -45,7 +45,7 @@ static int fetch_and_plan(struct run *r, struct k8s_err *err)
 
 static int oom(struct k8s_err *err)
 {
-	return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
+	return k8s_err_oom(err, "sync");
 }
 
 /* Apply the config and the plan to the model; diff against the loaded

@@ -140,12 +140,12 @@ int k8s_authorize_login(const struct k8s_config *cfg, const struct k8s_identity 
 		goto out;
 	if (k8s_map_groups(cfg, id->groups, id->n_groups, &out->groups, &out->n_groups,
 			   &out->n_invalid_groups) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "mapping groups failed");
+		rc = k8s_err_oom(err, "mapping groups");
 		goto out;
 	}
 	out->gid_numbers = calloc(out->n_groups ? out->n_groups : 1, sizeof(long));
 	if (out->gid_numbers == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "authorizing login failed");
+		rc = k8s_err_oom(err, "authorizing the login");
 		goto out;
 	}
 	rc = k8s_identity_binding(id, &out->binding, err);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define ENTRY_HEX 64
 #define ENTRY_SUFFIX ".json"
 #define ENTRY_LEN (ENTRY_HEX + sizeof(ENTRY_SUFFIX) - 1)
@@ -27,8 +29,9 @@ int k8s_cachedir_open(const struct k8s_config *cfg, const char *sub, int *dfd, m
 	    sizeof(path))
 		return k8s_err_set(err, K8S_REFUSED, "cache directory unusable", "%.200s...: path too long",
 				   base);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	memset(&st, 0, sizeof(st));
+	fd = k8s_open_private_dir(AT_FDCWD, path, 022, 0, &st);
+	if (fd < 0 && errno != EPERM) {
 		if (errno == ENOENT)
 			return K8S_OK;
 		if (errno == EACCES && geteuid() != 0)
@@ -38,22 +41,15 @@ int k8s_cachedir_open(const struct k8s_config *cfg, const char *sub, int *dfd, m
 				   errno == ELOOP || errno == ENOTDIR ? "not a directory (or a symlink)"
 								       : strerror(errno));
 	}
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return k8s_err_set(err, K8S_REFUSED, "cache directory unusable", "%s: %s", path,
-				   strerror(errno));
-	}
 	if (mode != NULL)
 		*mode = st.st_mode & 07777;
 	if (uid != NULL)
 		*uid = st.st_uid;
-	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-		close(fd);
+	if (fd < 0)
 		return k8s_err_set(err, K8S_REFUSED, "cache directory not private",
 				   "%s: owner uid %u, mode %04o: not a directory of uid %u without "
 				   "group/other write, so it is not used", path, (unsigned)st.st_uid,
 				   (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
-	}
 	*dfd = fd;
 	return K8S_OK;
 }

@@ -21,6 +21,17 @@ int k8s_err_set(struct k8s_err *e, int status, const char *reason,
 	return status;
 }
 
+int k8s_err_oom(struct k8s_err *e, const char *what_fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, what_fmt);
+	vsnprintf(what, sizeof(what), what_fmt, ap);
+	va_end(ap);
+	return k8s_err_set(e, K8S_UNAVAILABLE, K8S_REASON_OOM, "%s: out of memory", what);
+}
+
 void k8s_err_clear(struct k8s_err *e)
 {
 	if (e != NULL)

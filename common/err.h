@@ -27,6 +27,12 @@ struct k8s_err {
  * reason is a fixed short phrase; detail is printf-formatted. */
 int k8s_err_set(struct k8s_err *e, int status, const char *reason,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Out of memory, the same everywhere: K8S_UNAVAILABLE (the login is
+ * refused as when the cluster cannot answer, exit 3: not "refused", which
+ * reads as a verdict on the token, nor a configuration error), reason
+ * K8S_REASON_OOM, detail "<what>: out of memory". */
+#define K8S_REASON_OOM "out of memory"
+int k8s_err_oom(struct k8s_err *e, const char *what_fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_err_clear(struct k8s_err *e);
 const char *k8s_status_name(int status);
 

@@ -98,6 +98,13 @@ static int frame_bad(struct k8s_frame *f, struct k8s_err *err, const char *reaso
 	return K8S_FRAME_BAD;
 }
 
+static int frame_oom(struct k8s_frame *f, struct k8s_err *err, const char *what)
+{
+	k8s_buf_free(&f->tok);
+	k8s_err_oom(err, "%s", what);
+	return K8S_FRAME_BAD;
+}
+
 /* Append data; complete when total reached and the digest matches. */
 static int frame_take(struct k8s_frame *f, const char *data, size_t n, struct k8s_err *err)
 {
@@ -110,7 +117,7 @@ static int frame_take(struct k8s_frame *f, const char *data, size_t n, struct k8
 		return frame_bad(f, err, "malformed token chunk",
 				 "a chunk runs past the announced total length");
 	if (k8s_buf_append(&f->tok, data, n) != 0)
-		return frame_bad(f, err, "out of memory", "assembling the token failed");
+		return frame_oom(f, err, "assembling the token");
 	if (f->tok.len < f->total) {
 		if (f->rounds >= K8S_FRAME_MAX_ROUNDS)
 			return frame_bad(f, err, "too many token chunks",
@@ -122,7 +129,7 @@ static int frame_take(struct k8s_frame *f, const char *data, size_t n, struct k8
 		return frame_bad(f, err, "token digest mismatch",
 				 "the assembled token does not match its digest: a chunk was cut or mixed up");
 	if (k8s_buf_append(&f->tok, "", 1) != 0)
-		return frame_bad(f, err, "out of memory", "assembling the token failed");
+		return frame_oom(f, err, "assembling the token");
 	f->tok.len--;
 	return K8S_FRAME_DONE;
 }
@@ -150,7 +157,7 @@ int k8s_frame_first(struct k8s_frame *f, const char *ans, size_t len, struct k8s
 		f->total = len;
 		memset(f->digest, 0, sizeof(f->digest));
 		if (k8s_buf_append(&f->tok, ans, len) != 0 || k8s_buf_append(&f->tok, "", 1) != 0)
-			return frame_bad(f, err, "out of memory", "copying the token failed");
+			return frame_oom(f, err, "copying the token");
 		f->tok.len--;
 		return K8S_FRAME_DONE;
 	}

@@ -1,7 +1,6 @@
-/* frame.h: the multi-prompt token protocol between pam_k8s's prompts and
- * the client (docs/pam.md).  First answer: the bare token, or
- * "k8s1:<total>:<sha256-16hex>:<data>"; continuation answers:
- * "<offset>:<data>".  A framed token is complete when total bytes arrived
+/* frame.h: the parser of the multi-prompt token protocol between
+ * pam_k8s's prompts and the client (the protocol: tokenproto.h, docs/pam.md).
+ * A framed token is complete when total bytes arrived
  * and their digest matches; an unframed answer whose length is one a
  * client cuts at is refused, since it cannot be told from a cut token.
  *
@@ -14,20 +13,8 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "tokenproto.h"
 #include "util.h"
-
-#ifndef K8S_TOKEN_MAX
-#define K8S_TOKEN_MAX 16384 /* bytes; larger tokens are refused before anything else */
-#endif
-
-#define K8S_FRAME_MAGIC      "k8s1:"
-#define K8S_FRAME_MAX_ROUNDS 64
-
-/* The prompts.  The first: prompt= or the default, %a = the audience.
- * Continuations are fixed, so k8s-ssh-askpass can parse them: audience,
- * offset, total. */
-#define K8S_DEFAULT_PROMPT "Kubernetes token (audience %a): "
-#define K8S_CONT_PROMPT    "Kubernetes token (audience %s) continued at byte %zu of %zu: "
 
 /* err->reason of an empty answer: the user declined to offer a token. */
 #define K8S_REASON_NO_TOKEN "no token offered"

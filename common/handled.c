@@ -2,11 +2,11 @@
  * those who came in without a token, and recording a token login. */
 #include "decide.h"
 
-#include <fnmatch.h>
 #include <pwd.h>
 #include <string.h>
 
 #include "mapping.h"
+#include "policy.h"
 #include "preauth.h"
 #include "store.h"
 
@@ -92,16 +92,6 @@ int k8s_user_in_default_store(const char *user)
 	return rc != 0;
 }
 
-static int denied_username(const struct k8s_config *cfg, const char *username)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->policy.deny_usernames.n; i++)
-		if (fnmatch(cfg->policy.deny_usernames.v[i], username, 0) == 0)
-			return 1;
-	return 0;
-}
-
 /* What can be enforced without a token: root, allowedGroups (cannot be
  * proven, so it refuses), and that the account's last cluster identity
  * is still allowed and still maps here. */
@@ -125,7 +115,7 @@ static int policy_for(const struct k8s_config *cfg, const struct k8s_store_user 
 				   u->name);
 	if (u->cluster_user == NULL || u->cluster_user[0] == '\0')
 		return K8S_OK;
-	if (denied_username(cfg, u->cluster_user))
+	if (k8s_policy_denied_username(cfg, u->cluster_user) >= 0)
 		return k8s_err_set(err, K8S_REFUSED, "username denied by policy",
 				   "%s belongs to %s, which policy.denyUsernames refuses", u->name,
 				   u->cluster_user);

@@ -417,8 +417,7 @@ static int map_curl_error(CURLcode rc, const struct setup *s, struct k8s_err *er
 		if (s->sink->too_large)
 			return k8s_err_set(err, K8S_UNAVAILABLE, "response too large",
 					   "%s: response larger than %zu bytes", host, s->sink->max);
-		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory",
-				   "%s: could not store the response", host);
+		return k8s_err_oom(err, "%s: storing the response", host);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return k8s_err_set(err, K8S_ECONFIG, "https required", "%s: only https URLs are allowed", host);
 	default:
@@ -467,7 +466,7 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
 				   "%s: no HTTP status in the answer", s->req->url);
 	if (s->sink->buf.data == NULL && k8s_buf_append(&s->sink->buf, "", 0) != 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", s->req->url);
+		return k8s_err_oom(err, "%s", s->req->url);
 	resp->status = code;
 	resp->date = s->sink->date;
 	resp->body = s->sink->buf.data;
@@ -518,7 +517,7 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 		s.connect_to = &sni.connect_to;
 	}
 	if (build_headers(req, sni.host_hdr, &hdrs) != 0) {
-		ret = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: building headers", req->url);
+		ret = k8s_err_oom(err, "%s: building headers", req->url);
 		goto out;
 	}
 	s.headers = hdrs_link(&hdrs);

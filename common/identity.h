@@ -64,4 +64,37 @@ int k8s_numeric_date(const json_t *v, time_t *out);
  * or before the epoch (expired; 0 would read as unknown). */
 int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err);
 
+/* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
+ * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>",
+ * or "jwt:<issuer>#user#<username>" for a JWT with neither a mapped uid
+ * nor a (non-empty) sub, which the apiserver accepts when the username
+ * comes from another claim.  Bytes below 0x20, 0x7f, '%' and '#' are
+ * written %XX, so the result is one printable line and still one-to-one
+ * (an encoded sub never holds a '#').  K8S_OK with *out malloc'd;
+ * K8S_REFUSED "identity too long to record" when it would exceed the
+ * store's 4096 bytes, "no identity to bind" when there is nothing to bind
+ * to (no username either, or an unknown method); K8S_UNAVAILABLE out of
+ * memory. */
+int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err);
+
+/* ---- the identity as JSON: the one serialisation every file that keeps
+ * an identity uses (the review cache, the login state).  Keys: method,
+ * issuer, subject, username, uid, groups, extra, exp, iat, nbf, namespace,
+ * sa_name, sa_uid, pod_name, pod_uid, node_name, node_uid, legacy_sa,
+ * fingerprint; absent strings are left out (never null); the warning is
+ * not kept (it belongs to one validation). */
+
+/* A new object, or NULL (no method or username, invalid UTF-8, out of
+ * memory). */
+json_t *k8s_identity_to_json(const struct k8s_identity *id);
+/* Fill *id (zeroed first) from what k8s_identity_to_json wrote.  Strict,
+ * since a cache must never be misread: method "tokenreview" or "jwt", a
+ * non-empty username, groups an array of strings, extra an object of
+ * string arrays, exp/iat/nbf integers >= 0, legacy_sa a boolean; every
+ * other member absent or of its type; fingerprint absent or 16 lowercase
+ * hex digits.  0, or -1 with *id freed. */
+int k8s_identity_from_json(const json_t *o, struct k8s_identity *id);
+/* A JSON array of n strings, or NULL. */
+json_t *k8s_json_strv(char *const *v, size_t n);
+
 #endif

@@ -10,7 +10,7 @@
 #include "err.h"
 #include "jwks.h"
 
-#define K8S_TOKEN_MAX 16384 /* bytes; larger tokens are refused before anything else */
+#include "tokenproto.h" /* K8S_TOKEN_MAX */
 
 /* err->reason of k8s_jwt_verify when the key set has no key for the token
  * (kid unknown, or no kid and no key fits the alg): the one refusal that a

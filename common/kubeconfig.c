@@ -285,7 +285,7 @@ static int get_string(struct kctx *c, json_t *obj, const char *what, const char 
 	if (!json_is_string(v))
 		return kfail(c, "%s: %s: expected a string", what, key);
 	*out = strdup(json_string_value(v));
-	return *out != NULL ? K8S_OK : kfail(c, "out of memory");
+	return *out != NULL ? K8S_OK : k8s_err_oom(c->err, "%s", c->path);
 }
 
 static int parse_cluster(struct kctx *c, json_t *cl, const char *what, struct k8s_kubeconfig *kc)
@@ -471,13 +471,13 @@ static int kc_build(json_t *root, const char *path, struct k8s_kubeconfig **out,
 
 	*out = NULL;
 	if (kc == NULL || (kc->path = strdup(c.path)) == NULL) {
-		kfail(&c, "out of memory");
+		k8s_err_oom(err, "%s", c.path);
 		goto out;
 	}
 	if (path != NULL) {
 		tmp = strdup(path);
 		if (tmp == NULL || (c.dir = strdup(dirname(tmp))) == NULL) {
-			kfail(&c, "out of memory");
+			k8s_err_oom(err, "%s", c.path);
 			goto out;
 		}
 	}
@@ -577,7 +577,7 @@ char *k8s_kubeconfig_bearer(const struct k8s_kubeconfig *kc, struct k8s_err *err
 	if (kc->token != NULL) {
 		t = strdup(kc->token);
 		if (t == NULL)
-			k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", kc->path);
+			k8s_err_oom(err, "%s", kc->path);
 		return t;
 	}
 	/* Projected service-account tokens rotate: read the file every time. */

@@ -28,70 +28,22 @@ static int state_path(const struct k8s_config *cfg, const char *name, char *out,
 
 static int state_dir(const struct k8s_config *cfg, struct k8s_err *err)
 {
-	struct stat sb;
+	int fd;
 
 	if (k8s_mkdir_owned(AT_FDCWD, cfg->run_dir, 0700) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
 				   "mkdir %s: %s", cfg->run_dir, strerror(errno));
-	if (lstat(cfg->run_dir, &sb) != 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
-				   "%s: %s", cfg->run_dir, strerror(errno));
-	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0)
+	fd = k8s_open_private_dir(AT_FDCWD, cfg->run_dir, 077, 0, NULL);
+	if (fd >= 0) {
+		close(fd);
+		return K8S_OK;
+	}
+	if (errno == EPERM || errno == ENOTDIR || errno == ELOOP)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unsafe",
 				   "%s must be a directory owned by uid %ld with mode 0700",
 				   cfg->run_dir, (long)geteuid());
-	return K8S_OK;
-}
-
-static int json_set_str(json_t *o, const char *k, const char *v)
-{
-	return v == NULL ? 0 : json_object_set_new(o, k, json_string(v));
-}
-
-static json_t *strv_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a != NULL && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	return a;
-}
-
-static json_t *identity_json(const struct k8s_identity *id)
-{
-	json_t *o = json_object();
-	int rc = 0;
-
-	if (o == NULL)
-		return NULL;
-	rc |= json_set_str(o, "method", id->method);
-	rc |= json_set_str(o, "issuer", id->issuer);
-	rc |= json_set_str(o, "subject", id->subject);
-	rc |= json_set_str(o, "username", id->username);
-	rc |= json_set_str(o, "uid", id->uid);
-	rc |= json_object_set_new(o, "groups", strv_json(id->groups, id->n_groups));
-	rc |= json_object_set(o, "extra", id->extra != NULL ? id->extra : json_object());
-	rc |= json_object_set_new(o, "exp", json_integer((json_int_t)id->exp));
-	rc |= json_object_set_new(o, "iat", json_integer((json_int_t)id->iat));
-	rc |= json_object_set_new(o, "nbf", json_integer((json_int_t)id->nbf));
-	rc |= json_set_str(o, "namespace", id->namespace_);
-	rc |= json_set_str(o, "sa_name", id->sa_name);
-	rc |= json_set_str(o, "sa_uid", id->sa_uid);
-	rc |= json_set_str(o, "pod_name", id->pod_name);
-	rc |= json_set_str(o, "pod_uid", id->pod_uid);
-	rc |= json_set_str(o, "node_name", id->node_name);
-	rc |= json_set_str(o, "node_uid", id->node_uid);
-	rc |= json_object_set_new(o, "legacy_sa", json_boolean(id->legacy_sa));
-	rc |= json_set_str(o, "fingerprint", id->fingerprint);
-	if (rc != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
+			   "%s: %s", cfg->run_dir, strerror(errno));
 }
 
 static json_t *state_json(const struct k8s_state *st)
@@ -106,8 +58,8 @@ static json_t *state_json(const struct k8s_state *st)
 			      "leader_start", (json_int_t)st->leader.start,
 			      "sessionid", (json_int_t)st->sessionid,
 			      "binding", st->binding,
-			      "local_groups", strv_json(st->local_groups, st->n_local_groups),
-			      "identity", identity_json(&st->id));
+			      "local_groups", k8s_json_strv(st->local_groups, st->n_local_groups),
+			      "identity", k8s_identity_to_json(&st->id));
 
 	return o;
 }
@@ -254,40 +206,6 @@ static int get_strv(json_t *o, const char *k, char ***out, size_t *n)
 	return 0;
 }
 
-static int identity_from_json(json_t *o, struct k8s_identity *id)
-{
-	const char *m = json_string_value(json_object_get(o, "method"));
-	const char *fp = json_string_value(json_object_get(o, "fingerprint"));
-	long long exp, iat, nbf;
-	json_t *extra = json_object_get(o, "extra");
-
-	if (!json_is_object(o) || m == NULL || fp == NULL || strlen(fp) != 16 ||
-	    !json_is_object(extra))
-		return -1;
-	if (strcmp(m, "tokenreview") == 0)
-		id->method = "tokenreview";
-	else if (strcmp(m, "jwt") == 0)
-		id->method = "jwt";
-	else
-		return -1;
-	memcpy(id->fingerprint, fp, 17);
-	id->extra = json_incref(extra);
-	if (get_str(o, "issuer", &id->issuer, 0) || get_str(o, "subject", &id->subject, 0) ||
-	    get_str(o, "username", &id->username, 1) || get_str(o, "uid", &id->uid, 0) ||
-	    get_strv(o, "groups", &id->groups, &id->n_groups) ||
-	    get_int(o, "exp", &exp) || get_int(o, "iat", &iat) || get_int(o, "nbf", &nbf) ||
-	    get_str(o, "namespace", &id->namespace_, 0) || get_str(o, "sa_name", &id->sa_name, 0) ||
-	    get_str(o, "sa_uid", &id->sa_uid, 0) || get_str(o, "pod_name", &id->pod_name, 0) ||
-	    get_str(o, "pod_uid", &id->pod_uid, 0) || get_str(o, "node_name", &id->node_name, 0) ||
-	    get_str(o, "node_uid", &id->node_uid, 0))
-		return -1;
-	id->exp = (time_t)exp;
-	id->iat = (time_t)iat;
-	id->nbf = (time_t)nbf;
-	id->legacy_sa = json_is_true(json_object_get(o, "legacy_sa"));
-	return 0;
-}
-
 static int proc_from_json(json_t *o, const char *kpid, const char *kstart, struct k8s_proc *p)
 {
 	long long pid, start;
@@ -315,7 +233,8 @@ static int state_from_json(json_t *o, struct k8s_state *st)
 	    get_str(o, "service", &st->service, 0) || get_str(o, "rhost", &st->rhost, 0) ||
 	    get_str(o, "binding", &st->binding, 1) ||
 	    get_strv(o, "local_groups", &st->local_groups, &st->n_local_groups) ||
-	    identity_from_json(json_object_get(o, "identity"), &st->id) != 0)
+	    k8s_identity_from_json(json_object_get(o, "identity"), &st->id) != 0 ||
+	    st->id.fingerprint[0] == '\0')
 		return -1;
 	st->created = (time_t)created;
 	return 0;

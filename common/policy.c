@@ -134,12 +134,23 @@ int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_ide
 	return k8s_policy_check_identity_at(cfg, id, time(NULL), err);
 }
 
-int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_identity *id,
-				 time_t now, struct k8s_err *err)
+long k8s_policy_denied_username(const struct k8s_config *cfg, const char *username)
 {
 	const struct k8s_strv *deny = &cfg->policy.deny_usernames;
 	size_t i;
-	int r;
+
+	/* No FNM_PATHNAME/FNM_PERIOD: '*' spans ':' and '.', as the defaults
+	 * ("system:node:*") need. */
+	for (i = 0; i < deny->n; i++)
+		if (fnmatch(deny->v[i], username, 0) != FNM_NOMATCH)
+			return (long)i;
+	return -1;
+}
+
+int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_identity *id,
+				 time_t now, struct k8s_err *err)
+{
+	long d;
 
 	k8s_err_clear(err);
 	if (id->username == NULL || id->username[0] == '\0')
@@ -159,14 +170,10 @@ int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_
 	 * refused on every path. */
 	if (id->iat > now && id->iat - now > K8S_CLOCK_LEEWAY_S)
 		return k8s_err_issued_ahead(err, id->iat, now);
-	/* No FNM_PATHNAME/FNM_PERIOD: '*' spans ':' and '.', as the defaults
-	 * ("system:node:*") need.  Anything but a clean no-match refuses. */
-	for (i = 0; i < deny->n; i++) {
-		r = fnmatch(deny->v[i], id->username, 0);
-		if (r != FNM_NOMATCH)
-			return k8s_err_set(err, K8S_REFUSED, "username denied by policy",
-					   "username matches policy.denyUsernames[%zu] \"%.64s\"", i,
-					   deny->v[i]);
-	}
+	d = k8s_policy_denied_username(cfg, id->username);
+	if (d >= 0)
+		return k8s_err_set(err, K8S_REFUSED, "username denied by policy",
+				   "username matches policy.denyUsernames[%ld] \"%.64s\"", d,
+				   cfg->policy.deny_usernames.v[d]);
 	return K8S_OK;
 }

@@ -28,6 +28,11 @@ int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t 
  * as fnmatch(3) globs with no flags ('*' spans ':' and '.'): "username
  * denied by policy".  now is time(NULL).  K8S_OK / K8S_REFUSED. */
 int k8s_policy_check_identity(const struct k8s_config *cfg, const struct k8s_identity *id, struct k8s_err *err);
+/* The one policy.denyUsernames test (login above, the handled-user check,
+ * sync's plan): the index of the first glob username matches, fnmatch(3)
+ * with no flags ('*' spans ':' and '.'), or -1.  Anything but a clean
+ * no-match counts as a match: fail closed. */
+long k8s_policy_denied_username(const struct k8s_config *cfg, const char *username);
 /* The same at a given time (tests). */
 int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_identity *id,
 				 time_t now, struct k8s_err *err);

@@ -5,9 +5,12 @@
  * of the apiserver connection's fingerprint, the configured audiences and
  * the token, so the token never reaches the disk and an entry made for one
  * cluster, CA, reviewer or audience list is never found under another.
- * Entries of format 1 (keyed on audiences and token only) are never looked
- * up again (their names hashed less); they are ordinary entries to the
- * sweep, which removes them once their mtime (their expiry) has passed.  Each file's mtime is set to its expiry, which lets the bound
+ * Entries of older formats (1: keyed on audiences and token only; 2: the
+ * identity under the review cache's own key spellings, before identity.c
+ * serialised it for every file) are never looked up again: the format
+ * number is hashed into the name, and a version other than ours reads as
+ * a miss.  They are ordinary entries to the sweep, which removes them once
+ * their mtime (their expiry) has passed.  Each file's mtime is set to its expiry, which lets the bound
  * be enforced with fstatat() alone; a lookup never trusts the mtime and
  * checks the JSON.  Anything that does not look exactly as we write it is a
  * miss and is removed. */
@@ -27,7 +30,7 @@
 #include "cachedir.h"
 #include "util.h"
 
-#define RC_VERSION       2
+#define RC_VERSION       3   /* 3: identity as k8s_identity_to_json writes it */
 #define RC_SUBDIR        K8S_CACHEDIR_REVIEWS
 #define RC_SUFFIX        ".json"
 #define RC_NAME_LEN      (64 + sizeof(RC_SUFFIX) - 1)
@@ -35,28 +38,11 @@
 #define RC_CLOCK_SKEW_S  300   /* a "created" further in the future is corrupt */
 #define RC_TMP_STALE_S   60    /* leftover temp files older than this are removed */
 
-static int dir_is_private(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-	       (st.st_mode & 022) == 0;
-}
-
 /* Open (and with create, make) one directory level below dfd; refuse
  * symlinks and anything another user could write to. */
 static int open_private_dir(int dfd, const char *path, int create)
 {
-	int fd;
-
-	if (create && k8s_mkdir_owned(dfd, path, 0700) != 0)
-		return -1;
-	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && (!dir_is_private(fd) || (create && k8s_own_fd(fd) != 0))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return k8s_open_private_dir(dfd, path, 022, create ? K8S_DIR_CREATE | K8S_DIR_OWN : 0, NULL);
 }
 
 static int open_cache_dir(const struct k8s_config *cfg, int create)
@@ -74,7 +60,7 @@ static int open_cache_dir(const struct k8s_config *cfg, int create)
 	return fd;
 }
 
-/* "<hex>.json" where hex = SHA-256("pam-k8s review v2" NUL apiserver NUL
+/* "<hex>.json" where hex = SHA-256("pam-k8s review v3" NUL apiserver NUL
  * count NUL aud_1 NUL ... aud_n NUL token), apiserver being
  * k8s_kubeconfig_fingerprint (hex).  The count and the NULs (which no C
  * string contains) make the encoding unambiguous. */
@@ -104,57 +90,6 @@ out:
 	return ret;
 }
 
-static json_t *strv_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a != NULL && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	return a;
-}
-
-static int set_str(json_t *o, const char *key, const char *v)
-{
-	return v == NULL ? 0 : json_object_set_new(o, key, json_string(v));
-}
-
-static json_t *identity_json(const struct k8s_identity *id)
-{
-	json_t *o = json_object();
-
-	if (o == NULL || set_str(o, "username", id->username) != 0 || set_str(o, "uid", id->uid) != 0 ||
-	    json_object_set_new(o, "groups", strv_json(id->groups, id->n_groups)) != 0 ||
-	    json_object_set_new(o, "extra", id->extra ? json_deep_copy(id->extra) : json_object()) != 0 ||
-	    json_object_set_new(o, "exp", json_integer(id->exp)) != 0 ||
-	    json_object_set_new(o, "iat", json_integer(id->iat)) != 0 ||
-	    json_object_set_new(o, "nbf", json_integer(id->nbf)) != 0 ||
-	    set_str(o, "namespace", id->namespace_) != 0 || set_str(o, "saName", id->sa_name) != 0 ||
-	    set_str(o, "saUID", id->sa_uid) != 0 || set_str(o, "podName", id->pod_name) != 0 ||
-	    set_str(o, "podUID", id->pod_uid) != 0 || set_str(o, "nodeName", id->node_name) != 0 ||
-	    set_str(o, "nodeUID", id->node_uid) != 0 ||
-	    json_object_set_new(o, "legacySA", json_boolean(id->legacy_sa)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* Optional string member: absent is fine, present must be a string. */
-static int get_opt_str(json_t *o, const char *key, char **dst)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v) || (*dst = strdup(json_string_value(v))) == NULL)
-		return -1;
-	return 0;
-}
-
 static int get_time(json_t *o, const char *key, time_t *dst)
 {
 	json_t *v = json_object_get(o, key);
@@ -162,51 +97,6 @@ static int get_time(json_t *o, const char *key, time_t *dst)
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return -1;
 	*dst = (time_t)json_integer_value(v);
-	return 0;
-}
-
-static int extra_ok(json_t *extra)
-{
-	const char *k;
-	json_t *vals, *v;
-	size_t i;
-
-	if (!json_is_object(extra))
-		return 0;
-	json_object_foreach(extra, k, vals) {
-		if (!json_is_array(vals))
-			return 0;
-		json_array_foreach(vals, i, v)
-			if (!json_is_string(v))
-				return 0;
-	}
-	return 1;
-}
-
-static int identity_from_json(json_t *o, struct k8s_identity *id)
-{
-	json_t *groups = json_object_get(o, "groups"), *extra = json_object_get(o, "extra"), *g;
-	const char *user = json_string_value(json_object_get(o, "username"));
-	size_t i;
-
-	if (!json_is_object(o) || user == NULL || user[0] == '\0' || !json_is_array(groups) ||
-	    !extra_ok(extra) || !json_is_boolean(json_object_get(o, "legacySA")))
-		return -1;
-	id->method = "tokenreview";
-	if ((id->username = strdup(user)) == NULL || get_opt_str(o, "uid", &id->uid) != 0)
-		return -1;
-	json_array_foreach(groups, i, g)
-		if (!json_is_string(g) || k8s_identity_add_group(id, json_string_value(g)) != 0)
-			return -1;
-	if ((id->extra = json_deep_copy(extra)) == NULL ||
-	    get_time(o, "exp", &id->exp) != 0 || get_time(o, "iat", &id->iat) != 0 ||
-	    get_time(o, "nbf", &id->nbf) != 0 ||
-	    get_opt_str(o, "namespace", &id->namespace_) != 0 || get_opt_str(o, "saName", &id->sa_name) != 0 ||
-	    get_opt_str(o, "saUID", &id->sa_uid) != 0 || get_opt_str(o, "podName", &id->pod_name) != 0 ||
-	    get_opt_str(o, "podUID", &id->pod_uid) != 0 || get_opt_str(o, "nodeName", &id->node_name) != 0 ||
-	    get_opt_str(o, "nodeUID", &id->node_uid) != 0)
-		return -1;
-	id->legacy_sa = json_is_true(json_object_get(o, "legacySA"));
 	return 0;
 }
 
@@ -288,7 +178,8 @@ int k8s_reviewcache_get(const struct k8s_config *cfg, const struct k8s_kubeconfi
 		goto out;
 	e = read_entry(dfd, name);
 	if (e != NULL && entry_live(e, cfg, apiserver, time(NULL)) &&
-	    identity_from_json(json_object_get(e, "identity"), id) == 0) {
+	    k8s_identity_from_json(json_object_get(e, "identity"), id) == 0 &&
+	    strcmp(id->method, "tokenreview") == 0) {
 		k8s_token_fingerprint(token, strlen(token), id->fingerprint);
 		hit = 1;
 	} else {
@@ -414,9 +305,9 @@ static json_t *build_entry(const struct k8s_config *cfg, const char *apiserver,
 	    json_object_set_new(e, "apiserver", json_string(apiserver)) != 0 ||
 	    json_object_set_new(e, "created", json_integer(created)) != 0 ||
 	    json_object_set_new(e, "expires", json_integer(expires)) != 0 ||
-	    json_object_set_new(e, "audiences", strv_json(cfg->tokenreview.audiences.v,
-							  cfg->tokenreview.audiences.n)) != 0 ||
-	    json_object_set_new(e, "identity", identity_json(id)) != 0) {
+	    json_object_set_new(e, "audiences", k8s_json_strv(cfg->tokenreview.audiences.v,
+							      cfg->tokenreview.audiences.n)) != 0 ||
+	    json_object_set_new(e, "identity", k8s_identity_to_json(id)) != 0) {
 		json_decref(e);
 		return NULL;
 	}

@@ -160,7 +160,7 @@ int k8s_sar_check(const struct k8s_config *cfg, const struct k8s_identity *id, c
 	host[sizeof(host) - 1] = '\0';
 	req = k8s_sar_request(a, id, local != NULL ? local : "", host);
 	if (req == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the SubjectAccessReview");
+		rc = k8s_err_oom(err, "building the SubjectAccessReview");
 		goto out;
 	}
 	rc = k8s_kubeapi_open(cfg, (long)cfg->tokenreview.timeout_ms, &api, err);

@@ -1368,80 +1368,6 @@ int k8s_store_set_memberships(struct k8s_store *st, const struct k8s_config *cfg
 
 /* ------------------------------------------------- logins, sync, forget */
 
-/* %XX for control bytes, '%' and '#': one printable line, one-to-one. */
-static int percent_encode(struct k8s_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char enc[3];
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '%' || *p == '#') {
-			enc[0] = '%';
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 15];
-			if (k8s_buf_append(b, enc, 3) != 0)
-				return -1;
-		} else if (k8s_buf_append(b, p, 1) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int nonempty(const char *s)
-{
-	return s != NULL && s[0] != '\0';
-}
-
-int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err)
-{
-	struct k8s_buf b = {0};
-	int bad, rc;
-
-	*out = NULL;
-	if (id == NULL || id->method == NULL)
-		goto none;
-	if (strcmp(id->method, "tokenreview") == 0) {
-		if (nonempty(id->uid))
-			bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || percent_encode(&b, id->uid);
-		else if (nonempty(id->username))
-			bad = k8s_buf_append(&b, "tokenreview:user:", 17) || percent_encode(&b, id->username);
-		else
-			goto none;
-	} else if (strcmp(id->method, "jwt") == 0 && nonempty(id->issuer)) {
-		bad = k8s_buf_append(&b, "jwt:", 4) || percent_encode(&b, id->issuer);
-		if (nonempty(id->uid) || nonempty(id->subject))
-			bad = bad || k8s_buf_append(&b, "#", 1) ||
-			      percent_encode(&b, nonempty(id->uid) ? id->uid : id->subject);
-		else if (nonempty(id->username))
-			bad = bad || k8s_buf_append(&b, "#user#", 6) || percent_encode(&b, id->username);
-		else
-			goto none;
-	} else {
-		goto none;
-	}
-	if (bad) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
-	} else if (b.len > K8S_SF_STR_MAX) {
-		rc = k8s_err_set(err, K8S_REFUSED, "identity too long to record",
-				 "the identity binding (%s) would be %zu bytes; the store holds at most %u",
-				 strcmp(id->method, "jwt") == 0 ? "issuer and uid, sub or username"
-								 : "uid or username",
-				 b.len, K8S_SF_STR_MAX);
-	} else if (k8s_buf_append(&b, "", 1) != 0 || (*out = strdup(b.data)) == NULL) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "identity binding: out of memory");
-	} else {
-		rc = K8S_OK;
-	}
-	k8s_buf_free(&b);
-	return rc;
-none:
-	k8s_buf_free(&b);
-	return k8s_err_set(err, K8S_REFUSED, "no identity to bind",
-			   "the identity has no uid, subject or username to bind the account to");
-}
-
 static int text_printable(const char *s, size_t max)
 {
 	size_t i;
@@ -1472,7 +1398,7 @@ static char *display_of(struct k8s_store_priv *p, const char *s)
 	struct k8s_buf b = {0};
 	char *r = NULL;
 
-	if (percent_encode(&b, s) == 0 && k8s_buf_append(&b, "", 1) == 0) {
+	if (k8s_buf_percent_encode(&b, s) == 0 && k8s_buf_append(&b, "", 1) == 0) {
 		if (b.len > TEXT_MAX)
 			b.data[TEXT_MAX] = '\0';
 		r = arena_strdup(p, b.data);

@@ -202,17 +202,6 @@ int k8s_store_define_groups(struct k8s_store *st, const struct k8s_config *cfg,
 int k8s_store_prune_source(struct k8s_store *st, uint32_t source, const char *const *keep,
 			   size_t n_keep, uint32_t weak, struct k8s_err *err);
 
-/* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
- * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>",
- * or "jwt:<issuer>#user#<username>" for a JWT with neither a mapped uid
- * nor a (non-empty) sub, which the apiserver accepts when the username
- * comes from another claim.  Bytes below 0x20, 0x7f, '%' and '#' are
- * written %XX, so the result is one printable line and still one-to-one
- * (an encoded sub never holds a '#').  K8S_OK with *out malloc'd;
- * K8S_REFUSED "identity too long to record" when it would exceed the
- * store's 4096 bytes, "no identity to bind" when there is nothing to bind
- * to (no username either, or an unknown method); K8S_UNAVAILABLE out of
- * memory. */
-int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_err *err);
+/* k8s_identity_binding, the binding a store account keeps: identity.h. */
 
 #endif

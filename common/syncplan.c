@@ -7,11 +7,11 @@
  * a user's groups come from its token, at login. */
 #include "sync.h"
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "util.h"
 
 struct cand {
@@ -76,16 +76,6 @@ static int note(struct k8s_sync_plan *p, const char *username, const char *why)
 		p->notes.cap += 16;
 	}
 	p->notes.v[p->notes.n++] = s;
-	return 0;
-}
-
-static int denied(const struct k8s_config *cfg, const char *username)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->policy.deny_usernames.n; i++)
-		if (fnmatch(cfg->policy.deny_usernames.v[i], username, 0) == 0)
-			return 1;
 	return 0;
 }
 
@@ -168,7 +158,7 @@ static int map_one(const struct k8s_config *cfg, struct cand *c, struct k8s_sync
 	k8s_err_clear(&e);
 	if (strlen(c->username) > 1024)
 		return note(p, "(a very long username)", "longer than 1024 bytes") ? -1 : 0;
-	if (denied(cfg, c->username))
+	if (k8s_policy_denied_username(cfg, c->username) >= 0)
 		return note(p, c->username, "denied by policy.denyUsernames") ? -1 : 0;
 	if (k8s_map_user(cfg, c->username, c->local, &e) != K8S_OK)
 		return note(p, c->username, e.reason) ? -1 : 0;

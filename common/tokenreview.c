@@ -406,7 +406,7 @@ static int build_url(const struct k8s_kubeconfig *kc, char **url, struct k8s_err
 		n--;
 	if (k8s_buf_append(&b, kc->server, n) != 0 || k8s_buf_append(&b, TR_PATH, strlen(TR_PATH)) != 0) {
 		k8s_buf_free(&b);
-		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the TokenReview URL");
+		return k8s_err_oom(err, "building the TokenReview URL");
 	}
 	*url = b.data;
 	return K8S_OK;
@@ -466,7 +466,7 @@ static int prepare(struct review_ctx *c, struct k8s_err *err)
 		return err ? err->status : K8S_ECONFIG;
 	c->body = k8s_tokenreview_request_body(c->token, &c->cfg->tokenreview.audiences);
 	if (c->body == NULL)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the TokenReview");
+		return k8s_err_oom(err, "building the TokenReview");
 	c->body_len = strlen(c->body);
 	k8s_err_clear(&berr);
 	c->bearer = k8s_kubeconfig_bearer(c->kc, &berr);

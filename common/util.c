@@ -275,6 +275,38 @@ int k8s_mkdir_owned(int dfd, const char *path, mode_t mode)
 	return rc;
 }
 
+int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st)
+{
+	struct stat sb;
+	int fd, saved;
+
+	if (st == NULL)
+		st = &sb;
+	if ((flags & K8S_DIR_CREATE) && k8s_mkdir_owned(dfd, path, 0700) != 0)
+		return -1;
+	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISDIR(st->st_mode) || st->st_uid != geteuid() || (st->st_mode & deny) != 0) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	if ((flags & K8S_DIR_OWN) && k8s_own_fd(fd) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 		      const struct timespec *mtime)
 {
@@ -447,4 +479,24 @@ int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi)
 	rc = p.pw.pw_uid == 0 || p.pw.pw_uid < lo || p.pw.pw_uid > hi;
 	k8s_pw_free(&p);
 	return rc;
+}
+
+int k8s_buf_percent_encode(struct k8s_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char enc[3];
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '%' || *p == '#') {
+			enc[0] = '%';
+			enc[1] = hex[*p >> 4];
+			enc[2] = hex[*p & 15];
+			if (k8s_buf_append(b, enc, 3) != 0)
+				return -1;
+		} else if (k8s_buf_append(b, p, 1) != 0) {
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -1,15 +1,15 @@
 /* util.h: small helpers shared by every part: secret wiping, growable
- * buffers, Go-style durations, host-name expansion, token fingerprints. */
+ * buffers, Go-style durations, host-name expansion, files and private
+ * directories, passwd lookups. */
 #ifndef K8S_UTIL_H
 #define K8S_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
-
-#define K8S_CLEANUP(fn) __attribute__((cleanup(fn)))
 
 /* Wipe then free.  Safe on NULL.  k8s_freezero_str uses strlen. */
 void k8s_freezero(void *p, size_t len);
@@ -26,6 +26,9 @@ struct k8s_buf {
 int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_buf_free(struct k8s_buf *b); /* wipes */
+/* Append s with bytes below 0x20, 0x7f, '%' and '#' written %XX (upper
+ * hex): one printable line, one-to-one.  0 or -1 (ENOMEM). */
+int k8s_buf_percent_encode(struct k8s_buf *b, const char *s);
 /* Append everything readable from fd (at most max bytes in b; more -> -1
  * with errno EFBIG), NUL-terminated.  -1 with errno set on failure; the
  * read chunk is wiped either way (files may hold secrets). */
@@ -57,6 +60,19 @@ int k8s_write_all(int fd, const void *p, size_t n);
  * EEXIST is success (the caller checks what is there).  0 or -1 (errno). */
 int k8s_own_fd(int fd);
 int k8s_mkdir_owned(int dfd, const char *path, mode_t mode);
+
+/* The one opener of a directory whose contents decide something (caches,
+ * login state): dfd/path must be a directory, reached without following a
+ * symlink, owned by our euid, with none of the `deny` mode bits (022: no
+ * group/other write; 077: nothing for others at all).  K8S_DIR_CREATE
+ * makes it first (0700, k8s_mkdir_owned); K8S_DIR_OWN then makes it
+ * root:root (k8s_own_fd).  st (may be NULL) gets what was found.  The fd
+ * (O_RDONLY, O_CLOEXEC), or -1 with errno: openat's (ENOENT; ENOTDIR or
+ * ELOOP for a symlink or a file...), or EPERM when the directory is not
+ * private. */
+#define K8S_DIR_CREATE 0x1
+#define K8S_DIR_OWN    0x2
+int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st);
 
 /* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
  * O_NOFOLLOW, k8s_own_fd), write, optional mtime, fsync, rename over, fsync the

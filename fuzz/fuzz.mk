@@ -22,5 +22,5 @@ $(O)/%.o: %.c $(wildcard common/*.h)
 $(O)/fuzz_%: fuzz/fuzz_%.c $(OBJ)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
-$(O)/fuzz_askpass: $(O)/cli/askpass_parse.o
-$(O)/cli/askpass_parse.o: cli/askpass.h
+$(O)/fuzz_askpass: $(O)/askpass/askpass_parse.o
+$(O)/askpass/askpass_parse.o: askpass/askpass.h

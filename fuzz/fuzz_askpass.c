@@ -1,4 +1,4 @@
-/* libFuzzer target: k8s-ssh-askpass's parsers (cli/askpass_parse.c), fed
+/* libFuzzer target: k8s-ssh-askpass's parsers (askpass/askpass_parse.c), fed
  * what a hostile server, a token command or a user's files can hold, and
  * pam_k8s's frame parser (pam_k8s/frame.c), fed what a client answers.
  *
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/askpass.h"
+#include "../askpass/askpass.h"
 #include "frame.h"
 #include "jwt.h"
 
@@ -50,7 +50,7 @@ static void fuzz_prompt(const uint8_t *d, size_t n)
 		if ((p.kind != 1 && p.kind != 2) || p.audience[0] == '\0' ||
 		    strlen(p.audience) > AP_AUD_MAX || (p.user[0] == '\0') != (p.host[0] == '\0'))
 			abort();
-		if (p.kind == 2 && (p.offset == 0 || p.offset >= p.total || p.total > AP_TOKEN_MAX))
+		if (p.kind == 2 && (p.offset == 0 || p.offset >= p.total || p.total > K8S_TOKEN_MAX))
 			abort();
 		back = malloc(cap);
 		if (back == NULL)
@@ -108,12 +108,12 @@ static void fuzz_frames(const uint8_t *d, size_t n)
 }
 
 /* The helper sends only tokens of printable ASCII without blanks, at most
- * AP_TOKEN_MAX bytes; every such token must come through. */
+ * K8S_TOKEN_MAX bytes; every such token must come through. */
 static void fuzz_roundtrip(const uint8_t *d, size_t n)
 {
 	struct k8s_frame f;
 	struct k8s_err err;
-	char head[AP_HEAD_MAX], *ans;
+	char head[K8S_FRAME_HEAD_MAX], *ans;
 	size_t chunk, off, k, i;
 	int r = K8S_FRAME_BAD;
 
@@ -122,18 +122,18 @@ static void fuzz_roundtrip(const uint8_t *d, size_t n)
 	chunk = 16 + ((size_t)d[0] << 8 | d[1]) % (8000 - 16 + 1);
 	d += 2;
 	n -= 2;
-	if (n > AP_TOKEN_MAX)
+	if (n > K8S_TOKEN_MAX)
 		return;
 	for (i = 0; i < n; i++)
 		if (d[i] < 0x21 || d[i] > 0x7e)
 			return;
-	ans = malloc(AP_HEAD_MAX + chunk + 1);
+	ans = malloc(K8S_FRAME_HEAD_MAX + chunk + 1);
 	if (ans == NULL)
 		abort();
 	for (off = 0; off < n; off += k) {
 		k = n - off < chunk ? n - off : chunk;
 		ap_frame_head((const char *)d, n, off, head);
-		snprintf(ans, AP_HEAD_MAX + chunk + 1, "%s%.*s", head, (int)k, (const char *)d + off);
+		snprintf(ans, K8S_FRAME_HEAD_MAX + chunk + 1, "%s%.*s", head, (int)k, (const char *)d + off);
 		memset(&err, 0, sizeof(err));
 		r = off == 0 ? k8s_frame_first(&f, ans, strlen(ans), &err)
 			     : k8s_frame_next(&f, ans, strlen(ans), &err);

@@ -131,7 +131,7 @@ int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const char *aud,
 	prompt = pk_first_prompt(a->prompt != NULL ? a->prompt : K8S_DEFAULT_PROMPT, aud);
 	if (prompt == NULL) {
 		rc = PAM_BUF_ERR;
-		k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "building the prompt failed");
+		k8s_err_oom(err, "building the prompt");
 		goto out;
 	}
 	rc = ask(pamh, prompt, &resp, err);
@@ -152,4 +152,22 @@ out:
 	}
 	k8s_frame_free(&f);
 	return rc;
+}
+
+const char *pk_get_user(pam_handle_t *pamh, int prompt)
+{
+	const char *user = NULL;
+	const void *item = NULL;
+
+	if (prompt) {
+		if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS)
+			return NULL;
+	} else {
+		if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS)
+			return NULL;
+		user = item;
+	}
+	if (user == NULL || user[0] == '\0')
+		return NULL;
+	return user;
 }

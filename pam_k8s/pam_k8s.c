@@ -14,24 +14,6 @@
 
 #include "storefmt.h"
 
-const char *pk_get_user(pam_handle_t *pamh, int prompt)
-{
-	const char *user = NULL;
-	const void *item = NULL;
-
-	if (prompt) {
-		if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS)
-			return NULL;
-	} else {
-		if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS)
-			return NULL;
-		user = item;
-	}
-	if (user == NULL || user[0] == '\0')
-		return NULL;
-	return user;
-}
-
 /* One request for a phase without a conversation: the verdict, or
  * *failed when the helper could not give one. */
 static int ask_once(pam_handle_t *pamh, const struct pk_args *a, int type, const char *user,

@@ -88,14 +88,14 @@ int pk_ask(pam_handle_t *pamh, const struct pk_args *a, struct pk_helper *h, int
 int pk_helper_failed(pam_handle_t *pamh, const char *user, int refuse_rc);
 /* Pass the helper's log lines to syslog. */
 void pk_log_answer(pam_handle_t *pamh, const struct k8s_hp_answer *ans);
+/* Root, or a local account outside the store's default range: surely
+ * not a store user, even when the store cannot be read (break-glass). */
+int pk_surely_not_store_user(const char *user);
 
 /* ---------------------------------------------------------- storecheck.c */
 /* Does the compiled-in store know `user` (any record)?  1 yes, 0 no, -1
  * unreadable or damaged.  The NSS module's libc-only reader. */
 int pk_store_knows(const char *user);
-/* Root, or a local account outside the store's default range: surely
- * not a store user, even when the store cannot be read (break-glass). */
-int pk_surely_not_store_user(const char *user);
 
 /* ---------------------------------------------------------- conv.c */
 /* The token from the conversation (several prompts when framed) or from
@@ -108,8 +108,11 @@ int pk_read_token(pam_handle_t *pamh, const struct pk_args *a, const char *audie
 /* The first prompt: prompt= or the default, %a expanded, %% -> %. malloc'd. */
 char *pk_first_prompt(const char *tmpl, const char *audience);
 void pk_tell(pam_handle_t *pamh, int flags, const char *msg);
+/* PAM_USER (asked through the conversation when prompt is set and it is
+ * unset), or NULL when there is none or it is empty. */
+const char *pk_get_user(pam_handle_t *pamh, int prompt);
 
-/* ---------------------------------------------------------- phases */
+/* ---------------------------------------------------------- auth.c */
 #define PK_DATA_LOGIN "pam_k8s.login"
 
 /* What auth leaves in the handle for account and pam_end in the same
@@ -121,8 +124,5 @@ struct pk_login_data {
 };
 
 int pk_authenticate(pam_handle_t *pamh, int flags, const struct pk_args *a);
-
-/* PAM_USER as a name the store could hold, or NULL. */
-const char *pk_get_user(pam_handle_t *pamh, int prompt);
 
 #endif

@@ -29,6 +29,9 @@
 #                     `curl -H @FILE` (keeps the token out of argv).
 #                     Kubeconfigs: $FC_DIR/kubeconfig{,-tokenfile,-cert,-forbidden,-admin}.
 #                     The server dies at exit, and with this shell if it is killed.
+#   check_begin       the preamble of the k8s-auth check tests: BIN is the
+#                     built k8s-auth (K8S_BUILD, default build/; fail when it
+#                     is not built), then fc_start
 #   fc_stop           stop the server (FC_DIR stays until exit)
 #   fc_mint ARGS      fakecluster.py mint --dir $FC_DIR ARGS: prints a token
 #   fc_idp_mint ARGS  fakecluster.py idp-mint --dir $FC_DIR ARGS: prints a token
@@ -123,6 +126,12 @@ fc_start() {
 	done
 	cat "$FC_DIR/serve.out" >&2
 	fail "fc_start: server not ready"
+}
+
+check_begin() {
+	BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
+	[ -x "$BIN" ] || fail "build/k8s-auth not built"
+	fc_start
 }
 
 _fc_headers() {

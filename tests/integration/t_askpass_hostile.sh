@@ -11,16 +11,9 @@
 # config alias (Host web-1 / HostName 127.0.0.1), with the default rule
 # and with the K8S_ASKPASS_AUDIENCE='host-login:%h' recipe; by address
 # only with an askpass.conf entry for it.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
+. "$(dirname "$0")/../pam/pamlib.sh"
 PK_NS_HOSTNAME=client-box  # this machine, as the helper sees it under sudo
-pk_enter_ns "$@"
-[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null || pk_skip "openssh not installed"
-[ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
-pk_setup
-pk_idp_start
-pk_system_install
+pk_begin -s sshd askpass
 PK_AUD=host-login:web-1  # what the honest host asks for: its name
 PK_SSH_HOST=web-1        # and the client's ssh config alias for it (HostName 127.0.0.1)
 export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="ops.alice"

@@ -7,9 +7,7 @@
 # service-account uid through TokenReview) is refused, exit 1, with a
 # reason that says so.  Never exit 3 "out of memory".
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 cat >"$cfg" <<EOC

@@ -8,9 +8,7 @@
 # never reads the review cache; the review cache's keys are shown through
 # PAM in t_pam_cache_keys.sh.)
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 write_config() { # $1: with_ca|no_ca, $2: extra top-level YAML

@@ -6,9 +6,7 @@
 # true it loads, and every use warns on stderr (and in the JSON) -- the
 # danger shown: the apiserver-audience token any pod holds then logs in.
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 write_config() { # $1: tokenReview audiences (YAML list), $2: extra top-level YAML

@@ -4,9 +4,7 @@
 # the apiserver's jwt-authenticator claim semantics, the JWKS cache when
 # the issuer is down, and dispatch when both jwt and tokenReview are set.
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 write_config() { # $1: extra top-level YAML

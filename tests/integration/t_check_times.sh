@@ -6,9 +6,7 @@
 # as go-oidc and go-jose), numbers outside time_t are refused as malformed
 # (never converted: undefined behaviour).
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 write_config() { # $1: the policy section's body

@@ -3,9 +3,7 @@
 # every outcome of a TokenReview, the hardening policy before any network
 # call, the login checks, and the exit codes of SPEC.md.
 . "$(dirname "$0")/../lib.sh"
-BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
-[ -x "$BIN" ] || fail "build/k8s-auth not built"
-fc_start
+check_begin
 
 cfg=$TEST_TMP/config.yaml
 write_config() { # extra YAML appended to tokenReview, then the rest

@@ -10,14 +10,8 @@
 # the token command), all under `strace -ff -k`; fd_audit.py fails on any
 # descriptor created without close-on-exec whose first caller outside libc
 # is our code, and on any TCP socket without it.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v strace >/dev/null || pk_skip "strace not installed"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s strace
 export PK_HOME=/tmp PK_DECLARED="ops.alice, carol" PK_CACHE_TTL=2m
 pk_write_config
 "$PK_CLI" --config "$T/config.yaml" sync >/dev/null || exit 1

@@ -65,7 +65,7 @@ for f in sorted(glob.glob(f"{repo}/cli/k8s-auth-*.c")):
     f = f[len(repo) + 1:]
     opts += re.findall(r'\{"([a-z-]+)", (?:no|required)_argument', src(f))
 need("k8s-auth.8", [o for o in opts if o != "help"], "option --")
-env = re.findall(r'getenv\("(K8S_ASKPASS_[A-Z_]+)"\)', src("cli/askpass.c"))
+env = re.findall(r'getenv\("(K8S_ASKPASS_[A-Z_]+)"\)', src("askpass/askpass.c"))
 need("k8s-ssh-askpass.1", env, "variable")
 for m in missing:
     print("missing:", m)

@@ -5,9 +5,7 @@
 # unknown) is refused rather than guessed.  Both with a valid and with a
 # broken configuration.
 . "$(dirname "$0")/../pam/pamlib.sh"
-pk_enter_ns "$@"
-pk_setup
-pk_system_install
+pk_begin -n -s
 pk_debian_stack || { pk_fail "pam-auth-update"; pk_done; }
 
 cat > /etc/k8s-auth/config.yaml <<EOC

@@ -7,21 +7,12 @@
 # login whose issuer cannot be reached is served from stale keys only with
 # a warning in the log.  Runs in a private mount namespace
 # (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin pamtester
 A_DIR=$T/idp
 
 # Cluster B: a second fake cluster of its own (own CA, keys, reviewer).
-"$PK_PY" "$PK_FC_PY" init --dir "$T/idp2" >"$T/idp2.out" 2>&1 || { cat "$T/idp2.out" >&2; exit 1; }
-"$PK_PY" "$PK_FC_PY" serve --dir "$T/idp2" --die-with-parent --lifetime 3600 >>"$T/idp2.out" 2>&1 &
-PK_BG_PIDS+=("$!")
-for ((i = 0; i < 200; i++)); do [ -s "$T/idp2/url" ] && break; sleep 0.05; done
-[ -s "$T/idp2/url" ] || { cat "$T/idp2.out" >&2; exit 1; }
+pk_cluster_start "$T/idp2"
 reviews_of() { # DIR: TokenReviews that cluster has answered
 	"$PK_PY" - "$1/requests.json" <<'EOF'
 import json, sys

@@ -6,13 +6,8 @@
 # policy.allowClusterAudiences: true it does, and every login logs a
 # "token warning" line saying why.  Private mount namespace
 # (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin pamtester
 PK_AUD=$PK_URL pk_write_config
 pk_stack k8s-test "auth required MOD CFG"
 UID_A=9d3e0e52-8a7b-4c1d-9e2f-0000000000a1

@@ -8,13 +8,8 @@
 # use_first_pass never sends a password anywhere; account without a
 # token; apiserver down and black-holed within the timeout.  Runs in a
 # private mount namespace (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin pamtester
 pk_write_config
 pk_stack k8s-test "auth required MOD CFG" "account required MOD CFG" "session required MOD CFG"
 ALL=(authenticate acct_mgmt open_session close_session)

@@ -6,14 +6,8 @@
 # allowExisting local account (token, or an empty answer and its local
 # password), root and local users with the cluster unreachable, and
 # pam_unix's account check on the store's passwd entries.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s pamtester
 mount -t tmpfs pklog /var/log  # pam_lastlog and friends write here
 export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth \
 	PK_DECLARED="ops.alice, carol"

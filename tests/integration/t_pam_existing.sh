@@ -7,14 +7,8 @@
 # refused with "identity binding mismatch" until `k8s-auth forget`; sync
 # keeps the record; forget takes the groups away.  sudo sees the group
 # (`sudo -l -U`: a %k8s-ops rule applies to the account).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s pamtester
 export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="carol"
 pk_write_config
 printf '%s\n' '/^  declared:/i\' '  allowExisting: [ops.deploy]' >"$T/allow.sed"

@@ -10,16 +10,8 @@
 #     it is born with real uid 0, so the user cannot signal it;
 #   - a store user under the same attacks: refused.
 # Private mount namespace (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-[ -u /usr/bin/sudo ] || pk_skip "sudo not installed setuid"
-command -v setpriv >/dev/null || pk_skip "setpriv not installed"
-ldd "$PK_MOD" | grep -q libasan && pk_skip "sudo is setuid: it cannot preload a sanitizer runtime"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s sudo setpriv setuid
 export PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_HOME=/tmp
 pk_write_config "$(printf 'login:\n  allowRoot: false\n')"
 sed -i 's/^  declared:/  allowExisting: [localadm]\n  declared:/' /etc/k8s-auth/config.yaml

@@ -5,13 +5,8 @@
 # (PK_BUILD=build-asan, `make SAN=1`) the driver is built with ASan+UBSan
 # and LeakSanitizer checks for leaks at exit; otherwise this is a plain
 # functional test of the same paths.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s
 export PK_HOME=/tmp PK_DECLARED="ops.alice, ops.bob, carol"
 pk_write_config
 "$PK_CLI" --config "$T/config.yaml" sync >/dev/null || exit 1

@@ -16,17 +16,8 @@
 #   - `k8s-auth check --user` and the module give the same verdict on one
 #     corpus of tokens and users.
 # Private mount namespace (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-[ -u /usr/bin/sudo ] && [ -u /bin/su ] || pk_skip "sudo or su not installed setuid"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-command -v setpriv >/dev/null || pk_skip "setpriv not installed"
-ldd "$PK_MOD" | grep -q libasan && pk_skip "su and sudo are setuid: they cannot preload a sanitizer runtime"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s sudo su pamtester setpriv setuid
 export PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_HOME=/tmp
 pk_write_config
 pk_debian_stack || exit 1

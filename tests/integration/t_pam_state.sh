@@ -11,13 +11,8 @@
 #     sweeps run at most every 30 s);
 #   - a session's state lives as long as the session, and goes at close.
 # Private mount namespace (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin pamtester
 pk_write_config
 pk_stack k8s-auth-only "auth required MOD CFG"
 pk_stack k8s-full "auth required MOD CFG" "account required MOD CFG" "session required MOD CFG"

@@ -8,14 +8,8 @@
 # process (pam_drive: a TokenReview login with the review cache, an OIDC
 # login with the JWKS cache, account and session with the run state),
 # forget, and k8s-auth check; then every entry must be uid 0 gid 0.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v setpriv >/dev/null || pk_skip "setpriv not installed"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s setpriv
 mkdir -m 2755 "$T/sg"
 chgrp 4321 "$T/sg"
 mkdir -m 0755 "$T/eg"

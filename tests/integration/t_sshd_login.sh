@@ -8,15 +8,8 @@
 # rebound, apiserver down/black-holed); boundary sizes framed and
 # unframed; local accounts and root with the apiserver down.  All in a
 # private mount namespace (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-[ -x /usr/sbin/sshd ] && command -v ssh >/dev/null || pk_skip "openssh not installed"
-[ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s sshd askpass
 export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="ops.alice, ops.bob, carol, erin"
 pk_write_config
 pk_debian_stack || exit 1

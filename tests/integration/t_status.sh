@@ -8,15 +8,8 @@
 # unreachable (3).  Then cache clear: only our files go, and the next login
 # or check asks the cluster again (counted by the fake).  Also: --help on
 # every command, --config naming a missing file, a non-root check.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-command -v jq >/dev/null || pk_skip "jq not installed"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s jq pamtester
 export PK_CACHE_TTL=2m
 pk_write_config
 CFG=$T/config.yaml

@@ -9,16 +9,8 @@
 # that is still open; a key login has no token and gets no sudo; local
 # users' sudo is untouched.  The cluster is tests/fakecluster; the same
 # story against a real kube-apiserver is t_sudo_kube.sh.
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
-pk_enter_ns "$@"
-[ -x /usr/sbin/sshd ] && [ -u /usr/bin/sudo ] || pk_skip "openssh-server or sudo not installed"
-[ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
-ldd "$PK_MOD" | grep -q libasan && pk_skip "sudo is setuid: it cannot preload a sanitizer runtime"
-pk_setup
-pk_idp_start
-pk_system_install
+. "$(dirname "$0")/../pam/pamlib.sh"
+pk_begin -s sshd sudo askpass setuid
 export PK_HOME=/tmp PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_DECLARED="ops.alice, ops.bob, carol, erin"
 export PK_CACHE_TTL=2m
 pk_write_config

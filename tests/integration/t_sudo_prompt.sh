@@ -17,20 +17,10 @@
 # stack naming another audience, the apiserver's own, gets nothing, and a
 # process merely called sudo is not sudo.  Private mount and UTS
 # namespaces (tests/pam/pamlib.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 2
-. tests/pam/pamlib.sh
+. "$(dirname "$0")/../pam/pamlib.sh"
 PK_NS_HOSTNAME=pamtest  # PK_AUD is host-login:pamtest: this host's %h
-pk_enter_ns "$@"
-[ -u /usr/bin/sudo ] || pk_skip "sudo not installed"
-command -v pamtester >/dev/null || pk_skip "pamtester not installed"
-command -v setpriv >/dev/null || pk_skip "setpriv not installed"
-[ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built"
-ldd "$PK_MOD" | grep -q libasan && pk_skip "sudo is setuid: it cannot preload a sanitizer runtime"
-pk_setup
+pk_begin -s sudo pamtester setpriv askpass setuid
 pk_etc_append /etc/hosts "127.0.1.1 pamtest"  # sudo resolves its host name
-pk_idp_start
-pk_system_install
 export PK_CONFIG_FILE=/etc/k8s-auth/config.yaml PK_RUNDIR=/run/k8s-auth PK_HOME=/tmp
 pk_write_config
 pk_debian_stack || exit 1

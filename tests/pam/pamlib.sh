@@ -4,7 +4,11 @@
 # host's /etc/pam.d, /etc/nsswitch.conf, /etc/sudoers, /dev/log, library
 # directory and identity store are never touched:
 #
-#   . tests/pam/pamlib.sh
+#   . "$(dirname "$0")/../pam/pamlib.sh"
+#   pk_begin [-s] [-n] NEED...  # the preamble every t_*.sh shares: set -u, cd to
+#                          # the repository, then the four steps below; skips
+#                          # (exit 77) unless every NEED is there (pk_need);
+#                          # -s: pk_system_install too; -n: no fake cluster
 #   pk_enter_ns "$@"       # re-executes the test under `unshare -m` (root only;
 #                          # with PK_NS_HOSTNAME set, also `--uts` with that host name)
 #   pk_setup               # temp dir $T, private /dev with a /dev/log -> $T/syslog,
@@ -36,6 +40,10 @@ PK_SA_SIZE=1180
 PK_PASS=0
 PK_FAIL=0
 PK_BG_PIDS=()
+# The test and its arguments, for pk_enter_ns's re-execution (whatever
+# directory pk_begin moves to).
+_PK_SELF=$(readlink -f "$0" 2>/dev/null || echo "$0")
+_PK_ARGS=("$@")
 
 pk_ok() {
 	PK_PASS=$((PK_PASS + 1))
@@ -74,7 +82,47 @@ pk_enter_ns() {
 	command -v unshare >/dev/null || pk_skip "unshare not found"
 	[ -f "$PK_MOD" ] || pk_skip "$PK_MOD not built"
 	# PK_NS_HOSTNAME: a UTS namespace too, with that host name
-	PK_IN_NS=1 exec unshare --mount --propagation private ${PK_NS_HOSTNAME:+--uts} bash "$0" "$@"
+	PK_IN_NS=1 exec unshare --mount --propagation private ${PK_NS_HOSTNAME:+--uts} bash "$_PK_SELF" "$@"
+}
+
+# pk_need NEED...: skip the test (exit 77) unless each is there.  NEED: a
+# command; sshd (the OpenSSH server and client); sudo, su (installed
+# setuid); askpass (the built k8s-ssh-askpass); setuid (a module the setuid
+# su and sudo can load: not built with a sanitizer, whose runtime they
+# cannot preload).
+pk_need() {
+	local n
+	for n in "$@"; do
+		case $n in
+		sshd) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null || pk_skip "openssh not installed" ;;
+		sudo) [ -u /usr/bin/sudo ] || pk_skip "sudo not installed setuid" ;;
+		su) [ -u /bin/su ] || pk_skip "su not installed setuid" ;;
+		askpass) [ -x "$PK_ASKPASS" ] || pk_skip "$PK_ASKPASS not built" ;;
+		setuid) ! ldd "$PK_MOD" | grep -q libasan ||
+			pk_skip "su and sudo are setuid: they cannot preload a sanitizer runtime" ;;
+		*) command -v "$n" >/dev/null || pk_skip "$n not installed" ;;
+		esac
+	done
+}
+
+# pk_begin [-s] [-n] NEED...: see the top of this file.
+pk_begin() {
+	local system=0 idp=1
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-s) system=1 ;;
+		-n) idp=0 ;;
+		*) break ;;
+		esac
+		shift
+	done
+	set -u
+	cd "$PK_REPO" || exit 2
+	pk_enter_ns "${_PK_ARGS[@]}"
+	pk_need "$@"
+	pk_setup
+	[ "$idp" = 0 ] || pk_idp_start
+	[ "$system" = 0 ] || pk_system_install
 }
 
 _pk_cleanup() {
@@ -219,26 +267,33 @@ pk_private_store() {
 # at exit; PK_BG_PIDS[1] right after pk_setup) and dies with this shell
 # anyway (--die-with-parent).
 pk_idp_start() {
-	local i
-	"$PK_PY" "$PK_FC_PY" init --dir "$T/idp" >"$T/idp.out" 2>&1 || {
-		cat "$T/idp.out" >&2
-		exit 1
-	}
-	"$PK_PY" "$PK_FC_PY" serve --dir "$T/idp" --die-with-parent --lifetime 3600 >>"$T/idp.out" 2>&1 &
-	PK_IDP_PID=$!
-	PK_BG_PIDS+=("$PK_IDP_PID")
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$T/idp/url" ] && break
-		kill -0 "$PK_IDP_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -s "$T/idp/url" ] || {
-		echo "fake cluster did not start" >&2
-		cat "$T/idp.out" >&2
-		exit 1
-	}
+	pk_cluster_start "$T/idp"
+	PK_IDP_PID=${PK_BG_PIDS[${#PK_BG_PIDS[@]} - 1]}
 	PK_URL=$(cat "$T/idp/url")
 	PK_ISS=$PK_URL/idp
+}
+
+# pk_cluster_start DIR: a fake cluster of its own (own CA, keys, reviewer)
+# in DIR, its URL in DIR/url; its server joins PK_BG_PIDS.
+pk_cluster_start() {
+	local dir=$1 pid i
+	"$PK_PY" "$PK_FC_PY" init --dir "$dir" >"$dir.out" 2>&1 || {
+		cat "$dir.out" >&2
+		exit 1
+	}
+	"$PK_PY" "$PK_FC_PY" serve --dir "$dir" --die-with-parent --lifetime 3600 >>"$dir.out" 2>&1 &
+	pid=$!
+	PK_BG_PIDS+=("$pid")
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$dir/url" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$dir/url" ] || {
+		echo "fake cluster did not start" >&2
+		cat "$dir.out" >&2
+		exit 1
+	}
 }
 
 # pk_fc ARGS...: tests/fakecluster/fakecluster.py ARGS on $T/idp

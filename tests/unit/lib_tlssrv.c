@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,4 +168,38 @@ int tlssrv_dead_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+int tlssrv_kubeconfig(const struct tlssrv *s, const char *path, int port, const char *mode)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		   "clusters:\n- name: t\n  cluster:\n    server: https://127.0.0.1:%d/tr/%s\n"
+		   "    certificate-authority: %s/ca.pem\n"
+		   "contexts:\n- name: t\n  context: {cluster: t, user: r}\n"
+		   "users:\n- name: r\n  user:\n    token: reviewer-secret-token\n",
+		port, mode, s->dir);
+	rc = fclose(f);
+	return rc == 0 && chmod(path, 0600) == 0 ? 0 : -1;
+}
+
+long tlssrv_count(const struct tlssrv *s, const char *what)
+{
+	char key[64], *text;
+	const char *p;
+	long v = -1;
+
+	text = tlssrv_file(s, "counts", NULL);
+	if (text == NULL)
+		return 0; /* nothing answered yet */
+	snprintf(key, sizeof(key), "\"%s\": ", what);
+	p = strstr(text, key);
+	if (p != NULL)
+		v = strtol(p + strlen(key), NULL, 10);
+	free(text);
+	return v;
 }

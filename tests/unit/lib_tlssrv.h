@@ -21,5 +21,13 @@ void tlssrv_stop(struct tlssrv *s);
 char *tlssrv_file(const struct tlssrv *s, const char *name, size_t *len);
 /* A 127.0.0.1 port nobody listens on (bound, then closed). */
 int tlssrv_dead_port(void);
+/* A kubeconfig at `path` (mode 0600) for https://127.0.0.1:<port>/tr/<mode>
+ * (the fake TokenReview and SubjectAccessReview endpoints), trusting
+ * ca.pem, with the reviewer's bearer token.  0 ok, -1 failure. */
+int tlssrv_kubeconfig(const struct tlssrv *s, const char *path, int port, const char *mode);
+/* The reviews the server has answered so far, "tokenreviews" or
+ * "subjectaccessreviews" (from the counts file it rewrites before each
+ * answer); -1 on failure. */
+long tlssrv_count(const struct tlssrv *s, const char *what);
 
 #endif

@@ -1,4 +1,4 @@
-/* Unit tests for k8s-ssh-askpass's parsers (cli/askpass_parse.c): its
+/* Unit tests for k8s-ssh-askpass's parsers (askpass/askpass_parse.c): its
  * libc-only SHA-256 against OpenSSL's, pam_k8s's prompt grammar (and the
  * lookalikes a hostile server could send), the JWT "aud" check, and what
  * decides whom a token is minted for: ssh -G output, /proc status, the
@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "../../cli/askpass_parse.c"
+#include "../../askpass/askpass.h"
 
 static void test_sha256(void **state)
 {

@@ -1,7 +1,6 @@
 /* Unit tests for pam_k8s's multi-prompt token protocol (common/frame.c)
- * and its audit-line escaping (common/auditlog.c).  The module
- * is not part of libk8scommon, so the files under test are compiled in
- * here.  Digests are computed with OpenSSL's one-shot SHA256(), not with
+ * and its audit-line escaping (common/auditlog.c), both linked from
+ * libk8scommon like every other test's code under test.  Digests are computed with OpenSSL's one-shot SHA256(), not with
  * the code under test. */
 #include <setjmp.h>
 #include <stdarg.h>

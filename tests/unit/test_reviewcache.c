@@ -312,35 +312,65 @@ static void test_corrupt_is_miss_and_removed(void **state)
 
 	/* Entries as this version writes them, but for the member under test. */
 	assert_int_equal(k8s_kubeconfig_fingerprint(&f->kc, fp), 0);
-	snprintf(head, sizeof(head), "\"version\":2,\"apiserver\":\"%s\"", fp);
+	snprintf(head, sizeof(head), "\"version\":3,\"apiserver\":\"%s\"", fp);
 
 	corrupt_case(f, "{not json", 0600);
 	corrupt_case(f, "", 0600);
 	corrupt_case(f, "[]", 0600);
-	corrupt_case(f, "{\"version\":3,\"created\":1,\"expires\":99999999999,\"audiences\":[\"host-login:web-1\"],"
-		     "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+	corrupt_case(f, "{\"version\":4,\"created\":1,\"expires\":99999999999,\"audiences\":[\"host-login:web-1\"],"
+		     "\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 		     0600);
 	snprintf(future, sizeof(future),
 		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-		 "\"identity\":{\"username\":\"\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 "\"identity\":{\"method\":\"tokenreview\",\"username\":\"\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* empty username */
 	snprintf(future, sizeof(future),
 		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-		 "\"identity\":{\"username\":\"u\",\"groups\":[1],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 "\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[1],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* group not a string */
 	snprintf(future, sizeof(future),
 		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{\"k\":\"v\"},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 "\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{\"k\":\"v\"},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 		 head, (long long)time(NULL), (long long)time(NULL) + 60);
 	corrupt_case(f, future, 0600); /* extra value not an array */
 	snprintf(future, sizeof(future),
 		 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+		 "\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 		 head, (long long)time(NULL) + 3600, (long long)time(NULL) + 3700);
 	corrupt_case(f, future, 0600); /* created in the future */
 	corrupt_case(f, NULL, 0644);    /* readable by others: not ours */
+	/* An entry of format 2 (the identity under the cache's old spellings):
+	 * never misread as this format's, even under this format's name. */
+	snprintf(future, sizeof(future),
+		 "{\"version\":2,\"apiserver\":\"%s\",\"created\":%lld,\"expires\":%lld,"
+		 "\"audiences\":[\"host-login:web-1\"],"
+		 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,"
+		 "\"saName\":\"sa1\",\"legacySA\":false}}",
+		 fp, (long long)time(NULL), (long long)time(NULL) + 60);
+	corrupt_case(f, future, 0600);
+	{
+		/* Identities the review cache never holds, or members of the
+		 * wrong type or shape. */
+		static const char *const bad[] = {
+			"\"method\":\"jwt\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false",
+			"\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0",
+			"\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false,\"fingerprint\":\"XYZ\"",
+			"\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":-1,\"iat\":0,\"nbf\":0,\"legacy_sa\":false",
+			"\"method\":\"tokenreview\",\"username\":\"u\",\"uid\":null,\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false",
+			"\"method\":\"tokenreview\",\"username\":\"u\",\"sa_name\":7,\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(future, sizeof(future),
+				 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
+				 "\"identity\":{%s}}",
+				 head, (long long)time(NULL), (long long)time(NULL) + 60, bad[i]);
+			corrupt_case(f, future, 0600);
+		}
+	}
 	/* The control: the same hand-written entry, well-formed, is a hit. */
 	{
 		struct k8s_identity id, got;
@@ -353,7 +383,7 @@ static void test_corrupt_is_miss_and_removed(void **state)
 		assert_int_equal(count_files(f, path, sizeof(path)), 1);
 		snprintf(future, sizeof(future),
 			 "{%s,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-			 "\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacySA\":false}}",
+			 "\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,\"nbf\":0,\"legacy_sa\":false}}",
 			 head, (long long)time(NULL), (long long)time(NULL) + 60);
 		fp2 = fopen(path, "w");
 		assert_non_null(fp2);
@@ -626,8 +656,8 @@ static void test_old_format_entries_ignored_and_swept(void **state)
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fprintf(fp, "{\"version\":1,\"created\":%lld,\"expires\":%lld,\"audiences\":[\"host-login:web-1\"],"
-		"\"identity\":{\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,"
-		"\"nbf\":0,\"legacySA\":false}}", (long long)time(NULL), (long long)time(NULL) + 60);
+		"\"identity\":{\"method\":\"tokenreview\",\"username\":\"u\",\"groups\":[],\"extra\":{},\"exp\":0,\"iat\":0,"
+		"\"nbf\":0,\"legacy_sa\":false}}", (long long)time(NULL), (long long)time(NULL) + 60);
 	fclose(fp);
 	assert_int_equal(chmod(path, 0600), 0);
 	expect_hit(f, 0);

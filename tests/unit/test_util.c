@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -161,6 +162,58 @@ static void test_write_file_at(void **state)
 	rmdir(dir);
 }
 
+/* The private-directory opener: what it takes and what it refuses. */
+static void test_open_private_dir(void **state)
+{
+	char dir[] = "/tmp/k8s-util-dir.XXXXXX", cmd[80];
+	struct stat st;
+	int dfd, fd, f;
+
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkdirat(dfd, "priv", 0700), 0);
+	fd = k8s_open_private_dir(dfd, "priv", 077, 0, &st);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_true((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+	close(fd);
+	/* group-readable: fine for 022, not for 077 */
+	assert_int_equal(fchmodat(dfd, "priv", 0750, 0), 0);
+	fd = k8s_open_private_dir(dfd, "priv", 022, 0, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(k8s_open_private_dir(dfd, "priv", 077, 0, &st), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(st.st_mode & 0777, 0750);
+	assert_int_equal(fchmodat(dfd, "priv", 0770, 0), 0);
+	assert_int_equal(k8s_open_private_dir(dfd, "priv", 022, 0, NULL), -1);
+	assert_int_equal(errno, EPERM);
+	/* a symlink to a private directory, a file, nothing */
+	assert_int_equal(fchmodat(dfd, "priv", 0700, 0), 0);
+	assert_int_equal(symlinkat("priv", dfd, "link"), 0);
+	assert_int_equal(k8s_open_private_dir(dfd, "link", 022, 0, NULL), -1);
+	assert_true(errno == ENOTDIR || errno == ELOOP); /* Linux: ENOTDIR with O_DIRECTORY */
+	f = openat(dfd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	close(f);
+	assert_int_equal(k8s_open_private_dir(dfd, "file", 022, 0, NULL), -1);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(k8s_open_private_dir(dfd, "none", 022, 0, NULL), -1);
+	assert_int_equal(errno, ENOENT);
+	/* made on demand, 0700 */
+	fd = k8s_open_private_dir(dfd, "made", 077, K8S_DIR_CREATE, &st);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	close(fd);
+	fd = k8s_open_private_dir(dfd, "made", 077, K8S_DIR_CREATE, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_format_time(void **state)
 {
 	char buf[32];
@@ -211,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_err),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_write_file_at),
+		cmocka_unit_test(test_open_private_dir),
 		cmocka_unit_test(test_format_time),
 		cmocka_unit_test(test_format_when),
 	};

@@ -14,7 +14,9 @@ lifetime, so it can never outlive the test run for long.
 Files left in DIR: ca.pem (trusts the server), wrongca.pem (unrelated CA),
 client.pem / client-key.pem (signed by ca.pem, CN=reviewer), sa.jwt (a
 service-account-shaped JWT signed with jwcrypto, accepted by the fake
-TokenReview endpoint).  The server
+TokenReview endpoint), counts (JSON {"tokenreviews": N,
+"subjectaccessreviews": M}: the reviews answered so far, rewritten before
+each answer is sent).  The server
 certificate names IP:127.0.0.1 and DNS:apiserver.test only.
 
 Endpoints (any method):
@@ -33,6 +35,11 @@ Endpoints (any method):
                         mtls: the client certificate instead).  Modes: ok
                         (201), 200, 403, 500, malformed, redirect, slow (3 s),
                         wrongaud, noaud, mtls.
+  /tr/<mode>/apis/authorization.k8s.io/v1/subjectaccessreviews
+                        a fake SubjectAccessReview endpoint (same reviewer
+                        check): allowed when spec.user is
+                        system:serviceaccount:ns1:sa1, unless mode is deny;
+                        mode malformed answers a TokenReview instead.
 """
 import json
 import os
@@ -105,6 +112,33 @@ def make_jwt(d):
 
 
 SA_JWT = None
+COUNTS = {"tokenreviews": 0, "subjectaccessreviews": 0}
+COUNTS_LOCK = threading.Lock()
+COUNTS_FILE = None
+
+
+def count(kind):
+    """One more review of this kind, in DIR/counts before the answer goes out."""
+    with COUNTS_LOCK:
+        COUNTS[kind] += 1
+        tmp = COUNTS_FILE + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(COUNTS, f)
+        os.replace(tmp, COUNTS_FILE)
+
+
+def sar_answer(mode, req):
+    """Fake apiserver authorizer: one identity is allowed, the mode can deny."""
+    spec = req.get("spec", {}) if isinstance(req, dict) else {}
+    if mode == "malformed":
+        return 201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                     "status": {"allowed": True}}
+    allowed = mode != "deny" and spec.get("user") == "system:serviceaccount:ns1:sa1"
+    status = {"allowed": allowed}
+    if not allowed:
+        status["reason"] = "no RBAC policy matched"
+    return 201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                 "spec": spec, "status": status}
 
 
 def review_answer(mode, req):
@@ -226,10 +260,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(401, "no")
         elif parts[1] == "tr" and self.path.endswith("/apis/authentication.k8s.io/v1/tokenreviews"):
             self.tokenreview(parts[2], body)
+        elif parts[1] == "tr" and self.path.endswith("/apis/authorization.k8s.io/v1/subjectaccessreviews"):
+            self.tokenreview(parts[2], body, sar_answer)
         else:
             self.send(404, "not found")
 
-    def tokenreview(self, mode, body):
+    def tokenreview(self, mode, body, answer=review_answer):
         if mode == "redirect":
             self.send(302, "moved", headers=[("Location", "/ok")])
             return
@@ -249,7 +285,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.send(400, "bad json")
             return
-        code, out = review_answer(mode, req)
+        count("subjectaccessreviews" if answer is sar_answer else "tokenreviews")
+        code, out = answer(mode, req)
         self.send(code, out if isinstance(out, str) else json.dumps(out), "application/json")
 
     def handle_one_request(self):
@@ -301,7 +338,8 @@ def context(d, require_client):
 
 def main():
     d = sys.argv[1]
-    global SA_JWT
+    global SA_JWT, COUNTS_FILE
+    COUNTS_FILE = os.path.join(d, "counts")
     make_pki(d)
     SA_JWT = make_jwt(d)
     servers = [TLSServer(context(d, False)), TLSServer(context(d, True))]

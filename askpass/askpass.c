@@ -63,7 +63,7 @@ static void ap_warn(const char *fmt, ...)
 }
 
 struct tok {
-	char data[AP_TOKEN_MAX + 2];
+	char data[K8S_TOKEN_MAX + 2];
 	size_t len;
 };
 
@@ -85,7 +85,7 @@ static int token_ok(const struct tok *t)
 {
 	size_t i;
 
-	if (t->len == 0 || t->len > AP_TOKEN_MAX)
+	if (t->len == 0 || t->len > K8S_TOKEN_MAX)
 		return 0;
 	for (i = 0; i < t->len; i++)
 		if ((unsigned char)t->data[i] < 0x21 || (unsigned char)t->data[i] > 0x7e)
@@ -580,7 +580,7 @@ static int cache_path(const struct ap_prompt *p, char *out, size_t cap)
 
 	if (cache_dir(dir, sizeof(dir)) != 0)
 		return -1;
-	ap_digest16(p->audience, strlen(p->audience), aud);
+	k8s_token_fingerprint(p->audience, strlen(p->audience), aud);
 	return snprintf(out, cap, "%s/%ld-%llu-%s", dir, (long)ssh, proc_start(ssh), aud) < (int)cap
 	       ? 0 : -1;
 }
@@ -670,7 +670,7 @@ static int put_answer(const char *head, const char *data, size_t n)
 static int answer_first(const struct ap_prompt *p, const struct ap_target *tg, struct tok *t,
 			size_t chunk)
 {
-	char head[AP_HEAD_MAX];
+	char head[K8S_FRAME_HEAD_MAX];
 	size_t n;
 
 	if (obtain(p, tg, t) != 0)
@@ -692,7 +692,7 @@ static int answer_first(const struct ap_prompt *p, const struct ap_target *tg, s
 
 static int answer_next(const struct ap_prompt *p, struct tok *t, size_t chunk)
 {
-	char head[AP_HEAD_MAX];
+	char head[K8S_FRAME_HEAD_MAX];
 	size_t n;
 
 	if (cache_get(p, t) != 0 || t->len != p->total) {
@@ -711,7 +711,7 @@ static int frame_mode(int argc, char **argv)
 {
 	static struct tok t;
 	size_t chunk = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : CHUNK_DEFAULT, off, n;
-	char head[AP_HEAD_MAX];
+	char head[K8S_FRAME_HEAD_MAX];
 	int rc;
 
 	if (chunk < 16 || chunk > 8000 || read_fd(STDIN_FILENO, &t) != 0)

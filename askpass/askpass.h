@@ -6,12 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AP_TOKEN_MAX   16384   /* the module's K8S_TOKEN_MAX */
-#define AP_AUD_MAX     256
+#include "sha256.h"     /* k8s_token_fingerprint: the frame digest */
+#include "tokenproto.h" /* the prompts, K8S_TOKEN_MAX, the frame header */
 
-/* The protocol digest: hex of the first 8 bytes of SHA-256, as the module
- * computes it (and logs it as the token fingerprint). */
-void ap_digest16(const char *tok, size_t len, char out[17]);
+#define AP_AUD_MAX     256
 
 /* Does the JWT `tok` carry `aud` in its "aud" claim (string or array)?
  * 1 yes, 0 no or not a JWT.  The signature is not checked: this only
@@ -21,8 +19,7 @@ int ap_jwt_has_audience(const char *tok, size_t len, const char *aud);
 
 /* The header of the framed answer carrying tok[off..] (docs/pam.md):
  * "k8s1:<len>:<digest16>:" for the first (off 0), "<off>:" after. */
-#define AP_HEAD_MAX 48
-void ap_frame_head(const char *tok, size_t len, size_t off, char out[AP_HEAD_MAX]);
+void ap_frame_head(const char *tok, size_t len, size_t off, char out[K8S_FRAME_HEAD_MAX]);
 
 /* The parsed prompt.  kind: 1 first prompt, 2 continuation. */
 struct ap_prompt {

@@ -6,8 +6,6 @@
  * command. */
 #include "askpass.h"
 
-#include "sha256.h"
-
 #include <arpa/inet.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -15,27 +13,22 @@
 #include <string.h>
 #include <sys/wait.h>
 
-void ap_digest16(const char *tok, size_t len, char out[17])
-{
-	k8s_token_fingerprint(tok, len, out);
-}
-
-void ap_frame_head(const char *tok, size_t len, size_t off, char out[AP_HEAD_MAX])
+void ap_frame_head(const char *tok, size_t len, size_t off, char out[K8S_FRAME_HEAD_MAX])
 {
 	char d[17];
 
 	if (off > 0) {
-		snprintf(out, AP_HEAD_MAX, "%zu:", off);
+		snprintf(out, K8S_FRAME_HEAD_MAX, "%zu:", off);
 		return;
 	}
-	ap_digest16(tok, len, d);
-	snprintf(out, AP_HEAD_MAX, "k8s1:%zu:%s:", len, d);
+	k8s_token_fingerprint(tok, len, d);
+	snprintf(out, K8S_FRAME_HEAD_MAX, K8S_FRAME_MAGIC "%zu:%s:", len, d);
 }
 
 /* ---- the prompt ---- */
 
-static const char FIRST[] = "Kubernetes token (audience ";
-static const char CONT[] = " continued at byte ";
+static const char FIRST[] = K8S_PROMPT_HEAD;
+static const char CONT[] = K8S_PROMPT_CONT;
 
 static int take(const char **s, const char *lit)
 {
@@ -107,7 +100,7 @@ int ap_parse_prompt(const char *s, struct ap_prompt *p)
 	}
 	if (take(&s, CONT) != 0 || take_num(&s, &p->offset) != 0 || take(&s, " of ") != 0 ||
 	    take_num(&s, &p->total) != 0 || strcmp(s, ": ") != 0 ||
-	    p->total == 0 || p->total > AP_TOKEN_MAX || p->offset == 0 || p->offset >= p->total)
+	    p->total == 0 || p->total > K8S_TOKEN_MAX || p->offset == 0 || p->offset >= p->total)
 		return -1;
 	p->kind = 2;
 	return 0;
@@ -679,7 +672,7 @@ static int payload_has_audience(const unsigned char *json, size_t len, const cha
 
 int ap_jwt_has_audience(const char *tok, size_t len, const char *aud)
 {
-	static unsigned char payload[AP_TOKEN_MAX];
+	static unsigned char payload[K8S_TOKEN_MAX];
 	const char *d1, *d2;
 	long n;
 	int r;
