@@ -65,6 +65,7 @@ static int apply(struct run *r, struct k8s_err *err)
 	rc = k8s_store_load_all(r->st, err);
 	if (rc != K8S_OK)
 		return rc;
+	k8s_store_nss_snapshot(r->st);
 	if (k8s_sync_snapshot(r->st, &r->before) != 0)
 		return oom(err);
 	rc = k8s_store_apply_declared(r->st, r->cfg, err);

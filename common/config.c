@@ -826,12 +826,47 @@ static int parse_declared_one(struct cctx *c, json_t *v, const char *p, struct k
 	return 0;
 }
 
+/* Open addressing over declared[] indexes (+1; 0 empty), by name or by
+ * pinned uid: a list of 100,000 names was a quadratic walk. */
+static uint64_t decl_key(const struct k8s_declared *d, int by_uid)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *s;
+
+	if (by_uid)
+		return (uint64_t)d->uid * 0x9E3779B97F4A7C15ULL;
+	for (s = (const unsigned char *)d->name; *s != '\0'; s++)
+		h = (h ^ *s) * 1099511628211ULL;
+	return h;
+}
+
+/* The earlier entry with d's name (or pinned uid), after which d is in the
+ * table; NULL when none. */
+static const struct k8s_declared *decl_seen(size_t *tab, size_t mask, const struct k8s_declared *all,
+					    size_t i, int by_uid)
+{
+	const struct k8s_declared *d = &all[i];
+	size_t k;
+
+	for (k = decl_key(d, by_uid) & mask; tab[k] != 0; k = (k + 1) & mask) {
+		const struct k8s_declared *e = &all[tab[k] - 1];
+
+		if (by_uid ? e->uid == d->uid : strcmp(e->name, d->name) == 0)
+			return e;
+	}
+	tab[k] = i + 1;
+	return NULL;
+}
+
 static int parse_declared(struct cctx *c, json_t *arr, const char *b, struct k8s_config *cfg)
 {
+	const struct k8s_declared *e;
 	struct k8s_declared *d;
+	size_t *names, *uids, mask = 15;
 	char p[PATHSZ];
-	size_t i, j;
+	size_t i;
 	json_t *v;
+	int rc = 0;
 
 	if (arr == NULL)
 		return 0;
@@ -840,20 +875,33 @@ static int parse_declared(struct cctx *c, json_t *arr, const char *b, struct k8s
 	cfg->accounts.declared = calloc(json_array_size(arr) + 1, sizeof(*d));
 	if (cfg->accounts.declared == NULL)
 		return enomem(c, b);
+	while (mask < 2 * json_array_size(arr))
+		mask = 2 * mask + 1;
+	names = calloc(mask + 1, sizeof(*names));
+	uids = calloc(mask + 1, sizeof(*uids));
+	if (names == NULL || uids == NULL) {
+		free(names);
+		free(uids);
+		return enomem(c, b);
+	}
 	json_array_foreach(arr, i, v) {
 		d = &cfg->accounts.declared[cfg->accounts.n_declared++];
 		idx(p, b, i);
-		if (parse_declared_one(c, v, p, cfg, d) != 0)
-			return K8S_ECONFIG;
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->accounts.declared[j].name, d->name) == 0)
-				return cfail(c, p, "\"%s\" is declared twice", d->name);
-			if (d->uid >= 0 && cfg->accounts.declared[j].uid == d->uid)
-				return cfail(c, p, "uid %lld is also pinned for \"%s\"",
-					     (long long)d->uid, cfg->accounts.declared[j].name);
+		rc = parse_declared_one(c, v, p, cfg, d);
+		if (rc != 0)
+			break;
+		if ((e = decl_seen(names, mask, cfg->accounts.declared, i, 0)) != NULL) {
+			rc = cfail(c, p, "\"%s\" is declared twice", d->name);
+			break;
+		}
+		if (d->uid >= 0 && (e = decl_seen(uids, mask, cfg->accounts.declared, i, 1)) != NULL) {
+			rc = cfail(c, p, "uid %lld is also pinned for \"%s\"", (long long)d->uid, e->name);
+			break;
 		}
 	}
-	return 0;
+	free(names);
+	free(uids);
+	return rc != 0 ? K8S_ECONFIG : 0;
 }
 
 static int check_names(struct cctx *c, const struct k8s_strv *sv, const char *b)
