@@ -364,7 +364,7 @@ static int list_each_ns(struct k8s_kubeapi *api, struct take_ctx *c, const char 
 }
 
 /* Group subjects that stand for every ServiceAccount of a namespace. */
-static int needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v)
+int k8s_sync_needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v)
 {
 	size_t i, j;
 	const char *g;
@@ -393,6 +393,8 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 	rc = k8s_kubeapi_open(cfg, (long)cfg->sync.timeout_ms, &api, err);
 	if (rc != K8S_OK)
 		goto out;
+	/* the watch cache: a second or so stale at worst, no etcd read */
+	api.list_rv0 = 1;
 	if (cfg->sync.n_rules > 0) {
 		rc = k8s_kubeapi_list(&api, RBAC_V1 "/clusterroles", "ClusterRoleList", take_role_cb,
 				      &c, err);
@@ -409,7 +411,7 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 	if (rc == K8S_OK)
 		rc = list_each_ns(&api, &c, RBAC_V1, "rolebindings", "RoleBindingList",
 				  take_binding_cb, err);
-	if (rc == K8S_OK && needs_service_accounts(cfg, v))
+	if (rc == K8S_OK && k8s_sync_needs_service_accounts(cfg, v))
 		rc = list_each_ns(&api, &c, "/api/v1", "serviceaccounts", "ServiceAccountList",
 				  take_sa_cb, err);
 out:
