@@ -138,10 +138,12 @@ static int finish(struct run *r, struct k8s_err *err)
 }
 
 static volatile int *watch_stop;
+static volatile int term_seen;
 
 static void on_term(int sig)
 {
 	(void)sig;
+	term_seen = 1;
 	if (watch_stop != NULL)
 		*watch_stop = 1;
 }
@@ -166,6 +168,7 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 	struct sigaction sa;
 	struct k8s_watch w;
 	unsigned long batches = 0;
+	long backoff = 1000;
 	int rc, got;
 
 	if (!r->cfg->has_sync)
@@ -173,12 +176,24 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
-	rc = k8s_watch_init(&w, r->cfg, err);
-	if (rc != K8S_OK)
-		goto out;
-	watch_stop = &w.stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* The first list: retried here with backoff and jitter (a fleet whose
+	 * apiserver was down must not come back in step). */
+	for (;;) {
+		rc = k8s_watch_init(&w, r->cfg, err);
+		if (rc != K8S_UNAVAILABLE || term_seen)
+			break;
+		fprintf(stderr, "k8s-auth sync: first list failed (retrying in about %ld s): %s%s%s\n",
+			backoff / 1000, err->reason, err->detail[0] ? ": " : "", err->detail);
+		k8s_watch_free(&w);
+		k8s_err_clear(err);
+		k8s_kubeapi_sleep_ms(k8s_watch_jitter_ms(backoff), &term_seen);
+		backoff = backoff >= 30000 ? 60000 : backoff * 2;
+	}
+	if (rc != K8S_OK || term_seen)
+		goto out;
+	watch_stop = &w.stop;
 	r->watch = &w;
 	rc = fetch_and_plan(r, err);
 	if (rc == K8S_OK)

@@ -125,7 +125,7 @@ struct wthread {
 	int gone;     /* 410: relist */
 };
 
-static long jitter(long ms)
+long k8s_watch_jitter_ms(long ms)
 {
 	unsigned int r = 0;
 
@@ -226,7 +226,7 @@ static void *watch_thread(void *ud)
 		/* the server ends a watch after timeoutSeconds: 30 to 60
 		 * minutes, as the apiserver picks when not asked (its
 		 * --min-request-timeout), spread over the hosts */
-		secs = 1800 + jitter(1800) - 900;
+		secs = 1800 + k8s_watch_jitter_ms(1800) - 900;
 		snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
 			 c->path, rv, secs);
 		t->bad = t->gone = 0;
@@ -257,9 +257,9 @@ failed:
 		pthread_mutex_unlock(&w->mu);
 		if (t->api.last_status == 429 || retry_after >= 0) {
 			k8s_kubeapi_sleep_ms((retry_after > 0 ? (retry_after > 600 ? 600 : retry_after) : 1) * 1000L +
-						     jitter(1000), &w->stop);
+						     k8s_watch_jitter_ms(1000), &w->stop);
 		} else {
-			k8s_kubeapi_sleep_ms(jitter(backoff), &w->stop);
+			k8s_kubeapi_sleep_ms(k8s_watch_jitter_ms(backoff), &w->stop);
 			backoff = backoff >= 30000 ? 60000 : backoff * 2;
 		}
 	}

@@ -79,5 +79,7 @@ int k8s_watch_next(struct k8s_watch *w, long batch_ms, struct k8s_sync_view *v, 
 /* Relist every collection on its thread (after a batch failed). */
 void k8s_watch_relist_all(struct k8s_watch *w);
 void k8s_watch_free(struct k8s_watch *w);
+/* A delay in [ms/2, 3ms/2] (getrandom). */
+long k8s_watch_jitter_ms(long ms);
 
 #endif
