@@ -5,7 +5,10 @@
 # gids, sources, members) through RoleBindings, ClusterRoleBindings, Group
 # subjects standing for a namespace's ServiceAccounts, Roles whose rules
 # grant (sync.rules), ServiceAccounts created and deleted, a binding's
-# roleRef losing its grant; then revocation latency: a RoleBinding deleted
+# roleRef losing its grant; docs/flowcontrol-v1beta1.yaml applied and
+# the reviewer's TokenReviews and lists classified by its FlowSchemas (the
+# apiserver's X-Kubernetes-PF-FlowSchema-UID answer header); then
+# revocation latency: a RoleBinding deleted
 # in the API until the watching store dropped the account, 20 times
 # (median and worst printed; each must be under 5 s).  The watcher exits
 # on SIGTERM with a summary of its requests.
@@ -31,6 +34,46 @@ ks_apply_json '{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRo
   "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["view"]}]}' || fail "host-login"
 kube_api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"dev"}}' >/dev/null ||
 	fail "namespace dev"
+
+# API Priority and Fairness: the shipped objects, and which schema the
+# apiserver puts the reviewer's requests in.
+python3 -c 'import json, sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d:
+        print(json.dumps(d))' docs/flowcontrol-v1beta1.yaml >"$TEST_TMP/apf.jsonl" || fail "reading the APF manifest"
+declare -A FS_UID
+while read -r obj; do
+	kind=$(jq -r .kind <<<"$obj") name=$(jq -r .metadata.name <<<"$obj")
+	case $kind in
+	FlowSchema) col=flowschemas ;;
+	PriorityLevelConfiguration) col=prioritylevelconfigurations ;;
+	*) fail "unexpected $kind in the APF manifest" ;;
+	esac
+	out=$(kube_api POST "/apis/flowcontrol.apiserver.k8s.io/v1beta1/$col" "$obj") || fail "applying $kind $name: $out"
+	[ "$kind" = FlowSchema ] && FS_UID[$name]=$(jq -r .metadata.uid <<<"$out")
+done <"$TEST_TMP/apf.jsonl"
+REVIEWER_TOKEN=$(sed -n 's/^    token: //p' "$KUBE_DIR/kubeconfig")
+[ -n "$REVIEWER_TOKEN" ] || fail "no reviewer token"
+pf_schema() { # METHOD PATH [BODY]: the FlowSchema UID the apiserver answered with
+	curl -sS -m 20 -o /dev/null -D - --cacert "$KUBE_DIR/pki/ca.crt" -X "$1" \
+		-H "Authorization: Bearer $REVIEWER_TOKEN" -H 'Content-Type: application/json' \
+		${3:+--data-binary "$3"} "$KUBE_URL$2" | tr -d '\r' |
+		sed -n 's/^[Xx]-[Kk]ubernetes-[Pp][Ff]-[Ff]low[Ss]chema-[Uu][Ii][Dd]: //p'
+}
+tr_body='{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"not-a-token"}}'
+for _ in $(seq 50); do # the APF controller picks new objects up within a second or so
+	[ "$(pf_schema POST /apis/authentication.k8s.io/v1/tokenreviews "$tr_body")" = "${FS_UID[k8s-auth-login]}" ] && break
+	sleep 0.2
+done
+assert_eq "$(pf_schema POST /apis/authentication.k8s.io/v1/tokenreviews "$tr_body")" "${FS_UID[k8s-auth-login]}" \
+	"APF: the reviewer's TokenReview is in FlowSchema k8s-auth-login"
+sar_body='{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"x","resourceAttributes":{"verb":"login","resource":"nodes"}}}'
+assert_eq "$(pf_schema POST /apis/authorization.k8s.io/v1/subjectaccessreviews "$sar_body")" "${FS_UID[k8s-auth-login]}" \
+	"APF: its SubjectAccessReview too"
+assert_eq "$(pf_schema GET "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?limit=500&resourceVersion=0")" \
+	"${FS_UID[k8s-auth-sync]}" "APF: its list of ClusterRoleBindings is in FlowSchema k8s-auth-sync"
+assert_eq "$(pf_schema GET "/api/v1/namespaces/ops/serviceaccounts?limit=500")" "${FS_UID[k8s-auth-sync]}" \
+	"APF: its list of ServiceAccounts too"
 for n in alice bob carol; do kube_create_sa ops "$n" >/dev/null || fail "sa $n"; done
 kube_create_sa dev dora >/dev/null || fail "sa dora"
 
