@@ -954,6 +954,41 @@ static int dns_label_ok(const char *s)
 	return 1;
 }
 
+/* A Kubernetes label key: [prefix/]name; name 1..63 of [A-Za-z0-9-_.],
+ * alphanumeric at both ends; prefix a DNS subdomain (at most 253, labels
+ * as above).  The apiserver's rule (IsQualifiedName). */
+static int label_key_ok(const char *s)
+{
+	const char *slash = strchr(s, '/'), *name = slash ? slash + 1 : s;
+	size_t i, n = strlen(name);
+
+	if (slash != NULL) {
+		size_t pl = (size_t)(slash - s), start = 0;
+
+		if (pl == 0 || pl > 253 || strchr(name, '/') != NULL)
+			return 0;
+		for (i = 0; i <= pl; i++) {
+			if (i == pl || s[i] == '.') {
+				char label[64];
+
+				if (i - start == 0 || i - start > 63)
+					return 0;
+				memcpy(label, s + start, i - start);
+				label[i - start] = '\0';
+				if (!dns_label_ok(label))
+					return 0;
+				start = i + 1;
+			}
+		}
+	}
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
+			return 0;
+	return 1;
+}
+
 static int text_ok(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -1074,8 +1109,8 @@ static int parse_sync_rules(struct cctx *c, json_t *arr, struct k8s_config *cfg)
 
 static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
-	static const char *const known[] = {"namespaces", "serviceAccounts", "clusterRoles", "rules",
-		"timeout", NULL};
+	static const char *const known[] = {"namespaces", "serviceAccounts", "serviceAccountLabel",
+		"clusterRoles", "rules", "timeout", NULL};
 	const char *b = "sync";
 	char p[PATHSZ], ip[PATHSZ];
 	size_t i, dup;
@@ -1083,6 +1118,7 @@ static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
 	    get_strv(c, o, "namespaces", b, 0, &cfg->sync.namespaces) ||
 	    get_bool(c, o, "serviceAccounts", b, &cfg->sync.service_accounts) ||
+	    get_str(c, o, "serviceAccountLabel", b, 1, &cfg->sync.sa_label) ||
 	    get_strv(c, o, "clusterRoles", b, 0, &cfg->sync.cluster_roles) ||
 	    parse_sync_rules(c, json_object_get(o, "rules"), cfg) ||
 	    get_duration(c, o, "timeout", b, 1, &cfg->sync.timeout_ms))
@@ -1098,6 +1134,11 @@ static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 		if (!text_ok(cfg->sync.cluster_roles.v[i]) || strchr(cfg->sync.cluster_roles.v[i], '/'))
 			return cfail(c, idx(ip, join(p, b, "clusterRoles"), i),
 				     "not a ClusterRole name");
+	if (cfg->sync.sa_label != NULL && !label_key_ok(cfg->sync.sa_label))
+		return cfail(c, join(p, b, "serviceAccountLabel"),
+			     "\"%.64s\" is not a label key ([prefix/]name: name at most 63 of "
+			     "[A-Za-z0-9-_.], alphanumeric at both ends; prefix a DNS subdomain)",
+			     cfg->sync.sa_label);
 	if (cfg->sync.service_accounts && cfg->sync.namespaces.n == 0)
 		return cfail(c, join(p, b, "serviceAccounts"), "needs sync.namespaces to list them in");
 	if (!cfg->sync.service_accounts && cfg->sync.cluster_roles.n == 0 && cfg->sync.n_rules == 0)
@@ -1539,6 +1580,7 @@ void k8s_config_free(struct k8s_config *cfg)
 	resource_attrs_free(&cfg->login.sudo_sar);
 	k8s_strv_free(&cfg->sync.namespaces);
 	k8s_strv_free(&cfg->sync.cluster_roles);
+	free(cfg->sync.sa_label);
 	for (i = 0; i < cfg->sync.n_rules; i++)
 		resource_attrs_free(&cfg->sync.rules[i]);
 	free(cfg->sync.rules);

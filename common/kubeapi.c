@@ -339,7 +339,7 @@ static int list_paged(struct k8s_kubeapi *api, const char *path, const char *wan
 	api->last_list_rv[0] = '\0';
 	do {
 		free(p);
-		if (asprintf(&p, "%s?limit=%d%s%s%s", path, K8S_KUBEAPI_PAGE,
+		if (asprintf(&p, "%s%climit=%d%s%s%s", path, strchr(path, '?') ? '&' : '?', K8S_KUBEAPI_PAGE,
 			     rv0 && cont == NULL ? "&resourceVersion=0" : "", cont ? "&continue=" : "",
 			     cont ? cont : "") < 0) {
 			p = NULL;

@@ -66,6 +66,10 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 /* ServiceAccounts are read (serviceAccounts: true, or a granting binding
  * names system:serviceaccounts[:NS] for a listed NS); v has the bindings. */
 int k8s_sync_needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v);
+/* "serviceaccounts", with ?labelSelector=KEY when sync.serviceAccountLabel
+ * is set (only ServiceAccounts carrying that label key are read, whatever
+ * grants them).  0, or -1 when it does not fit max. */
+int k8s_sync_sa_resource(const struct k8s_config *cfg, char *out, size_t max);
 
 struct k8s_sync_account {
 	char local[K8S_LOCAL_NAME_MAX + 1];

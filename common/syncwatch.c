@@ -204,7 +204,7 @@ static void *watch_thread(void *ud)
 	struct k8s_err err;
 
 	while (!w->stop) {
-		char path[512], rv[64];
+		char path[1024], rv[64];
 		long retry_after = -1, secs;
 		int rc, need;
 
@@ -227,8 +227,8 @@ static void *watch_thread(void *ud)
 		 * minutes, as the apiserver picks when not asked (its
 		 * --min-request-timeout), spread over the hosts */
 		secs = 1800 + k8s_watch_jitter_ms(1800) - 900;
-		snprintf(path, sizeof(path), "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
-			 c->path, rv, secs);
+		snprintf(path, sizeof(path), "%s%cwatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
+			 c->path, strchr(c->path, '?') ? '&' : '?', rv, secs);
 		t->bad = t->gone = 0;
 		pthread_mutex_lock(&w->mu);
 		w->requests++;
@@ -291,9 +291,12 @@ int k8s_watch_init(struct k8s_watch *w, const struct k8s_config *cfg, struct k8s
 {
 	struct k8s_kubeapi api;
 	size_t i, nns = cfg->sync.namespaces.n;
+	char sa_resource[600];
 	int rc = K8S_OK;
 
 	memset(w, 0, sizeof(*w));
+	if (k8s_sync_sa_resource(cfg, sa_resource, sizeof(sa_resource)) != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync --watch");
 	w->cfg = cfg;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
@@ -311,7 +314,7 @@ int k8s_watch_init(struct k8s_watch *w, const struct k8s_config *cfg, struct k8s
 			       "rolebindings");
 	for (i = 0; i < nns; i++)
 		rc |= add_coll(w, K8S_W_SA, "ServiceAccountList", "/api/v1", cfg->sync.namespaces.v[i],
-			       "serviceaccounts");
+			       sa_resource);
 	if (rc != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync --watch");
 	rc = k8s_kubeapi_open(cfg, (long)cfg->sync.timeout_ms, &api, err);

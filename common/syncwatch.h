@@ -31,7 +31,7 @@ enum k8s_wkind { K8S_W_CROLE, K8S_W_ROLE, K8S_W_CRB, K8S_W_RB, K8S_W_SA };
  * (metadata.managedFields dropped). */
 struct k8s_wcoll {
 	enum k8s_wkind kind;
-	char path[256];       /* the list URL path */
+	char path[768];       /* the list URL path (and labelSelector) */
 	const char *list_kind; /* "RoleBindingList", ... */
 	json_t *objs;
 	char rv[64];          /* last resourceVersion seen ("" = list first) */

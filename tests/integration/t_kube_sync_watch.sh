@@ -189,6 +189,30 @@ kill -TERM "$WATCH_PID"
 wait "$WATCH_PID"
 assert_eq $? 0 "--watch exits 0 on SIGTERM"
 WATCH_PID=
+
+# sync.serviceAccountLabel: only ServiceAccounts carrying the label key
+# are read (labelSelector) for serviceAccounts: true and Group subjects,
+# by the one-shot sync and by --watch alike.
+cp "$TEST_TMP/watch.out" "$TEST_TMP/watch1.out"
+for f in "$W" "$O"; do
+	sed -i 's#^  timeout: 10s#  serviceAccountLabel: pam-k8s.io/host-login\n  timeout: 10s#' "$f"
+	sed -i 's#store-\(watch\|oneshot\)$#store-\1-label#' "$f"
+done
+grep -q serviceAccountLabel "$W" || fail "label config"
+"$BIN" --config "$W" sync --watch >"$TEST_TMP/watch.out" 2>"$TEST_TMP/watch.err" &
+WATCH_PID=$!
+for _ in $(seq 100); do grep -q '^watch: .* watching' "$TEST_TMP/watch.out" && break; sleep 0.1; done
+grep -q '^watch: .* watching' "$TEST_TMP/watch.out" || fail "--watch (label) did not start: $(cat "$TEST_TMP/watch.err")"
+same "serviceAccountLabel, no ServiceAccount labelled"
+"$BIN" --config "$O" users | grep -q '^dev\.eve ' && fail "an unlabelled ServiceAccount was synced"
+sa=$(kube_api GET /api/v1/namespaces/dev/serviceaccounts/eve | jq -c '.metadata.labels["pam-k8s.io/host-login"] = ""') &&
+	kube_api PUT /api/v1/namespaces/dev/serviceaccounts/eve "$sa" >/dev/null || fail "labelling eve"
+same "serviceAccountLabel, one ServiceAccount labelled"
+"$BIN" --config "$O" users | grep -q '^dev\.eve ' || fail "the labelled ServiceAccount was not synced"
+kill -TERM "$WATCH_PID"
+wait "$WATCH_PID"
+assert_eq $? 0 "--watch (label) exits 0 on SIGTERM"
+WATCH_PID=
 grep '^watch: stopped' "$TEST_TMP/watch.out" || fail "no summary"
 if grep -v -e 'left out' "$TEST_TMP/watch.err" | grep -q .; then
 	cat "$TEST_TMP/watch.err"
