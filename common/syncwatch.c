@@ -152,6 +152,11 @@ static int relist(struct k8s_watch *w, struct k8s_kubeapi *api, struct k8s_wcoll
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", c->path);
 	api->list_rv0 = rv0;
 	rc = k8s_kubeapi_list(api, c->path, c->list_kind, list_put_cb, &tmp, err);
+	/* no resourceVersion: nothing to watch from (and listing again at
+	 * once would hammer the apiserver) */
+	if (rc == K8S_OK && api->last_list_rv[0] == '\0')
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "malformed apiserver answer",
+				 "%s: a list without metadata.resourceVersion", c->path);
 	pthread_mutex_lock(&w->mu);
 	w->requests += api->requests - before;
 	if (rc == K8S_OK) {
