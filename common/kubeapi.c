@@ -31,7 +31,7 @@ int k8s_kubeapi_open(const struct k8s_config *cfg, long timeout_ms, struct k8s_k
 	memset(api, 0, sizeof(*api));
 	api->cfg = cfg;
 	api->timeout_ms = timeout_ms;
-	api->retry_max_s = 60;
+	api->retry_max_s = 0; /* no waiting unless the caller asks (sync): a login has its deadline */
 	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &api->kc, err);
 	if (rc != K8S_OK)
 		return rc;
@@ -227,7 +227,8 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 		if (rc != K8S_OK)
 			goto out;
 		/* API Priority and Fairness sheds load with 429 and Retry-After */
-		if (!(resp.status == 429 || (resp.status == 503 && resp.retry_after >= 0)) || tries >= 5)
+		if (!(resp.status == 429 || (resp.status == 503 && resp.retry_after >= 0)) || tries >= 5 ||
+		    api->retry_max_s <= 0)
 			break;
 		wait = resp.retry_after > 0 ? resp.retry_after : 1;
 		if (wait > api->retry_max_s)

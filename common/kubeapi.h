@@ -41,9 +41,10 @@ struct k8s_kubeapi {
 	 * metadata.resourceVersion (where a watch starts). */
 	int list_rv0;
 	char last_list_rv[64];
-	/* 429 (and 503 with Retry-After): wait Retry-After (1 s when absent,
-	 * at most retry_max_s) and ask again, up to 5 times; stop (when set)
-	 * cuts the wait short.  retries counts them. */
+	/* 429 (and 503 with Retry-After), when retry_max_s > 0 (sync sets
+	 * 60; 0 after open: a login's review never waits): wait Retry-After
+	 * (1 s when absent, at most retry_max_s) and ask again, up to 5
+	 * times; stop (when set) cuts the wait short.  retries counts them. */
 	long retry_max_s;
 	unsigned long retries;
 	volatile int *stop;

@@ -410,6 +410,7 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 		goto out;
 	/* the watch cache: a second or so stale at worst, no etcd read */
 	api.list_rv0 = 1;
+	api.retry_max_s = 60;
 	if (cfg->sync.n_rules > 0) {
 		rc = k8s_kubeapi_list(&api, RBAC_V1 "/clusterroles", "ClusterRoleList", take_role_cb,
 				      &c, err);

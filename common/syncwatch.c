@@ -324,6 +324,7 @@ int k8s_watch_init(struct k8s_watch *w, const struct k8s_config *cfg, struct k8s
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync --watch");
 	rc = k8s_kubeapi_open(cfg, (long)cfg->sync.timeout_ms, &api, err);
 	api.stop = &w->stop;
+	api.retry_max_s = 60;
 	for (i = 0; rc == K8S_OK && i < w->n; i++)
 		rc = relist(w, &api, &w->colls[i], 1, err);
 	k8s_kubeapi_close(&api);
@@ -351,6 +352,7 @@ int k8s_watch_start(struct k8s_watch *w, struct k8s_err *err)
 			return rc;
 		}
 		t->api.stop = &w->stop;
+		t->api.retry_max_s = 60;
 		if (pthread_create(&w->threads[i], NULL, watch_thread, t) != 0) {
 			k8s_kubeapi_close(&t->api);
 			free(t);
