@@ -200,6 +200,7 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 		rc = finish(r, err);
 	if (rc != K8S_OK)
 		goto out;
+	w.dirty = 0; /* the lists are applied */
 	rc = k8s_watch_start(&w, err);
 	if (rc != K8S_OK)
 		goto out;
