@@ -43,6 +43,8 @@ static int fetch_and_plan(struct run *r, struct k8s_err *err)
 	if (rc == K8S_OK)
 		rc = r->watch != NULL ? k8s_watch_view(r->watch->colls, r->watch->n, r->cfg, &r->view, err)
 				      : k8s_sync_fetch(r->cfg, &r->view, err);
+	if (r->watch != NULL)
+		r->view.requests = r->watch->requests; /* the lists */
 	if (rc == K8S_OK)
 		rc = k8s_sync_plan(r->cfg, &r->view, &r->plan, err);
 	return rc;
@@ -216,8 +218,12 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 		got = rc == K8S_OK ? k8s_watch_next(&w, 100, &r->view, err) : -1;
 		if (got == 0)
 			break;
-		if (got == 1)
+		if (got == 1) {
+			pthread_mutex_lock(&w.mu);
+			r->view.requests = w.requests;
+			pthread_mutex_unlock(&w.mu);
 			rc = k8s_sync_plan(r->cfg, &r->view, &r->plan, err);
+		}
 		if (got == 1 && rc == K8S_OK)
 			rc = finish(r, err);
 		else
