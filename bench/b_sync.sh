@@ -5,6 +5,8 @@
 # User of its own), plus N_CR unrelated ClusterRoles a `rules:` sync has to
 # read.  Figures: object creation rate, first sync (empty store), idle
 # sync, dry run, a one-binding change, max RSS, store size.
+# BEFORE=/path/to/old/k8s-auth adds its first sync (empty store) and the
+# store it wrote compared with ours, in the same run.
 #   N_SA=10000 N_RB=1000 N_CR=200 bench/b_sync.sh
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
@@ -62,13 +64,22 @@ chmod 644 "$work/config.yaml"
 run() {
 	local label=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$work/time" "$BIN" --config "$work/config.yaml" sync "$@" \
+	/usr/bin/time -f "%e %M" -o "$work/time" "${RUN_BIN:-$BIN}" --config "$work/config.yaml" sync "$@" \
 		>"$work/out" 2>"$work/err" || { echo "b_sync: $label failed: $(tail -n 3 "$work/err")"; exit 1; }
 	read -r secs rss <"$work/time"
 	printf '%-28s %6.2f s  max RSS %4d MB  %s\n' "$label" "$secs" $((rss / 1024)) "$(tail -n 1 "$work/out")"
 }
+if [ -n "${BEFORE:-}" ]; then
+	RUN_BIN=$BEFORE run "before: first sync, empty store"
+	"$BIN" --config "$work/config.yaml" users >"$work/before.users"
+	rm -rf "$work/store"
+fi
 run "dry run, empty store" --dry-run
 run "first sync, empty store"
+if [ -n "${BEFORE:-}" ]; then
+	"$BIN" --config "$work/config.yaml" users | cmp -s - "$work/before.users" &&
+		echo "stores before/after: identical (k8s-auth users)" || echo "stores before/after: DIFFER"
+fi
 grep '^cluster:' "$work/out"
 echo "store: identities.db $(stat -c %s "$work/store/identities.db") bytes, identities.delta $(stat -c %s "$work/store/identities.delta" 2>/dev/null || echo 0) bytes"
 run "second sync (no change)"

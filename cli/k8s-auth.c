@@ -16,7 +16,7 @@ static void usage(FILE *f)
 		"  users [--json]           accounts in the identity store\n"
 		"  groups [--json]          groups in the identity store\n"
 		"  forget LOCAL             drop an account's identity binding and login memberships\n"
-		"  sync [--dry-run]         bring the store in line with the configuration\n"
+		"  sync [--dry-run|--watch] bring the store in line with the configuration\n"
 		"  status [--json]          check the whole setup, without a token\n"
 		"  cache clear [--jwks] [--reviews]   empty the issuer-key and review caches\n"
 		"  version\n"
@@ -42,10 +42,11 @@ static const struct {
 	{"forget", "usage: k8s-auth forget [--config PATH] LOCAL\n"
 		   "Drops LOCAL's identity binding and login-learned group memberships; exit 1\n"
 		   "for an account the store does not know.\n"},
-	{"sync", "usage: k8s-auth sync [--config PATH] [--dry-run]\n"
+	{"sync", "usage: k8s-auth sync [--config PATH] [--dry-run | --watch]\n"
 		 "Brings the store in line with the configuration (declared accounts and\n"
 		 "groups) and, with a sync: section, with the cluster.\n"
-		 "  --dry-run   report what would change, write nothing\n"},
+		 "  --dry-run   report what would change, write nothing\n"
+		 "  --watch     keep running: watch the cluster, apply each batch of changes\n"},
 	{"status", "usage: k8s-auth status [--config PATH] [--json]\n"
 		   "Checks the whole setup without a token: the configuration, the kubeconfig,\n"
 		   "the apiserver and the reviewer's permissions, the host clock, each issuer's\n"

@@ -834,12 +834,47 @@ static int parse_declared_one(struct cctx *c, json_t *v, const char *p, struct k
 	return 0;
 }
 
+/* Open addressing over declared[] indexes (+1; 0 empty), by name or by
+ * pinned uid: a list of 100,000 names was a quadratic walk. */
+static uint64_t decl_key(const struct k8s_declared *d, int by_uid)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *s;
+
+	if (by_uid)
+		return (uint64_t)d->uid * 0x9E3779B97F4A7C15ULL;
+	for (s = (const unsigned char *)d->name; *s != '\0'; s++)
+		h = (h ^ *s) * 1099511628211ULL;
+	return h;
+}
+
+/* The earlier entry with d's name (or pinned uid), after which d is in the
+ * table; NULL when none. */
+static const struct k8s_declared *decl_seen(size_t *tab, size_t mask, const struct k8s_declared *all,
+					    size_t i, int by_uid)
+{
+	const struct k8s_declared *d = &all[i];
+	size_t k;
+
+	for (k = decl_key(d, by_uid) & mask; tab[k] != 0; k = (k + 1) & mask) {
+		const struct k8s_declared *e = &all[tab[k] - 1];
+
+		if (by_uid ? e->uid == d->uid : strcmp(e->name, d->name) == 0)
+			return e;
+	}
+	tab[k] = i + 1;
+	return NULL;
+}
+
 static int parse_declared(struct cctx *c, json_t *arr, const char *b, struct k8s_config *cfg)
 {
+	const struct k8s_declared *e;
 	struct k8s_declared *d;
+	size_t *names, *uids, mask = 15;
 	char p[PATHSZ];
-	size_t i, j;
+	size_t i;
 	json_t *v;
+	int rc = 0;
 
 	if (arr == NULL)
 		return 0;
@@ -848,20 +883,33 @@ static int parse_declared(struct cctx *c, json_t *arr, const char *b, struct k8s
 	cfg->accounts.declared = calloc(json_array_size(arr) + 1, sizeof(*d));
 	if (cfg->accounts.declared == NULL)
 		return enomem(c, b);
+	while (mask < 2 * json_array_size(arr))
+		mask = 2 * mask + 1;
+	names = calloc(mask + 1, sizeof(*names));
+	uids = calloc(mask + 1, sizeof(*uids));
+	if (names == NULL || uids == NULL) {
+		free(names);
+		free(uids);
+		return enomem(c, b);
+	}
 	json_array_foreach(arr, i, v) {
 		d = &cfg->accounts.declared[cfg->accounts.n_declared++];
 		idx(p, b, i);
-		if (parse_declared_one(c, v, p, cfg, d) != 0)
-			return K8S_ECONFIG;
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->accounts.declared[j].name, d->name) == 0)
-				return cfail(c, p, "\"%s\" is declared twice", d->name);
-			if (d->uid >= 0 && cfg->accounts.declared[j].uid == d->uid)
-				return cfail(c, p, "uid %lld is also pinned for \"%s\"",
-					     (long long)d->uid, cfg->accounts.declared[j].name);
+		rc = parse_declared_one(c, v, p, cfg, d);
+		if (rc != 0)
+			break;
+		if ((e = decl_seen(names, mask, cfg->accounts.declared, i, 0)) != NULL) {
+			rc = cfail(c, p, "\"%s\" is declared twice", d->name);
+			break;
+		}
+		if (d->uid >= 0 && (e = decl_seen(uids, mask, cfg->accounts.declared, i, 1)) != NULL) {
+			rc = cfail(c, p, "uid %lld is also pinned for \"%s\"", (long long)d->uid, e->name);
+			break;
 		}
 	}
-	return 0;
+	free(names);
+	free(uids);
+	return rc != 0 ? K8S_ECONFIG : 0;
 }
 
 static int check_names(struct cctx *c, const struct k8s_strv *sv, const char *b)
@@ -910,6 +958,41 @@ static int dns_label_ok(const char *s)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* A Kubernetes label key: [prefix/]name; name 1..63 of [A-Za-z0-9-_.],
+ * alphanumeric at both ends; prefix a DNS subdomain (at most 253, labels
+ * as above).  The apiserver's rule (IsQualifiedName). */
+static int label_key_ok(const char *s)
+{
+	const char *slash = strchr(s, '/'), *name = slash ? slash + 1 : s;
+	size_t i, n = strlen(name);
+
+	if (slash != NULL) {
+		size_t pl = (size_t)(slash - s), start = 0;
+
+		if (pl == 0 || pl > 253 || strchr(name, '/') != NULL)
+			return 0;
+		for (i = 0; i <= pl; i++) {
+			if (i == pl || s[i] == '.') {
+				char label[64];
+
+				if (i - start == 0 || i - start > 63)
+					return 0;
+				memcpy(label, s + start, i - start);
+				label[i - start] = '\0';
+				if (!dns_label_ok(label))
+					return 0;
+				start = i + 1;
+			}
+		}
+	}
+	if (n == 0 || n > 63 || !isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
 			return 0;
 	return 1;
 }
@@ -1041,8 +1124,8 @@ static int parse_sync_rules(struct cctx *c, json_t *arr, struct k8s_config *cfg)
 
 static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
-	static const char *const known[] = {"namespaces", "serviceAccounts", "clusterRoles", "rules",
-		"timeout", NULL};
+	static const char *const known[] = {"namespaces", "serviceAccounts", "serviceAccountLabel",
+		"clusterRoles", "rules", "timeout", NULL};
 	const char *b = "sync";
 	char p[PATHSZ], ip[PATHSZ];
 	size_t i, dup;
@@ -1050,6 +1133,7 @@ static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
 	    get_strv(c, o, "namespaces", b, 0, &cfg->sync.namespaces) ||
 	    get_bool(c, o, "serviceAccounts", b, &cfg->sync.service_accounts) ||
+	    get_str(c, o, "serviceAccountLabel", b, 1, &cfg->sync.sa_label) ||
 	    get_strv(c, o, "clusterRoles", b, 0, &cfg->sync.cluster_roles) ||
 	    parse_sync_rules(c, json_object_get(o, "rules"), cfg) ||
 	    get_duration(c, o, "timeout", b, 1, &cfg->sync.timeout_ms))
@@ -1065,6 +1149,11 @@ static int parse_sync(struct cctx *c, json_t *o, struct k8s_config *cfg)
 		if (!text_ok(cfg->sync.cluster_roles.v[i]) || strchr(cfg->sync.cluster_roles.v[i], '/'))
 			return cfail(c, idx(ip, join(p, b, "clusterRoles"), i),
 				     "not a ClusterRole name");
+	if (cfg->sync.sa_label != NULL && !label_key_ok(cfg->sync.sa_label))
+		return cfail(c, join(p, b, "serviceAccountLabel"),
+			     "\"%.64s\" is not a label key ([prefix/]name: name at most 63 of "
+			     "[A-Za-z0-9-_.], alphanumeric at both ends; prefix a DNS subdomain)",
+			     cfg->sync.sa_label);
 	if (cfg->sync.service_accounts && cfg->sync.namespaces.n == 0)
 		return cfail(c, join(p, b, "serviceAccounts"), "needs sync.namespaces to list them in");
 	if (!cfg->sync.service_accounts && cfg->sync.cluster_roles.n == 0 && cfg->sync.n_rules == 0)
@@ -1506,6 +1595,7 @@ void k8s_config_free(struct k8s_config *cfg)
 	resource_attrs_free(&cfg->login.sudo_sar);
 	k8s_strv_free(&cfg->sync.namespaces);
 	k8s_strv_free(&cfg->sync.cluster_roles);
+	free(cfg->sync.sa_label);
 	for (i = 0; i < cfg->sync.n_rules; i++)
 		resource_attrs_free(&cfg->sync.rules[i]);
 	free(cfg->sync.rules);

@@ -137,6 +137,7 @@ struct k8s_config {
 	struct {
 		struct k8s_strv namespaces;        /* DNS labels: RoleBindings/SAs read here */
 		int service_accounts;              /* every ServiceAccount in namespaces */
+		char *sa_label;                    /* serviceAccountLabel: only SAs with this label key */
 		struct k8s_strv cluster_roles;     /* bindings to these ClusterRoles grant */
 		struct k8s_resource_attrs *rules;  /* roles allowing one of these grant */
 		size_t n_rules;

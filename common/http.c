@@ -110,13 +110,73 @@ struct sink {
 	size_t max;
 	int too_large;
 	time_t date;    /* the last answer's Date header, 0 = none */
+	long retry_after;
+	CURL *c;
+	const struct k8s_http_req *req;
+	struct k8s_linesplit ls;
+	int line_fail;  /* -1 too long, -2 OOM, else on_line's nonzero */
 };
+
+void k8s_linesplit_free(struct k8s_linesplit *ls)
+{
+	if (ls->buf != NULL)
+		k8s_freezero(ls->buf, ls->cap);
+	ls->buf = NULL;
+	ls->len = ls->cap = 0;
+}
+
+int k8s_linesplit_feed(struct k8s_linesplit *ls, const char *p, size_t n,
+		       int (*fn)(const char *line, size_t len, void *ud), void *ud)
+{
+	while (n > 0) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl != NULL ? (size_t)(nl - p) : n;
+		int r;
+
+		if (take > ls->max || ls->len > ls->max - take)
+			return -1;
+		if (ls->len + take + 1 > ls->cap) {
+			size_t cap = ls->cap ? ls->cap : 4096;
+			char *nb;
+
+			while (cap < ls->len + take + 1)
+				cap *= 2;
+			nb = malloc(cap);
+			if (nb == NULL)
+				return -2;
+			if (ls->buf != NULL) {
+				memcpy(nb, ls->buf, ls->len);
+				k8s_freezero(ls->buf, ls->cap);
+			}
+			ls->buf = nb;
+			ls->cap = cap;
+		}
+		memcpy(ls->buf + ls->len, p, take);
+		ls->len += take;
+		if (nl == NULL)
+			return 0;
+		ls->buf[ls->len] = '\0';
+		r = fn(ls->buf, ls->len, ud);
+		ls->len = 0;
+		if (r != 0)
+			return r;
+		p += take + 1;
+		n -= take + 1;
+	}
+	return 0;
+}
 
 static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct sink *s = ud;
 	size_t n = size * nmemb;
+	long code = 0;
 
+	if (s->req->on_line != NULL && curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+	    code == 200) {
+		s->line_fail = k8s_linesplit_feed(&s->ls, p, n, s->req->on_line, s->req->line_ud);
+		return s->line_fail == 0 ? n : 0;
+	}
 	if (n > s->max || s->buf.len > s->max - n) {
 		s->too_large = 1;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -137,6 +197,28 @@ static size_t header_line(char *p, size_t size, size_t nmemb, void *ud)
 
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		s->date = 0;
+		s->retry_after = -1;
+	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+		for (i = 12; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
+			;
+		while (n > i && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+			n--;
+		if (n - i > 0 && n - i < sizeof(v)) {
+			char *end;
+			long secs;
+
+			memcpy(v, p + i, n - i);
+			v[n - i] = '\0';
+			secs = strtol(v, &end, 10);
+			if (v[0] >= '0' && v[0] <= '9' && *end == '\0' && secs >= 0) {
+				s->retry_after = secs > 86400 ? 86400 : secs;
+			} else {
+				time_t t = curl_getdate(v, NULL), now = time(NULL);
+
+				if (t > 0)
+					s->retry_after = t > now ? (long)(t - now > 86400 ? 86400 : t - now) : 0;
+			}
+		}
 	} else if (n > 5 && strncasecmp(p, "Date:", 5) == 0) {
 		for (i = 5; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
 			;
@@ -333,6 +415,14 @@ static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_s
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+static int xfer_stop(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct k8s_http_req *req = ud;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return req->stop != NULL && *req->stop ? 1 : 0;
+}
+
 static int setopt_all(CURL *c, const struct setup *s)
 {
 	const struct k8s_http_req *req = s->req;
@@ -363,6 +453,17 @@ static int setopt_all(CURL *c, const struct setup *s)
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, s->sink) != CURLE_OK;
 	if (s->headers != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
+	if (req->stop != NULL) {
+		bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_stop) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
+	}
+	if (req->on_line != NULL) {
+		/* a watch is quiet for minutes: find a dead peer */
+		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L) != CURLE_OK;
+	}
 	if (s->connect_to != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_CONNECT_TO, s->connect_to) != CURLE_OK;
 	if (strcmp(req->method, "POST") == 0) {
@@ -460,6 +561,14 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
 				   "%s: libcurl refused an option (unsupported build?)", s->req->url);
 	rc = curl_easy_perform(c);
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
+	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail == -1)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "line too long",
+				   "%s: a streamed line longer than %zu bytes", s->req->url, s->sink->ls.max);
+	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail != 0)
+		return k8s_err_set(err, K8S_UNAVAILABLE, s->sink->line_fail == -2 ? "out of memory" : "stream stopped",
+				   "%s: the stream's reader stopped it", s->req->url);
 	if (rc != CURLE_OK)
 		return map_curl_error(rc, s, err);
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
@@ -469,6 +578,7 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 		return k8s_err_oom(err, "%s", s->req->url);
 	resp->status = code;
 	resp->date = s->sink->date;
+	resp->retry_after = s->sink->retry_after;
 	resp->body = s->sink->buf.data;
 	resp->body_len = s->sink->buf.len;
 	s->sink->buf.data = NULL;
@@ -487,6 +597,7 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
 	memset(&hdrs, 0, sizeof(hdrs));
 	memset(&sni, 0, sizeof(sni));
 	memset(&s, 0, sizeof(s));
@@ -506,6 +617,10 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 	s.sink = &sink;
 	s.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 	sink.max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+	sink.retry_after = -1;
+	sink.c = c;
+	sink.req = req;
+	sink.ls.max = req->max_line ? req->max_line : HTTP_DEFAULT_MAX_BODY;
 	if (req->tls_server_name != NULL && *req->tls_server_name != '\0') {
 		if (sni_setup(req->url, req->tls_server_name, &sni) != 0) {
 			ret = k8s_err_set(err, K8S_ECONFIG, "bad request",
@@ -527,6 +642,7 @@ out:
 		curl_easy_cleanup(c);
 	explicit_bzero(errbuf, sizeof(errbuf));
 	k8s_buf_free(&sink.buf);
+	k8s_linesplit_free(&sink.ls);
 	hdrs_free(&hdrs);
 	sni_free(&sni);
 	return ret;

@@ -27,13 +27,39 @@ struct k8s_http_req {
 	const char *body; size_t body_len;
 	long timeout_ms;             /* whole request */
 	size_t max_body;             /* 0 = 1 MiB */
+	/* Streaming (a watch): with on_line set, a 200 answer's body is not
+	 * kept but cut into lines ('\n' dropped, at most max_line bytes
+	 * each, else the transfer fails "line too long") and each handed to
+	 * on_line as it arrives; on_line returns 0, or nonzero to stop the
+	 * transfer (K8S_UNAVAILABLE "stream stopped").  Other statuses keep
+	 * their body as usual (a Status).  *stop, when set and nonzero, ends
+	 * the transfer within about a second (K8S_UNAVAILABLE "stopped"). */
+	int (*on_line)(const char *line, size_t len, void *ud);
+	void *line_ud;
+	size_t max_line;
+	volatile int *stop;
 };
+
+/* Cuts a byte stream into '\n'-terminated lines of at most max bytes
+ * (the '\n' not counted, a trailing '\r' kept).  feed: 0, -1 a line
+ * longer than max, -2 out of memory, or what fn returned (nonzero stops).
+ * Bytes after the last '\n' wait for the next feed; a stream that ends
+ * there ends in the middle of a line (the caller's call). */
+struct k8s_linesplit {
+	char *buf;
+	size_t len, cap, max;
+};
+int k8s_linesplit_feed(struct k8s_linesplit *ls, const char *p, size_t n,
+		       int (*fn)(const char *line, size_t len, void *ud), void *ud);
+void k8s_linesplit_free(struct k8s_linesplit *ls);
 
 struct k8s_http_resp {
 	long status;
 	char *body;      /* NUL-terminated */
 	size_t body_len;
 	time_t date;     /* the answer's Date header (RFC 9110), 0 when absent or unreadable */
+	long retry_after; /* Retry-After in seconds (delay-seconds form; a date is
+			   * turned into seconds from now), -1 when absent */
 };
 
 /* K8S_OK when an HTTP answer (any status, redirects included: they are

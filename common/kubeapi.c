@@ -2,6 +2,7 @@
 #include "kubeapi.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,7 @@ int k8s_kubeapi_open(const struct k8s_config *cfg, long timeout_ms, struct k8s_k
 	memset(api, 0, sizeof(*api));
 	api->cfg = cfg;
 	api->timeout_ms = timeout_ms;
+	api->retry_max_s = 0; /* no waiting unless the caller asks (sync): a login has its deadline */
 	rc = k8s_kubeconfig_load(cfg->tokenreview.kubeconfig, &api->kc, err);
 	if (rc != K8S_OK)
 		return rc;
@@ -49,6 +51,17 @@ void k8s_kubeapi_close(struct k8s_kubeapi *api)
 		return;
 	k8s_kubeconfig_free(api->kc);
 	api->kc = NULL;
+}
+
+void k8s_kubeapi_sleep_ms(long ms, volatile int *stop)
+{
+	while (ms > 0 && (stop == NULL || !*stop)) {
+		long step = ms > 200 ? 200 : ms;
+		struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
 }
 
 static int dump_to_buf(const char *p, size_t n, void *ud)
@@ -90,8 +103,57 @@ static int http_failure(const struct k8s_http_resp *resp, const char *path, cons
 			   path, resp->status, msg[0] ? ": " : "", msg);
 }
 
+struct stream_opts {
+	int (*on_line)(const char *, size_t, void *);
+	void *ud;
+	size_t max_line;
+	long timeout_ms;
+};
+
+static int send_request_s(struct k8s_kubeapi *api, const char *method, const char *url,
+			  const struct k8s_buf *body, struct k8s_http_resp *resp,
+			  const struct stream_opts *so, struct k8s_err *err);
+
 static int send_request(struct k8s_kubeapi *api, const char *method, const char *url,
 			const struct k8s_buf *body, struct k8s_http_resp *resp, struct k8s_err *err)
+{
+	return send_request_s(api, method, url, body, resp, NULL, err);
+}
+
+int k8s_kubeapi_stream(struct k8s_kubeapi *api, const char *path, int (*on_line)(const char *, size_t, void *),
+		       void *ud, size_t max_line, long timeout_ms, long *retry_after, struct k8s_err *err)
+{
+	struct stream_opts so = {on_line, ud, max_line, timeout_ms};
+	struct k8s_http_resp resp = {0};
+	struct k8s_buf url = {0};
+	size_t n;
+	int rc;
+
+	*retry_after = -1;
+	api->last_status = 0;
+	n = strlen(api->kc->server);
+	while (n > 0 && api->kc->server[n - 1] == '/')
+		n--;
+	if (path[0] != '/' || k8s_buf_append(&url, api->kc->server, n) != 0 ||
+	    k8s_buf_append(&url, path, strlen(path) + 1) != 0) {
+		k8s_buf_free(&url);
+		return k8s_err_set(err, K8S_UNAVAILABLE, "bad request", "%s: cannot build the URL", path);
+	}
+	rc = send_request_s(api, "GET", url.data, NULL, &resp, &so, err);
+	if (rc == K8S_OK) {
+		api->last_status = resp.status;
+		*retry_after = resp.retry_after;
+		if (resp.status != 200)
+			rc = http_failure(&resp, path, "watch", err);
+	}
+	k8s_http_resp_free(&resp);
+	k8s_buf_free(&url);
+	return rc;
+}
+
+static int send_request_s(struct k8s_kubeapi *api, const char *method, const char *url,
+			  const struct k8s_buf *body, struct k8s_http_resp *resp,
+			  const struct stream_opts *so, struct k8s_err *err)
 {
 	struct k8s_err berr;
 	char *bearer;
@@ -117,8 +179,12 @@ static int send_request(struct k8s_kubeapi *api, const char *method, const char 
 			.accept = "application/json",
 			.body = body != NULL ? body->data : NULL,
 			.body_len = body != NULL ? body->len : 0,
-			.timeout_ms = api->timeout_ms,
+			.timeout_ms = so != NULL ? so->timeout_ms : api->timeout_ms,
 			.max_body = K8S_KUBEAPI_MAX_BODY,
+			.on_line = so != NULL ? so->on_line : NULL,
+			.line_ud = so != NULL ? so->ud : NULL,
+			.max_line = so != NULL ? so->max_line : 0,
+			.stop = api->stop,
 		};
 
 		api->requests++;
@@ -135,7 +201,7 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 	struct k8s_buf url = {0}, req = {0};
 	json_error_t jerr;
 	size_t n;
-	int rc;
+	int rc, tries;
 
 	*out = NULL;
 	api->last_status = 0;
@@ -154,9 +220,25 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: building the request", path);
 		goto out;
 	}
-	rc = send_request(api, method, url.data, body != NULL ? &req : NULL, &resp, err);
-	if (rc != K8S_OK)
-		goto out;
+	for (tries = 0;; tries++) {
+		long wait;
+
+		rc = send_request(api, method, url.data, body != NULL ? &req : NULL, &resp, err);
+		if (rc != K8S_OK)
+			goto out;
+		/* API Priority and Fairness sheds load with 429 and Retry-After */
+		if (!(resp.status == 429 || (resp.status == 503 && resp.retry_after >= 0)) || tries >= 5 ||
+		    api->retry_max_s <= 0)
+			break;
+		wait = resp.retry_after > 0 ? resp.retry_after : 1;
+		if (wait > api->retry_max_s)
+			wait = api->retry_max_s;
+		k8s_http_resp_free(&resp);
+		api->retries++;
+		k8s_kubeapi_sleep_ms(wait * 1000, api->stop);
+		if (api->stop != NULL && *api->stop)
+			break;
+	}
 	api->last_status = resp.status;
 	api->last_date = resp.date;
 	if (resp.status != 200 && resp.status != 201) {
@@ -239,25 +321,39 @@ int k8s_kubeapi_list_page(json_t *root, const char *want_kind, k8s_kubeapi_item_
 	return K8S_OK;
 }
 
-int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want_kind,
-		     k8s_kubeapi_item_fn fn, void *ctx, struct k8s_err *err)
+static void keep_list_rv(struct k8s_kubeapi *api, json_t *root)
+{
+	json_t *rv = json_object_get(json_object_get(root, "metadata"), "resourceVersion");
+
+	if (json_is_string(rv) && json_string_length(rv) < sizeof(api->last_list_rv))
+		snprintf(api->last_list_rv, sizeof(api->last_list_rv), "%s", json_string_value(rv));
+}
+
+static int list_paged(struct k8s_kubeapi *api, const char *path, const char *want_kind,
+		      k8s_kubeapi_item_fn fn, void *ctx, int rv0, int *first_failed, struct k8s_err *err)
 {
 	char *cont = NULL, *next = NULL, *p = NULL, what[96];
 	json_t *root = NULL;
 	int rc, pages = 0;
 
 	snprintf(what, sizeof(what), "list %s", path);
+	api->last_list_rv[0] = '\0';
 	do {
 		free(p);
-		if (asprintf(&p, "%s?limit=%d%s%s", path, K8S_KUBEAPI_PAGE, cont ? "&continue=" : "",
+		if (asprintf(&p, "%s%climit=%d%s%s%s", path, strchr(path, '?') ? '&' : '?', K8S_KUBEAPI_PAGE,
+			     rv0 && cont == NULL ? "&resourceVersion=0" : "", cont ? "&continue=" : "",
 			     cont ? cont : "") < 0) {
 			p = NULL;
 			rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: paging", path);
 			break;
 		}
 		rc = k8s_kubeapi_call(api, "GET", p, what, NULL, &root, err);
+		if (rc != K8S_OK && cont == NULL && first_failed != NULL)
+			*first_failed = 1;
 		if (rc == K8S_OK)
 			rc = k8s_kubeapi_list_page(root, want_kind, fn, ctx, &next, err);
+		if (rc == K8S_OK)
+			keep_list_rv(api, root);
 		json_decref(root);
 		root = NULL;
 		free(cont);
@@ -271,5 +367,22 @@ int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want
 	} while (rc == K8S_OK && cont != NULL);
 	free(cont);
 	free(p);
+	return rc;
+}
+
+int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want_kind,
+		     k8s_kubeapi_item_fn fn, void *ctx, struct k8s_err *err)
+{
+	int rc, first_failed = 0;
+
+	if (!api->list_rv0)
+		return list_paged(api, path, want_kind, fn, ctx, 0, NULL, err);
+	/* The watch cache answers a resourceVersion=0 list whole: too large
+	 * for one answer, ask etcd page by page (fn saw nothing yet). */
+	rc = list_paged(api, path, want_kind, fn, ctx, 1, &first_failed, err);
+	if (rc == K8S_UNAVAILABLE && first_failed && strcmp(err->reason, "response too large") == 0) {
+		k8s_err_clear(err);
+		rc = list_paged(api, path, want_kind, fn, ctx, 0, NULL, err);
+	}
 	return rc;
 }

@@ -34,6 +34,20 @@ struct k8s_kubeapi {
 	 * compares the host's clock with the apiserver's). */
 	long last_status;
 	time_t last_date;
+	/* Lists: list_rv0 asks for resourceVersion=0 (the apiserver's watch
+	 * cache: no etcd read, possibly a little stale; one answer, no pages),
+	 * and falls back to a paged consistent list when that answer is over
+	 * K8S_KUBEAPI_MAX_BODY.  last_list_rv: the list's
+	 * metadata.resourceVersion (where a watch starts). */
+	int list_rv0;
+	char last_list_rv[64];
+	/* 429 (and 503 with Retry-After), when retry_max_s > 0 (sync sets
+	 * 60; 0 after open: a login's review never waits): wait Retry-After
+	 * (1 s when absent, at most retry_max_s) and ask again, up to 5
+	 * times; stop (when set) cuts the wait short.  retries counts them. */
+	long retry_max_s;
+	unsigned long retries;
+	volatile int *stop;
 };
 
 /* Load the kubeconfig (K8S_ECONFIG when unusable, or insecure without
@@ -67,6 +81,16 @@ int k8s_kubeapi_list(struct k8s_kubeapi *api, const char *path, const char *want
  * metadata.continue (absent or "" = last page; else *next, malloc'd). */
 int k8s_kubeapi_list_page(json_t *root, const char *want_kind, k8s_kubeapi_item_fn fn,
 			  void *ctx, char **next, struct k8s_err *err);
+
+/* A watch (or any streamed GET): path with its query; each line of a 200
+ * answer goes to on_line (at most max_line bytes).  K8S_OK when the
+ * server ended the stream; K8S_UNAVAILABLE otherwise (for a non-200
+ * answer api->last_status and *retry_after, -1 when absent, say why). */
+int k8s_kubeapi_stream(struct k8s_kubeapi *api, const char *path, int (*on_line)(const char *, size_t, void *),
+		       void *ud, size_t max_line, long timeout_ms, long *retry_after, struct k8s_err *err);
+
+/* Sleep ms, waking early when *stop (if given) becomes nonzero. */
+void k8s_kubeapi_sleep_ms(long ms, volatile int *stop);
 
 /* Percent-encode s for a URL query value (RFC 3986 unreserved kept).
  * malloc'd, NULL when out of memory. */

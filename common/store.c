@@ -695,13 +695,187 @@ static int own_group(struct k8s_store *st, const char *name, uint32_t gid)
 	return k8s_sfv_group_by_name(&st->priv->view, name, &v) == 1 && v.gid == gid;
 }
 
+/* One table of the snapshot: entries, first per name and per id. */
+static void snap_tab_free(struct nss_snap_tab *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->ent[i].name);
+	free(t->ent);
+	free(t->by_name.slot);
+	free(t->by_id.slot);
+	memset(t, 0, sizeof(*t));
+}
+
+static int snap_find(const struct nss_snap_tab *t, const char *name, uint32_t id)
+{
+	const struct imap *m = name ? &t->by_name : &t->by_id;
+	uint32_t key = name ? name_key(name) : mix_id(id);
+	size_t i;
+
+	if (m->slot == NULL)
+		return -1;
+	for (i = key & m->mask; m->slot[i] != 0; i = (i + 1) & m->mask) {
+		const struct nss_snap_ent *e = &t->ent[m->slot[i] - 1];
+
+		if (name ? strcmp(e->name, name) == 0 : e->id == id)
+			return (int)(m->slot[i] - 1);
+	}
+	return -1;
+}
+
+static int snap_index(struct nss_snap_tab *t)
+{
+	size_t size = 64, i, k;
+
+	while (size < 2 * t->n + 2)
+		size *= 2;
+	t->by_name.slot = calloc(size, sizeof(uint32_t));
+	t->by_id.slot = calloc(size, sizeof(uint32_t));
+	if (t->by_name.slot == NULL || t->by_id.slot == NULL || t->n >= UINT32_MAX)
+		return -1;
+	t->by_name.mask = t->by_id.mask = size - 1;
+	for (i = 0; i < t->n; i++) {
+		const struct nss_snap_ent *e = &t->ent[i];
+
+		if (snap_find(t, e->name, 0) < 0) { /* the first one wins, as a point lookup */
+			for (k = name_key(e->name) & t->by_name.mask; t->by_name.slot[k] != 0;
+			     k = (k + 1) & t->by_name.mask)
+				;
+			t->by_name.slot[k] = (uint32_t)i + 1;
+		}
+		if (snap_find(t, NULL, e->id) < 0) {
+			for (k = mix_id(e->id) & t->by_id.mask; t->by_id.slot[k] != 0; k = (k + 1) & t->by_id.mask)
+				;
+			t->by_id.slot[k] = (uint32_t)i + 1;
+		}
+	}
+	return 0;
+}
+
+static int snap_add(struct nss_snap_tab *t, const char *name, uint32_t id)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct nss_snap_ent *ne = realloc(t->ent, cap * sizeof(*ne));
+
+		if (ne == NULL)
+			return -1;
+		t->ent = ne;
+		t->cap = cap;
+	}
+	t->ent[t->n].name = strdup(name);
+	if (t->ent[t->n].name == NULL)
+		return -1;
+	t->ent[t->n++].id = id;
+	return 0;
+}
+
+/* The NSS services configured for db ("passwd", "group") are all ones
+ * whose enumeration is everything their point lookups can answer: files
+ * (/etc/passwd, /etc/group), systemd (userdb: drop-ins, dynamic users,
+ * the services it enumerates; it also makes up root and nobody, reserved
+ * anyway) and k8s (this store).  No action items ([NOTFOUND=return]):
+ * they change which source answers. */
+static int nss_enumerable(const char *db)
+{
+	FILE *f = fopen("/etc/nsswitch.conf", "re");
+	char line[1024];
+	size_t dl = strlen(db);
+	int found = 0, ok = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char *s = line, *tok, *save = NULL;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (strncmp(s, db, dl) != 0)
+			continue;
+		s += dl;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s != ':')
+			continue;
+		found = 1;
+		ok = strchr(line, '\n') != NULL; /* a line longer than the buffer: no */
+		s++;
+		if (strchr(s, '#') != NULL)
+			*strchr(s, '#') = '\0';
+		for (tok = strtok_r(s, " \t\n", &save); ok && tok != NULL; tok = strtok_r(NULL, " \t\n", &save))
+			ok = strcmp(tok, "files") == 0 || strcmp(tok, "systemd") == 0 || strcmp(tok, "k8s") == 0;
+	}
+	fclose(f);
+	return found && ok;
+}
+
+int k8s_store_nss_snapshot(struct k8s_store *st)
+{
+	struct k8s_store_priv *p;
+	struct passwd *pw;
+	struct group *gr;
+	int rc = 0;
+
+	if (st == NULL)
+		return -1;
+	p = st->priv;
+	snap_tab_free(&p->pw);
+	snap_tab_free(&p->gr);
+	p->nss_snap = 0;
+	if (!nss_enumerable("passwd") || !nss_enumerable("group"))
+		return 0;
+	errno = 0;
+	setpwent();
+	while (rc == 0 && (pw = getpwent()) != NULL)
+		rc = snap_add(&p->pw, pw->pw_name, pw->pw_uid);
+	if (rc == 0 && errno != 0 && errno != ENOENT)
+		rc = -1;
+	endpwent();
+	errno = 0;
+	setgrent();
+	while (rc == 0 && (gr = getgrent()) != NULL)
+		rc = snap_add(&p->gr, gr->gr_name, gr->gr_gid);
+	if (rc == 0 && errno != 0 && errno != ENOENT)
+		rc = -1;
+	endgrent();
+	/* made up by nss-systemd when no other source has them */
+	if (rc == 0)
+		rc = snap_add(&p->pw, "root", 0) | snap_add(&p->pw, "nobody", 65534) |
+		     snap_add(&p->gr, "root", 0) | snap_add(&p->gr, "nogroup", 65534) |
+		     snap_add(&p->gr, "nobody", 65534);
+	if (rc == 0)
+		rc = snap_index(&p->pw) | snap_index(&p->gr);
+	if (rc != 0) {
+		snap_tab_free(&p->pw);
+		snap_tab_free(&p->gr);
+		return 0; /* point lookups, as without a snapshot */
+	}
+	p->nss_snap = 1;
+	return 1;
+}
+
 /* 1 when another NSS source has this user/group (by name or by id), 0 when
  * not, -errno when NSS cannot tell. */
 static int foreign(struct k8s_store *st, int group, const char *name, uint32_t id)
 {
 	struct nss_hit hit;
-	int rc = nss_lookup(group, name, id, &hit);
+	int rc = 0;
 
+	if (st->priv->nss_snap) {
+		const struct nss_snap_tab *t = group ? &st->priv->gr : &st->priv->pw;
+		int i = snap_find(t, name, id);
+
+		memset(&hit, 0, sizeof(hit));
+		if (i >= 0) {
+			hit.found = 1;
+			hit.id = t->ent[i].id;
+			snprintf(hit.name, sizeof(hit.name), "%s", t->ent[i].name);
+		}
+	} else {
+		rc = nss_lookup(group, name, id, &hit);
+	}
 	if (rc != 0)
 		return -rc;
 	if (!hit.found)
@@ -909,6 +1083,10 @@ void k8s_store_close(struct k8s_store *st)
 		free(p->gid.slot);
 		free(p->gone_users.slot);
 		free(p->gone_groups.slot);
+		free(p->pins.by_name);
+		free(p->pins.by_uid);
+		snap_tab_free(&p->pw);
+		snap_tab_free(&p->gr);
 		for (i = 0; i < p->n_maps; i++)
 			munmap(p->maps[i].addr, p->maps[i].len);
 		free(p->maps);
@@ -1003,25 +1181,89 @@ static int id_reserved(uint32_t id)
 	return id < K8S_SF_MIN_ID || id == 65534 || id == 65535 || id == 0xffffffffu;
 }
 
-static int pinned_by_other(const struct k8s_config *cfg, const char *name, uint32_t uid)
+static int pin_cmp_name(const void *a, const void *b)
 {
-	size_t i;
+	return strcmp((*(const struct k8s_declared *const *)a)->name,
+		      (*(const struct k8s_declared *const *)b)->name);
+}
 
+static int pin_cmp_uid(const void *a, const void *b)
+{
+	int64_t x = (*(const struct k8s_declared *const *)a)->uid;
+	int64_t y = (*(const struct k8s_declared *const *)b)->uid;
+
+	return (x > y) - (x < y);
+}
+
+/* The pinned declared entries of cfg, sorted twice (a run with 100,000
+ * declared names asked each of them for every uid it probed).  0, or -1
+ * out of memory. */
+static int pins_of(struct k8s_store *st, const struct k8s_config *cfg, struct pin_index **out)
+{
+	struct pin_index *x = &st->priv->pins;
+	size_t i, n = 0;
+
+	*out = x;
+	if (x->cfg == cfg && x->declared == cfg->accounts.declared &&
+	    x->n_declared == cfg->accounts.n_declared)
+		return 0;
+	free(x->by_name);
+	free(x->by_uid);
+	memset(x, 0, sizeof(*x));
 	for (i = 0; i < cfg->accounts.n_declared; i++)
-		if (cfg->accounts.declared[i].uid == (int64_t)uid &&
-		    strcmp(cfg->accounts.declared[i].name, name) != 0)
-			return 1;
+		n += cfg->accounts.declared[i].uid >= 0;
+	if (n > 0) {
+		x->by_name = malloc(n * sizeof(*x->by_name));
+		x->by_uid = malloc(n * sizeof(*x->by_uid));
+		if (x->by_name == NULL || x->by_uid == NULL) {
+			free(x->by_name);
+			free(x->by_uid);
+			memset(x, 0, sizeof(*x));
+			return -1;
+		}
+		for (i = 0; i < cfg->accounts.n_declared; i++)
+			if (cfg->accounts.declared[i].uid >= 0)
+				x->by_name[x->n++] = &cfg->accounts.declared[i];
+		memcpy(x->by_uid, x->by_name, n * sizeof(*x->by_uid));
+		qsort(x->by_name, n, sizeof(*x->by_name), pin_cmp_name);
+		qsort(x->by_uid, n, sizeof(*x->by_uid), pin_cmp_uid);
+	}
+	x->cfg = cfg;
+	x->declared = cfg->accounts.declared;
+	x->n_declared = cfg->accounts.n_declared;
 	return 0;
 }
 
-static int64_t declared_pin(const struct k8s_config *cfg, const char *name)
+/* 1 when uid is pinned for another declared name (or the index cannot be
+ * built: taken, fail closed), 0 when not. */
+static int pinned_by_other(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
+			   uint32_t uid)
 {
-	size_t i;
+	struct k8s_declared key = {.uid = uid};
+	const struct k8s_declared *kp = &key, *const *hit;
+	struct pin_index *x;
 
-	for (i = 0; i < cfg->accounts.n_declared; i++)
-		if (strcmp(cfg->accounts.declared[i].name, name) == 0)
-			return cfg->accounts.declared[i].uid;
-	return -1;
+	if (pins_of(st, cfg, &x) != 0)
+		return 1;
+	if (x->n == 0)
+		return 0;
+	hit = bsearch(&kp, x->by_uid, x->n, sizeof(*x->by_uid), pin_cmp_uid);
+	return hit != NULL && strcmp((*hit)->name, name) != 0; /* config: pinned uids are unique */
+}
+
+/* The uid pinned for name, -1 none; -2 out of memory. */
+static int64_t declared_pin(struct k8s_store *st, const struct k8s_config *cfg, const char *name)
+{
+	struct k8s_declared key = {.name = (char *)name};
+	const struct k8s_declared *kp = &key, *const *hit;
+	struct pin_index *x;
+
+	if (pins_of(st, cfg, &x) != 0)
+		return -2;
+	if (x->n == 0)
+		return -1;
+	hit = bsearch(&kp, x->by_name, x->n, sizeof(*x->by_name), pin_cmp_name);
+	return hit != NULL ? (*hit)->uid : -1;
 }
 
 /* 0 free, 1 taken (a damaged store entry counts as taken), -errno when
@@ -1031,7 +1273,7 @@ static int uid_state(struct k8s_store *st, const struct k8s_config *cfg, const c
 {
 	struct k8s_store_user *u;
 
-	if (id_reserved(uid) || pinned_by_other(cfg, name, uid) || lookup_uid(st, uid, &u) != 0)
+	if (id_reserved(uid) || pinned_by_other(st, cfg, name, uid) || lookup_uid(st, uid, &u) != 0)
 		return 1;
 	return foreign(st, 0, NULL, uid);
 }
@@ -1212,7 +1454,9 @@ int k8s_store_ensure_user(struct k8s_store *st, const struct k8s_config *cfg, co
 				   "\"%.40s\" is not a valid local name", name ? name : "");
 	st->priv->cfg = cfg;
 	if (pinned_uid < 0)
-		pinned_uid = declared_pin(cfg, name);
+		pinned_uid = declared_pin(st, cfg, name);
+	if (pinned_uid == -2)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s: out of memory", name);
 	r = lookup_user(st, name, &u);
 	if (r < 0) {
 		rc = damaged_entry(name, err);

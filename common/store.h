@@ -121,6 +121,12 @@ int k8s_store_damaged(const struct k8s_store *st);
 /* Load every account and group into the model (st->users, st->groups);
  * the next commit compacts. */
 int k8s_store_load_all(struct k8s_store *st, struct k8s_err *err);
+/* For runs that create many accounts (sync): read the other NSS sources
+ * once and answer the collision checks of new names and ids from that,
+ * when nsswitch.conf's passwd and group services all enumerate everything
+ * they answer (files, systemd, k8s); otherwise nothing changes (a point
+ * lookup per check).  1 snapshot taken, 0 point lookups, -1 bad call. */
+int k8s_store_nss_snapshot(struct k8s_store *st);
 
 /* Lookups (loading the entry into the model from the files when needed);
  * NULL when absent, and when the entry is damaged (ensure_user and

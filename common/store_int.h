@@ -10,6 +10,7 @@
 #include "storefmt.h"
 
 struct arena_chunk;
+struct k8s_declared;
 
 /* Open addressing over an array of pointers: slot = index + 1, 0 empty. */
 struct imap {
@@ -37,6 +38,28 @@ struct store_mapping {
 	size_t len;
 };
 
+/* The other NSS sources read once (k8s_store_nss_snapshot): first entry
+ * per name and per id, in enumeration order (the nsswitch.conf order a
+ * point lookup follows). */
+struct nss_snap_ent {
+	char *name;
+	uint32_t id;
+};
+
+struct nss_snap_tab {
+	struct nss_snap_ent *ent;
+	size_t n, cap;
+	struct imap by_name, by_id;
+};
+
+/* accounts.declared entries with a pinned uid, by name and by uid. */
+struct pin_index {
+	const void *cfg, *declared;
+	size_t n_declared;
+	const struct k8s_declared **by_name, **by_uid;
+	size_t n;
+};
+
 struct k8s_store_priv {
 	struct store_mapping *maps;    /* every image this store mapped, unmapped at close */
 	size_t n_maps;
@@ -50,6 +73,9 @@ struct k8s_store_priv {
 	int all_loaded;
 	int damaged;                   /* next commit compacts and keeps the old files as *.corrupt */
 	const struct k8s_config *cfg;  /* last config seen (for compaction's declared groups) */
+	int nss_snap;                  /* 1: foreign() answers from pw/gr below */
+	struct nss_snap_tab pw, gr;
+	struct pin_index pins;
 };
 
 static inline struct group_node *group_node_of(struct k8s_store_group *g)

@@ -351,7 +351,7 @@ static int list_each_ns(struct k8s_kubeapi *api, struct take_ctx *c, const char 
 			const char *what, const char *kind, k8s_kubeapi_item_fn fn,
 			struct k8s_err *err)
 {
-	char path[256];
+	char path[768];
 	size_t i;
 	int rc = K8S_OK;
 
@@ -364,7 +364,7 @@ static int list_each_ns(struct k8s_kubeapi *api, struct take_ctx *c, const char 
 }
 
 /* Group subjects that stand for every ServiceAccount of a namespace. */
-static int needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v)
+int k8s_sync_needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v)
 {
 	size_t i, j;
 	const char *g;
@@ -384,6 +384,21 @@ static int needs_service_accounts(const struct k8s_config *cfg, const struct k8s
 	return 0;
 }
 
+int k8s_sync_sa_resource(const struct k8s_config *cfg, char *out, size_t max)
+{
+	char *sel;
+	int n;
+
+	if (cfg->sync.sa_label == NULL)
+		return snprintf(out, max, "serviceaccounts") < (int)max ? 0 : -1;
+	sel = k8s_kubeapi_query_escape(cfg->sync.sa_label);
+	if (sel == NULL)
+		return -1;
+	n = snprintf(out, max, "serviceaccounts?labelSelector=%s", sel);
+	free(sel);
+	return n > 0 && (size_t)n < max ? 0 : -1;
+}
+
 int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct k8s_err *err)
 {
 	struct k8s_kubeapi api;
@@ -393,6 +408,9 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 	rc = k8s_kubeapi_open(cfg, (long)cfg->sync.timeout_ms, &api, err);
 	if (rc != K8S_OK)
 		goto out;
+	/* the watch cache: a second or so stale at worst, no etcd read */
+	api.list_rv0 = 1;
+	api.retry_max_s = 60;
 	if (cfg->sync.n_rules > 0) {
 		rc = k8s_kubeapi_list(&api, RBAC_V1 "/clusterroles", "ClusterRoleList", take_role_cb,
 				      &c, err);
@@ -409,9 +427,14 @@ int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct
 	if (rc == K8S_OK)
 		rc = list_each_ns(&api, &c, RBAC_V1, "rolebindings", "RoleBindingList",
 				  take_binding_cb, err);
-	if (rc == K8S_OK && needs_service_accounts(cfg, v))
-		rc = list_each_ns(&api, &c, "/api/v1", "serviceaccounts", "ServiceAccountList",
-				  take_sa_cb, err);
+	if (rc == K8S_OK && k8s_sync_needs_service_accounts(cfg, v)) {
+		char what[600];
+
+		if (k8s_sync_sa_resource(cfg, what, sizeof(what)) != 0)
+			rc = k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: service accounts");
+		else
+			rc = list_each_ns(&api, &c, "/api/v1", what, "ServiceAccountList", take_sa_cb, err);
+	}
 out:
 	v->requests = api.requests;
 	k8s_kubeapi_close(&api);

@@ -63,6 +63,13 @@ int k8s_sync_take_sa(struct k8s_sync_view *v, json_t *item, struct k8s_err *err)
  * request).  K8S_OK, K8S_UNAVAILABLE (unreachable, 401/403, 5xx, a page
  * that cannot be read), K8S_ECONFIG (kubeconfig). */
 int k8s_sync_fetch(const struct k8s_config *cfg, struct k8s_sync_view *v, struct k8s_err *err);
+/* ServiceAccounts are read (serviceAccounts: true, or a granting binding
+ * names system:serviceaccounts[:NS] for a listed NS); v has the bindings. */
+int k8s_sync_needs_service_accounts(const struct k8s_config *cfg, const struct k8s_sync_view *v);
+/* "serviceaccounts", with ?labelSelector=KEY when sync.serviceAccountLabel
+ * is set (only ServiceAccounts carrying that label key are read, whatever
+ * grants them).  0, or -1 when it does not fit max. */
+int k8s_sync_sa_resource(const struct k8s_config *cfg, char *out, size_t max);
 
 struct k8s_sync_account {
 	char local[K8S_LOCAL_NAME_MAX + 1];

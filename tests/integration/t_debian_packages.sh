@@ -207,6 +207,10 @@ if [ -f systemd/k8s-auth-sync.timer ]; then
 		fail "k8s-auth-sync.service/.timer not installed"
 	[ ! -e "$ROOT/etc/systemd/system/timers.target.wants/k8s-auth-sync.timer" ] || fail "the sync timer was enabled by the install"
 	ok "systemd: k8s-auth-sync.service and .timer shipped, the timer not enabled"
+	[ -f "$ROOT/lib/systemd/system/k8s-auth-sync-watch.service" ] || fail "k8s-auth-sync-watch.service not installed"
+	[ ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/k8s-auth-sync-watch.service" ] ||
+		fail "the watch service was enabled by the install"
+	ok "systemd: k8s-auth-sync-watch.service shipped, not enabled"
 fi
 grep -q '^store /var/lib/k8s-auth: .*0 accounts' "$WORK/install.log" || { cat "$WORK/install.log"; fail "postinst did not run k8s-auth sync"; }
 ok "postinst ran k8s-auth sync with the shipped configuration (no accounts: exit 0)"

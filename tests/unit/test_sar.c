@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -230,6 +231,7 @@ static void test_kubeapi_call(void **state)
 	struct k8s_err err;
 	json_t *body = parse("{\"kind\": \"SubjectAccessReview\", \"spec\": {\"user\": \"u\"}}");
 	json_t *out = NULL, *sent, *hdrs;
+	time_t t0;
 
 	assert_int_equal(api_open(&e, srv.port, REVIEWER, 5000, &err), K8S_OK);
 	assert_int_equal(k8s_kubeapi_call(&e.api, "POST", "/echo", "echo", body, &out, &err), K8S_OK);
@@ -268,6 +270,29 @@ static void test_kubeapi_call(void **state)
 	assert_non_null(strstr(err.detail, "HTTP 500"));
 	assert_int_equal(k8s_kubeapi_call(&e.api, "GET", "no-slash", "get", NULL, &out, &err), K8S_ECONFIG);
 	json_decref(body);
+	k8s_kubeapi_close(&e.api);
+
+	/* 429: a login's request never waits (retry_max_s 0 after open)... */
+	assert_int_equal(api_open(&e, srv.port, REVIEWER, 5000, &err), K8S_OK);
+	assert_int_equal(k8s_kubeapi_call(&e.api, "GET", "/shed/login/1/1", "get", NULL, &out, &err),
+			 K8S_UNAVAILABLE);
+	assert_non_null(strstr(err.detail, "HTTP 429"));
+	assert_int_equal(e.api.requests, 1);
+	/* ...sync's waits Retry-After and asks again, at most 5 times */
+	e.api.retry_max_s = 60;
+	e.api.requests = 0;
+	t0 = time(NULL);
+	assert_int_equal(k8s_kubeapi_call(&e.api, "GET", "/shed/sync/2/1", "get", NULL, &out, &err), K8S_OK);
+	assert_int_equal(json_integer_value(json_object_get(out, "tries")), 3);
+	assert_true(time(NULL) - t0 >= 1);
+	assert_int_equal(e.api.requests, 3);
+	assert_int_equal(e.api.retries, 2);
+	json_decref(out);
+	e.api.requests = 0;
+	assert_int_equal(k8s_kubeapi_call(&e.api, "GET", "/shed/forever/99/none", "get", NULL, &out, &err),
+			 K8S_UNAVAILABLE);
+	assert_int_equal(e.api.requests, 6);
+	assert_non_null(strstr(err.detail, "HTTP 429"));
 	k8s_kubeapi_close(&e.api);
 
 	/* The timeout bounds the whole request. */

@@ -182,6 +182,9 @@ def review_answer(mode, req):
     return code, out
 
 
+SHED = {}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -241,6 +244,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif self.path == "/redirect":
             self.send(302, "moved", headers=[("Location", "/ok")])
+        elif parts[1] == "shed":
+            # /shed/KEY/N/RETRYAFTER: the first N requests for KEY get 429
+            # (API Priority and Fairness shedding load) with that
+            # Retry-After ("none": without one), then a JSON object
+            SHED[parts[2]] = SHED.get(parts[2], 0) + 1
+            if SHED[parts[2]] <= int(parts[3]):
+                hdrs = [] if parts[4] == "none" else [("Retry-After", parts[4])]
+                self.send(429, json.dumps({"kind": "Status", "code": 429, "message": "Too many requests"}),
+                          "application/json", headers=hdrs)
+            else:
+                self.send(200, json.dumps({"kind": "Shed", "tries": SHED[parts[2]]}), "application/json")
         elif parts[1] == "date":
             # /date/EPOCH: that Date header (IMF-fixdate); /date/none: none;
             # /date/junk: an unreadable one
