@@ -224,7 +224,18 @@ static void test_expiry(void **state)
 	expect_claims(&a, "nbf_1e300", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "nbf_neg_1e300", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "no_exp", fxnow, K8S_REFUSED, "malformed token");
-	expect_claims(&a, "exp_str", fxnow, K8S_REFUSED, "malformed token");
+	/* go-oidc reads NumericDates through json.Number: a quoted number is
+	 * that number, any other string refuses. */
+	expect_claims(&a, "exp_str", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "exp_str_real", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "exp_str_past", fxnow, K8S_REFUSED, NULL);
+	expect_claims(&a, "exp_str_junk", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_str_space", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_null", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "iat_null", fxnow, K8S_REFUSED, "malformed token");
+	/* nbf decodes through a pointer there: null is no nbf. */
+	expect_claims(&a, "nbf_null", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "nbf_str_future", fxnow, K8S_REFUSED, "token not yet valid");
 }
 
 static void test_not_before(void **state)
@@ -318,19 +329,52 @@ static void test_groups_and_uid(void **state)
 	assert_int_equal(id.n_groups, 1);
 	assert_string_equal(id.groups[0], "oidc:admins");
 	k8s_identity_free(&id);
+	/* Empty names are kept, and a null member is "", as the apiserver
+	 * decodes them. */
 	assert_int_equal(claims_at(&a, "c_groups_empty_member", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 2);
+	assert_string_equal(id.groups[0], "oidc:");
+	assert_string_equal(id.groups[1], "oidc:x");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_null_member", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 2);
+	assert_string_equal(id.groups[1], "oidc:");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_empty_str", fxnow, &id, &err), K8S_OK);
 	assert_int_equal(id.n_groups, 1);
-	assert_string_equal(id.groups[0], "oidc:x");
+	assert_string_equal(id.groups[0], "oidc:");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_null", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 0);
 	k8s_identity_free(&id);
 	assert_int_equal(claims_at(&a, "c_no_groups", fxnow, &id, &err), K8S_OK);
 	assert_int_equal(id.n_groups, 0);
 	k8s_identity_free(&id);
 	expect_claims(&a, "groups_num", fxnow, K8S_REFUSED, "bad groups claim");
 	expect_claims(&a, "groups_mixed", fxnow, K8S_REFUSED, "bad groups claim");
-	expect_claims(&a, "groups_null", fxnow, K8S_REFUSED, "bad groups claim");
+
+	/* Typed fields of go-oidc's ID token; names that Go would read as them. */
+	expect_claims(&a, "nonce_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "nonce_null", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "at_hash_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "EXP_case", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "Iss_case", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "long_s_sub", fxnow, K8S_REFUSED, "malformed token");
+	/* Distributed claims: checked as go-oidc does, a groups claim from an
+	 * endpoint refused (not resolved), never read as no groups. */
+	expect_claims(&a, "dist_groups", fxnow, K8S_REFUSED, "unsupported token");
+	expect_claims(&a, "dist_groups_present", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "dist_no_sources", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_source_missing", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_names_array", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_endpoint_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_aggregated", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "dist_other_claim", fxnow, K8S_OK, NULL);
 
 	expect_claims(&a, "no_sub", fxnow, K8S_REFUSED, "bad uid claim");
 	expect_claims(&a, "sub_num", fxnow, K8S_REFUSED, "malformed token");
+	a.uid.claim = NULL;
+	expect_claims(&a, "sub_null", fxnow, K8S_OK, NULL);
 	a.uid.claim = NULL;
 	a.groups.claim = NULL;
 	assert_int_equal(claims_at(&a, "c_no_sub", fxnow, &id, &err), K8S_OK);
