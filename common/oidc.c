@@ -284,10 +284,11 @@ static int add_group(const struct k8s_jwt_authenticator *a, struct k8s_identity 
 	return r == 0 ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping groups");
 }
 
-/* The apiserver resolves a groups claim that the token lacks from the
- * endpoint _claim_names/_claim_sources name for it.  That is not done
- * here: such a token is refused, never read as having no groups.  (No
- * endpoint, as for aggregated claims, is no groups there too.) */
+/* A groups claim that the token lacks but _claim_names/_claim_sources
+ * send to an endpoint: k8s_oidc_authenticate resolves it before the claim
+ * checks (resolve_distributed); unresolved it refuses the token, never
+ * reads as no groups.  (No endpoint, as for aggregated claims, is no
+ * groups, as in the apiserver.) */
 static int check_distributed_groups(const struct k8s_jwt_authenticator *a, json_t *payload,
 				    struct k8s_err *err)
 {
@@ -304,8 +305,8 @@ static int check_distributed_groups(const struct k8s_jwt_authenticator *a, json_
 	ep = json_object_get(src, "endpoint");
 	if (json_is_string(ep) && json_string_length(ep) > 0)
 		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
-				   "groups claim %s is a distributed claim (_claim_sources endpoint): "
-				   "distributed claims are not resolved", a->groups.claim);
+				   "groups claim %s is a distributed claim (_claim_sources endpoint) "
+				   "that was not resolved", a->groups.claim);
 	return K8S_OK;
 }
 
@@ -854,6 +855,97 @@ static int refresh_for_kid(const struct k8s_config *cfg, const struct k8s_jwt_au
 	return k8s_jwt_verify(jwt, &c->keys, err);
 }
 
+/* ----------------------------------------------------- distributed claims
+ * The apiserver resolves a groups claim that the token lacks from the
+ * endpoint _claim_names/_claim_sources name for it: a GET with the
+ * source's access_token as bearer (over the issuer's trust), an answer
+ * with a 2xx status whose body is a JWT it verifies as an ID token (keys,
+ * audience, expiry) and whose groups claim it takes.  The same here, for
+ * an answer from the token's own issuer, whose keys we hold; the apiserver
+ * would also fetch the keys of another issuer the answer names, here that
+ * answer refuses the token.  Only after the token's own signature held. */
+static int resolve_distributed(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			       const struct k8s_jwt *jwt, const struct keycache *c, time_t now,
+			       struct k8s_err *err)
+{
+	json_t *names = json_object_get(jwt->payload, "_claim_names"), *src, *v;
+	const char *name, *url, *bearer;
+	struct k8s_http_req req;
+	struct k8s_http_resp resp;
+	struct k8s_jwt dj;
+	struct k8s_err e;
+	int ret;
+
+	if (a->groups.claim == NULL || names == NULL ||
+	    json_object_get(jwt->payload, a->groups.claim) != NULL)
+		return K8S_OK;
+	if (check_id_token_fields(jwt->payload, err) != K8S_OK)
+		return K8S_REFUSED;
+	name = json_string_value(json_object_get(names, a->groups.claim));
+	src = name != NULL ? json_object_get(json_object_get(jwt->payload, "_claim_sources"), name) : NULL;
+	url = json_string_value(json_object_get(src, "endpoint"));
+	bearer = json_string_value(json_object_get(src, "access_token"));
+	if (url == NULL || *url == '\0')
+		return K8S_OK;
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	memset(&dj, 0, sizeof(dj));
+	k8s_err_clear(&e);
+	req.method = "GET";
+	req.url = url;
+	req.bearer = bearer != NULL && *bearer != '\0' ? bearer : NULL;
+	req.ca_pem = a->ca_pem;
+	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
+	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
+	req.max_body = K8S_TOKEN_MAX;
+	/* The URL and the access token came in the token: neither is logged. */
+	if (k8s_http_do(&req, &resp, &e) != K8S_OK) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				  "issuer %s: distributed groups claim %s: the claim source endpoint "
+				  "failed: %s", a->issuer_url, a->groups.claim, e.reason);
+		goto out;
+	}
+	ret = K8S_REFUSED;
+	if (resp.status < 200 || resp.status > 226) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source endpoint answered HTTP %ld",
+			    a->groups.claim, resp.status);
+		goto out;
+	}
+	if (k8s_jwt_parse(resp.body, resp.body_len, &dj, &e) != K8S_OK) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source did not answer a JWT: %s",
+			    a->groups.claim, e.detail);
+		goto out;
+	}
+	v = json_object_get(dj.payload, "iss");
+	if (!json_is_string(v) || strcmp(json_string_value(v), a->issuer_url) != 0) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT is not from issuer %s",
+			    a->groups.claim, a->issuer_url);
+		goto out;
+	}
+	if (k8s_jwt_verify(&dj, &c->keys, &e) != K8S_OK || check_id_token_fields(dj.payload, &e) != K8S_OK ||
+	    check_times(dj.payload, now, &e) != K8S_OK || check_audience(a, dj.payload, &e) != K8S_OK) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT: %s: %s", a->groups.claim, e.reason,
+			    e.detail);
+		goto out;
+	}
+	v = json_object_get(dj.payload, a->groups.claim);
+	if (v == NULL) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT does not hold it", a->groups.claim);
+		goto out;
+	}
+	ret = json_object_set(jwt->payload, a->groups.claim, v) == 0
+		      ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "distributed claim");
+out:
+	k8s_jwt_free(&dj);
+	k8s_http_resp_free(&resp);
+	return ret;
+}
+
 int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			     const struct k8s_jwt *jwt, time_t now, struct k8s_identity *id,
 			     struct k8s_err *err)
@@ -878,6 +970,8 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 	if (ret == K8S_REFUSED && !fetched && strcmp(e.reason, "unsupported algorithm") != 0 &&
 	    strcmp(e.reason, "malformed token") != 0)
 		ret = refresh_for_kid(cfg, a, jwt, &c, now, &e);
+	if (ret == K8S_OK)
+		ret = resolve_distributed(cfg, a, jwt, &c, now, &e);
 	if (ret == K8S_OK)
 		ret = k8s_oidc_check_claims(a, jwt, now, id, &e);
 	if (c.warning[0] != '\0')

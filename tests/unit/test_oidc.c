@@ -708,6 +708,37 @@ static void test_rotated_key_found_by_refetch(void **state)
 	expect_counts(3, 3);
 }
 
+/* A key rotated in place (same kid, new key): the signature fails with
+ * the cached key, so the keys are refetched (rate-limited as for an
+ * unknown kid), as go-oidc does; the replaced key stops verifying. */
+static void test_key_rotated_in_place(void **state)
+{
+	time_t t = t0 + 60;
+	long j = count("good", "jwks");
+	static char dir[256];
+	char *saved = cachedir;
+
+	/* its own cache directory: the other tests' cache stays as it is */
+	snprintf(dir, sizeof(dir), "%s/rotation-cache-XXXXXX", srvdir);
+	assert_non_null(mkdtemp(dir));
+	cachedir = dir;
+	touch("fail", 0);
+	touch("expired", 0);
+	touch("replace", 1);
+	expect_auth("good", "k1", t, K8S_REFUSED, "bad signature"); /* old keys, fetched now */
+	assert_int_equal(count("good", "jwks"), j + 1);
+	expect_auth("good", "k1_new", t + 1, K8S_OK, NULL);
+	touch("replace", 0);
+	/* back to the first key: within 10 s of the fetch, no refetch yet */
+	expect_auth("good", "k1", t + 3, K8S_REFUSED, "bad signature");
+	assert_int_equal(count("good", "jwks"), j + 1);
+	expect_auth("good", "k1", t + 15, K8S_OK, NULL);
+	assert_int_equal(count("good", "jwks"), j + 2);
+	expect_auth("good", "k1_new", t + 16, K8S_REFUSED, "bad signature");
+	cachedir = saved;
+	touch("fail", 1); /* as test_probe_fetches_fresh_without_cache left it */
+}
+
 static void test_corrupt_cache_replaced(void **state)
 {
 	char *path = cache_file(), *text;
@@ -952,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_stale_not_after_tls_failure),
 		cmocka_unit_test(test_keys_from_the_future_not_stale),
 		cmocka_unit_test(test_probe_fetches_fresh_without_cache),
+		cmocka_unit_test(test_key_rotated_in_place),
 		cmocka_unit_test(test_stale_cache_when_server_down),
 	};
 	int fails;
