@@ -700,6 +700,11 @@ def cases(g, st):
     D("endpoint-bad-token", **{gcl: DROP, "_claim_names": {gcl: "src1"},
                                "_claim_sources": {"src1": {"endpoint": ep, "access_token": "bad"}}})
     D("names-null", **{gcl: DROP, "_claim_names": None, "_claim_sources": src})
+    for v in ("expired", "no-claim", "other-aud", "foreign-key", "string"):
+        D("endpoint-" + v, **{gcl: DROP, "_claim_names": {gcl: "src1"}, "_claim_sources": {
+            "src1": {"endpoint": ep + "-" + v, "access_token": "sekrit"}}})
+    D("no-access-token", **{gcl: DROP, "_claim_names": {gcl: "src1"},
+                            "_claim_sources": {"src1": {"endpoint": ep}}})
     return out
 
 
@@ -762,7 +767,7 @@ def agree(api, us):
 # drops cases fails the tier.
 MIN_CASES = {"alg": 30, "kid": 20, "header": 45, "times": 25, "aud": 12, "iss": 12,
              "username": 18, "groups": 17, "required": 6, "claims": 25, "encoding": 14,
-             "size": 5, "distributed": 12}
+             "size": 5, "distributed": 18}
 
 
 def load_allowlist():
@@ -793,14 +798,20 @@ def wait_ready(a, apis, ctx, g, keys):
 
 
 def write_claim_endpoints(d, keys, g):
+    """/claims/<set>[-variant]: the JWT a distributed-claims endpoint answers."""
     for st in SETS:
         s = SETS[st]
         c = {"iss": issuer(d, st), "sub": "claims", "aud": s["client"], "exp": g.now + 7200,
              "iat": g.now - 5, s["gcl"]: ["dist-1", "dist-2"]}
-        with open(os.path.join(d, "claims", st + ".jwt"), "w") as f:
-            f.write(make_token(keys, {"alg": "RS256", "kid": "rsa1"}, c, "rsa1"))
-        with open(os.path.join(d, "claims", st + ".tok"), "w") as f:
-            f.write("sekrit")
+        variants = {"": (c, "rsa1"), "-expired": (dict(c, exp=g.now - 60), "rsa1"),
+                    "-no-claim": ({k: v for k, v in c.items() if k != s["gcl"]}, "rsa1"),
+                    "-other-aud": (dict(c, aud="someone-else"), "rsa1"),
+                    "-foreign-key": (c, "other"), "-string": (dict(c, **{s["gcl"]: "solo"}), "rsa1")}
+        for v, (claims, key) in variants.items():
+            with open(os.path.join(d, "claims", st + v + ".jwt"), "w") as f:
+                f.write(make_token(keys, {"alg": "RS256", "kid": "rsa1"}, claims, key))
+            with open(os.path.join(d, "claims", st + v + ".tok"), "w") as f:
+                f.write("sekrit")
 
 
 def rotation(a, apis, ctx, keys, g, cfgs):
