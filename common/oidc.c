@@ -420,8 +420,9 @@ out:
  * removed when this issuer's cache is next written.
  *
  * Stale keys.  The apiserver (go-oidc's remote key set) keeps the keys it
- * fetched in memory for the life of the authenticator, refetching only for
- * an unknown kid; a configuration change builds a new authenticator.  Here
+ * fetched in memory for the life of the authenticator, refetching when no
+ * cached key verifies a token (once they expired: at once without
+ * Cache-Control); a configuration change builds a new authenticator.  Here
  * keys are fresh for K8S_JWKS_FRESH_S; after that every use refetches
  * (rate-limited), and when that fails because the issuer cannot be reached
  * or answers badly, cached keys serve for at most jwtOptions.maxStaleness
