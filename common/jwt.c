@@ -163,12 +163,24 @@ char *k8s_json_tame_numbers(const char *in, size_t len, size_t *out_len)
 	return b.data;
 }
 
+json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr)
+{
+	size_t tamed_len = 0;
+	char *tamed = k8s_json_tame_numbers(text, len, &tamed_len);
+	json_t *obj;
+
+	if (tamed == NULL)
+		return json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+	obj = json_loadb(tamed, tamed_len, JSON_REJECT_DUPLICATES, jerr);
+	k8s_freezero(tamed, tamed_len);
+	return obj;
+}
+
 /* Decode one segment and parse it as a JSON object with unique keys. */
 static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
 {
 	unsigned char *raw;
-	char *tamed;
-	size_t raw_len = 0, tamed_len = 0;
+	size_t raw_len = 0;
 	json_error_t jerr;
 	json_t *obj = NULL;
 
@@ -178,13 +190,7 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 			    "%s is not canonical unpadded base64url", what);
 		return NULL;
 	}
-	tamed = k8s_json_tame_numbers((const char *)raw, raw_len, &tamed_len);
-	if (tamed != NULL) {
-		k8s_freezero(raw, raw_len);
-		raw = (unsigned char *)tamed;
-		raw_len = tamed_len;
-	}
-	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	obj = k8s_jwt_json_load((const char *)raw, raw_len, &jerr);
 	k8s_freezero(raw, raw_len);
 	if (!json_is_object(obj)) {
 		/* jerr.text may quote the payload: name only the position. */

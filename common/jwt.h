@@ -44,6 +44,9 @@ void k8s_jwt_free(struct k8s_jwt *jwt);
  * number refuses a token only where a claim is read as a number, as with
  * Go's decoder.  malloc'd, *out_len set; NULL when nothing needs changing. */
 char *k8s_json_tame_numbers(const char *in, size_t len, size_t *out_len);
+/* A JWT header or payload text parsed as every path parses it: duplicate
+ * keys refused, numbers tamed (k8s_json_tame_numbers).  jerr may be NULL. */
+json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr);
 /* Verify the signature with a key the header's kid names in keys (each key
  * with that kid is tried), or, with no kid (absent, null or ""), any key
  * that fits alg, as go-oidc does.  K8S_OK, or K8S_REFUSED with reason
