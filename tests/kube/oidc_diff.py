@@ -742,6 +742,10 @@ def ours(binary, cfg, token):
                                 token)
     p = subprocess.run([binary, "check", "--config", cfg], input=framed.encode(),
                        capture_output=True, timeout=60)
+    if b"Sanitizer" in p.stderr or b"runtime error:" in p.stderr:
+        # an ASan/UBSan build (K8S_AUTH_BIN=build-asan/k8s-auth) reporting
+        return {"ok": False, "username": None, "groups": [], "rc": p.returncode,
+                "why": "SANITIZER: " + p.stderr.decode(errors="replace")[:2000], "sanitizer": True}
     try:
         o = json.loads(p.stdout)
     except ValueError:
@@ -895,6 +899,9 @@ def cmd_run(a):
     results += rotation(a, apis, ctx, keys, g, cfgs)
 
     counts, per_class, diffs, unlisted = {}, {}, {}, []
+    sanitizer = [(cls, kind, st, us["why"]) for cls, kind, st, api, us in results if us.get("sanitizer")]
+    for cls, kind, st, why in sanitizer:
+        print("SANITIZER %s/%s [set %s]\n%s" % (cls, kind, st, why))
     for cls, kind, st, api, us in results:
         per_class.setdefault((cls, st), 0)
         per_class[(cls, st)] += 1
@@ -937,7 +944,9 @@ def cmd_run(a):
     if unlisted:
         print("FAIL %d differences not on the allowlist: %s" % (
             len(unlisted), " ".join(sorted(set(unlisted)))))
-    return 1 if short or unlisted else 0
+    if sanitizer:
+        print("FAIL %d sanitizer reports from k8s-auth" % len(sanitizer))
+    return 1 if short or unlisted or sanitizer else 0
 
 
 def main():
