@@ -205,21 +205,48 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 	return obj;
 }
 
-/* An embedded jwk header must be one public key (go-jose refuses the
- * token otherwise, although it never verifies with that key). */
+/* An embedded jwk header must be one valid public key (go-jose refuses the
+ * token otherwise, although it never verifies with that key).  Validity
+ * is go-jose's, not our key policy: use, alg and the RSA size of a key we
+ * never use do not matter. */
 static int header_jwk_ok(json_t *jwk)
 {
-	json_t *set = json_pack("{s:[O]}", "keys", jwk);
-	char *text = set != NULL ? json_dumps(set, JSON_COMPACT) : NULL;
+	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+	json_t *copy, *set = NULL;
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	char *text = NULL;
+	unsigned char *n = NULL, *e = NULL;
+	size_t i, nl = 0, el = 0;
 	struct k8s_jwks keys;
-	struct k8s_err e;
-	int ok;
+	struct k8s_err err;
+	int ok = 0;
 
-	k8s_err_clear(&e);
-	ok = json_is_object(jwk) && text != NULL &&
-	     k8s_jwks_parse(text, strlen(text), &keys, &e) == K8S_OK;
-	if (ok) {
-		ok = keys.n == 1 && keys.private_keys == 0;
+	if (!json_is_object(jwk) || kty == NULL)
+		return 0;
+	for (i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
+		if (json_object_get(jwk, private_members[i]) != NULL)
+			return 0;
+	if (strcmp(kty, "RSA") == 0) {
+		const char *ns = json_string_value(json_object_get(jwk, "n"));
+		const char *es = json_string_value(json_object_get(jwk, "e"));
+
+		n = ns != NULL ? k8s_b64url_decode(ns, strlen(ns), &nl) : NULL;
+		e = es != NULL ? k8s_b64url_decode(es, strlen(es), &el) : NULL;
+		ok = n != NULL && e != NULL && nl > 0 && el > 0 && el <= 8;
+		free(n);
+		free(e);
+		return ok;
+	}
+	copy = json_deep_copy(jwk);
+	if (copy != NULL) {
+		json_object_del(copy, "use");
+		json_object_del(copy, "alg");
+		set = json_pack("{s:[o]}", "keys", copy);
+	}
+	text = set != NULL ? json_dumps(set, JSON_COMPACT) : NULL;
+	k8s_err_clear(&err);
+	if (text != NULL && k8s_jwks_parse(text, strlen(text), &keys, &err) == K8S_OK) {
+		ok = keys.n == 1;
 		k8s_jwks_free(&keys);
 	}
 	free(text);

@@ -458,7 +458,10 @@ def cases(g, st):
     for name, jwk in (("public", pubjwk), ("other-public", public_jwk(g.keys["ec256"])),
                       ("empty-object", {}), ("string", "x"), ("null", None),
                       ("with-private-member", privjwk), ("bad-kty", {"kty": "XYZ"}),
-                      ("rsa-bad-n", {"kty": "RSA", "n": "!!", "e": "AQAB"})):
+                      ("rsa-bad-n", {"kty": "RSA", "n": "!!", "e": "AQAB"}),
+                      ("rsa-1024", public_jwk(g.keys["rsa1024"])),
+                      ("use-enc", dict(pubjwk, use="enc")), ("alg-hs256", dict(pubjwk, alg="HS256")),
+                      ("ed25519", public_jwk(g.keys["ed"])), ("oct", {"kty": "oct", "k": "AAAA"})):
         add("header", "jwk-" + name, g.tok(st, header=H(jwk=jwk), key="rsa1"))
     for name, x5c in (("cert", [g.x5c]), ("not-base64", ["!!!"]), ("string", g.x5c), ("empty", []),
                       ("null", None), ("base64-not-cert", [base64.b64encode(b"hello").decode()]),
@@ -769,7 +772,7 @@ def agree(api, us):
 
 # Minimum cases per class and flag set: a generator change that silently
 # drops cases fails the tier.
-MIN_CASES = {"alg": 30, "kid": 20, "header": 45, "times": 25, "aud": 12, "iss": 12,
+MIN_CASES = {"alg": 30, "kid": 20, "header": 50, "times": 25, "aud": 12, "iss": 12,
              "username": 18, "groups": 17, "required": 6, "claims": 25, "encoding": 14,
              "size": 5, "distributed": 18}
 

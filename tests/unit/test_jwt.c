@@ -231,6 +231,7 @@ static void test_header_rules(void **state)
 	expect("nonce_str", "main", K8S_OK, NULL);
 	expect("nonce_num", "main", K8S_REFUSED, "malformed token");
 	expect("jwk_pub", "main", K8S_OK, NULL);
+	expect("jwk_use_enc", "main", K8S_OK, NULL);
 	expect("jwk_bad_kty", "main", K8S_REFUSED, "malformed token");
 	expect("jwk_string", "main", K8S_REFUSED, "malformed token");
 	expect("jwk_private", "main", K8S_REFUSED, "malformed token");

@@ -233,6 +233,9 @@ tok("nonce_num", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","nonc
 tok("nonce_str", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","nonce":"n"}', json.dumps(BASE)))
 tok("jwk_pub", raw_token("ec256", "ES256", json.dumps({"alg": "ES256", "kid": "ec256", "jwk": pub("ec256")}),
                          json.dumps(BASE)))
+# go-jose's validity, not our key policy: use and alg of a key never used do not matter.
+tok("jwk_use_enc", raw_token("ec256", "ES256", json.dumps(
+    {"alg": "ES256", "kid": "ec256", "jwk": dict(pub("ec256"), use="enc", alg="HS256")}), json.dumps(BASE)))
 tok("jwk_bad_kty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","jwk":{"kty":"XYZ"}}',
                              json.dumps(BASE)))
 tok("jwk_string", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","jwk":"x"}', json.dumps(BASE)))
