@@ -94,6 +94,36 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group)
 
 _Static_assert(sizeof(time_t) == 8 && sizeof(json_int_t) == 8, "time_t or json_int_t is not 64 bits");
 
+int k8s_json_is_number(const char *s, size_t n)
+{
+	const char *e = s + n;
+
+	if (s < e && *s == '-')
+		s++;
+	if (s < e && *s == '0')
+		s++;
+	else if (s < e && *s >= '1' && *s <= '9')
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (s < e && *s == '.') {
+		if (++s == e || *s < '0' || *s > '9')
+			return 0;
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	}
+	if (s < e && (*s == 'e' || *s == 'E')) {
+		if (++s < e && (*s == '+' || *s == '-'))
+			s++;
+		if (s == e || *s < '0' || *s > '9')
+			return 0;
+		while (s < e && *s >= '0' && *s <= '9')
+			s++;
+	}
+	return s == e;
+}
+
 int k8s_numeric_date(const json_t *v, time_t *out)
 {
 	double d;
@@ -105,9 +135,17 @@ int k8s_numeric_date(const json_t *v, time_t *out)
 		*out = (time_t)json_integer_value(v);
 		return 1;
 	}
-	if (!json_is_real(v))
+	/* go-oidc decodes NumericDates through json.Number, which takes a
+	 * string holding a JSON number ("1700000000") as that number. */
+	if (json_is_string(v)) {
+		if (!k8s_json_is_number(json_string_value(v), json_string_length(v)))
+			return -1;
+		d = strtod(json_string_value(v), NULL);
+	} else if (json_is_real(v)) {
+		d = json_real_value(v);
+	} else {
 		return -1;
-	d = json_real_value(v);
+	}
 	/* [-2^63, 2^63): both bounds are exact doubles, and C's conversion
 	 * truncates every double between them toward zero into time_t.
 	 * Outside (or NaN), the conversion is undefined: refused.  jansson
@@ -135,6 +173,8 @@ int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struc
 	int r;
 
 	for (i = 0; i < 3; i++) {
+		if (dst[i] == &id->nbf && json_is_null(json_object_get(payload, names[i])))
+			continue;
 		r = k8s_numeric_date(json_object_get(payload, names[i]), &t);
 		if (r < 0)
 			return k8s_err_set(err, K8S_REFUSED, "malformed token",

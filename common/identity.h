@@ -51,14 +51,17 @@ void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* A NumericDate claim (RFC 7519 2: seconds, possibly non-integral), the
- * one rule for exp/iat/nbf on every path: a JSON number, truncated toward
- * zero as go-oidc and go-jose do; refused when it is not a number, not
- * finite, or outside time_t.  1 *out set, 0 v is NULL (absent, *out = 0),
- * -1 refused (*out = 0). */
+ * one rule for exp/iat/nbf on every path: a JSON number, or a string
+ * holding exactly a JSON number (go-oidc decodes through json.Number),
+ * truncated toward zero as go-oidc and go-jose do; refused when it is not
+ * a number, not finite, or outside time_t.  1 *out set, 0 v is NULL
+ * (absent, *out = 0), -1 refused (*out = 0). */
 int k8s_numeric_date(const json_t *v, time_t *out);
+/* Is s[0..n) exactly a JSON number (RFC 8259 6)? */
+int k8s_json_is_number(const char *s, size_t n);
 
 /* Fill exp/iat/nbf and the kubernetes.io binding fields from an (already
- * authenticated) JWT payload.  Missing fields are left alone (0 = unknown;
+ * authenticated) JWT payload (a null nbf is no nbf, as in go-oidc).  Missing fields are left alone (0 = unknown;
  * so are iat and nbf at or before the epoch).  K8S_REFUSED when exp, iat
  * or nbf is present but not a NumericDate (k8s_numeric_date), or exp is at
  * or before the epoch (expired; 0 would read as unknown). */

@@ -97,9 +97,12 @@ static int set_padding(EVP_PKEY_CTX *ctx, const struct k8s_jws_alg *alg)
 		return 1;
 	if (!alg->pss)
 		return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
-	/* RFC 7518 3.5: salt as long as the hash, MGF1 with the same hash. */
+	/* MGF1 with the same hash (RFC 7518 3.5).  RFC 7518 has signers use a
+	 * salt as long as the hash; go-jose verifies any salt length (Go's
+	 * PSSSaltLengthAuto), and so does this: the salt adds nothing a
+	 * verifier relies on. */
 	return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-	       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_AUTO) == 1 &&
 	       EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, alg->md, NULL) == 1;
 }
 

@@ -20,7 +20,7 @@
 struct k8s_jws_alg {
 	const char *name;     /* "RS256", ... "EdDSA" */
 	int key_type;         /* EVP_PKEY_RSA, EVP_PKEY_EC, EVP_PKEY_ED25519 */
-	int pss;              /* RSASSA-PSS, salt length = hash length, MGF1 with the same hash */
+	int pss;              /* RSASSA-PSS, MGF1 with the same hash, any salt length */
 	int curve_nid;        /* EC: the one curve this alg is defined on */
 	const char *md;       /* digest name for EVP_MD_fetch; NULL for EdDSA */
 	size_t coord_len;     /* EC: bytes of r and of s in the raw signature */

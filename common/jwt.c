@@ -3,6 +3,8 @@
  * accepted spelling per token, no header feature we do not implement. */
 #include "jwt.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,8 +13,10 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "b64.h"
+#include "identity.h"
 #include "util.h"
 
 static int is_b64url_char(char c)
@@ -57,6 +61,121 @@ static const char *printable(const char *in, char *buf, size_t n)
 	return buf;
 }
 
+/* One number token at in[0..n) that jansson cannot hold: the text to put
+ * in its place, else NULL (it fits, or it is no well-formed number and
+ * jansson shall refuse it as it is). */
+static const char *number_stand_in(const char *in, size_t n, int is_real, char **owned)
+{
+	char *tok = strndup(in, n), *end = NULL;
+	double d;
+
+	*owned = NULL;
+	if (tok == NULL)
+		return NULL;
+	if (!k8s_json_is_number(tok, n))
+		goto fits;
+	errno = 0;
+	if (!is_real) {
+		(void)strtoll(tok, &end, 10);
+		if (errno != ERANGE || end != tok + n)
+			goto fits;
+	}
+	errno = 0;
+	d = strtod(tok, &end);
+	if (end != tok + n)
+		goto fits;
+	if (errno == ERANGE && isinf(d)) {
+		free(tok);
+		return d < 0 ? "-1.7976931348623157e308" : "1.7976931348623157e308";
+	}
+	if (is_real)
+		goto fits;
+	/* an integer beyond 64 bits that a double holds: the same digits as a real */
+	*owned = malloc(n + 3);
+	if (*owned != NULL) {
+		memcpy(*owned, tok, n);
+		memcpy(*owned + n, "e0", 3);
+	}
+	free(tok);
+	return *owned;
+fits:
+	free(tok);
+	return NULL;
+}
+
+/* jansson refuses a whole document over one number it cannot hold (an
+ * integer beyond 64 bits, a real beyond a double's range), where Go's
+ * decoder refuses only a claim that is read as a number.  So a copy is
+ * parsed in which such a number (outside strings) is an integer turned
+ * into the equal real ("e0" appended), or a real beyond range turned into
+ * +-DBL_MAX.  It stays a number: every claim we read refuses it exactly
+ * as before (a string, boolean or array claim: wrong type; a NumericDate:
+ * outside time_t), and a claim nobody reads no longer refuses the token.
+ * NULL: nothing to change (or out of memory: parse the original). */
+char *k8s_json_tame_numbers(const char *in, size_t len, size_t *out_len)
+{
+	struct k8s_buf b = { 0 };
+	size_t i, start, done = 0;
+	int in_str = 0, is_real, changed = 0;
+	const char *rep;
+	char *owned;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (in[i] == '\\')
+				i++;
+			else if (in[i] == '"')
+				in_str = 0;
+			continue;
+		}
+		if (in[i] == '"') {
+			in_str = 1;
+			continue;
+		}
+		if (in[i] != '-' && (in[i] < '0' || in[i] > '9'))
+			continue;
+		start = i;
+		is_real = 0;
+		while (i < len && (in[i] == '-' || in[i] == '+' || in[i] == '.' || in[i] == 'e' ||
+				   in[i] == 'E' || (in[i] >= '0' && in[i] <= '9'))) {
+			is_real |= in[i] == '.' || in[i] == 'e' || in[i] == 'E';
+			i++;
+		}
+		rep = number_stand_in(in + start, i - start, is_real, &owned);
+		if (rep != NULL) {
+			if (k8s_buf_append(&b, in + done, start - done) != 0 ||
+			    k8s_buf_append(&b, rep, strlen(rep)) != 0) {
+				free(owned);
+				k8s_buf_free(&b);
+				return NULL;
+			}
+			done = i;
+			changed = 1;
+		}
+		free(owned);
+		i--;
+	}
+	if (!changed || k8s_buf_append(&b, in + done, len - done) != 0) {
+		k8s_buf_free(&b);
+		return NULL;
+	}
+	*out_len = b.len;
+	return b.data;
+}
+
+json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr)
+{
+	size_t tamed_len = 0;
+	char *tamed = k8s_json_tame_numbers(text, len, &tamed_len);
+	json_t *obj;
+
+	if (tamed == NULL)
+		return json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+	obj = json_loadb(tamed, tamed_len, JSON_REJECT_DUPLICATES, jerr);
+	k8s_freezero(tamed, tamed_len);
+	return obj;
+}
+
 /* Decode one segment and parse it as a JSON object with unique keys. */
 static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
 {
@@ -71,7 +190,7 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 			    "%s is not canonical unpadded base64url", what);
 		return NULL;
 	}
-	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	obj = k8s_jwt_json_load((const char *)raw, raw_len, &jerr);
 	k8s_freezero(raw, raw_len);
 	if (!json_is_object(obj)) {
 		/* jerr.text may quote the payload: name only the position. */
@@ -86,20 +205,113 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 	return obj;
 }
 
+/* An embedded jwk header must be one valid public key (go-jose refuses the
+ * token otherwise, although it never verifies with that key).  Validity
+ * is go-jose's, not our key policy: use, alg and the RSA size of a key we
+ * never use do not matter. */
+static int header_jwk_ok(json_t *jwk)
+{
+	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+	json_t *copy, *set = NULL;
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	char *text = NULL;
+	unsigned char *n = NULL, *e = NULL;
+	size_t i, nl = 0, el = 0;
+	struct k8s_jwks keys;
+	struct k8s_err err;
+	int ok = 0;
+
+	if (!json_is_object(jwk) || kty == NULL)
+		return 0;
+	for (i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
+		if (json_object_get(jwk, private_members[i]) != NULL)
+			return 0;
+	if (strcmp(kty, "RSA") == 0) {
+		const char *ns = json_string_value(json_object_get(jwk, "n"));
+		const char *es = json_string_value(json_object_get(jwk, "e"));
+
+		n = ns != NULL ? k8s_b64url_decode(ns, strlen(ns), &nl) : NULL;
+		e = es != NULL ? k8s_b64url_decode(es, strlen(es), &el) : NULL;
+		ok = n != NULL && e != NULL && nl > 0 && el > 0 && el <= 8;
+		free(n);
+		free(e);
+		return ok;
+	}
+	copy = json_deep_copy(jwk);
+	if (copy != NULL) {
+		json_object_del(copy, "use");
+		json_object_del(copy, "alg");
+		set = json_pack("{s:[o]}", "keys", copy);
+	}
+	text = set != NULL ? json_dumps(set, JSON_COMPACT) : NULL;
+	k8s_err_clear(&err);
+	if (text != NULL && k8s_jwks_parse(text, strlen(text), &keys, &err) == K8S_OK) {
+		ok = keys.n == 1;
+		k8s_jwks_free(&keys);
+	}
+	free(text);
+	json_decref(set);
+	return ok;
+}
+
+/* An x5c header must be an array of base64 DER certificates (go-jose
+ * parses the chain and refuses the token when it cannot). */
+static int header_x5c_ok(json_t *x5c)
+{
+	json_t *v;
+	size_t i, der_len;
+	unsigned char *der;
+	const unsigned char *p;
+	X509 *cert;
+
+	if (!json_is_array(x5c))
+		return 0;
+	json_array_foreach(x5c, i, v) {
+		if (!json_is_string(v))
+			return 0;
+		der = k8s_b64_decode(json_string_value(v), json_string_length(v), &der_len);
+		p = der;
+		cert = der != NULL ? d2i_X509(NULL, &p, (long)der_len) : NULL;
+		X509_free(cert);
+		free(der);
+		if (cert == NULL) {
+			ERR_clear_error();
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* RFC 7519 5.1: typ, when present, says "JWT"; media types compare
- * case-insensitively and may carry the "application/" prefix. */
+ * case-insensitively and may carry the "application/" prefix.  A null
+ * or empty kid is no kid, as in go-jose; so are a null typ and an empty
+ * crit list (no critical extension). */
 static int header_ok(struct k8s_jwt *out, struct k8s_err *err)
 {
 	json_t *alg = json_object_get(out->header, "alg"), *kid = json_object_get(out->header, "kid");
-	json_t *typ = json_object_get(out->header, "typ");
+	json_t *typ = json_object_get(out->header, "typ"), *crit = json_object_get(out->header, "crit");
+	json_t *nonce = json_object_get(out->header, "nonce"), *jwk = json_object_get(out->header, "jwk");
+	json_t *x5c = json_object_get(out->header, "x5c");
 
+	if (json_is_null(kid) || (json_is_string(kid) && json_string_length(kid) == 0))
+		kid = NULL;
+	if (json_is_null(typ))
+		typ = NULL;
 	if (!json_is_string(alg) || json_string_length(alg) == 0)
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header has no alg string");
 	if (kid != NULL && !json_is_string(kid))
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header kid is not a string");
-	if (json_object_get(out->header, "crit") != NULL)
+	if (crit != NULL && !(json_is_array(crit) && json_array_size(crit) == 0))
 		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
 				   "header has critical extensions (crit), none are supported");
+	if (nonce != NULL && !json_is_null(nonce) && !json_is_string(nonce))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header nonce is not a string");
+	if (jwk != NULL && !json_is_null(jwk) && !header_jwk_ok(jwk))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "header jwk is not one valid public key");
+	if (x5c != NULL && !json_is_null(x5c) && !header_x5c_ok(x5c))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "header x5c is not an array of base64 DER certificates");
 	if (typ != NULL && (!json_is_string(typ) ||
 			    (strcasecmp(json_string_value(typ), "JWT") != 0 &&
 			     strcasecmp(json_string_value(typ), "application/jwt") != 0)))
@@ -202,43 +414,6 @@ static const char *key_type_name(const struct k8s_jwk *k)
 	}
 }
 
-/* The key for this token: by kid (exactly one), else the only key fitting alg. */
-static int select_key(const struct k8s_jwt *jwt, const struct k8s_jwks *keys,
-		      const struct k8s_jws_alg *alg, const struct k8s_jwk **key, struct k8s_err *err)
-{
-	size_t i, n = 0;
-	char kid[48];
-
-	for (i = 0; keys != NULL && i < keys->n; i++) {
-		const struct k8s_jwk *k = &keys->keys[i];
-
-		if (jwt->kid != NULL ? (k->kid != NULL && strcmp(k->kid, jwt->kid) == 0)
-				     : k8s_jwk_fits_alg(k, alg)) {
-			*key = k;
-			n++;
-		}
-	}
-	printable(jwt->kid, kid, sizeof(kid));
-	if (n == 0 && jwt->kid != NULL)
-		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
-				   "no key with kid \"%s\" in the issuer's key set", kid);
-	if (n == 0)
-		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
-				   "token has no kid and no key in the issuer's key set fits %s", alg->name);
-	if (n > 1 && jwt->kid != NULL)
-		return k8s_err_set(err, K8S_REFUSED, "ambiguous signing key",
-				   "%zu keys in the issuer's key set have kid \"%s\"", n, kid);
-	if (n > 1)
-		return k8s_err_set(err, K8S_REFUSED, "ambiguous signing key",
-				   "token has no kid and %zu keys fit %s", n, alg->name);
-	if (!k8s_jwk_fits_alg(*key, alg))
-		return k8s_err_set(err, K8S_REFUSED, "algorithm mismatch",
-				   "alg %s does not fit key \"%s\" (%s%s%s)", alg->name, kid,
-				   key_type_name(*key), (*key)->alg ? ", alg " : "",
-				   (*key)->alg ? (*key)->alg : "");
-	return K8S_OK;
-}
-
 /* JWS carries ECDSA signatures as raw r||s (RFC 7518 3.4); OpenSSL wants DER. */
 static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t coord, int *der_len)
 {
@@ -321,22 +496,53 @@ out:
 	return ret;
 }
 
+/* As go-oidc: with a kid, every key of that kid is tried; without one,
+ * every key.  The first that fits alg and verifies wins.  A key set may
+ * hold several keys of one kid (rotation in progress) or none at all. */
 int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struct k8s_err *err)
 {
 	const struct k8s_jws_alg *alg;
-	const struct k8s_jwk *key = NULL;
-	char name[24];
-	int ret;
+	const struct k8s_jwk *k, *misfit = NULL;
+	size_t i, n_kid = 0, n_fit = 0;
+	char name[24], kid[48];
 
 	if (jwt == NULL || jwt->alg == NULL || jwt->sig == NULL || jwt->signing_input == NULL)
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "token was not parsed");
 	alg = k8s_jws_alg_lookup(jwt->alg);
-	if (alg == NULL)
+	/* The apiserver's JWT authenticator has never accepted EdDSA. */
+	if (alg == NULL || alg->key_type == EVP_PKEY_ED25519)
 		return k8s_err_set(err, K8S_REFUSED, "unsupported algorithm",
-				   "alg \"%s\" is not accepted (RS/PS/ES 256/384/512 and EdDSA are)",
+				   "alg \"%s\" is not accepted (RS/PS/ES 256/384/512 are, as by the kube-apiserver)",
 				   printable(jwt->alg, name, sizeof(name)));
-	ret = select_key(jwt, keys, alg, &key, err);
-	if (ret != K8S_OK)
-		return ret;
-	return verify_with(key, alg, jwt, err);
+	printable(jwt->kid, kid, sizeof(kid));
+	for (i = 0; keys != NULL && i < keys->n; i++) {
+		k = &keys->keys[i];
+		if (jwt->kid != NULL && (k->kid == NULL || strcmp(k->kid, jwt->kid) != 0))
+			continue;
+		n_kid++;
+		if (!k8s_jwk_fits_alg(k, alg)) {
+			misfit = k;
+			continue;
+		}
+		n_fit++;
+		if (verify_with(k, alg, jwt, err) == K8S_OK) {
+			k8s_err_clear(err);
+			return K8S_OK;
+		}
+	}
+	if (n_kid == 0 && jwt->kid != NULL)
+		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
+				   "no key with kid \"%s\" in the issuer's key set", kid);
+	if (n_fit == 0 && jwt->kid == NULL)
+		return k8s_err_set(err, K8S_REFUSED, K8S_REASON_UNKNOWN_KEY,
+				   "token has no kid and no key in the issuer's key set fits %s", alg->name);
+	if (n_fit == 0)
+		return k8s_err_set(err, K8S_REFUSED, "algorithm mismatch",
+				   "alg %s does not fit key \"%s\" (%s%s%s)", alg->name, kid,
+				   key_type_name(misfit), misfit->alg ? ", alg " : "",
+				   misfit->alg ? misfit->alg : "");
+	if (n_fit > 1)
+		return k8s_err_set(err, K8S_REFUSED, "bad signature",
+				   "%s signature verifies with none of the %zu keys that fit", alg->name, n_fit);
+	return K8S_REFUSED; /* err says why the one key did not verify */
 }

@@ -1,7 +1,8 @@
 /* jwt.h: compact JWS parsing and signature verification with OpenSSL EVP.
  * Parsing is strict (3 segments, canonical base64url, JSON objects with no
  * duplicate keys, no `crit`, `typ` absent or JWT, size limit); verification
- * checks the alg against the key type and the kid against the key set. */
+ * checks the alg against the key type and the kid against the key set,
+ * trying every key that the kid (or, without one, the alg) admits. */
 #ifndef K8S_JWT_H
 #define K8S_JWT_H
 
@@ -37,11 +38,21 @@ int k8s_looks_like_jwt(const char *token);
  * alg beyond it being a non-empty string: that is k8s_jwt_verify's job. */
 int k8s_jwt_parse(const char *token, size_t len, struct k8s_jwt *out, struct k8s_err *err);
 void k8s_jwt_free(struct k8s_jwt *jwt);
-/* Verify the signature with the key the header's kid names in keys (exactly
- * one key with that kid), or, with no kid, the only key that fits alg.
- * K8S_OK, or K8S_REFUSED with reason "unsupported algorithm" (none, HS*,
- * unknown), K8S_REASON_UNKNOWN_KEY, "ambiguous signing key", "algorithm
- * mismatch" (the kid's key has another type/curve/alg), "bad signature". */
+/* A copy of the JSON text in[0..len) in which every number jansson cannot
+ * hold (an integer beyond 64 bits, a real beyond a double) is replaced by
+ * a number it can (the same integer as a real; +-DBL_MAX), so that such a
+ * number refuses a token only where a claim is read as a number, as with
+ * Go's decoder.  malloc'd, *out_len set; NULL when nothing needs changing. */
+char *k8s_json_tame_numbers(const char *in, size_t len, size_t *out_len);
+/* A JWT header or payload text parsed as every path parses it: duplicate
+ * keys refused, numbers tamed (k8s_json_tame_numbers).  jerr may be NULL. */
+json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr);
+/* Verify the signature with a key the header's kid names in keys (each key
+ * with that kid is tried), or, with no kid (absent, null or ""), any key
+ * that fits alg, as go-oidc does.  K8S_OK, or K8S_REFUSED with reason
+ * "unsupported algorithm" (none, HS*, EdDSA, unknown: the apiserver accepts
+ * RS/PS/ES only), K8S_REASON_UNKNOWN_KEY, "algorithm mismatch" (the kid's
+ * keys have another type/curve/alg), "bad signature". */
 int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struct k8s_err *err);
 
 #endif

@@ -45,11 +45,14 @@ const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, 
 }
 
 /* A NumericDate claim (k8s_numeric_date): absent (0, *present = 0), or
- * refused unless a number within time_t's range, truncated. */
+ * refused unless a number within time_t's range, truncated.  go-oidc
+ * decodes nbf through a pointer, so a null nbf is no nbf; a null exp or
+ * iat is refused there as here. */
 static int time_claim(json_t *payload, const char *name, time_t *val, int *present,
 		      struct k8s_err *err)
 {
-	int r = k8s_numeric_date(json_object_get(payload, name), val);
+	json_t *v = json_object_get(payload, name);
+	int r = strcmp(name, "nbf") == 0 && json_is_null(v) ? 0 : k8s_numeric_date(v, val);
 
 	*present = r > 0;
 	if (r < 0)
@@ -130,6 +133,84 @@ static int check_audience(const struct k8s_jwt_authenticator *a, json_t *payload
 			   a->audiences.n > 1 ? "one of " : "", want);
 }
 
+/* Does key equal name (lower-case ASCII) when compared as Go's JSON
+ * decoder matches object keys to struct fields: ASCII case-insensitively,
+ * with U+017F and U+212A folding to 's' and 'k'? */
+static int go_fold_eq(const char *key, const char *name)
+{
+	const unsigned char *k = (const unsigned char *)key;
+
+	for (; *name != '\0'; name++) {
+		if (*name == 's' && k[0] == 0xc5 && k[1] == 0xbf)
+			k += 2;
+		else if (*name == 'k' && k[0] == 0xe2 && k[1] == 0x84 && k[2] == 0xaa)
+			k += 3;
+		else if (*k != '\0' && (*k | 0x20) == (unsigned char)*name && ((*k | 0x20) >= 'a' &&
+			 (*k | 0x20) <= 'z'))
+			k++;
+		else if (*k != '\0' && *k == (unsigned char)*name)
+			k++;
+		else
+			return 0;
+	}
+	return *k == '\0';
+}
+
+/* The claims go-oidc decodes into typed fields (its idToken) refuse the
+ * token there when their type is wrong; null is their zero value.  Names
+ * differing from them only in case are refused here: Go would read them
+ * as those claims (the last of several wins), so one token would say two
+ * things. */
+static int check_id_token_fields(json_t *payload, struct k8s_err *err)
+{
+	static const char *const strs[] = { "iss", "sub", "nonce", "at_hash" };
+	static const char *const fields[] = { "iss", "sub", "aud", "exp", "iat", "nbf", "nonce",
+					      "at_hash", "_claim_names", "_claim_sources" };
+	json_t *v, *names, *sources, *src;
+	const char *key;
+	size_t i;
+
+	json_object_foreach(payload, key, v)
+		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			if (strcmp(key, fields[i]) != 0 && go_fold_eq(key, fields[i]))
+				return k8s_err_set(err, K8S_REFUSED, "malformed token",
+						   "a claim name differs from %s only in case", fields[i]);
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		v = json_object_get(payload, strs[i]);
+		if (v != NULL && !json_is_null(v) && !json_is_string(v))
+			return k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "claim %s is not a string", strs[i]);
+	}
+	/* Distributed claims (OIDC Core 5.6.2): _claim_names maps claim names
+	 * to non-empty source names that _claim_sources must hold, each
+	 * source an object of strings. */
+	names = json_object_get(payload, "_claim_names");
+	sources = json_object_get(payload, "_claim_sources");
+	if ((names != NULL && !json_is_null(names) && !json_is_object(names)) ||
+	    (sources != NULL && !json_is_null(sources) && !json_is_object(sources)))
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "_claim_names or _claim_sources is not an object");
+	json_object_foreach(sources, key, src) {
+		static const char *const members[] = { "endpoint", "access_token", "JWT" };
+
+		if (!json_is_null(src) && !json_is_object(src))
+			return k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "a _claim_sources entry is not an object");
+		for (i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+			v = json_object_get(src, members[i]);
+			if (v != NULL && !json_is_null(v) && !json_is_string(v))
+				return k8s_err_set(err, K8S_REFUSED, "malformed token",
+						   "_claim_sources member %s is not a string", members[i]);
+		}
+	}
+	json_object_foreach(names, key, v)
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_object_get(sources, json_string_value(v)) == NULL)
+			return k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "_claim_names names a source that _claim_sources lacks");
+	return K8S_OK;
+}
+
 static int check_rules(const struct k8s_jwt_authenticator *a, json_t *payload, struct k8s_err *err)
 {
 	size_t i;
@@ -191,40 +272,67 @@ static int map_username(const struct k8s_jwt_authenticator *a, json_t *payload,
 	return K8S_OK;
 }
 
+/* Empty names are kept (with the prefix), as the apiserver keeps them. */
 static int add_group(const struct k8s_jwt_authenticator *a, struct k8s_identity *id,
 		     const char *g, struct k8s_err *err)
 {
 	char *name;
 	int r;
 
-	/* An empty group name names nothing; drop it rather than invent "prefix". */
-	if (*g == '\0')
-		return K8S_OK;
 	name = prefixed(a->groups.prefix, g);
 	r = name != NULL ? k8s_identity_add_group(id, name) : -1;
 	free(name);
 	return r == 0 ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping groups");
 }
 
-/* groups: absent is no groups; a string is one group; an array must hold
- * only strings.  uid: when configured, a string claim that must be there. */
+/* A groups claim that the token lacks but _claim_names/_claim_sources
+ * send to an endpoint: k8s_oidc_authenticate resolves it before the claim
+ * checks (resolve_distributed); unresolved it refuses the token, never
+ * reads as no groups.  (No endpoint, as for aggregated claims, is no
+ * groups, as in the apiserver.) */
+static int check_distributed_groups(const struct k8s_jwt_authenticator *a, json_t *payload,
+				    struct k8s_err *err)
+{
+	json_t *names = json_object_get(payload, "_claim_names"), *src, *ep;
+	const char *name;
+
+	if (names == NULL || json_object_get(payload, a->groups.claim) != NULL)
+		return K8S_OK;
+	if (json_object_get(payload, "_claim_sources") == NULL)
+		return k8s_err_set(err, K8S_REFUSED, "malformed token",
+				   "_claim_names without _claim_sources");
+	name = json_string_value(json_object_get(names, a->groups.claim));
+	src = name != NULL ? json_object_get(json_object_get(payload, "_claim_sources"), name) : NULL;
+	ep = json_object_get(src, "endpoint");
+	if (json_is_string(ep) && json_string_length(ep) > 0)
+		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
+				   "groups claim %s is a distributed claim (_claim_sources endpoint) "
+				   "that was not resolved", a->groups.claim);
+	return K8S_OK;
+}
+
+/* groups: absent or null is no groups; a string is one group; an array
+ * holds strings (a null element is "", as Go decodes it).  uid: when
+ * configured, a string claim that must be there. */
 static int map_groups_uid(const struct k8s_jwt_authenticator *a, json_t *payload,
 			  struct k8s_identity *id, struct k8s_err *err)
 {
 	json_t *v, *g;
 	size_t i;
 
+	if (a->groups.claim != NULL && check_distributed_groups(a, payload, err) != K8S_OK)
+		return K8S_REFUSED;
 	v = a->groups.claim != NULL ? json_object_get(payload, a->groups.claim) : NULL;
 	if (json_is_string(v) && add_group(a, id, json_string_value(v), err) != K8S_OK)
 		return K8S_REFUSED;
-	if (v != NULL && !json_is_string(v) && !json_is_array(v))
+	if (v != NULL && !json_is_null(v) && !json_is_string(v) && !json_is_array(v))
 		return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
 				   "groups claim %s is not a string or an array of strings", a->groups.claim);
 	json_array_foreach(v, i, g) {
-		if (!json_is_string(g))
+		if (!json_is_string(g) && !json_is_null(g))
 			return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
 					   "groups claim %s holds a non-string", a->groups.claim);
-		if (add_group(a, id, json_string_value(g), err) != K8S_OK)
+		if (add_group(a, id, json_is_null(g) ? "" : json_string_value(g), err) != K8S_OK)
 			return K8S_REFUSED;
 	}
 	if (a->uid.claim == NULL || *a->uid.claim == '\0')
@@ -243,6 +351,8 @@ static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,
 	json_t *sub = json_object_get(payload, "sub");
 	int ret;
 
+	if (json_is_null(sub))
+		sub = NULL;
 	if (sub != NULL && !json_is_string(sub))
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "claim sub is not a string");
 	id->method = "jwt";
@@ -278,7 +388,9 @@ int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8
 				  "token iss is not %s", a->issuer_url);
 		goto out;
 	}
-	ret = check_times(jwt->payload, now, &e);
+	ret = check_id_token_fields(jwt->payload, &e);
+	if (ret == K8S_OK)
+		ret = check_times(jwt->payload, now, &e);
 	if (ret == K8S_OK)
 		ret = check_audience(a, jwt->payload, &e);
 	if (ret == K8S_OK)
@@ -309,8 +421,9 @@ out:
  * removed when this issuer's cache is next written.
  *
  * Stale keys.  The apiserver (go-oidc's remote key set) keeps the keys it
- * fetched in memory for the life of the authenticator, refetching only for
- * an unknown kid; a configuration change builds a new authenticator.  Here
+ * fetched in memory for the life of the authenticator, refetching when no
+ * cached key verifies a token (once they expired: at once without
+ * Cache-Control); a configuration change builds a new authenticator.  Here
  * keys are fresh for K8S_JWKS_FRESH_S; after that every use refetches
  * (rate-limited), and when that fails because the issuer cannot be reached
  * or answers badly, cached keys serve for at most jwtOptions.maxStaleness
@@ -719,8 +832,11 @@ static int keys_for(const struct k8s_config *cfg, const struct k8s_jwt_authentic
 			   c->why[0] ? "; " : "", c->why);
 }
 
-/* The token's key is not in a cached set: refetch once, unless the last
- * attempt was less than K8S_JWKS_REFRESH_MIN_S ago. */
+/* No cached key verifies the token (its kid is unknown, or the issuer
+ * rotated a key in place or publishes keys without kid): refetch once, as
+ * go-oidc does, unless the last attempt was less than
+ * K8S_JWKS_REFRESH_MIN_S ago.  A key gone from the new set no longer
+ * verifies. */
 static int refresh_for_kid(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			   const struct k8s_jwt *jwt, struct keycache *c, time_t now, struct k8s_err *err)
 {
@@ -739,6 +855,97 @@ static int refresh_for_kid(const struct k8s_config *cfg, const struct k8s_jwt_au
 	}
 	cache_store(c);
 	return k8s_jwt_verify(jwt, &c->keys, err);
+}
+
+/* ----------------------------------------------------- distributed claims
+ * The apiserver resolves a groups claim that the token lacks from the
+ * endpoint _claim_names/_claim_sources name for it: a GET with the
+ * source's access_token as bearer (over the issuer's trust), an answer
+ * with a 2xx status whose body is a JWT it verifies as an ID token (keys,
+ * audience, expiry) and whose groups claim it takes.  The same here, for
+ * an answer from the token's own issuer, whose keys we hold; the apiserver
+ * would also fetch the keys of another issuer the answer names, here that
+ * answer refuses the token.  Only after the token's own signature held. */
+static int resolve_distributed(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			       const struct k8s_jwt *jwt, const struct keycache *c, time_t now,
+			       struct k8s_err *err)
+{
+	json_t *names = json_object_get(jwt->payload, "_claim_names"), *src, *v;
+	const char *name, *url, *bearer;
+	struct k8s_http_req req;
+	struct k8s_http_resp resp;
+	struct k8s_jwt dj;
+	struct k8s_err e;
+	int ret;
+
+	if (a->groups.claim == NULL || names == NULL ||
+	    json_object_get(jwt->payload, a->groups.claim) != NULL)
+		return K8S_OK;
+	if (check_id_token_fields(jwt->payload, err) != K8S_OK)
+		return K8S_REFUSED;
+	name = json_string_value(json_object_get(names, a->groups.claim));
+	src = name != NULL ? json_object_get(json_object_get(jwt->payload, "_claim_sources"), name) : NULL;
+	url = json_string_value(json_object_get(src, "endpoint"));
+	bearer = json_string_value(json_object_get(src, "access_token"));
+	if (url == NULL || *url == '\0')
+		return K8S_OK;
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	memset(&dj, 0, sizeof(dj));
+	k8s_err_clear(&e);
+	req.method = "GET";
+	req.url = url;
+	req.bearer = bearer != NULL && *bearer != '\0' ? bearer : NULL;
+	req.ca_pem = a->ca_pem;
+	req.ca_pem_len = a->ca_pem != NULL ? strlen(a->ca_pem) : 0;
+	req.timeout_ms = cfg->jwt_timeout_ms > 0 ? (long)cfg->jwt_timeout_ms : DEFAULT_TIMEOUT_MS;
+	req.max_body = K8S_TOKEN_MAX;
+	/* The URL and the access token came in the token: neither is logged. */
+	if (k8s_http_do(&req, &resp, &e) != K8S_OK) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "issuer unavailable",
+				  "issuer %s: distributed groups claim %s: the claim source endpoint "
+				  "failed: %s", a->issuer_url, a->groups.claim, e.reason);
+		goto out;
+	}
+	ret = K8S_REFUSED;
+	if (resp.status < 200 || resp.status > 226) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source endpoint answered HTTP %ld",
+			    a->groups.claim, resp.status);
+		goto out;
+	}
+	if (k8s_jwt_parse(resp.body, resp.body_len, &dj, &e) != K8S_OK) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source did not answer a JWT: %s",
+			    a->groups.claim, e.detail);
+		goto out;
+	}
+	v = json_object_get(dj.payload, "iss");
+	if (!json_is_string(v) || strcmp(json_string_value(v), a->issuer_url) != 0) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT is not from issuer %s",
+			    a->groups.claim, a->issuer_url);
+		goto out;
+	}
+	if (k8s_jwt_verify(&dj, &c->keys, &e) != K8S_OK || check_id_token_fields(dj.payload, &e) != K8S_OK ||
+	    check_times(dj.payload, now, &e) != K8S_OK || check_audience(a, dj.payload, &e) != K8S_OK) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT: %s: %s", a->groups.claim, e.reason,
+			    e.detail);
+		goto out;
+	}
+	v = json_object_get(dj.payload, a->groups.claim);
+	if (v == NULL) {
+		k8s_err_set(err, ret, "distributed claim refused",
+			    "groups claim %s: the claim source's JWT does not hold it", a->groups.claim);
+		goto out;
+	}
+	ret = json_object_set(jwt->payload, a->groups.claim, v) == 0
+		      ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "distributed claim");
+out:
+	k8s_jwt_free(&dj);
+	k8s_http_resp_free(&resp);
+	return ret;
 }
 
 int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
@@ -762,8 +969,11 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 		ret = keys_for(cfg, a, &c, now, &fetched, &e);
 	if (ret == K8S_OK)
 		ret = k8s_jwt_verify(jwt, &c.keys, &e);
-	if (ret == K8S_REFUSED && !fetched && strcmp(e.reason, K8S_REASON_UNKNOWN_KEY) == 0)
+	if (ret == K8S_REFUSED && !fetched && strcmp(e.reason, "unsupported algorithm") != 0 &&
+	    strcmp(e.reason, "malformed token") != 0)
 		ret = refresh_for_kid(cfg, a, jwt, &c, now, &e);
+	if (ret == K8S_OK)
+		ret = resolve_distributed(cfg, a, jwt, &c, now, &e);
 	if (ret == K8S_OK)
 		ret = k8s_oidc_check_claims(a, jwt, now, id, &e);
 	if (c.warning[0] != '\0')

@@ -1,7 +1,8 @@
 /* oidc.h: the `jwt:` authenticators: offline validation of JWTs with the
  * apiserver's structured-authentication semantics (CEL excepted).
  * Discovery and JWKS come over verified TLS and are cached on disk under
- * cacheDir/jwks/ (root-only), refreshed on an unknown kid (rate-limited),
+ * cacheDir/jwks/ (root-only), refreshed when no cached key verifies a
+ * token (rate-limited),
  * and served stale up to jwks_max_stale_ms when the issuer is unreachable. */
 #ifndef K8S_OIDC_H
 #define K8S_OIDC_H
@@ -17,9 +18,10 @@
  * remote key set has no TTL at all; an hour bounds how long a key the issuer
  * has withdrawn keeps working here). */
 #define K8S_JWKS_FRESH_S        3600
-/* A token whose kid the cached set lacks triggers one refetch, but not
- * within this long of the previous fetch attempt: a flood of random kids
- * must not turn into a flood of requests to the issuer. */
+/* A token no cached key verifies (unknown kid, a key rotated in place,
+ * kid-less keys) triggers one refetch, but not within this long of the
+ * previous fetch attempt: a flood of forged tokens must not turn into a
+ * flood of requests to the issuer. */
 #define K8S_JWKS_REFRESH_MIN_S  10
 
 /* The authenticator whose issuer URL equals the token's (unverified) `iss`
@@ -31,7 +33,8 @@ const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, 
  * set); K8S_REFUSED; K8S_UNAVAILABLE when keys could not be had (detail
  * names the issuer and why); K8S_ECONFIG for an authenticator the config
  * loader should not have let through.  At most one discovery and one JWKS
- * request per call. */
+ * request per call, and one request to a distributed-claims endpoint when
+ * the token's groups claim is there (docs/design.md). */
 int k8s_oidc_authenticate(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			  const struct k8s_jwt *jwt, struct k8s_identity *id, struct k8s_err *err);
 /* The same at a given time (tests: cache ageing without sleeping). */

@@ -53,7 +53,7 @@ static int is_legacy_sa_token(const char *t, size_t len)
 	raw = k8s_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw_len);
 	if (raw == NULL)
 		return 0;
-	payload = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+	payload = k8s_jwt_json_load((const char *)raw, raw_len, NULL);
 	if (json_is_object(payload)) {
 		iss = json_object_get(payload, "iss");
 		legacy = (json_is_string(iss) &&

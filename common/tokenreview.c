@@ -363,7 +363,7 @@ static int take_jwt_claims(const char *token, struct k8s_identity *id, struct k8
 	raw = k8s_b64url_decode(p1, (size_t)(p2 - p1), &raw_len);
 	if (raw == NULL)
 		return K8S_OK;
-	payload = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+	payload = k8s_jwt_json_load((const char *)raw, raw_len, NULL);
 	k8s_freezero(raw, raw_len);
 	if (json_is_object(payload))
 		rc = k8s_identity_take_jwt_claims(id, payload, err);

@@ -4,7 +4,10 @@
  * and k8s_jwt_parse; with a JWKS part, the key set is parsed and the token
  * verified against it, and the claim checks run with a fixed authenticator
  * whatever the signature said (so the fuzzer reaches them without forging
- * signatures).  The whole input also goes through both base64 decoders. */
+ * signatures).  The whole input also goes through both base64 decoders,
+ * and through k8s_json_tame_numbers: a document jansson parses as it is
+ * must come back unchanged (NULL), and a tamed one must need no more
+ * taming. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,23 @@ static void fuzz_b64(const uint8_t *data, size_t size)
 	free(k8s_b64_decode((const char *)data, size, &n));
 }
 
+static void fuzz_tame(const uint8_t *data, size_t size)
+{
+	json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	size_t n = 0, n2 = 0;
+	char *out = k8s_json_tame_numbers((const char *)data, size, &n), *again;
+
+	if (doc != NULL && out != NULL)
+		abort();
+	json_decref(doc);
+	if (out != NULL) {
+		again = k8s_json_tame_numbers(out, n, &n2);
+		if (again != NULL)
+			abort();
+		free(out);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct k8s_jwt jwt;
@@ -59,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf;
 
 	fuzz_b64(data, size);
+	fuzz_tame(data, size);
 	buf = malloc(size + 1);
 	if (buf == NULL)
 		return 0;

@@ -25,7 +25,8 @@
 #
 # Environment: KUBE_APISERVER (binary to use instead of the cached build),
 # KUBE_KEEP=1 (keep $KUBE_DIR after stop, for post-mortems),
-# KUBE_SA_KEY=rsa|ec (service-account signing key type, default rsa).
+# KUBE_SA_KEY=rsa|ec (service-account signing key type, default rsa),
+# KUBE_APISERVER_EXTRA (bash array: more apiserver flags, e.g. --oidc-*).
 
 KUBE_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KUBE_REVIEWER_NS=kube-system
@@ -142,7 +143,8 @@ _kube_start_apiserver() {
 		--authorization-mode=RBAC --anonymous-auth=true \
 		--service-cluster-ip-range=10.96.0.0/16 \
 		--profiling=false --logtostderr=true --v=1 \
-		>"$KUBE_DIR/apiserver.log" 2>&1 &
+		${KUBE_APISERVER_EXTRA[@]+"${KUBE_APISERVER_EXTRA[@]}"} \
+		>"$KUBE_DIR/apiserver${KUBE_APISERVER_LOG_SUFFIX:-}.log" 2>&1 &
 	KUBE_APISERVER_PID=$!
 	for ((i = 0; i < 600; i++)); do
 		if [ "$(curl -s -m 2 --cacert "$pki/ca.crt" "$KUBE_URL/readyz" 2>/dev/null)" = ok ]; then
@@ -151,14 +153,14 @@ _kube_start_apiserver() {
 			return 0
 		fi
 		if ! kill -0 "$KUBE_APISERVER_PID" 2>/dev/null; then
-			_kube_log "kube-apiserver exited; last lines of $KUBE_DIR/apiserver.log:"
-			tail -n 20 "$KUBE_DIR/apiserver.log" >&2
+			_kube_log "kube-apiserver exited; last lines of $KUBE_DIR/apiserver${KUBE_APISERVER_LOG_SUFFIX:-}.log:"
+			tail -n 20 "$KUBE_DIR/apiserver${KUBE_APISERVER_LOG_SUFFIX:-}.log" >&2
 			return 2
 		fi
 		sleep 0.1
 	done
-	_kube_log "kube-apiserver not ready after 60s; last lines of $KUBE_DIR/apiserver.log:"
-	tail -n 20 "$KUBE_DIR/apiserver.log" >&2
+	_kube_log "kube-apiserver not ready after 60s; last lines of $KUBE_DIR/apiserver${KUBE_APISERVER_LOG_SUFFIX:-}.log:"
+	tail -n 20 "$KUBE_DIR/apiserver${KUBE_APISERVER_LOG_SUFFIX:-}.log" >&2
 	return 1
 }
 
@@ -299,9 +301,34 @@ kube_stop_apiserver() {
 	KUBE_APISERVER_PID=
 }
 
+# kube_start_another_apiserver NAME [FLAGS...]: one more apiserver on the
+# same etcd and PKI (HA-style), with extra flags; its URL goes to
+# KUBE_URL_<NAME>, its log to $KUBE_DIR/apiserver-NAME.log.  kube_stop
+# stops it.  KUBE_URL and KUBE_APISERVER_PID stay the first apiserver's.
+kube_start_another_apiserver() {
+	local name=$1 url=$KUBE_URL pid=$KUBE_APISERVER_PID bin tries rc
+	shift
+	bin=$(_kube_apiserver_binary) || return 1
+	local KUBE_APISERVER_EXTRA=("$@") KUBE_APISERVER_LOG_SUFFIX=-$name
+	for ((tries = 1; ; tries++)); do
+		_kube_start_apiserver "$bin"
+		rc=$?
+		[ $rc = 2 ] && [ $tries -lt 3 ] || break
+	done
+	[ $rc = 0 ] && KUBE_MORE_PIDS="${KUBE_MORE_PIDS:-} $KUBE_APISERVER_PID"
+	printf -v "KUBE_URL_$name" '%s' "$KUBE_URL"
+	KUBE_URL=$url KUBE_APISERVER_PID=$pid
+	return $rc
+}
+
 # kube_stop: stop everything kube_start started and remove KUBE_DIR.
 # Safe to call more than once.
 kube_stop() {
+	local p
+	for p in ${KUBE_MORE_PIDS:-}; do
+		_kube_kill "$p"
+	done
+	KUBE_MORE_PIDS=
 	kube_stop_apiserver
 	_kube_kill "${KUBE_ETCD_PID:-}"
 	KUBE_ETCD_PID=

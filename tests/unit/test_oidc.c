@@ -224,7 +224,18 @@ static void test_expiry(void **state)
 	expect_claims(&a, "nbf_1e300", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "nbf_neg_1e300", fxnow, K8S_REFUSED, "malformed token");
 	expect_claims(&a, "no_exp", fxnow, K8S_REFUSED, "malformed token");
-	expect_claims(&a, "exp_str", fxnow, K8S_REFUSED, "malformed token");
+	/* go-oidc reads NumericDates through json.Number: a quoted number is
+	 * that number, any other string refuses. */
+	expect_claims(&a, "exp_str", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "exp_str_real", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "exp_str_past", fxnow, K8S_REFUSED, NULL);
+	expect_claims(&a, "exp_str_junk", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_str_space", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "exp_null", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "iat_null", fxnow, K8S_REFUSED, "malformed token");
+	/* nbf decodes through a pointer there: null is no nbf. */
+	expect_claims(&a, "nbf_null", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "nbf_str_future", fxnow, K8S_REFUSED, "token not yet valid");
 }
 
 static void test_not_before(void **state)
@@ -318,19 +329,52 @@ static void test_groups_and_uid(void **state)
 	assert_int_equal(id.n_groups, 1);
 	assert_string_equal(id.groups[0], "oidc:admins");
 	k8s_identity_free(&id);
+	/* Empty names are kept, and a null member is "", as the apiserver
+	 * decodes them. */
 	assert_int_equal(claims_at(&a, "c_groups_empty_member", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 2);
+	assert_string_equal(id.groups[0], "oidc:");
+	assert_string_equal(id.groups[1], "oidc:x");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_null_member", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 2);
+	assert_string_equal(id.groups[1], "oidc:");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_empty_str", fxnow, &id, &err), K8S_OK);
 	assert_int_equal(id.n_groups, 1);
-	assert_string_equal(id.groups[0], "oidc:x");
+	assert_string_equal(id.groups[0], "oidc:");
+	k8s_identity_free(&id);
+	assert_int_equal(claims_at(&a, "c_groups_null", fxnow, &id, &err), K8S_OK);
+	assert_int_equal(id.n_groups, 0);
 	k8s_identity_free(&id);
 	assert_int_equal(claims_at(&a, "c_no_groups", fxnow, &id, &err), K8S_OK);
 	assert_int_equal(id.n_groups, 0);
 	k8s_identity_free(&id);
 	expect_claims(&a, "groups_num", fxnow, K8S_REFUSED, "bad groups claim");
 	expect_claims(&a, "groups_mixed", fxnow, K8S_REFUSED, "bad groups claim");
-	expect_claims(&a, "groups_null", fxnow, K8S_REFUSED, "bad groups claim");
+
+	/* Typed fields of go-oidc's ID token; names that Go would read as them. */
+	expect_claims(&a, "nonce_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "nonce_null", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "at_hash_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "EXP_case", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "Iss_case", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "long_s_sub", fxnow, K8S_REFUSED, "malformed token");
+	/* Distributed claims: checked as go-oidc does, a groups claim from an
+	 * endpoint refused (not resolved), never read as no groups. */
+	expect_claims(&a, "dist_groups", fxnow, K8S_REFUSED, "unsupported token");
+	expect_claims(&a, "dist_groups_present", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "dist_no_sources", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_source_missing", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_names_array", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_endpoint_num", fxnow, K8S_REFUSED, "malformed token");
+	expect_claims(&a, "dist_aggregated", fxnow, K8S_OK, NULL);
+	expect_claims(&a, "dist_other_claim", fxnow, K8S_OK, NULL);
 
 	expect_claims(&a, "no_sub", fxnow, K8S_REFUSED, "bad uid claim");
 	expect_claims(&a, "sub_num", fxnow, K8S_REFUSED, "malformed token");
+	a.uid.claim = NULL;
+	expect_claims(&a, "sub_null", fxnow, K8S_OK, NULL);
 	a.uid.claim = NULL;
 	a.groups.claim = NULL;
 	assert_int_equal(claims_at(&a, "c_no_sub", fxnow, &id, &err), K8S_OK);
@@ -664,6 +708,37 @@ static void test_rotated_key_found_by_refetch(void **state)
 	expect_counts(3, 3);
 }
 
+/* A key rotated in place (same kid, new key): the signature fails with
+ * the cached key, so the keys are refetched (rate-limited as for an
+ * unknown kid), as go-oidc does; the replaced key stops verifying. */
+static void test_key_rotated_in_place(void **state)
+{
+	time_t t = t0 + 60;
+	long j = count("good", "jwks");
+	static char dir[256];
+	char *saved = cachedir;
+
+	/* its own cache directory: the other tests' cache stays as it is */
+	snprintf(dir, sizeof(dir), "%s/rotation-cache-XXXXXX", srvdir);
+	assert_non_null(mkdtemp(dir));
+	cachedir = dir;
+	touch("fail", 0);
+	touch("expired", 0);
+	touch("replace", 1);
+	expect_auth("good", "k1", t, K8S_REFUSED, "bad signature"); /* old keys, fetched now */
+	assert_int_equal(count("good", "jwks"), j + 1);
+	expect_auth("good", "k1_new", t + 1, K8S_OK, NULL);
+	touch("replace", 0);
+	/* back to the first key: within 10 s of the fetch, no refetch yet */
+	expect_auth("good", "k1", t + 3, K8S_REFUSED, "bad signature");
+	assert_int_equal(count("good", "jwks"), j + 1);
+	expect_auth("good", "k1", t + 15, K8S_OK, NULL);
+	assert_int_equal(count("good", "jwks"), j + 2);
+	expect_auth("good", "k1_new", t + 16, K8S_REFUSED, "bad signature");
+	cachedir = saved;
+	touch("fail", 1); /* as test_probe_fetches_fresh_without_cache left it */
+}
+
 static void test_corrupt_cache_replaced(void **state)
 {
 	char *path = cache_file(), *text;
@@ -908,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_stale_not_after_tls_failure),
 		cmocka_unit_test(test_keys_from_the_future_not_stale),
 		cmocka_unit_test(test_probe_fetches_fresh_without_cache),
+		cmocka_unit_test(test_key_rotated_in_place),
 		cmocka_unit_test(test_stale_cache_when_server_down),
 	};
 	int fails;

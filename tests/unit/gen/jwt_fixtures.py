@@ -222,6 +222,30 @@ tok("typ_at", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","typ":"a
                         json.dumps(BASE)))
 tok("typ_num", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","typ":1}', json.dumps(BASE)))
 tok("kid_num", raw_token("ec256", "ES256", '{"alg":"ES256","kid":5}', json.dumps(BASE)))
+# As go-jose: a null or empty kid is no kid; typ null is no typ, crit [] no
+# critical extension; nonce must be a string; jwk one public key; x5c DER
+# certificates.
+tok("kid_null", raw_token("ec256", "ES256", '{"alg":"ES256","kid":null}', json.dumps(BASE)))
+tok("kid_empty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":""}', json.dumps(BASE)))
+tok("typ_null", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","typ":null}', json.dumps(BASE)))
+tok("crit_empty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","crit":[]}', json.dumps(BASE)))
+tok("nonce_num", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","nonce":5}', json.dumps(BASE)))
+tok("nonce_str", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","nonce":"n"}', json.dumps(BASE)))
+tok("jwk_pub", raw_token("ec256", "ES256", json.dumps({"alg": "ES256", "kid": "ec256", "jwk": pub("ec256")}),
+                         json.dumps(BASE)))
+# go-jose's validity, not our key policy: use and alg of a key never used do not matter.
+tok("jwk_use_enc", raw_token("ec256", "ES256", json.dumps(
+    {"alg": "ES256", "kid": "ec256", "jwk": dict(pub("ec256"), use="enc", alg="HS256")}), json.dumps(BASE)))
+tok("jwk_bad_kty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","jwk":{"kty":"XYZ"}}',
+                             json.dumps(BASE)))
+tok("jwk_string", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","jwk":"x"}', json.dumps(BASE)))
+tok("jwk_private", raw_token("ec256", "ES256", json.dumps(
+    {"alg": "ES256", "kid": "ec256", "jwk": dict(pub("ec256"), d="AAAA")}), json.dumps(BASE)))
+tok("x5c_not_cert", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x5c":["aGVsbG8="]}',
+                              json.dumps(BASE)))
+tok("x5c_string", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x5c":"aGVsbG8="}',
+                            json.dumps(BASE)))
+tok("x5c_empty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x5c":[]}', json.dumps(BASE)))
 tok("no_alg", raw_token("ec256", "ES256", '{"kid":"ec256"}', json.dumps(BASE)))
 tok("dup_header", raw_token("rsa1", "RS256", '{"alg":"RS256","kid":"rsa1","alg":"RS256"}',
                             json.dumps(BASE)))
@@ -240,6 +264,13 @@ for name, val in [("exp_1e400", "1e400"), ("exp_neg_1e400", "-1e400"),
                   ("exp_bigint", "1" + "0" * 20)]:
     tok(name, raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"}',
                         json.dumps(claims(exp=DROP))[:-1] + ', "exp": %s}' % val))
+
+# Numbers nobody reads no longer refuse the token (they did when jansson
+# refused the whole payload).
+for name, val in [("unrelated_1e400", "1e400"), ("unrelated_bigint", "1" + "0" * 30),
+                  ("unrelated_400_digits", "9" * 400)]:
+    tok(name, raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256"}',
+                        json.dumps(BASE)[:-1] + ', "big": [%s, {"x": %s}]}' % (val, val)))
 
 # JWE: five segments.
 e = jwe.JWE(json.dumps(BASE).encode(), json.dumps({"alg": "RSA-OAEP", "enc": "A128GCM"}))
@@ -283,6 +314,33 @@ CLAIMS = {
     "exp_real": claims(exp=NOW + 0.5),
     "no_exp": claims(exp=DROP),
     "exp_str": claims(exp=str(NOW + 3600)),
+    "exp_str_real": claims(exp="%d.5" % (NOW + 3600)),
+    "exp_str_junk": claims(exp="soon"),
+    "exp_str_space": claims(exp=" %d" % (NOW + 3600)),
+    "exp_str_past": claims(exp=str(NOW - 10)),
+    "exp_null": claims(exp=None),
+    "nbf_null": claims(nbf=None),
+    "nbf_str_future": claims(nbf=str(NOW + 600)),
+    "iat_null": claims(iat=None),
+    "nonce_num": claims(nonce=5),
+    "nonce_null": claims(nonce=None),
+    "at_hash_num": claims(at_hash=1),
+    "sub_null": claims(sub=None),
+    "EXP_case": dict(claims(), EXP=NOW - 3600),
+    "Iss_case": dict(claims(), Iss="https://evil.test"),
+    "long_s_sub": dict(claims(), **{"\u017fub": "admin"}),
+    "dist_groups": claims(groups=DROP, _claim_names={"groups": "s1"},
+                          _claim_sources={"s1": {"endpoint": "https://claims.test/g", "access_token": "t"}}),
+    "dist_groups_present": claims(_claim_names={"groups": "s1"},
+                                  _claim_sources={"s1": {"endpoint": "https://claims.test/g"}}),
+    "dist_no_sources": claims(groups=DROP, _claim_names={"groups": "s1"}),
+    "dist_source_missing": claims(_claim_names={"groups": "s9"}, _claim_sources={"s1": {}}),
+    "dist_names_array": claims(_claim_names=["groups"], _claim_sources={}),
+    "dist_endpoint_num": claims(_claim_names={"x": "s1"}, _claim_sources={"s1": {"endpoint": 5}}),
+    "dist_aggregated": claims(groups=DROP, _claim_names={"groups": "s1"},
+                              _claim_sources={"s1": {"JWT": "a.b.c"}}),
+    "dist_other_claim": claims(groups=DROP, _claim_names={"roles": "s1"},
+                               _claim_sources={"s1": {"endpoint": "https://claims.test/r"}}),
     # NumericDates that are not integers: truncated; outside time_t: refused.
     "exp_frac": claims(exp=NOW + 3600.7),
     "exp_1e300": claims(exp=1e300),
@@ -325,6 +383,8 @@ CLAIMS = {
     "groups_mixed": claims(groups=["a", 1]),
     "groups_null": claims(groups=None),
     "groups_empty_member": claims(groups=["", "x"]),
+    "groups_null_member": claims(groups=["x", None]),
+    "groups_empty_str": claims(groups=""),
     "no_groups": claims(groups=DROP),
     "no_sub": claims(sub=DROP),
     "sub_num": claims(sub=9),

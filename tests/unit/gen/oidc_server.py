@@ -11,7 +11,9 @@ LIFETIME_S.
 
 Issuers (base = https://127.0.0.1:<port>):
   base/good      discovery names base/good, jwks_uri base/good/jwks;
-                 the JWKS holds k1, and also k2 once DIR/rotate exists
+                 the JWKS holds k1, and also k2 once DIR/rotate exists;
+                 while DIR/replace exists, kid k1 names k3's key (a key
+                 rotated in place)
   base/bad       discovery names another issuer
   base/plain     jwks_uri is http://, not https
   base/private   the JWKS publishes a private key
@@ -149,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, d)
         if self.path == "/good/jwks":
             keys = [pub("k1")]
+            if os.path.exists(os.path.join(DIR, "replace")):
+                keys = [dict(pub("k3"), kid="k1")]
             if os.path.exists(os.path.join(DIR, "rotate")):
                 keys.append(pub("k2"))
             return self.answer(200, {"keys": keys})
@@ -181,6 +185,7 @@ def main():
     token("k1", "k1", good)
     token("k2", "k2", good)
     token("random", "k1", good, kid="random-kid-4711")
+    token("k1_new", "k3", good, kid="k1")
     token("bad", "k1", base + "/bad")
     token("plain", "k1", base + "/plain")
     token("private", "k1", base + "/private")
