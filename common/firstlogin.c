@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "preauth.h"
+#include "procstat.h"
 
 /* A root-owned 0700 directory, created when missing.  0 or -1. */
 static int root_dir(const char *path)
@@ -118,7 +119,7 @@ static int served_by(int dfd, pid_t pid, struct k8s_preauth_entry *e)
 	if (k8s_preauth_entry_parse(buf, (size_t)n, e) != 0)
 		return -1;
 	/* a record of a dead process whose pid came back is not this one's */
-	if (k8s_preauth_proc_start(pid, &start) != 0 || start != e->start)
+	if (k8s_proc_stat(pid, &start, NULL) != 0 || start != e->start)
 		return 0;
 	return 1;
 }

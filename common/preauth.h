@@ -61,8 +61,6 @@ int k8s_preauth_entry_format(const struct k8s_preauth_entry *e, char *out, size_
 int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
 			struct k8s_preauth_entry *e);
 
-/* Start time of process pid (0: this process).  0 or -1. */
-int k8s_preauth_proc_start(pid_t pid, unsigned long long *start);
 
 /* Read a small root-only regular file (O_NOFOLLOW|O_CLOEXEC) into buf
  * (NUL-terminated).  The length, or -1 (errno set; EPERM when it is not a

@@ -2,6 +2,7 @@
  * recycled; (pid, start time since boot) cannot within one boot, so state
  * keyed by it can never be picked up by an unrelated later process. */
 #include "decide.h"
+#include "procstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,40 +32,12 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 	return got;
 }
 
-/* /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ...".  comm
- * may hold anything, ')' included, so fields count from the last ')'. */
 int k8s_proc_get(pid_t pid, struct k8s_proc *p, pid_t *ppid)
 {
-	char path[64], buf[1024], *s, *end;
-	unsigned long long v = 0;
-	int field;
-
 	memset(p, 0, sizeof(*p));
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (pid <= 0 || k8s_proc_stat(pid, &p->start, ppid) != 0)
 		return -1;
-	s = strrchr(buf, ')');
-	if (s == NULL || s[1] != ' ')
-		return -1;
-	s += 2;
-	/* s is at field 3 (state, one char). */
-	for (field = 3; field <= 22; field++) {
-		if (field == 3) {
-			if (*s == '\0' || s[1] != ' ')
-				return -1;
-			s += 2;
-			continue;
-		}
-		errno = 0;
-		v = strtoull(s, &end, 10);
-		if (end == s || errno != 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
-			return -1;
-		if (field == 4 && ppid != NULL)
-			*ppid = (pid_t)v;
-		s = *end == '\0' ? end : end + 1;
-	}
 	p->pid = pid;
-	p->start = v;
 	return 0;
 }
 

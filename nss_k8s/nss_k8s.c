@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "preauth.h"
+#include "procstat.h"
 #include "storefmt.h"
 
 #ifndef K8S_STOREDIR
@@ -519,7 +520,7 @@ static enum nss_status preauth_user(const char *name, struct passwd *pw, char *b
 	if (fstat(dfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & 077) != 0 ||
 	    preauth_policy(dfd, &pol) != 0 || k8s_preauth_predict(&pol, name, &e) != 0 ||
 	    k8s_sfv_user_by_uid(&view, e.uid, &u) != 0 || k8s_sfv_group_by_gid(&view, e.gid, &g) != 0 ||
-	    k8s_preauth_proc_start(0, &e.start) != 0)
+	    k8s_proc_stat(0, &e.start, NULL) != 0)
 		goto out;
 	memset(&su, 0, sizeof(su));
 	su.name = e.name;
