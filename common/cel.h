@@ -32,14 +32,22 @@ enum cel_static_type {
 
 struct cel_program;
 
-/* Parse and check src.  NULL on error with errbuf "column N: what" (line
- * and column, 1-based, when the source has several lines: "line L column
- * N: what"). */
-struct cel_program *cel_compile(const char *src, char *errbuf, size_t errlen);
+/* Variables an expression may use: the apiserver compiles claim
+ * expressions (claimValidationRules, claimMappings) with `claims` alone
+ * and userValidationRules with `user` alone. */
+#define CEL_VAR_CLAIMS 1u
+#define CEL_VAR_USER   2u
+
+/* Parse and check src with the variables of vars.  NULL on error with
+ * errbuf "column N: what" (line and column, 1-based, when the source has
+ * several lines: "line L column N: what"). */
+struct cel_program *cel_compile(const char *src, unsigned vars, char *errbuf, size_t errlen);
 void cel_program_free(struct cel_program *p);
 enum cel_static_type cel_program_type(const struct cel_program *p);
-/* 1 when the expression reads var.field (var a top-level variable, by
- * `.field`, `.?field`, `["field"]` or `[?"field"]`, or has(var.field)). */
+/* 1 when the expression selects var.field (var a top-level variable) by
+ * `.field`, `.?field` or has(var.field): what the apiserver's validation
+ * looks for (claims.email, claims.email_verified); an index
+ * (claims["email"]) does not count, as it does not there. */
 int cel_program_uses(const struct cel_program *p, const char *var, const char *field);
 /* 1 when the expression names the variable at all. */
 int cel_program_uses_var(const struct cel_program *p, const char *var);

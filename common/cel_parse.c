@@ -86,6 +86,7 @@ struct ps {
 	const char *vars[MAX_VARS]; /* comprehension variables in scope */
 	int nvars;
 	int next_slot;
+	unsigned declared; /* CEL_VAR_* */
 };
 
 static void perr(struct ps *ps, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -638,7 +639,8 @@ static struct cel_node *ident_ref(struct ps *ps, const char *name, int pos)
 		}
 		return n;
 	}
-	if (strcmp(name, "claims") == 0 || strcmp(name, "user") == 0) {
+	if ((strcmp(name, "claims") == 0 && (ps->declared & CEL_VAR_CLAIMS)) ||
+	    (strcmp(name, "user") == 0 && (ps->declared & CEL_VAR_USER))) {
 		n = node(ps, N_IDENT, pos);
 		if (n != NULL) {
 			n->name = name;
@@ -655,7 +657,10 @@ static struct cel_node *ident_ref(struct ps *ps, const char *name, int pos)
 			n->lit->u.str.n = strlen(type_names[k]);
 			return n;
 		}
-	perr(ps, pos, "undeclared reference to '%s' (the variables are claims and user)", name);
+	perr(ps, pos, "undeclared reference to '%s' (%s)", name,
+	     ps->declared == CEL_VAR_CLAIMS ? "this expression has only claims"
+	     : ps->declared == CEL_VAR_USER ? "this expression has only user"
+	     : "the variables are claims and user");
 	return NULL;
 }
 
@@ -1501,7 +1506,7 @@ static enum cel_static_type check(struct ps *ps, struct cel_node *n)
 	return CEL_T_DYN;
 }
 
-struct cel_program *cel_compile(const char *src, char *errbuf, size_t errlen)
+struct cel_program *cel_compile(const char *src, unsigned vars, char *errbuf, size_t errlen)
 {
 	struct cel_program *p;
 	struct ps ps;
@@ -1521,6 +1526,7 @@ struct cel_program *cel_compile(const char *src, char *errbuf, size_t errlen)
 	ps.ar = &p->arena;
 	ps.err = errbuf;
 	ps.errlen = errlen;
+	ps.declared = vars;
 	if (ps.n > CEL_MAX_SOURCE) {
 		perr(&ps, 0, "expression longer than %d characters", CEL_MAX_SOURCE);
 	} else if (ps.n == 0 || strspn(src, " \t\r\n") == ps.n) {
@@ -1572,9 +1578,6 @@ static int uses(const struct cel_node *n, int var, const char *field)
 		return 0;
 	if (field != NULL && n->k == N_SELECT && n->a->k == N_IDENT && n->a->var == var &&
 	    strcmp(n->name, field) == 0)
-		return 1;
-	if (field != NULL && n->k == N_INDEX && n->a->k == N_IDENT && n->a->var == var &&
-	    n->b->k == N_LIT && n->b->lit->t == V_STRING && strcmp(n->b->lit->u.str.s, field) == 0)
 		return 1;
 	if (field == NULL && n->k == N_IDENT && n->var == var)
 		return 1;

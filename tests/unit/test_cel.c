@@ -54,7 +54,7 @@ static int run_file(const char *path, int *count)
 		env = t1 + 1;
 		want = t2 + 1;
 		(*count)++;
-		p = cel_compile(expr, err, sizeof(err));
+		p = cel_compile(expr, CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 		if (strncmp(want, "compile: ", 9) == 0) {
 			if (p != NULL || strstr(err, want + 9) == NULL) {
 				print_error("%s:%d: %s: want compile error '%s', got %s\n", path, lineno, expr,
@@ -155,7 +155,7 @@ static void test_cost_limit(void **state)
 	(void)state;
 	for (i = 0; i < 2000; i++)
 		json_array_append_new(json_object_get(claims, "l"), json_integer(i));
-	p = cel_compile("claims.l.map(x, claims.l.map(y, x + y)).size()", err, sizeof(err));
+	p = cel_compile("claims.l.map(x, claims.l.map(y, x + y)).size()", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 	assert_non_null(p);
 	assert_int_equal(cel_eval(p, claims, NULL, &res, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cost limit"));
@@ -167,7 +167,7 @@ static void test_cost_limit(void **state)
 			"'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
 			" + 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'"
 			" + 'zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz' + string(a*b*c*d)))))",
-			err, sizeof(err));
+			CEL_VAR_CLAIMS, err, sizeof(err));
 	assert_non_null(p);
 	/* 3000 strings of ~370 bytes: under both limits, so it evaluates. */
 	if (cel_eval(p, claims, NULL, &res, err, sizeof(err)) != 0)
@@ -185,19 +185,20 @@ static void test_uses(void **state)
 	struct cel_program *p;
 
 	(void)state;
-	p = cel_compile("claims.email", err, sizeof(err));
+	p = cel_compile("claims.email", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 	assert_true(cel_program_uses(p, "claims", "email"));
 	assert_false(cel_program_uses(p, "claims", "email_verified"));
 	cel_program_free(p);
-	p = cel_compile("claims.?email.orValue('') + claims['sub']", err, sizeof(err));
+	p = cel_compile("claims.?email.orValue('') + claims['sub']", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 	assert_true(cel_program_uses(p, "claims", "email"));
-	assert_true(cel_program_uses(p, "claims", "sub"));
+	/* an index is not a selection, for the apiserver's email rule either */
+	assert_false(cel_program_uses(p, "claims", "sub"));
 	assert_false(cel_program_uses_var(p, "user"));
 	cel_program_free(p);
-	p = cel_compile("has(claims.email_verified) && claims.email_verified", err, sizeof(err));
+	p = cel_compile("has(claims.email_verified) && claims.email_verified", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 	assert_true(cel_program_uses(p, "claims", "email_verified"));
 	cel_program_free(p);
-	p = cel_compile("user.groups.all(g, !g.startsWith('system:'))", err, sizeof(err));
+	p = cel_compile("user.groups.all(g, !g.startsWith('system:'))", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err));
 	assert_true(cel_program_uses_var(p, "user"));
 	assert_false(cel_program_uses_var(p, "claims"));
 	cel_program_free(p);
@@ -209,12 +210,17 @@ static void test_positions(void **state)
 	char err[256];
 
 	(void)state;
-	assert_null(cel_compile("claims.sub + foo", err, sizeof(err)));
+	assert_null(cel_compile("claims.sub + foo", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err)));
 	assert_string_equal(err, "column 14: undeclared reference to 'foo' (the variables are claims and user)");
-	assert_null(cel_compile("claims.sub +\n  claims.x.bogus(1)", err, sizeof(err)));
+	assert_null(cel_compile("claims.sub +\n  claims.x.bogus(1)", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err)));
 	assert_string_equal(err, "line 2 column 11: unsupported function 'bogus'");
-	assert_null(cel_compile("claims.sub.matches('a\\\\b')", err, sizeof(err)));
+	assert_null(cel_compile("claims.sub.matches('a\\\\b')", CEL_VAR_CLAIMS | CEL_VAR_USER, err, sizeof(err)));
 	assert_non_null(strstr(err, "column 20: regular expression: word boundaries"));
+	/* claim expressions see claims only, user rules user only */
+	assert_null(cel_compile("user.username == claims.sub", CEL_VAR_CLAIMS, err, sizeof(err)));
+	assert_string_equal(err, "column 1: undeclared reference to 'user' (this expression has only claims)");
+	assert_null(cel_compile("user.username == claims.sub", CEL_VAR_USER, err, sizeof(err)));
+	assert_string_equal(err, "column 18: undeclared reference to 'claims' (this expression has only user)");
 }
 
 int main(void)
