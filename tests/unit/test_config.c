@@ -351,6 +351,125 @@ static void test_jwt_ca(void **state)
 	free(y.p);
 }
 
+/* A file for authenticationConfiguration tests; returns its malloc'd path. */
+static char *authn_file(const char *text, mode_t mode)
+{
+	char *path = strdup("/tmp/k8s-authn-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static char *authn_cfg(const char *path, const char *auds)
+{
+	char *s;
+
+	assert_true(asprintf(&s, "authenticationConfiguration:\n  file: %s\n  audiences: %s\n", path, auds) > 0);
+	return s;
+}
+
+#define AC_HEAD "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n"
+#define AC_JWT "jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [kubernetes, my-cluster]\n" \
+	"    audienceMatchPolicy: MatchAny\n" \
+	"  claimMappings:\n    username: {expression: \"'oidc:' + claims.sub\"}\n"
+
+/* The cluster's own AuthenticationConfiguration: read as the apiserver
+ * reads it, its audiences replaced by the host's. */
+static void test_authn_config(void **state)
+{
+	struct k8s_config *cfg;
+	char *f, *y, *want;
+
+	f = authn_file(AC_HEAD AC_JWT "anonymous:\n  enabled: false\n", 0644);
+	y = authn_cfg(f, "[\"host-login:web-1\", other]");
+	cfg = parse_ok(y);
+	assert_int_equal(cfg->n_jwt, 1);
+	assert_string_equal(cfg->authn_config_file, f);
+	assert_string_equal(cfg->authn_config_version, "apiserver.config.k8s.io/v1");
+	assert_int_equal(cfg->jwt[0].audiences.n, 2);
+	assert_string_equal(cfg->jwt[0].audiences.v[0], "host-login:web-1");
+	assert_string_equal(cfg->jwt[0].audiences.v[1], "other");
+	assert_string_equal(cfg->jwt[0].audience_match_policy, "MatchAny");
+	assert_non_null(cfg->jwt[0].username.prog);
+	assert_int_equal(cfg->authn_notes.n, 1);
+	assert_non_null(strstr(cfg->authn_notes.v[0], "anonymous: ignored"));
+	k8s_config_free(cfg);
+	free(y);
+	unlink(f);
+	free(f);
+
+	/* v1beta1, and an unknown section noted */
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\n"
+		       AC_JWT "future: {}\n", 0600);
+	y = authn_cfg(f, "[\"host-login:%h\"]");
+	cfg = parse_ok(y);
+	assert_int_equal(cfg->authn_notes.n, 1);
+	assert_non_null(strstr(cfg->authn_notes.v[0], "future: ignored"));
+	k8s_config_free(cfg);
+	free(y);
+
+	/* errors in the file name the file and the path in it */
+	unlink(f);
+	free(f);
+	f = authn_file(AC_HEAD "jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [k]\n"
+		       "  claimMappings:\n    username: {expression: claims.email}\n", 0644);
+	y = authn_cfg(f, "[h]");
+	assert_true(asprintf(&want, "%s: jwt[0].claimMappings.username.expression: claims.email_verified "
+			     "must be used", f) > 0);
+	refused(y, want);
+	free(want);
+	free(y);
+	unlink(f);
+	free(f);
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v2\nkind: AuthenticationConfiguration\n", 0644);
+	y = authn_cfg(f, "[h]");
+	refused(y, ": apiVersion: must be apiserver.config.k8s.io/v1, v1beta1 or v1alpha1");
+	free(y);
+	unlink(f);
+	free(f);
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\n", 0644);
+	y = authn_cfg(f, "[h]");
+	refused(y, ": kind: must be AuthenticationConfiguration");
+	free(y);
+	unlink(f);
+	free(f);
+	/* a file others may write is refused, as the main config is */
+	f = authn_file(AC_HEAD AC_JWT, 0666);
+	y = authn_cfg(f, "[h]");
+	refused(y, "writable by group or others");
+	free(y);
+	/* host audiences: required, never the cluster's */
+	assert_true(asprintf(&y, "authenticationConfiguration:\n  file: %s\n", f) > 0);
+	refused(y, "authenticationConfiguration.audiences: must list the audiences of host logins");
+	free(y);
+	assert_int_equal(chmod(f, 0644), 0);
+	y = authn_cfg(f, "[kubernetes.default.svc]");
+	refused(y, "cfg.yaml: authenticationConfiguration.audiences[0]: \"kubernetes.default.svc\" is");
+	free(y);
+	y = authn_cfg(f, "[\"https://idp.example.com\"]");
+	refused(y, "authenticationConfiguration.audiences[0]");
+	free(y);
+	/* not both lists */
+	want = authn_cfg(f, "[h]");
+	assert_true(asprintf(&y, "%s" JWT_HEAD JWT_MAP, want) > 0);
+	refused(y, "authenticationConfiguration: cannot be used together with jwt");
+	free(y);
+	free(want);
+	y = "authenticationConfiguration:\n  file: relative.yaml\n  audiences: [h]\n";
+	refused(y, "authenticationConfiguration.file: must be an absolute path");
+	unlink(f);
+	y = authn_cfg(f, "[h]");
+	refused(y, f);
+	free(y);
+	free(f);
+}
+
 static void test_jwt_claims(void **state)
 {
 	struct k8s_config *cfg;
@@ -1053,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(test_jwt_ca),
 		cmocka_unit_test(test_jwt_claims),
 		cmocka_unit_test(test_jwt_cel),
+		cmocka_unit_test(test_authn_config),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_account_rules),
 		cmocka_unit_test(test_account_ranges_paths),
