@@ -896,6 +896,14 @@ static int parse_authn_config(struct cctx *c, json_t *o, struct k8s_config *cfg)
 	auds.n = 0;
 	rc = 0;
 out:
+	/* An error about the file (reading it, or in it) names the main
+	 * configuration's key first, then the file and its path. */
+	if (rc != 0 && strncmp(c->err->detail, c->file, strlen(c->file)) != 0) {
+		char inner[sizeof(c->err->detail)];
+
+		snprintf(inner, sizeof(inner), "%s", c->err->detail);
+		cfail(c, "authenticationConfiguration.file", "%s", inner);
+	}
 	k8s_strv_free(&auds);
 	json_decref(root);
 	return rc;
