@@ -114,6 +114,16 @@ write_authn v1beta1
 check "$(fc_idp_mint --alg ES256)" 0 --user alice
 ok "apiserver.config.k8s.io/v1beta1 accepted"
 
+# k8s-auth status reports the file, its notes, the CEL and egressSelectorType.
+ST=$("$BIN" status --config "$cfg" 2>&1)
+for want in "config.authenticationConfiguration: $authn (apiserver.config.k8s.io/v1beta1): 1 JWT authenticator, their audiences replaced by \[k8s-auth\]" \
+	"config.authenticationConfiguration: $authn: anonymous: ignored" \
+	"config.jwt\[0\]: $FC_IDP: 8 CEL expressions compiled" \
+	"config.jwt\[0\]: $FC_IDP: egressSelectorType controlplane accepted; it has no meaning on a host"; do
+	grep -q "$want" <<<"$ST" || fail "status lacks '$want': $ST"
+done
+ok "k8s-auth status reports the file, the ignored section, the CEL and egressSelectorType"
+
 # A file that does not validate never loads: exit 2, naming file and path.
 write_authn v1 "  - expression: 'claims.sub'"
 check "$(fc_idp_mint --alg ES256)" 2 --user alice
