@@ -312,7 +312,10 @@ static json_t *to_json(const struct cel_val *v, char *errbuf, size_t errlen, int
 
 /* ------------------------------------------------------ equality, order */
 
-/* -1, 0, 1; 2 when unordered (NaN) or not both numbers. */
+/* -1, 0, 1; 2 when unordered (NaN) or not both numbers.  int and uint
+ * against double by exact value, as cel-go now does (math/big in
+ * compareDoubleInt); older cel-go converted the integer to double, which
+ * differs only beyond 2^53. */
 static int numcmp(const struct cel_val *a, const struct cel_val *b)
 {
 	if (a->t == V_INT && b->t == V_INT)
