@@ -1129,19 +1129,27 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 					     a[0]->u.str.n) == 0);
 		if (n->op == F_CONTAINS)
 			return mkbool(find(t->u.str.s, t->u.str.n, a[0]->u.str.s, a[0]->u.str.n) != NULL);
-		if (charge(c, (uint64_t)t->u.str.n * (a[0]->u.str.n / 10 + 1)) != 0)
-			return &err_oom;
-		if (n->re != NULL)
-			return mkbool(cel_regex_search(n->re, t->u.str.s, t->u.str.n));
 		{
-			regex_t re;
+			struct cel_re *re = n->re;
 			const char *why = NULL;
+			uint64_t used = 0;
 			int m;
 
-			if (cel_regex_compile(a[0]->u.str.s, a[0]->u.str.n, &re, &why) != 0)
-				return mkerr(c, "invalid regular expression: %s", why);
-			m = cel_regex_search(&re, t->u.str.s, t->u.str.n);
-			regfree(&re);
+			if (re == NULL) { /* a pattern computed at run time */
+				if (charge(c, a[0]->u.str.n / 10 + 1) != 0)
+					return &err_oom;
+				re = cel_re_compile(a[0]->u.str.s, a[0]->u.str.n, &why);
+				if (re == NULL)
+					return mkerr(c, "invalid regular expression: %s", why);
+			}
+			/* every NFA step is charged: linear, and bounded */
+			m = cel_re_search(re, t->u.str.s, t->u.str.n, (c->limit - c->cost) * 10, &used);
+			if (re != n->re)
+				cel_re_free(re);
+			if (m == -2)
+				return fatal(c, "out of memory");
+			if (charge(c, used / 10 + 1) != 0 || m < 0)
+				return fatal(c, "operation cancelled: actual cost limit exceeded");
 			return mkbool(m);
 		}
 	case F_LOWER: case F_UPPER: {

@@ -2,7 +2,6 @@
 #ifndef K8S_CEL_INT_H
 #define K8S_CEL_INT_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,7 +63,7 @@ struct cel_node {
 	struct cel_node **args;/* N_CALL args (target in a), N_LIST elems, N_MAP k0,v0,k1,v1.. */
 	int *optflags;         /* N_LIST/N_MAP: element/entry is ?-optional */
 	size_t nargs;
-	regex_t *re;           /* F_MATCHES with a literal pattern: compiled at load */
+	struct cel_re *re;     /* F_MATCHES with a literal pattern: compiled at load */
 	int var;               /* N_IDENT: 0 claims, 1 user, 2+ comprehension slot */
 };
 
@@ -88,13 +87,16 @@ struct cel_program {
 	char *src;
 	struct cel_arena arena;
 	enum cel_static_type type;
-	regex_t **res;         /* every compiled regex, to free */
+	struct cel_re **res;   /* every compiled regex, to free */
 	size_t n_res;
 };
 
-/* Regex translation RE2 subset -> POSIX ERE (cel_eval.c).  0 and *out
- * compiled, or -1 with why. */
-int cel_regex_compile(const char *pat, size_t n, regex_t *out, const char **why);
-int cel_regex_search(const regex_t *re, const char *s, size_t n);
+/* matches(): the RE2 subset of cel_regex.c.  compile: NULL with why.
+ * search: 1 match, 0 none, -1 more than budget steps, -2 out of memory;
+ * *used the steps taken. */
+struct cel_re;
+struct cel_re *cel_re_compile(const char *pat, size_t n, const char **why);
+int cel_re_search(const struct cel_re *re, const char *s, size_t n, uint64_t budget, uint64_t *used);
+void cel_re_free(struct cel_re *re);
 
 #endif

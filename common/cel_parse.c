@@ -1433,23 +1433,21 @@ static enum cel_static_type check(struct ps *ps, struct cel_node *n)
 				struct cel_node *pat = n->nargs == 2 ? n->args[1] : n->args[0];
 
 				if (pat->k == N_LIT && pat->lit->t == V_STRING) {
-					regex_t *re = cel_alloc(ps->ar, sizeof(*re));
-					regex_t **nres;
+					struct cel_re **nres;
 					const char *why = NULL;
 
 					nres = realloc(ps->prog->res, (ps->prog->n_res + 1) * sizeof(*nres));
-					if (nres != NULL)
-						ps->prog->res = nres;
-					if (re == NULL || nres == NULL) {
+					if (nres == NULL) {
 						perr(ps, n->pos, "out of memory");
 						return CEL_T_BOOL;
 					}
-					if (cel_regex_compile(pat->lit->u.str.s, pat->lit->u.str.n, re, &why) != 0) {
+					ps->prog->res = nres;
+					n->re = cel_re_compile(pat->lit->u.str.s, pat->lit->u.str.n, &why);
+					if (n->re == NULL) {
 						perr(ps, pat->pos, "regular expression: %s", why);
 						return CEL_T_BOOL;
 					}
-					nres[ps->prog->n_res++] = re;
-					n->re = re;
+					nres[ps->prog->n_res++] = n->re;
 				}
 			}
 			return CEL_T_BOOL;
@@ -1560,7 +1558,7 @@ void cel_program_free(struct cel_program *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->n_res; i++)
-		regfree(p->res[i]);
+		cel_re_free(p->res[i]);
 	free(p->res);
 	cel_arena_release(&p->arena);
 	free(p->src);

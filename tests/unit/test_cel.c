@@ -178,6 +178,45 @@ static void test_cost_limit(void **state)
 	json_decref(claims);
 }
 
+/* matches() is linear in the subject (an NFA, not backtracking): the
+ * patterns that take glibc's regexec seconds on 20 kB cost a few steps a
+ * byte; a pattern whose program is large meets the cost limit instead. */
+static void test_regex_linear(void **state)
+{
+	char err[256], *big = malloc(60001);
+	json_t *res = NULL, *claims;
+	struct cel_program *p;
+	static const char *const evil[] = {
+		"claims.s.matches('(a|aa)*b')", "claims.s.matches('(a*)*b')", "claims.s.matches('(a+a+)+b')",
+		"claims.s.matches(claims.p)",
+	};
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', 60000);
+	big[60000] = '\0';
+	claims = json_pack("{s:s,s:s}", "s", big, "p", "^(a|a?)+$b");
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		p = cel_compile(evil[i], CEL_VAR_CLAIMS, err, sizeof(err));
+		assert_non_null(p);
+		if (cel_eval(p, claims, NULL, &res, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", evil[i], err);
+		assert_true(json_is_false(res));
+		/* linear: at most a few dozen NFA steps a byte, charged a tenth each */
+		if (cel_last_cost() > 60000 * 5)
+			fail_msg("%s: cost %llu", evil[i], (unsigned long long)cel_last_cost());
+		json_decref(res);
+		cel_program_free(p);
+	}
+	p = cel_compile("claims.s.matches('(.*){1000}x')", CEL_VAR_CLAIMS, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(cel_eval(p, claims, NULL, &res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cost limit"));
+	cel_program_free(p);
+	json_decref(claims);
+	free(big);
+}
+
 /* cel_program_uses: the email_verified rule's reference test. */
 static void test_uses(void **state)
 {
@@ -228,6 +267,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_cost_limit),
+		cmocka_unit_test(test_regex_linear),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_positions),
 	};
