@@ -533,8 +533,10 @@ static struct cel_val *concat(struct ctx *c, struct cel_val *a, struct cel_val *
 			return r;
 		if (charge(c, (a->u.list.n + b->u.list.n) / 10 + 1) != 0)
 			return &err_oom;
-		memcpy(r->u.list.v, a->u.list.v, a->u.list.n * sizeof(void *));
-		memcpy(r->u.list.v + a->u.list.n, b->u.list.v, b->u.list.n * sizeof(void *));
+		if (a->u.list.n) /* an empty list has no array */
+			memcpy(r->u.list.v, a->u.list.v, a->u.list.n * sizeof(void *));
+		if (b->u.list.n)
+			memcpy(r->u.list.v + a->u.list.n, b->u.list.v, b->u.list.n * sizeof(void *));
 		r->u.list.n = a->u.list.n + b->u.list.n;
 		return r;
 	}
