@@ -120,17 +120,15 @@ static int in_list(const char *s, const char *const *list)
 
 /* obj may be json null (a section written without a value). */
 static int check_keys(struct cctx *c, json_t *obj, const char *base,
-		      const char *const *known, const char *const *cel)
+		      const char *const *known, const char *const *unsupported)
 {
 	char p[PATHSZ];
 	const char *key;
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		if (in_list(key, cel))
-			return cfail(c, join(p, base, key),
-				     "CEL expressions are not supported; use claim/requiredValue "
-				     "and claim/prefix mappings");
+		if (in_list(key, unsupported)) /* known to the apiserver, not supported here */
+			return cfail(c, join(p, base, key), "not supported");
 		if (!in_list(key, known))
 			return cfail(c, join(p, base, key), "unknown key");
 	}
