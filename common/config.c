@@ -46,6 +46,13 @@
  *     resource required, group defaults to "", resource without '/', name
  *     a template of %h, %u (SubjectAccessReview only) and %%, namespace
  *     (SubjectAccessReview only) a DNS label;
+ *   - jwt: the apiserver's validation of each authenticator (see "The
+ *     apiserver's validation" below), CEL expressions compiled at load;
+ *   - authenticationConfiguration {file, audiences}: not together with jwt;
+ *     the file (v1, v1beta1 or v1alpha1) must be owned by root and not
+ *     group/other-writable, like this one; sections other than jwt are
+ *     noted (cfg->authn_notes) and ignored; audiences are required and
+ *     replace every authenticator's, with audienceMatchPolicy MatchAny;
  *   - sync: namespaces are DNS labels, listed once; serviceAccounts needs
  *     namespaces; a sync that can grant nobody (no serviceAccounts,
  *     clusterRoles or rules) is refused; timeout is per request, default
@@ -424,7 +431,7 @@ static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt
 	return 0;
 }
 
-/* The apiserver's validation of a JWTAuthenticator (k8s.io/apiserver
+/* The apiserver's validation: of a JWTAuthenticator (k8s.io/apiserver
  * pkg/apis/apiserver/validation): the same combinations are refused with
  * the same wording where it helps, and every CEL expression is compiled
  * now, so that a configuration error shows at load and never at a login. */
