@@ -35,6 +35,10 @@ struct ctx {
 };
 
 static __thread uint64_t last_cost;
+/* Comparisons done by equal() and the map lookups since the last charge:
+ * map equality and lookups are linear in the map, so a comprehension over
+ * a large claim could otherwise do quadratic work for linear cost. */
+static __thread uint64_t cmp_steps;
 
 uint64_t cel_last_cost(void)
 {
@@ -378,6 +382,7 @@ static int equal(const struct cel_val *a, const struct cel_val *b)
 {
 	size_t i;
 
+	cmp_steps++;
 	if (isnum(a) && isnum(b))
 		return numcmp(a, b) == 0;
 	if (a->t != b->t)
@@ -425,6 +430,7 @@ static struct cel_val *map_get_str(const struct cel_val *m, const char *s)
 {
 	size_t n = strlen(s);
 
+	cmp_steps += m->u.map.n;
 	for (size_t i = 0; i < m->u.map.n; i++)
 		if (m->u.map.k[i]->t == V_STRING && m->u.map.k[i]->u.str.n == n &&
 		    memcmp(m->u.map.k[i]->u.str.s, s, n) == 0)
@@ -1566,6 +1572,13 @@ static struct cel_val *eval(struct ctx *c, const struct cel_node *n)
 	if (c->fatal || charge(c, 1) != 0)
 		return &err_oom;
 	v = eval_inner(c, n);
+	if (cmp_steps >= 10) {
+		uint64_t k = cmp_steps / 10;
+
+		cmp_steps %= 10;
+		if (charge(c, k) != 0)
+			return &err_oom;
+	}
 	return c->fatal ? &err_oom : v;
 }
 
@@ -1580,6 +1593,7 @@ int cel_eval(const struct cel_program *p, json_t *claims, json_t *user, json_t *
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
 	memset(&c, 0, sizeof(c));
+	cmp_steps = 0;
 	c.limit = CEL_COST_LIMIT;
 	c.ar.limit = EVAL_MEMORY;
 	if (claims != NULL) {

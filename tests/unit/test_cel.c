@@ -208,6 +208,23 @@ static void test_regex_linear(void **state)
 		json_decref(res);
 		cel_program_free(p);
 	}
+	/* map lookups and equality are charged by the comparison: a
+	 * comprehension over a large map claim asking each key of it */
+	{
+		json_t *m = json_object();
+		char k[16];
+
+		for (int i = 0; i < 5000; i++) {
+			snprintf(k, sizeof(k), "k%d", i);
+			json_object_set_new(m, k, json_integer(i));
+		}
+		json_object_set_new(claims, "m", m);
+	}
+	p = cel_compile("claims.m.all(k, claims.m[k] >= 0)", CEL_VAR_CLAIMS, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(cel_eval(p, claims, NULL, &res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cost limit"));
+	cel_program_free(p);
 	p = cel_compile("claims.s.matches('(.*){1000}x')", CEL_VAR_CLAIMS, err, sizeof(err));
 	assert_non_null(p);
 	assert_int_equal(cel_eval(p, claims, NULL, &res, err, sizeof(err)), -1);
