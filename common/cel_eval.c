@@ -1259,7 +1259,7 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 		return mkstr(c, V_STRING, t->u.str.s + bs, be - bs);
 	}
 	case F_INDEXOF: case F_LASTINDEXOF: {
-		size_t len, sub_len, k, best;
+		size_t len, sub_len, k, best = 0;
 		int found = 0;
 
 		if (t->t != V_STRING || a[0]->t != V_STRING || (a[1] && want_int(a[1], &x) != 0))
@@ -1274,24 +1274,27 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 			return &err_oom;
 		if (a[0]->u.str.n == 0)
 			return mkint(c, x);
-		if (n->op == F_INDEXOF) {
-			for (k = (size_t)x; k + sub_len <= len; k++) {
-				size_t off = cp_off(t->u.str.s, t->u.str.n, k);
+		/* one pass over the string, code point by code point (memcmp
+		 * at each start: charged by the string's length times the
+		 * substring's, over ten) */
+		if (charge(c, (uint64_t)t->u.str.n * (a[0]->u.str.n / 10 + 1) / 10) != 0)
+			return &err_oom;
+		{
+			size_t off = cp_off(t->u.str.s, t->u.str.n, n->op == F_INDEXOF ? (size_t)x : 0);
 
+			for (k = n->op == F_INDEXOF ? (size_t)x : 0; k + sub_len <= len; k++) {
+				if (n->op == F_LASTINDEXOF && k > (size_t)x)
+					break;
 				if (t->u.str.n - off >= a[0]->u.str.n &&
-				    memcmp(t->u.str.s + off, a[0]->u.str.s, a[0]->u.str.n) == 0)
-					return mkint(c, (int64_t)k);
-			}
-			return mkint(c, -1);
-		}
-		best = 0;
-		for (k = 0; k <= (size_t)x && k + sub_len <= len; k++) {
-			size_t off = cp_off(t->u.str.s, t->u.str.n, k);
-
-			if (t->u.str.n - off >= a[0]->u.str.n &&
-			    memcmp(t->u.str.s + off, a[0]->u.str.s, a[0]->u.str.n) == 0) {
-				best = k;
-				found = 1;
+				    memcmp(t->u.str.s + off, a[0]->u.str.s, a[0]->u.str.n) == 0) {
+					if (n->op == F_INDEXOF)
+						return mkint(c, (int64_t)k);
+					best = k;
+					found = 1;
+				}
+				off++;
+				while (off < t->u.str.n && ((unsigned char)t->u.str.s[off] & 0xc0) == 0x80)
+					off++;
 			}
 		}
 		return mkint(c, found ? (int64_t)best : -1);
