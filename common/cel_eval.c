@@ -1112,8 +1112,11 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 	}
 	switch ((enum cel_fn)n->op) {
 	case F_SIZE:
-		if (t->t == V_STRING)
+		if (t->t == V_STRING) {
+			if (charge(c, t->u.str.n / 10 + 1) != 0)
+				return &err_oom;
 			return mkint(c, (int64_t)cp_len(t->u.str.s, t->u.str.n));
+		}
 		if (t->t == V_BYTES)
 			return mkint(c, (int64_t)t->u.str.n);
 		if (t->t == V_LIST)
@@ -1186,6 +1189,8 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 	case F_TRIM:
 		if (t->t != V_STRING)
 			return mkerr(c, "no such overload: trim on %s", tname(t));
+		if (charge(c, t->u.str.n / 10 + 1) != 0)
+			return &err_oom;
 		return str_trim(c, t);
 	case F_SPLIT:
 		x = -1;
@@ -1232,6 +1237,8 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 
 		if (t->t != V_STRING || want_int(a[0], &x) != 0 || (a[1] && want_int(a[1], &y) != 0))
 			return mkerr(c, "no such overload: substring");
+		if (charge(c, t->u.str.n / 10 + 1) != 0)
+			return &err_oom;
 		len = cp_len(t->u.str.s, t->u.str.n);
 		if (!a[1])
 			y = (int64_t)len;
@@ -1251,6 +1258,8 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 
 		if (t->t != V_STRING || want_int(a[0], &x) != 0)
 			return mkerr(c, "no such overload: charAt");
+		if (charge(c, t->u.str.n / 10 + 1) != 0)
+			return &err_oom;
 		len = cp_len(t->u.str.s, t->u.str.n);
 		if (x < 0 || (uint64_t)x > len)
 			return mkerr(c, "index out of range: %lld", (long long)x);
@@ -1300,6 +1309,8 @@ static struct cel_val *call(struct ctx *c, const struct cel_node *n)
 		return mkint(c, found ? (int64_t)best : -1);
 	}
 	case F_STRING: case F_INT: case F_UINT: case F_DOUBLE: case F_BYTES: case F_BOOL: case F_TYPE:
+		if ((t->t == V_STRING || t->t == V_BYTES) && charge(c, t->u.str.n / 10 + 1) != 0)
+			return &err_oom;
 		return conv(c, n->op, t);
 	case F_DYN:
 		return t;
