@@ -44,7 +44,7 @@ CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fPIC $(DEFS) -
 LDFLAGS    += -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 
 # Code the NSS module may contain: no jansson/curl/OpenSSL/YAML.
-NSS_COMMON := $(wildcard common/storefmt.c)
+NSS_COMMON := $(wildcard common/storefmt.c common/preauth.c)
 # Code pam_k8s.so may contain besides its own: libc only (the module links
 # libc and libpam alone; everything else runs in k8s-auth-helper).
 PAM_COMMON := common/util.c common/err.c common/sha256.c common/frame.c common/hproto.c common/pamargs.c \
@@ -108,7 +108,7 @@ $(HELPER): $(HELPER_SRC:%.c=$(O)/%.o) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDFLAGS) -pie $(PKG_LIBS)
 
-$(NSS_SO): $(NSS_SRC:%.c=$(O)/%.nss.o) $(NSSC_OBJ) nss_k8s/nss_k8s.map
+$(NSS_SO): $(NSS_SRC:%.c=$(O)/%.nss.o) $(NSSC_OBJ) $(O)/common/sha256.nss.o nss_k8s/nss_k8s.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(filter %.o,$^) -Wl,-soname,libnss_k8s.so.2 -Wl,--version-script=nss_k8s/nss_k8s.map $(LDFLAGS)
 

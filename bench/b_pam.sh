@@ -45,6 +45,13 @@ mkdir -p "$O/bench"
 # shellcheck disable=SC2086
 cc $CFLAGS -o "$O/bench/pam_bench" bench/pam_bench.c "$O/libk8scommon.a" $LDFLAGS $LIBS -lpam -ldl -lpthread
 cc -O2 -o "$O/bench/mod_mem" bench/mod_mem.c -ldl
+# the floor under a helper per PAM call: spawn-and-wait of a program that
+# does nothing, linked with nothing, and of the same linked (and loading at
+# start, as the helper does) with the helper's libraries
+echo 'int main(void) { return 0; }' >"$O/bench/nothing.c"
+cc -O2 -o "$O/bench/nothing" "$O/bench/nothing.c" $LDFLAGS
+# shellcheck disable=SC2086
+cc -O2 -o "$O/bench/nothing-libs" "$O/bench/nothing.c" $LDFLAGS -Wl,--no-as-needed -ljansson -lyaml -lcrypto
 MOD=$(cd "$O" && pwd)/pam_k8s.so
 MODS="$MOD"
 [ -z "$BEFORE" ] || MODS="$(cd "$BEFORE" && pwd)/pam_k8s.so $MOD"
@@ -174,6 +181,9 @@ PY
 fi
 for m in $MODS; do
 	printf '%-44s %s\n' "loading $(basename "$(dirname "$m")")/pam_k8s.so into a process" "$("$O/bench/mod_mem" "$m")"
+done
+for p in nothing nothing-libs; do
+	printf '%-44s %s\n' "spawn and wait: $p" "$("$O/bench/pam_bench" spawn "$O/bench/$p" "$N" || true)"
 done
 echo "(each pam_authenticate loads the config, validates, maps, reads the store, commits the login"
 echo " to the store with fsync and writes the login state; TokenReview rows include the Python"

@@ -12,9 +12,16 @@
  * engine: k8s_validate_token alone, same token, one thread: what the
  * module adds on top of validation (config load, mapping, store read and
  * write, login state) is the difference.
+ * spawn: posix_spawn and wait for PROGRAM (no arguments, stdin /dev/null)
+ * ITERATIONS times: the floor a helper started per PAM call stands on, for
+ * a trivial program and for one that loads the helper's libraries.
  * Prints one line: n, errors, median and p99 latency (us), throughput
  * (calls/s over the wall time). */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,13 +185,41 @@ static int run_engine(char **argv)
 	return errors ? 1 : 0;
 }
 
+static int run_spawn(char **argv)
+{
+	int iterations = atoi(argv[3]), i, errors = 0, st;
+	double *lat = calloc((size_t)iterations + 1, sizeof(double)), start, t;
+	char *av[] = { argv[2], NULL }, *ev[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	if (lat == NULL || posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0)
+		return 2;
+	start = now_us();
+	for (i = 0; i < iterations; i++) {
+		t = now_us();
+		if (posix_spawn(&pid, argv[2], &fa, NULL, av, ev) != 0 ||
+		    waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			errors++;
+		lat[i] = now_us() - t;
+	}
+	report(lat, iterations, errors, now_us() - start);
+	posix_spawn_file_actions_destroy(&fa);
+	free(lat);
+	return errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 9 && strcmp(argv[1], "pam") == 0)
 		return run_pam(argv);
 	if (argc == 5 && strcmp(argv[1], "engine") == 0)
 		return run_engine(argv);
+	if (argc == 4 && strcmp(argv[1], "spawn") == 0)
+		return run_spawn(argv);
 	fprintf(stderr, "usage: pam_bench pam CONFDIR SERVICE USER TOKEN_FILE ITERATIONS THREADS MODULE\n"
-			"       pam_bench engine CONFIG TOKEN_FILE ITERATIONS\n");
+			"       pam_bench engine CONFIG TOKEN_FILE ITERATIONS\n"
+			"       pam_bench spawn PROGRAM ITERATIONS\n");
 	return 2;
 }

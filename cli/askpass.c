@@ -145,8 +145,14 @@ static int run_command(const char *tmpl, const struct ap_prompt *p, const struct
 		close(fds[0]);
 		while ((w_pid = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 			;
-		if (w_pid != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			ap_warn("K8S_ASKPASS_COMMAND failed (status %d)", status);
+		if (w_pid != pid) {
+			ap_warn("K8S_ASKPASS_COMMAND %s: could not wait for it: %s", argv[0], strerror(errno));
+			rc = -1;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			char how[96];
+
+			ap_describe_wait(status, how, sizeof(how));
+			ap_warn("K8S_ASKPASS_COMMAND %s %s", argv[0], how);
 			rc = -1;
 		}
 	} else {

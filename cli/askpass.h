@@ -74,6 +74,11 @@ int ap_parse_ssh_g(const char *out, size_t len, struct ap_target *t);
 /* /proc/PID/status: Name and the four Uid fields.  0 ok, -1 not found. */
 int ap_parse_status(const char *buf, char *name, size_t cap, long uid[4]);
 
+/* How a child ended (waitpid's status) in words: "exited with status 1",
+ * "killed by signal 9 (Killed)"; 127 and 126 say the command was not
+ * found or not executable. */
+void ap_describe_wait(int status, char *buf, size_t size);
+
 /* %a, %h, %u, %% in one template word; other % sequences stay as they
  * are.  With `glob_escape` the substituted values have fnmatch's
  * specials escaped.  0 ok, -1 too long. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 void ap_digest16(const char *tok, size_t len, char out[17])
 {
@@ -695,4 +696,22 @@ int ap_jwt_has_audience(const char *tok, size_t len, const char *aud)
 	r = payload_has_audience(payload, (size_t)n, aud);
 	explicit_bzero(payload, (size_t)n);
 	return r;
+}
+
+void ap_describe_wait(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status)) {
+		int code = WEXITSTATUS(status);
+
+		snprintf(buf, size, "exited with status %d%s", code,
+			 code == 127 ? " (not found, or could not be run)"
+			 : code == 126 ? " (not executable)" : "");
+	} else if (WIFSIGNALED(status)) {
+		const char *name = sigdescr_np(WTERMSIG(status));
+
+		snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(status),
+			 name != NULL ? name : "unknown signal", WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(buf, size, "ended with wait status 0x%x", (unsigned)status);
+	}
 }

@@ -100,8 +100,13 @@ int main(int argc, char **argv)
 
 		alarm(0);
 		r = read_request(&msg, &msg_len);
-		if (r == 0)
+		if (r == 0) {
+			/* the module's end of file: it waits for ours, then reaps
+			 * us; give it at once, not after our teardown */
+			close(STDIN_FILENO);
+			close(STDOUT_FILENO);
 			break;
+		}
 		/* from the request on, the decision has a deadline */
 		alarm(loaded ? k8s_decision_deadline(cfg) : K8S_DECISION_DEADLINE_MAX);
 		if (r < 0) {
@@ -125,6 +130,14 @@ int main(int argc, char **argv)
 			}
 			loaded = 1;
 			alarm(k8s_decision_deadline(cfg));
+			/* login.firstLogin on or off, as the configuration says now
+			 * (off when it cannot be read) */
+			{
+				struct k8s_err perr;
+
+				k8s_err_clear(&perr);
+				(void)k8s_preauth_sync_policy(cfg, &perr);
+			}
 		} else if (strcmp(config_path, rq.config) != 0) {
 			k8s_request_free(&rq);
 			rc = EXIT_PROTOCOL;
@@ -135,6 +148,8 @@ int main(int argc, char **argv)
 		 * are gone (an ssh client that left between auth and session) */
 		if (cfg != NULL && rq.type != K8S_HP_AUTH)
 			k8s_state_gc(cfg);
+		if (rq.type != K8S_HP_AUTH)
+			k8s_preauth_gc();
 		k8s_decide(cfg, &cfg_err, &rq, &an);
 		k8s_request_free(&rq);
 		r = k8s_answer_encode(&an, &rq, &out);

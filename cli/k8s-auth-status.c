@@ -49,8 +49,11 @@
 #include "kubeconfig.h"
 #include "oidc.h"
 #include "pamargs.h"
+#include "preauth.h"
 #include "reviewcache.h"
 #include "store.h"
+#include "storefmt.h"
+#include "decide.h"
 #include "trusted.h"
 #include "util.h"
 
@@ -705,6 +708,55 @@ static void check_store(struct status *s)
 		       ", which does not exist", c->store);
 }
 
+/* login.firstLogin: is libnss_k8s's switch in the state the configuration
+ * asks for, and is nothing in the way (docs/security.md)? */
+static void check_first_login(struct status *s)
+{
+	const struct k8s_config *c = s->cfg;
+	const char *pol = K8S_PREAUTH_DIR "/" K8S_PREAUTH_POLICY;
+	char want[K8S_PREAUTH_FILE], have[K8S_PREAUTH_FILE + 1];
+	struct stat sb;
+	ssize_t n = -1;
+	int dfd, wn;
+
+	dfd = open(K8S_PREAUTH_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0) {
+		n = k8s_preauth_read(dfd, K8S_PREAUTH_POLICY, have, sizeof(have));
+		close(dfd);
+	}
+	if (!c->login.first_login) {
+		if (n >= 0 || lstat(pol, &sb) == 0)
+			report(s, RES_WARN, 0, "firstLogin", "run k8s-auth sync (any PAM call removes it too)",
+			       "login.firstLogin is off but %s is still there: sshd is still served "
+			       "pre-authentication entries", pol);
+		return;
+	}
+	wn = k8s_preauth_policy_line(c, want, sizeof(want));
+	if (wn < 0) {
+		report(s, RES_FAIL, K8S_ECONFIG, "firstLogin", "use paths without spaces",
+		       "accounts.home and accounts.shell must be absolute paths of printable "
+		       "characters without spaces for login.firstLogin");
+		return;
+	}
+	if (n < 0 && geteuid() != 0 && errno == EACCES) {
+		report(s, RES_WARN, 0, "firstLogin", ROOT_HINT, "%s cannot be read", pol);
+		return;
+	}
+	if (n != wn || memcmp(want, have, (size_t)wn) != 0)
+		report(s, RES_WARN, 0, "firstLogin", "run k8s-auth sync (or wait for the next PAM call)",
+		       "%s %s: first login %s", pol, n < 0 ? "is missing" : "is out of date",
+		       n < 0 ? "is not on yet" : "uses the old ranges, home or shell");
+	else
+		report(s, RES_OK, 0, "firstLogin", NULL, "on: %s names %s", pol, K8S_SSHD_PATH);
+	if (stat(K8S_STOREDIR "/" K8S_SF_FILE, &sb) != 0)
+		report(s, RES_WARN, 0, "firstLogin.store", "run k8s-auth sync",
+		       "no identity store at " K8S_STOREDIR ": libnss_k8s serves nothing before one exists");
+	if (stat("/run/nscd/socket", &sb) == 0 || stat("/var/run/nscd/socket", &sb) == 0)
+		report(s, RES_WARN, 0, "firstLogin.nscd", "set enable-cache passwd no in /etc/nscd.conf",
+		       "nscd is running: if it caches passwd, sshd gets nscd's \"not found\", never the "
+		       "pre-authentication entry");
+}
+
 static void check_cache_dir(struct status *s)
 {
 	struct k8s_err err;
@@ -1209,6 +1261,7 @@ int cmd_status(int argc, char **argv, const char *config_path)
 		check_cluster(&s);
 		check_issuers(&s);
 		check_store(&s);
+		check_first_login(&s);
 		check_cache_dir(&s);
 		check_cache_entries(&s, K8S_CACHEDIR_JWKS, "cache.jwks", "issuer key sets");
 		check_cache_entries(&s, K8S_CACHEDIR_REVIEWS, "cache.reviews", "TokenReview answers");

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "decide.h"
 #include "store.h"
 #include "sync.h"
 
@@ -140,6 +141,9 @@ int cmd_sync(int argc, char **argv, const char *config_path)
 		rc = apply(&r, &err);
 	if (rc == K8S_OK && !r.dry && r.changed)
 		rc = k8s_store_commit(r.st, &err);
+	/* login.firstLogin on or off, as the configuration now says */
+	if (rc == K8S_OK && !r.dry)
+		rc = k8s_preauth_sync_policy(r.cfg, &err);
 	if (rc == K8S_OK)
 		report(&r);
 	else

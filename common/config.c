@@ -36,6 +36,8 @@
  *     must lie inside uidRange; names and pinned uids must be unique;
  *   - a literal `local` (no \1..\9) must itself be a valid local name, in
  *     accounts.users and accounts.groups alike;
+ *   - `lowercase: true` on a rule lowercases (ASCII A-Z only) the text
+ *     \1..\9 insert; only on a rule that has them (refused on a literal);
  *   - `match` patterns: at most 1024 characters, groups nested at most 16
  *     deep, one repetition operator per atom, bounds <= 255, no
  *     back-references, and a bounded expansion (see regex_problem);
@@ -1086,13 +1088,14 @@ static const char *template_problem(const char *local, int *max_ref)
 
 static int parse_rule(struct cctx *c, json_t *o, const char *b, struct k8s_map_rule *r)
 {
-	static const char *const known[] = {"match", "local", NULL};
+	static const char *const known[] = {"match", "local", "lowercase", NULL};
 	char p[PATHSZ], ebuf[160];
 	const char *problem;
 	int rc, max_ref;
 
 	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
-	    get_str(c, o, "match", b, 1, &r->match) || get_str(c, o, "local", b, 1, &r->local))
+	    get_str(c, o, "match", b, 1, &r->match) || get_str(c, o, "local", b, 1, &r->local) ||
+	    get_bool(c, o, "lowercase", b, &r->lowercase))
 		return K8S_ECONFIG;
 	if (r->match == NULL)
 		return cfail(c, join(p, b, "match"), "required");
@@ -1101,6 +1104,11 @@ static int parse_rule(struct cctx *c, json_t *o, const char *b, struct k8s_map_r
 	if ((problem = template_problem(r->local, &max_ref)) != NULL)
 		return cfail(c, join(p, b, "local"), "%s", problem);
 	r->templated = max_ref > 0;
+	/* lowercase acts on what \1..\9 insert: on a literal name it would
+	 * do nothing, and saying so beats a rule that looks like it works */
+	if (r->lowercase && !r->templated)
+		return cfail(c, join(p, b, "lowercase"), "applies to what \\1..\\9 insert, and this "
+			     "rule's local has none");
 	if (!r->templated && !k8s_valid_local_name(r->local))
 		return cfail(c, join(p, b, "local"), "\"%.64s\" is not a valid local name "
 			     "(^[a-z_][a-z0-9_.-]{0,31}$, not all digits)", r->local);
@@ -1131,7 +1139,7 @@ static int parse_rules(struct cctx *c, json_t *arr, const char *b,
 	if (arr == NULL)
 		return 0;
 	if (!json_is_array(arr))
-		return cfail(c, b, "expected a list of {match, local} rules");
+		return cfail(c, b, "expected a list of {match, local[, lowercase]} rules");
 	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
 	if (*out == NULL)
 		return enomem(c, b);
@@ -1361,13 +1369,14 @@ static void resource_attrs_free(struct k8s_resource_attrs *a)
 static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
 {
 	static const char *const known[] = {"allowedGroups", "allowRoot", "subjectAccessReview",
-		"sudoSubjectAccessReview", NULL};
+		"sudoSubjectAccessReview", "firstLogin", NULL};
 	const char *b = "login";
 	json_t *v;
 
 	if (want_object(c, o, b, 1) || check_keys(c, o, b, known, NULL) ||
 	    get_strv(c, o, "allowedGroups", b, 0, &cfg->login.allowed_groups) ||
-	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root))
+	    get_bool(c, o, "allowRoot", b, &cfg->login.allow_root) ||
+	    get_bool(c, o, "firstLogin", b, &cfg->login.first_login))
 		return K8S_ECONFIG;
 	if ((v = json_object_get(o, "subjectAccessReview")) != NULL) {
 		if (parse_resource_attrs(c, v, "login.subjectAccessReview", 1, &cfg->login.sar) != 0)
@@ -1380,6 +1389,12 @@ static int parse_login(struct cctx *c, json_t *o, struct k8s_config *cfg)
 			return K8S_ECONFIG;
 		cfg->login.has_sudo_sar = 1;
 	}
+	/* an account from nothing but a token: never for "any token the
+	 * identity provider issues" */
+	if (cfg->login.first_login && cfg->login.allowed_groups.n == 0 && !cfg->login.has_sar)
+		return cfail(c, "login.firstLogin",
+			     "needs login.allowedGroups or login.subjectAccessReview: otherwise any "
+			     "token the identity provider issues would create an account");
 	cfg->has_login = 1;
 	return 0;
 }

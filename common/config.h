@@ -87,6 +87,7 @@ struct k8s_map_rule {
 	char *match;     /* POSIX ERE, as written */
 	char *local;     /* replacement, may contain \1..\9 */
 	int templated;   /* local contains a back-reference */
+	int lowercase;   /* `lowercase: true`: A-Z in what \1..\9 insert become a-z */
 	regex_t re;      /* compiled REG_EXTENDED */
 };
 
@@ -164,6 +165,7 @@ struct k8s_config {
 		struct k8s_resource_attrs sar;
 		int has_sudo_sar;                 /* login.sudoSubjectAccessReview */
 		struct k8s_resource_attrs sudo_sar;
+		int first_login;                  /* login.firstLogin (docs/security.md) */
 	} login;
 
 	/* `sync:` (docs/sync.md): who the cluster grants host login. */

@@ -10,6 +10,7 @@
 
 #include "frame.h"
 #include "mapping.h"
+#include "preauth.h"
 
 /* ---- requests ---- */
 
@@ -205,8 +206,12 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 	int ours = k8s_user_in_default_store(rq->user);
 
 	an->err = *cfg_err;
-	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s", cfg_err->reason,
-		       cfg_err->detail);
+	/* the detail names the file and the key; the user says whom it
+	 * turned away (rq->user is a valid local name: nothing to escape) */
+	k8s_answer_log(an, LOG_ERR, "configuration unusable (%s): %s; user=\"%s\" %s", cfg_err->reason,
+		       cfg_err->detail, rq->user,
+		       ours ? "(a store user: refused until the configuration is fixed; k8s-auth status shows every problem)"
+			    : "(not a store user: left to the other modules)");
 	if (!ours) {
 		an->verdict = K8S_HV_IGNORE;
 		return;
@@ -215,6 +220,7 @@ static void decide_without_config(const struct k8s_err *cfg_err, const struct k8
 	case K8S_HP_PROBE:
 	case K8S_HP_AUTH:
 		an->verdict = K8S_HV_UNAVAILABLE;
+		an->tell = K8S_HT_UNAVAILABLE; /* the store knows this user */
 		break;
 	case K8S_HP_ACCOUNT:
 		an->verdict = K8S_HV_REFUSED;
@@ -234,6 +240,15 @@ void k8s_decide(const struct k8s_config *cfg, const struct k8s_err *cfg_err,
 		return;
 	}
 	if (cfg == NULL) {
+		struct k8s_preauth_entry e;
+
+		/* sshd holds a pre-authentication entry and nothing can check it */
+		if (rq->type == K8S_HP_ACCOUNT && k8s_preauth_served(rq->caller, rq->user, &e) != 0) {
+			k8s_answer_log(an, LOG_ERR, "pam_k8s: account refused user=\"%s\" reason=\"%s\"",
+				       rq->user, "pre-authentication name without configuration");
+			an->verdict = K8S_HV_REFUSED;
+			return;
+		}
 		decide_without_config(cfg_err, rq, an);
 		return;
 	}

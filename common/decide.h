@@ -181,7 +181,26 @@ int k8s_store_login_policy(const struct k8s_config *cfg, const char *user, int *
 			   struct k8s_err *err);
 /* Record a successful login under the store's write lock. */
 int k8s_record_login(const struct k8s_config *cfg, const struct k8s_identity *id,
-		     const struct k8s_login *login, struct k8s_err *err);
+		     const struct k8s_login *login, pid_t caller, struct k8s_err *err);
+
+/* ---------------------------------------------------------- firstlogin.c */
+struct k8s_preauth_entry;
+/* Write (login.firstLogin on) or remove (off, or cfg NULL) the policy file
+ * that lets libnss_k8s answer root's sshd before authentication. */
+int k8s_preauth_sync_policy(const struct k8s_config *cfg, struct k8s_err *err);
+/* The policy file's line for cfg: its length, or -1 (home or shell unusable). */
+int k8s_preauth_policy_line(const struct k8s_config *cfg, char *line, size_t size);
+/* What libnss_k8s served this connection for `user`: the record of the
+ * caller or of its parent (sshd's monitor), matched by pid and start
+ * time.  1 found (*e filled), 0 none, -1 one is there but unreadable. */
+int k8s_preauth_served(pid_t caller, const char *user, struct k8s_preauth_entry *e);
+/* Remove the records of processes that are gone. */
+void k8s_preauth_gc(void);
+/* Is process pid executing K8S_SSHD_PATH (by inode)? */
+int k8s_preauth_is_sshd(pid_t pid);
+/* Does e equal what the store committed? */
+int k8s_preauth_matches(const struct k8s_preauth_entry *e, uid_t uid, gid_t gid, const char *home,
+			const char *shell);
 
 /* ---------------------------------------------------------- auditlog.c */
 int k8s_log_kv(struct k8s_buf *b, const char *key, const char *value);

@@ -14,6 +14,7 @@
  *     store's policy; with the `revalidate` argument (sudo's stack) a
  *     refusal instead, since only a token session can be re-validated. */
 #include "decide.h"
+#include "explain.h"
 
 #include <pwd.h>
 #include <stdio.h>
@@ -22,7 +23,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "preauth.h"
 #include "sar.h"
+#include "store.h"
 #include "validate.h"
 
 /* Mapping, root, allowedGroups and the binding, for an identity that was
@@ -165,6 +168,40 @@ static int this_handles_login(const struct k8s_config *cfg, const struct k8s_req
 	return K8S_OK;
 }
 
+static int preauth_check(const struct k8s_config *cfg, const struct k8s_request *rq,
+			 struct k8s_err *err)
+{
+	struct k8s_preauth_entry e;
+	struct k8s_store *st = NULL;
+	struct k8s_store_user *u;
+	int r, rc;
+
+	r = k8s_preauth_served(rq->caller, rq->user, &e);
+	if (r == 0)
+		return K8S_OK;
+	if (r < 0)
+		return k8s_err_set(err, K8S_REFUSED, "pre-authentication record unreadable",
+				   "%s: the record of what sshd was served cannot be read", rq->user);
+	if (!(rq->flags & K8S_HPF_HAS_LOGIN))
+		return k8s_err_set(err, K8S_REFUSED, "pre-authentication name without a token login",
+				   "%s was resolved for sshd before authentication; only a token login "
+				   "in the same connection completes it (not a key, GSSAPI or host-based)",
+				   rq->user);
+	rc = k8s_store_open(cfg->store, 0, &st, err);
+	if (rc == K8S_OK) {
+		u = k8s_store_find_user(st, rq->user);
+		if (u == NULL || (u->sources & K8S_SRC_EXISTING) ||
+		    !k8s_preauth_matches(&e, u->uid, u->gid, u->home, u->shell))
+			rc = k8s_err_set(err, K8S_REFUSED, "pre-authentication entry differs from the store",
+					 "%s: sshd holds uid %u gid %u home %s shell %s, which the store "
+					 "does not have", rq->user, e.uid, e.gid, e.home, e.shell);
+	}
+	k8s_store_close(st);
+	if (rc != K8S_OK)
+		err->status = K8S_REFUSED; /* an unreadable store refuses too */
+	return rc == K8S_OK ? K8S_OK : K8S_REFUSED;
+}
+
 void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *rq,
 			struct k8s_answer *an)
 {
@@ -176,6 +213,14 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 	memset(&st, 0, sizeof(st));
 	memset(&id, 0, sizeof(id));
 	k8s_err_clear(&err);
+	/* sshd holds a pre-authentication entry for this name (whatever the
+	 * configuration says now): only a token login in this handle that
+	 * committed exactly that entry completes it */
+	if (preauth_check(cfg, rq, &err) != K8S_OK) {
+		k8s_log_refusal(an, "account refused", rq->user, NULL, &err);
+		an->verdict = K8S_HV_REFUSED;
+		goto out;
+	}
 	ours = k8s_user_is_ours(cfg, rq->user, &err);
 	if (ours <= 0) {
 		if (ours < 0)
@@ -193,7 +238,7 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 	if (rq->flags & K8S_HPF_HAS_LOGIN) {
 		rc = this_handles_login(cfg, rq, &st, &err);
 		if (rc == K8S_OK && st.id.exp != 0 && st.id.exp <= time(NULL))
-			rc = k8s_err_set(&err, K8S_REFUSED, "token expired", "the token expired since auth");
+			rc = k8s_err_expired(&err, st.id.exp, time(NULL));
 		if (rc == K8S_OK)
 			rc = recheck_identity(cfg, rq->user, &st.id, &err);
 		/* a token typed at sudo's own prompt is held to what sudo's
@@ -242,6 +287,17 @@ void k8s_decide_account(const struct k8s_config *cfg, const struct k8s_request *
 		k8s_answer_debug(an, rq, "%s: store policy %s", rq->user,
 				 found ? "passed" : "not applicable");
 		an->verdict = found ? K8S_HV_OK : K8S_HV_IGNORE;
+		/* login.firstLogin: a name pam_k8s handles with no store record
+		 * gets in only by a token login (allowExisting accounts are
+		 * their own sources') */
+		if (!found && cfg->login.first_login &&
+		    !k8s_strv_contains(&cfg->accounts.allow_existing, rq->user)) {
+			k8s_err_set(&err, K8S_REFUSED, "no account record",
+				    "%s has no store record: only a token login creates it "
+				    "(login.firstLogin)", rq->user);
+			k8s_log_refusal(an, "account refused", rq->user, NULL, &err);
+			an->verdict = K8S_HV_REFUSED;
+		}
 	}
 out:
 	k8s_identity_free(&id);

@@ -39,6 +39,12 @@ static int handled(const struct k8s_config *cfg, const struct k8s_request *rq,
 
 	k8s_err_clear(&err);
 	ours = k8s_user_is_ours(cfg, rq->user, &err);
+	/* login.firstLogin, from sshd: every valid name gets the token prompt,
+	 * local accounts too (an empty answer falls through), so the prompt
+	 * tells nobody which names exist (docs/security.md) */
+	if (ours == 0 && cfg->login.first_login && k8s_valid_local_name(rq->user) &&
+	    k8s_preauth_is_sshd(rq->caller))
+		ours = 1;
 	if (ours < 0) {
 		k8s_log_refusal(an, what, rq->user, NULL, &err);
 		an->verdict = K8S_HV_UNAVAILABLE;
@@ -207,7 +213,7 @@ void k8s_decide_auth(const struct k8s_config *cfg, const struct k8s_request *rq,
 	if (rc == K8S_OK)
 		rc = k8s_authorize_login(cfg, id, rq->user, login, err);
 	if (rc == K8S_OK && !rq->dry_run)
-		rc = k8s_record_login(cfg, id, login, err);
+		rc = k8s_record_login(cfg, id, login, rq->caller, err);
 	if (rc == K8S_OK && !rq->dry_run) {
 		rc = save_state(cfg, rq, id, login, an->handle, sizeof(an->handle), err);
 		an->run_dir = cfg->run_dir;

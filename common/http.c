@@ -91,12 +91,14 @@ static int load_libcurl(void)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static int curl_missing;  /* libcurl.so.4 could not be loaded */
 
 static void curl_init_once(void)
 {
 	/* Never cleaned up: a PAM module cannot know when the host process
 	 * is done with libcurl, and libcurl >= 7.84 makes this thread-safe. */
 	if (load_libcurl() != 0) {
+		curl_missing = 1;
 		curl_init_rc = CURLE_FAILED_INIT;
 		return;
 	}
@@ -231,7 +233,9 @@ struct sni {
 
 static void sni_free(struct sni *s)
 {
-	curl_free(s->url);
+	/* set only once libcurl is loaded: without it curl_free is NULL */
+	if (s->url != NULL)
+		curl_free(s->url);
 	free(s->host_hdr);
 	free(s->connect_to_str);
 	memset(s, 0, sizeof(*s));
@@ -492,7 +496,9 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 		goto out;
 	if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK ||
 	    (c = curl_easy_init()) == NULL) {
-		ret = k8s_err_set(err, K8S_UNAVAILABLE, "request failed", "libcurl initialisation failed");
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
+				  curl_missing ? "cannot load " LIBCURL_SONAME " (Debian package libcurl4)"
+					       : "libcurl initialisation failed");
 		goto out;
 	}
 	s.req = req;

@@ -1,9 +1,12 @@
 /* mapping.c: cluster username/groups -> local names through the
  * accounts.users / accounts.groups rules of the configuration.
  *
- * Nothing is lowercased, truncated or otherwise repaired: a result that is
- * not already a valid local name is refused, because a repaired name could
- * collide with another identity's account. */
+ * Nothing is lowercased, truncated or otherwise repaired behind the
+ * administrator's back: a result that is not already a valid local name is
+ * refused, because a repaired name could collide with another identity's
+ * account.  The one rewrite is asked for, per rule: `lowercase: true`
+ * lowercases (ASCII A-Z only) what \1..\9 insert, for IdPs whose names
+ * (e-mail addresses) carry capitals; anything else invalid still refuses. */
 #include "mapping.h"
 
 #include <stdlib.h>
@@ -48,18 +51,20 @@ static int match_whole(const regex_t *re, const char *s, regmatch_t pm[NSUB])
 	return pm[0].rm_so == 0 && pm[0].rm_eo >= 0 && (size_t)pm[0].rm_eo == strlen(s);
 }
 
-/* Expand \1..\9 and \\ of tmpl against the match of s.  A group that did
+/* Expand \1..\9 and \\ of tmpl against the match of s (what \1..\9
+ * insert lowercased, ASCII only, when the rule says lowercase).  A group that did
  * not take part in the match expands to nothing.  -1 when the result does
  * not fit a local name (or the template is malformed, which config.c
  * already refuses). */
-static int expand(const char *tmpl, const char *s, const regmatch_t pm[NSUB],
+static int expand(const char *tmpl, int lowercase, const char *s, const regmatch_t pm[NSUB],
 		  char out[K8S_LOCAL_NAME_MAX + 1])
 {
-	size_t len = 0, n;
+	size_t len = 0, n, i;
 	const char *p;
 
 	for (p = tmpl; *p != '\0'; p++) {
 		const char *src = p;
+		int group = 0;
 
 		n = 1;
 		if (*p == '\\') {
@@ -71,6 +76,7 @@ static int expand(const char *tmpl, const char *s, const regmatch_t pm[NSUB],
 					continue;
 				src = s + m->rm_so;
 				n = (size_t)(m->rm_eo - m->rm_so);
+				group = 1;
 			} else if (*p == '\\') {
 				src = p;
 			} else {
@@ -80,6 +86,10 @@ static int expand(const char *tmpl, const char *s, const regmatch_t pm[NSUB],
 		if (n > K8S_LOCAL_NAME_MAX - len)
 			return -1;
 		memcpy(out + len, src, n);
+		if (group && lowercase)
+			for (i = len; i < len + n; i++)
+				if (out[i] >= 'A' && out[i] <= 'Z')
+					out[i] = (char)(out[i] - 'A' + 'a');
 		len += n;
 	}
 	out[len] = '\0';
@@ -108,7 +118,8 @@ static long map_one(const struct k8s_map_rule *rules, size_t n_rules, const char
 	for (i = 0; i < n_rules; i++) {
 		if (!match_whole(&rules[i].re, s, pm))
 			continue;
-		if (expand(rules[i].local, s, pm, out) != 0 || !k8s_valid_local_name(out))
+		if (expand(rules[i].local, rules[i].lowercase, s, pm, out) != 0 ||
+		    !k8s_valid_local_name(out))
 			out[0] = '\0';
 		return (long)i;
 	}

@@ -17,6 +17,7 @@
 
 #include "cachedir.h"
 #include "claims.h"
+#include "explain.h"
 #include "http.h"
 #include "util.h"
 
@@ -75,11 +76,9 @@ static int check_times(json_t *payload, time_t now, struct k8s_err *err)
 		return k8s_err_set(err, K8S_REFUSED, "malformed token",
 				   "token has no exp claim (tokens that never expire are refused)");
 	if (now >= exp)
-		return k8s_err_set(err, K8S_REFUSED, "token expired",
-				   "token expired %.0f s ago", (double)now - (double)exp);
+		return k8s_err_expired(err, exp, now);
 	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
-		return k8s_err_set(err, K8S_REFUSED, "token not yet valid",
-				   "token is valid only in %.0f s", (double)nbf - (double)now);
+		return k8s_err_not_yet_valid(err, nbf, now);
 	return K8S_OK;
 }
 
@@ -103,6 +102,7 @@ static int audience_listed(json_t *aud, const char *want)
 static int check_audience(const struct k8s_jwt_authenticator *a, json_t *payload, struct k8s_err *err)
 {
 	json_t *aud = json_object_get(payload, "aud"), *v;
+	char got[200], want[200];
 	size_t i;
 
 	if (a->audiences.n == 0 ||
@@ -112,8 +112,10 @@ static int check_audience(const struct k8s_jwt_authenticator *a, json_t *payload
 				   "jwt authenticator %s: %s", a->issuer_url,
 				   a->audiences.n == 0 ? "no audiences"
 						       : "several audiences need audienceMatchPolicy: MatchAny");
+	k8s_show_strv(&a->audiences, want, sizeof(want));
 	if (aud == NULL)
-		return k8s_err_set(err, K8S_REFUSED, "wrong audience", "token has no aud claim");
+		return k8s_err_set(err, K8S_REFUSED, "wrong audience", "token has no aud claim; expected %s%s",
+				   a->audiences.n > 1 ? "one of " : "", want);
 	if (!json_is_string(aud) && !json_is_array(aud))
 		return k8s_err_set(err, K8S_REFUSED, "malformed token",
 				   "claim aud is not a string or an array of strings");
@@ -124,11 +126,10 @@ static int check_audience(const struct k8s_jwt_authenticator *a, json_t *payload
 	for (i = 0; i < a->audiences.n; i++)
 		if (audience_listed(aud, a->audiences.v[i]))
 			return K8S_OK;
-	if (a->audiences.n == 1)
-		return k8s_err_set(err, K8S_REFUSED, "wrong audience",
-				   "token is not for audience \"%s\"", a->audiences.v[0]);
+	k8s_show_audiences(aud, got, sizeof(got));
 	return k8s_err_set(err, K8S_REFUSED, "wrong audience",
-			   "token is for none of the %zu configured audiences", a->audiences.n);
+			   "the token's aud is %s; expected %s%s", got,
+			   a->audiences.n > 1 ? "one of " : "", want);
 }
 
 static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,

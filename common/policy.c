@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "b64.h"
+#include "explain.h"
 #include "jwt.h"
 #include "util.h"
 
@@ -97,6 +98,7 @@ static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identit
 			  struct k8s_err *err)
 {
 	int64_t max_ms = cfg->policy.max_token_lifetime_ms, life, left;
+	char when[K8S_WHEN_MAX], max_s[32], life_s[32];
 
 	if (max_ms <= 0)
 		return K8S_OK;
@@ -108,16 +110,21 @@ static int check_lifetime(const struct k8s_config *cfg, const struct k8s_identit
 				   "is set");
 	/* exp, iat > 0 and now >= 0 (k8s_policy_check_identity_at): no overflow. */
 	left = (int64_t)id->exp - (int64_t)now;
-	if (left > max_ms / 1000 + K8S_CLOCK_LEEWAY_S)
+	k8s_format_span(max_ms / 1000, max_s);
+	if (left > max_ms / 1000 + K8S_CLOCK_LEEWAY_S) {
+		k8s_format_when(id->exp, now, when);
 		return k8s_err_set(err, K8S_REFUSED, "token lifetime exceeds policy",
-				   "token is valid for another %llds, more than policy.maxTokenLifetime "
-				   "%llds", (long long)left, (long long)(max_ms / 1000));
+				   "token is valid until %s, more than policy.maxTokenLifetime "
+				   "(%s) from now", when, max_s);
+	}
 	life = (int64_t)id->exp - (int64_t)id->iat;
 	/* life * 1000 > max_ms, without the overflow. */
-	if (life > max_ms / 1000)
+	if (life > max_ms / 1000) {
+		k8s_format_span(life, life_s);
 		return k8s_err_set(err, K8S_REFUSED, "token lifetime exceeds policy",
-				   "token lifetime %llds exceeds policy.maxTokenLifetime %llds",
-				   (long long)life, (long long)(max_ms / 1000));
+				   "token lifetime %s (exp - iat) exceeds policy.maxTokenLifetime %s",
+				   life_s, max_s);
+	}
 	return K8S_OK;
 }
 
@@ -151,9 +158,7 @@ int k8s_policy_check_identity_at(const struct k8s_config *cfg, const struct k8s_
 	 * whatever maxTokenLifetime says, a token the issuer dated ahead is
 	 * refused on every path. */
 	if (id->iat > now && id->iat - now > K8S_CLOCK_LEEWAY_S)
-		return k8s_err_set(err, K8S_REFUSED, "token issued in the future",
-				   "token iat is %llds ahead of the host clock (leeway %ds)",
-				   (long long)(id->iat - now), K8S_CLOCK_LEEWAY_S);
+		return k8s_err_issued_ahead(err, id->iat, now);
 	/* No FNM_PATHNAME/FNM_PERIOD: '*' spans ':' and '.', as the defaults
 	 * ("system:node:*") need.  Anything but a clean no-match refuses. */
 	for (i = 0; i < deny->n; i++) {

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "b64.h"
+#include "explain.h"
 #include "http.h"
 #include "jwt.h"
 #include "util.h"
@@ -211,9 +212,39 @@ static int copy_user(json_t *user, struct k8s_identity *id)
 	return 0;
 }
 
-/* K8S_OK when some status.audiences entry is one we asked for. */
-static int check_audiences(json_t *got, const struct k8s_strv *want, struct k8s_err *err)
+/* The apiserver's status.audiences for a message: through
+ * sanitize_message like its other words (the token scrubbed, long
+ * token-like runs redacted, bounded). */
+static void show_audiences(json_t *got, const char *token, char *out, size_t size)
 {
+	struct k8s_buf b = {0};
+	json_t *a;
+	size_t i;
+	int rc = 0;
+
+	if (got == NULL || json_array_size(got) == 0) {
+		snprintf(out, size, "(none)");
+		return;
+	}
+	rc |= k8s_buf_append(&b, "[", 1);
+	json_array_foreach(got, i, a) {
+		if (b.len > 4 * TR_MSG_MAX)
+			break;
+		rc |= k8s_buf_printf(&b, "%s\"%s\"", i > 0 ? ", " : "", json_string_value(a));
+	}
+	rc |= k8s_buf_append(&b, "]", 1);
+	if (rc == 0)
+		sanitize_message(b.data, token, out, size);
+	else
+		snprintf(out, size, "(out of memory)");
+	k8s_buf_free(&b);
+}
+
+/* K8S_OK when some status.audiences entry is one we asked for. */
+static int check_audiences(json_t *got, const struct k8s_strv *want, const char *token,
+			   struct k8s_err *err)
+{
+	char shown_got[TR_MSG_MAX + 16], shown_want[200];
 	json_t *a;
 	size_t i, j;
 
@@ -229,9 +260,11 @@ static int check_audiences(json_t *got, const struct k8s_strv *want, struct k8s_
 			if (strcmp(json_string_value(a), want->v[j]) == 0)
 				return K8S_OK;
 	}
+	show_audiences(got, token, shown_got, sizeof(shown_got));
+	k8s_show_strv(want, shown_want, sizeof(shown_want));
 	return k8s_err_set(err, K8S_REFUSED, "wrong audience",
-			   "the apiserver authenticated the token for none of the configured audiences (first: %s)",
-			   want->v[0]);
+			   "the apiserver authenticated the token for audiences %s; expected %s%s", shown_got,
+			   want->n > 1 ? "one of " : "", shown_want);
 }
 
 static int refused(json_t *status, const char *token, struct k8s_err *err)
@@ -263,7 +296,7 @@ static int parse_status(json_t *root, const char *token, const struct k8s_strv *
 				   "status.authenticated is not a boolean");
 	if (!json_is_true(authn))
 		return refused(status, token, err);
-	rc = check_audiences(json_object_get(status, "audiences"), audiences, err);
+	rc = check_audiences(json_object_get(status, "audiences"), audiences, token, err);
 	if (rc != K8S_OK)
 		return rc;
 	if (copy_user(json_object_get(status, "user"), id) != 0)

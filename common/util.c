@@ -324,6 +324,50 @@ void k8s_format_time(time_t t, char buf[32])
 		snprintf(buf, 32, "invalid");
 }
 
+void k8s_format_span(int64_t secs, char buf[32])
+{
+	static const struct {
+		int64_t s;
+		char u;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+	uint64_t v = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
+	size_t i, o = 0;
+	int shown = 0;
+
+	for (i = 0; i < 4 && shown < 2; i++) {
+		uint64_t q = v / (uint64_t)units[i].s;
+
+		if (q == 0 && (shown == 0 || units[i].s == 1))
+			continue;
+		if (shown == 1 && q == 0)
+			break; /* "3h", not "3h0m" */
+		o += (size_t)snprintf(buf + o, 32 - o, "%llu%c", (unsigned long long)q, units[i].u);
+		v -= q * (uint64_t)units[i].s;
+		shown++;
+	}
+	if (shown == 0)
+		snprintf(buf, 32, "0s");
+}
+
+void k8s_format_when(time_t t, time_t now, char buf[K8S_WHEN_MAX])
+{
+	char ts[32], span[32];
+	/* through double: t may be anywhere in time_t (a token's claim) */
+	double d = (double)now - (double)t;
+
+	k8s_format_time(t, ts);
+	if (d == 0) {
+		snprintf(buf, K8S_WHEN_MAX, "%s, now", ts);
+		return;
+	}
+	if (d > 9.2e18 || d < -9.2e18) {
+		snprintf(buf, K8S_WHEN_MAX, "%s, %s", ts, d > 0 ? "long ago" : "far in the future");
+		return;
+	}
+	k8s_format_span((int64_t)d, span);
+	snprintf(buf, K8S_WHEN_MAX, "%s, %s %s", ts, span, d > 0 ? "ago" : "from now");
+}
+
 const char *k8s_https_url_problem(const char *u)
 {
 	size_t hostlen;

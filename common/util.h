@@ -72,6 +72,16 @@ int k8s_is_temp_name(const char *name);
 /* RFC 3339 UTC ("2026-11-22T13:00:00Z") into buf[32]. */
 void k8s_format_time(time_t t, char buf[32]);
 
+/* A span of seconds as people read it, largest units first, at most two
+ * of them: "45s", "3m20s", "3h12m", "2d5h", "0s"; negative spans as their
+ * absolute value (the caller says "ago" or "from now").  buf[32]. */
+void k8s_format_span(int64_t secs, char buf[32]);
+
+/* A moment for a message: "2026-12-03T10:00:00Z, 3h12m ago" (t before
+ * now), "..., 2m from now" (after), "..., now". */
+#define K8S_WHEN_MAX 96
+void k8s_format_when(time_t t, time_t now, char buf[K8S_WHEN_MAX]);
+
 /* What is wrong with an https URL an administrator configured (an issuer,
  * a discovery URL, an apiserver): NULL when it is fine, else a phrase for
  * an error message.  https only, a host, no user info, no query or

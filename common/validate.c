@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "explain.h"
 #include "jwt.h"
 #include "kubeconfig.h"
 #include "oidc.h"
@@ -87,7 +88,7 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 					 "%s: neither tokenReview nor jwt is configured", cfg->path);
 		else if (parsed)
 			rc = k8s_err_set(err, K8S_REFUSED, "unknown issuer",
-					 "the token's issuer matches no jwt authenticator and tokenReview is not configured");
+					 "tokenReview is not configured");
 		else
 			rc = k8s_err_set(err, K8S_REFUSED, "malformed token",
 					 "not a JWT, and tokenReview is not configured");
@@ -96,6 +97,9 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 	rc = review_online(cfg, token, flags, kc, id, fresh_review, err);
 out:
 	k8s_jwt_free(&jwt);
+	/* refused: say which issuer the token named, and one it nearly matched */
+	if (rc == K8S_REFUSED && a == NULL)
+		k8s_explain_unclaimed_jwt(cfg, token, len, err);
 	return rc;
 }
 
@@ -119,8 +123,7 @@ int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned
 		goto out;
 	k8s_token_fingerprint(token, len, id->fingerprint);
 	if (id->exp != 0 && id->exp <= time(NULL)) {
-		rc = k8s_err_set(err, K8S_REFUSED, "token expired", "the token expired at %lld",
-				 (long long)id->exp);
+		rc = k8s_err_expired(err, id->exp, time(NULL));
 		goto out;
 	}
 	rc = k8s_policy_check_identity(cfg, id, err);

@@ -12,7 +12,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char *const groups[] = {"oidc:team-web", "system:authenticated", "oidc:platform-admins"};
+	static char *const groups[] = {"oidc:team-web", "system:authenticated", "oidc:platform-admins",
+				       "oidc:Team-DB", "Admins"};
+	/* capitals, as IdPs write names (the rules' lowercase: true) */
+	static const char *const users[] = {"system:serviceaccount:ops:alice", "Alice.Smith@example.com",
+					    "ALICE", "caf\xc3\x89@Example.com"};
+	size_t u;
 	char out[K8S_LOCAL_NAME_MAX + 1];
 	struct k8s_mapped_group *mg = NULL;
 	struct k8s_config *cfg = NULL;
@@ -27,10 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (cfg == NULL)
 		return 0;
-	if (k8s_map_user(cfg, "system:serviceaccount:ops:alice", out, &err) == K8S_OK &&
-	    !k8s_valid_local_name(out))
-		abort();
-	if (k8s_map_groups(cfg, groups, 3, &mg, &n, &bad) == K8S_OK) {
+	for (u = 0; u < sizeof(users) / sizeof(users[0]); u++)
+		if (k8s_map_user(cfg, users[u], out, &err) == K8S_OK && !k8s_valid_local_name(out))
+			abort();
+	if (k8s_map_groups(cfg, groups, sizeof(groups) / sizeof(groups[0]), &mg, &n, &bad) == K8S_OK) {
 		while (n-- > 0)
 			if (!k8s_valid_local_name(mg[n].name))
 				abort();

@@ -26,12 +26,14 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "preauth.h"
 #include "storefmt.h"
 
 #ifndef K8S_STOREDIR
@@ -441,6 +443,111 @@ static enum nss_status not_found(int *errnop)
 	return NSS_STATUS_NOTFOUND;
 }
 
+/* ---------------------------------------------------- first login */
+
+/* The served record, written to a temporary name and renamed over
+ * p.<pid>: the helper must never read half of one.  0 or -1. */
+static int preauth_record(int dfd, const struct k8s_preauth_entry *e)
+{
+	char line[K8S_PREAUTH_FILE], tmp[64], final[64];
+	int fd, n, tries;
+	ssize_t w;
+
+	n = k8s_preauth_entry_format(e, line, sizeof(line));
+	if (n < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), ".p.%ld.tmp", (long)getpid());
+	snprintf(final, sizeof(final), "p.%ld", (long)getpid());
+	for (tries = 0;; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			    0600);
+		if (fd >= 0 || errno != EEXIST || tries > 0)
+			break;
+		(void)unlinkat(dfd, tmp, 0); /* a dead process's leftover of this pid */
+	}
+	if (fd < 0)
+		return -1;
+	do
+		w = write(fd, line, (size_t)n);
+	while (w < 0 && errno == EINTR);
+	if (close(fd) != 0 || w != n || renameat(dfd, tmp, dfd, final) != 0) {
+		(void)unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is this process root's sshd (the policy's binary, by inode; argv,
+ * comm and the parent are never looked at)?  And is the mode on: the
+ * policy file, which only root can open? */
+static int preauth_policy(int dfd, struct k8s_preauth_policy *p)
+{
+	char buf[K8S_PREAUTH_FILE + 1];
+	struct stat exe, bin;
+	ssize_t n;
+
+	n = k8s_preauth_read(dfd, K8S_PREAUTH_POLICY, buf, sizeof(buf));
+	if (n <= 0 || k8s_preauth_policy_parse(buf, (size_t)n, p) != 0)
+		return -1;
+	if (stat(p->sshd, &bin) != 0 || !S_ISREG(bin.st_mode) || bin.st_uid != 0 ||
+	    (bin.st_mode & 022) != 0 || stat("/proc/self/exe", &exe) != 0 ||
+	    exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
+		return -1;
+	return 0;
+}
+
+/* With the lock held and the store usable: `name` is in no record.
+ * Serve the pre-authentication entry to root's sshd, or NOTFOUND. */
+static enum nss_status preauth_user(const char *name, struct passwd *pw, char *buf, size_t len,
+				    int *errnop)
+{
+	struct k8s_preauth_policy pol;
+	struct k8s_preauth_entry e;
+	struct k8s_sf_user u;
+	struct k8s_sf_group g;
+	struct k8s_sf_user su;
+	struct stat sb;
+	int dfd;
+	enum nss_status st;
+
+	if (getuid() != 0 || geteuid() != 0)
+		return not_found(errnop);
+	dfd = open(K8S_PREAUTH_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return not_found(errnop);
+	st = not_found(errnop);
+	if (fstat(dfd, &sb) != 0 || sb.st_uid != 0 || (sb.st_mode & 077) != 0 ||
+	    preauth_policy(dfd, &pol) != 0 || k8s_preauth_predict(&pol, name, &e) != 0 ||
+	    k8s_sfv_user_by_uid(&view, e.uid, &u) != 0 || k8s_sfv_group_by_gid(&view, e.gid, &g) != 0 ||
+	    k8s_preauth_proc_start(0, &e.start) != 0)
+		goto out;
+	memset(&su, 0, sizeof(su));
+	su.name = e.name;
+	su.name_len = strlen(e.name);
+	su.gecos = "";
+	su.home = e.home;
+	su.home_len = strlen(e.home);
+	su.shell = e.shell;
+	su.shell_len = strlen(e.shell);
+	su.uid = e.uid;
+	su.gid = e.gid;
+	/* a buffer too small is asked again: answer before recording */
+	if (buf == NULL || su.name_len + su.home_len + su.shell_len + 4 + 2 > len) {
+		*errnop = ERANGE;
+		st = NSS_STATUS_TRYAGAIN;
+		goto out;
+	}
+	if (preauth_record(dfd, &e) != 0)
+		goto out;
+	st = fill_passwd(&su, pw, buf, len, errnop);
+	/* "x" with no shadow entry: pam_unix's account step refuses it */
+	if (st == NSS_STATUS_SUCCESS)
+		pw->pw_passwd[0] = 'x';
+out:
+	close(dfd);
+	return st;
+}
+
 /* ---------------------------------------------------------- passwd */
 
 static enum nss_status lookup_user(const char *name, uid_t uid, struct passwd *pw, char *buf,
@@ -457,9 +564,14 @@ static enum nss_status lookup_user(const char *name, uid_t uid, struct passwd *p
 		goto out;
 	}
 	/* An existing-account record belongs to its own NSS source. */
-	found = r > 0 && (name != NULL ? k8s_sfv_user_by_name(&view, name, &u) > 0 && !u.existing
-				       : k8s_sfv_user_by_uid(&view, (uint32_t)uid, &u) > 0);
-	st = found ? fill_passwd(&u, pw, buf, len, errnop) : not_found(errnop);
+	found = r > 0 ? (name != NULL ? k8s_sfv_user_by_name(&view, name, &u)
+				      : k8s_sfv_user_by_uid(&view, (uint32_t)uid, &u)) : 0;
+	if (found > 0 && !u.existing)
+		st = fill_passwd(&u, pw, buf, len, errnop);
+	else if (found == 0 && r > 0 && name != NULL)
+		st = preauth_user(name, pw, buf, len, errnop);
+	else
+		st = not_found(errnop);
 out:
 	leave();
 	return st;

@@ -157,6 +157,11 @@ int pk_authenticate(pam_handle_t *pamh, int flags, const struct pk_args *a)
 	}
 	if (ans->verdict != K8S_HV_OK) {
 		rc = auth_rc(ans->verdict);
+		/* a store user the helper cannot decide for (its configuration
+		 * is broken) hears what any unavailability says; the details
+		 * are in the log only, and nobody else hears anything */
+		if (rc == PAM_AUTHINFO_UNAVAIL && ans->tell == K8S_HT_UNAVAILABLE)
+			pk_tell(pamh, flags, "Kubernetes token could not be verified now.");
 		goto out;
 	}
 	memcpy(audience, ans->audience, sizeof(audience));

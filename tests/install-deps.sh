@@ -12,7 +12,7 @@ python3-cryptography pamtester libpam-wrapper libpamtest0-dev libnss-wrapper
 openssh-server openssh-client sudo golang-go etcd-server rsync
 golang-github-modern-go-reflect2-dev valgrind libnss-extrausers hyperfine curl jq
 dpkg-dev debhelper lintian fakeroot util-linux procps iproute2 login
-scdoc dh-nss debootstrap strace"
+scdoc dh-nss debootstrap strace apparmor"
 
 missing=""
 for p in $PKGS; do

@@ -33,4 +33,27 @@ grep -q "in use at exit: 0 bytes in 0 blocks" "$LOG" || { cat "$LOG" >&2; fail "
 opened=$(awk '/Open (file|AF_UNIX socket) descriptor/ {fd = $0; getline; if ($0 !~ /inherited from parent/) print fd}' "$LOG")
 [ -z "$opened" ] || { cat "$LOG" >&2; fail "descriptors left open: $opened"; }
 ok "memcheck: 0 errors, 0 bytes in use at exit, no descriptor left open"
+
+# First login's pre-authentication path: a private /run with the policy
+# naming as sshd what /proc/self/exe is under valgrind: its tool binary
+# (root-owned, as the real sshd is).
+mount -t tmpfs -o mode=0755 vgrun /run || fail "private /run"
+mkdir -m 0700 -p /run/k8s-auth/preauth
+tool=$(ls /usr/libexec/valgrind/memcheck-*-linux /usr/lib/*/valgrind/memcheck-*-linux 2>/dev/null | head -n 1)
+[ -n "$tool" ] || fail "valgrind's memcheck tool binary not found"
+printf 'k8s-preauth-policy 1 200000 999999 200000 999999 %s /bin/bash /home/%%u\n' "$tool" \
+	>/run/k8s-auth/preauth/policy
+chmod 0600 /run/k8s-auth/preauth/policy
+LOG2=$TEST_TMP/valgrind-preauth.log
+VG_PREAUTH=firstperson valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
+	--errors-for-leak-kinds=all --track-fds=yes --error-exitcode=99 --log-file="$LOG2" "$TEST_TMP/vg"
+rc=$?
+grep -E "ERROR SUMMARY|in use at exit|FILE DESCRIPTORS" "$LOG2"
+[ "$rc" = 0 ] || { cat "$LOG2" >&2; fail "valgrind (pre-auth): exit $rc"; }
+grep -q "ERROR SUMMARY: 0 errors" "$LOG2" && grep -q "in use at exit: 0 bytes in 0 blocks" "$LOG2" ||
+	fail "memcheck errors (pre-auth)"
+opened=$(awk '/Open (file|AF_UNIX socket) descriptor/ {fd = $0; getline; if ($0 !~ /inherited from parent/) print fd}' "$LOG2")
+[ -z "$opened" ] || { cat "$LOG2" >&2; fail "descriptors left open (pre-auth): $opened"; }
+grep -qs " firstperson " /run/k8s-auth/preauth/p.* || fail "the pre-auth path did not run (no served record)"
+ok "memcheck, pre-auth path: 0 errors, 0 bytes in use at exit, no descriptor left open, served record written"
 echo "valgrind-nss: passed"

@@ -643,9 +643,17 @@ def srv_api(srv, method, ns, kind, name, token, body, ctype):
         return _not_found("namespaces", ns)
     if method == "POST":
         ctype = (ctype or "application/json").split(";")[0].strip().lower()
-        if ctype != "application/json":
+        if ctype == PROTOBUF and token:
+            # what kubectl >= 1.24 sends for `kubectl create token` (its
+            # clientset speaks protobuf); kubectl 1.20's `create --raw -f`
+            # sends no Content-Type, which the apiserver reads as JSON
+            body, err = protobuf_token_request(body)
+            if err:
+                return err
+        elif ctype != "application/json":
             return Reply(415, status_obj(415, "the body of the request was in an unknown format - "
-                                         "accepted media types include: application/json"))
+                                         "accepted media types include: application/json" +
+                                         (", " + PROTOBUF if token else "")))
     if token:
         if method != "POST":
             return Reply(405, status_obj(405, "the server does not allow this method on the requested resource"))
@@ -687,6 +695,80 @@ def srv_api(srv, method, ns, kind, name, token, body, ctype):
         if method == "DELETE":
             del table[ns + "/" + name]
         return Reply(200, render(ns, name, obj))
+
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def _pb_fields(buf):
+    """The (field number, wire type, value) of one protobuf message; raises ValueError."""
+    i, out = 0, []
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            if i >= len(buf) or shift > 63:
+                raise ValueError("truncated varint")
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+    while i < len(buf):
+        key = varint()
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            out.append((num, wt, varint()))
+        elif wt == 2:
+            n = varint()
+            if i + n > len(buf):
+                raise ValueError("truncated bytes")
+            out.append((num, wt, bytes(buf[i:i + n])))
+            i += n
+        elif wt in (1, 5):
+            n = 8 if wt == 1 else 4
+            if i + n > len(buf):
+                raise ValueError("truncated fixed")
+            out.append((num, wt, bytes(buf[i:i + n])))
+            i += n
+        else:
+            raise ValueError("wire type %d" % wt)
+    return out
+
+
+def protobuf_token_request(body):
+    """A TokenRequest in the apiserver's protobuf envelope ("k8s\\0" and a
+    runtime.Unknown {typeMeta{apiVersion, kind}, raw}) as the JSON body
+    token_request() reads: audiences (1), boundObjectRef (3: kind, apiVersion,
+    name, uid), expirationSeconds (4) of authentication/v1 TokenRequestSpec."""
+    bad = Reply(400, status_obj(400, "the object provided is unrecognized (must be of type TokenRequest): "
+                                "couldn't get version/kind; protobuf parse error"))
+    if not body.startswith(b"k8s\x00"):
+        return None, bad
+    try:
+        unknown = _pb_fields(body[4:])
+        tm = {n: v for n, w, v in unknown if n == 1 and w == 2}
+        raw = [v for n, w, v in unknown if n == 2 and w == 2]
+        meta = {n: v.decode() for n, w, v in _pb_fields(tm.get(1, b"")) if w == 2}
+        obj = {"apiVersion": meta.get(1, ""), "kind": meta.get(2, "")}
+        spec = {}
+        for n, w, v in _pb_fields(raw[0] if raw else b""):
+            if n != 2 or w != 2:
+                continue
+            for sn, sw, sv in _pb_fields(v):
+                if sn == 1 and sw == 2:
+                    spec.setdefault("audiences", []).append(sv.decode())
+                elif sn == 4 and sw == 0:
+                    spec["expirationSeconds"] = sv - (1 << 64) if sv >> 63 else sv
+                elif sn == 3 and sw == 2:
+                    names = {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"}
+                    spec["boundObjectRef"] = {names[rn]: rv.decode() for rn, rw, rv in _pb_fields(sv)
+                                              if rw == 2 and rn in names}
+        obj["spec"] = spec
+    except (ValueError, UnicodeDecodeError):
+        return None, bad
+    return json.dumps(obj).encode(), None
 
 
 def token_request(srv, ns, name, body):

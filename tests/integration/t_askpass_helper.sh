@@ -101,6 +101,15 @@ pk_check "command: %a %h %u %% expanded (%h, %u not the prompt's prefix), no she
 rm -f "$T/cache"/*
 K8S_ASKPASS_COMMAND="/bin/false" ap "$P1"
 pk_check "command failing: refused" refused
+pk_check "...saying how it ended, in words (issue 14)" said "K8S_ASKPASS_COMMAND /bin/false exited with status 1"
+printf '%s\n' '#!/bin/sh' 'kill -9 $$' >"$T/killed"
+chmod 755 "$T/killed"
+K8S_ASKPASS_COMMAND="$T/killed" ap "$P1"
+pk_check "command killed by a signal: refused, saying which" \
+	eval 'refused && said "K8S_ASKPASS_COMMAND $T/killed killed by signal 9 (Killed)"'
+K8S_ASKPASS_COMMAND="$T/no-such-command" ap "$P1"
+pk_check "command not found: refused, saying so" \
+	eval 'refused && said "K8S_ASKPASS_COMMAND $T/no-such-command exited with status 127 (not found, or could not be run)"'
 K8S_ASKPASS_COMMAND="/bin/echo not-a-jwt" ap "$P1"
 pk_check "command printing a non-JWT: refused" refused
 K8S_ASKPASS_TOKEN_FILE=$T/missing ap "$P1"

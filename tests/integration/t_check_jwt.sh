@@ -69,14 +69,36 @@ ok "${#big}-byte OIDC token accepted"
 now=$(date +%s)
 check "$(fc_idp_mint --alg ES256 --claims "{\"exp\": $((now - 1))}")" 1
 assert_eq "$(field .reason)" "token expired" "expired refused"
+# issue 14: times in UTC with how long ago, the host clock when it may be the cause
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+check "$(fc_idp_mint --alg ES256 --claims "{\"iat\": $((now - 14400)), \"exp\": $((now - 11520))}")" 1
+case "$(field .detail)" in
+"token expired at $(utc $((now - 11520))), 3h12m ago"|"token expired at $(utc $((now - 11520))), 3h12m ago"*) ;;
+*) fail "expired 3h12m ago: $(field .detail)" ;; esac
+case "$(field .detail)" in *"host clock"*) fail "host clock named for a token long expired: $(field .detail)" ;; esac
+ok "expired: when, in UTC, and how long ago: $(field .detail)"
+check "$(fc_idp_mint --alg ES256 --claims "{\"exp\": $((now - 1))}")" 1
+case "$(field .detail)" in
+"token expired at $(utc $((now - 1))), "*" ago; the host clock reads "*"k8s-auth status"*) ;;
+*) fail "just expired: no host clock: $(field .detail)" ;; esac
+ok "just expired: the host clock is named"
 check "$(fc_idp_mint --alg ES256 --claims "{\"exp\": $now}")" 1
 ok "exp == now refused (no leeway)"
 check "$(fc_idp_mint --alg ES256 --claims "{\"nbf\": $((now + 300))}")" 1
 assert_eq "$(field .reason)" "token not yet valid" "nbf 5 min ahead refused"
+case "$(field .detail)" in
+"token is valid from $(utc $((now + 300))), "*" from now, beyond the 60s clock leeway; the host clock reads "*) ;;
+*) fail "nbf: $(field .detail)" ;; esac
+ok "not yet valid: from when, and the host clock"
 check "$(fc_idp_mint --alg ES256 --claims "{\"nbf\": $((now + 30))}")" 0
 ok "nbf within 60 s accepted"
 check "$(fc_idp_mint --alg ES256 --claims '{"aud":"someone-else"}')" 1
 assert_eq "$(field .reason)" "wrong audience" "wrong audience refused"
+assert_eq "$(field .detail)" "the token's aud is \"someone-else\"; expected \"k8s-auth\"" \
+	"wrong audience: the token's aud and the expected one"
+check "$(fc_idp_mint --alg ES256 --claims '{"aud":["x\"y\u001b[31m","b"]}')" 1
+assert_eq "$(field .detail)" "the token's aud is [\"x?y?[31m\", \"b\"]; expected \"k8s-auth\"" \
+	"wrong audience: the token's aud list, sanitised"
 check "$(fc_idp_mint --alg ES256 --claims '{"aud":["someone-else","k8s-auth"]}')" 0
 ok "audience list containing ours accepted"
 check "$(fc_idp_mint --alg ES256 --claims '{"email_verified":false}')" 1
@@ -87,6 +109,12 @@ check "$(fc_idp_mint --alg ES256 --claims '{"email":"bob@example.com"}')" 1
 assert_eq "$(field .reason)" "claim validation failed" "claimValidationRules requiredValue enforced"
 check "$(fc_idp_mint --alg ES256 --claims '{"iss":"https://evil.example.com/idp"}')" 1
 assert_eq "$(field .reason)" "unknown issuer" "a JWT from an issuer no authenticator knows is refused"
+assert_eq "$(field .detail)" "the token's iss \"https://evil.example.com/idp\" matches no jwt issuer; tokenReview is not configured" \
+	"unknown issuer: the token's iss shown"
+check "$(fc_idp_mint --alg ES256 --claims "{\"iss\":\"$FC_IDP/\"}")" 1
+assert_eq "$(field .reason)" "unknown issuer" "issuer with a trailing slash is another issuer"
+assert_eq "$(field .detail)" "the token's iss \"$FC_IDP/\" matches no jwt issuer; nearest: jwt issuer \"$FC_IDP\", which differs by a trailing slash; tokenReview is not configured" \
+	"unknown issuer: the near miss named"
 check "$(fc_idp_mint --alg ES256 --kid no-such-kid)" 1
 assert_eq "$(field .reason)" "unknown signing key" "unknown kid refused"
 check "$(fc_idp_mint --alg ES256 --header-extra '{"crit":["exp"]}')" 1
@@ -141,4 +169,59 @@ reviews=$(fc_requests /apis/authentication.k8s.io/v1/tokenreviews)
 assert_eq "$reviews" 0 "no TokenReview for a configured issuer's JWT"
 check "$(fc_mint --sa ops/alice --aud host-login:test --ttl 600)" 0
 assert_eq "$(field .method)" tokenreview "service-account token goes to TokenReview"
+# issue 14: a JWT from an issuer no authenticator names goes to TokenReview;
+# refused there, the reason says no jwt issuer matched, and names a near miss.
+http_iss="http://${FC_IDP#https://}"
+check "$(fc_idp_mint --alg ES256 --claims "{\"iss\":\"$http_iss\"}")" 1
+assert_eq "$(field .reason)" "token rejected by the apiserver (no jwt issuer matched)" \
+	"near-miss issuer: refused by TokenReview, and the reason says no jwt issuer matched"
+case "$(field .detail)" in
+"the token's iss \"$http_iss\" matches no jwt issuer; nearest: jwt issuer \"$FC_IDP\", which differs by http instead of https; "*) ;;
+*) fail "near-miss issuer: $(field .detail)" ;; esac
+ok "near-miss issuer (http against https) named: $(field .detail)"
+hostile=$(printf 'https://x.example/%0300d\\u001b]0;owned\\u0007' 0)
+check "$(fc_idp_mint --alg ES256 --claims "{\"iss\":\"$hostile\"}")" 1
+d=$(field .detail)
+case "$d" in *$'\e'*|*$'\a'*) fail "control bytes of an untrusted iss reached the message" ;; esac
+case "$d" in "the token's iss \"https://x.example/000"*"...\" matches no jwt issuer; "*) ;;
+*) fail "hostile iss not bounded: $d" ;; esac
+ok "an untrusted iss is bounded and sanitised in the message"
+
+# issue 14.6: names from IdPs.  Alice.Smith@example.com becomes alice.smith
+# only where a rule says lowercase: true; without it the name is refused.
+lc_config() { # $1: the rule's lowercase line (or nothing)
+	cat > "$cfg" <<EOC
+jwt:
+- issuer:
+    url: $FC_IDP
+    audiences: ["k8s-auth"]
+    certificateAuthority: |
+$(sed 's/^/      /' "$FC_CA")
+  claimMappings:
+    username: {claim: email, prefix: ""}
+accounts:
+  users:
+  - match: '^([A-Za-z][A-Za-z0-9._-]*)@example\.com\$'
+    local: '\1'
+    $1
+  declared: [alice.smith]
+store: $TEST_TMP/store
+cacheDir: $TEST_TMP/cache
+EOC
+}
+lc_config ""
+smith=$(fc_idp_mint --alg ES256 --claims '{"email":"Alice.Smith@example.com"}')
+check "$smith" 1
+assert_eq "$(field .reason)" "mapped name is not a valid local name" "Alice.Smith@example.com without lowercase: refused, nothing rewritten"
+lc_config "lowercase: true"
+check "$smith" 0
+assert_eq "$(field .username)" "Alice.Smith@example.com" "lowercase: the cluster username is as the IdP wrote it"
+assert_eq "$(field .local_user)" "alice.smith" "lowercase: true maps Alice.Smith@example.com to alice.smith"
+check "$smith" 0 --user alice.smith
+ok "lowercase: k8s-auth check --user alice.smith accepts her token (the helper's decision)"
+check "$smith" 1 --user Alice.Smith
+ok "lowercase: the capitalised name is not an account"
+lc_config "lowercase: yes"
+check "$smith" 2
+assert_contains "$ERR" "accounts.users[0].lowercase: expected true or false" "lowercase: yes is a configuration error naming the key"
 echo "all passed"

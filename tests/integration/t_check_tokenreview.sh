@@ -77,6 +77,21 @@ ok "token for the apiserver's own audience refused"
 now=$(date +%s)
 check "$(fc_mint --sa ops/alice --aud host-login:test --iat $((now - 7200)) --exp $((now - 60)))" 1
 ok "expired token refused"
+# issue 14: the service-account path says when, as the jwt path does (it
+# printed a raw Unix time), and names the host clock when it may be the cause
+utc() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+check "$(fc_mint --sa ops/alice --aud host-login:test --iat $((now - 14400)) --exp $((now - 11520)))" 1
+assert_eq "$(field .reason)" "token rejected by the apiserver" "expired 3h12m ago: the apiserver refused it"
+case "$(field .detail)" in
+"status.error: "*"(token expired at $(utc $((now - 11520))), 3h12m ago)") ;;
+*) fail "expired 3h12m ago: $(field .detail)" ;; esac
+ok "apiserver's refusal of an expired token says when: $(field .detail)"
+check "$(fc_mint --sa ops/alice --aud host-login:test --iat $((now - 600)) --exp $((now - 20)))" 1
+assert_eq "$(field .reason)" "token expired" "expired 20 s ago: inside the apiserver's leeway, refused here"
+case "$(field .detail)" in
+"token expired at $(utc $((now - 20))), "*"s ago; the host clock reads "*"k8s-auth status compares it with the apiserver's)") ;;
+*) fail "just expired, service-account path: $(field .detail)" ;; esac
+ok "just expired (service-account path): when, and the host clock"
 check "$(fc_mint --sa ops/alice --aud host-login:test --ttl 172800)" 1
 assert_eq "$(field .reason)" "token lifetime exceeds policy" "48h token refused by maxTokenLifetime"
 assert_eq "$(field .username)" system:serviceaccount:ops:alice "policy refusal shows the username"

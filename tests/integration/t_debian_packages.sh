@@ -1,6 +1,7 @@
 #!/bin/bash
 # The Debian packages, as an administrator meets them: dpkg-buildpackage -b
-# on a copy of the tree (unit tests included), lintian without errors, then
+# on a copy of the tree (unit tests included; built once per tree state and
+# shared with t_guide.sh: tests/debian/debianlib.sh), lintian without errors, then
 # install, configure, remove and purge in a throwaway Debian root where the
 # maintainer scripts really run (debootstrap --variant=minbase from the
 # host's own Debian mirror; the bootstrapped root is cached per suite under
@@ -24,68 +25,22 @@ if [ -z "${T_DEBIAN_NS:-}" ]; then
 fi
 . tests/lib.sh
 
-CACHE=/var/cache/pam-k8s-test
-for tool in dpkg-buildpackage lintian debootstrap dh_installnss scdoc; do
-	command -v "$tool" >/dev/null || skip "$tool not installed (tests/install-deps.sh)"
-done
-dpkg-checkbuilddeps >/dev/null 2>&1 || skip "build dependencies missing: $(dpkg-checkbuilddeps 2>&1 | tail -n 1)"
-
-. /etc/os-release
-SUITE=${VERSION_CODENAME:-}
-ARCH=$(dpkg --print-architecture)
-[ -n "$SUITE" ] || skip "no VERSION_CODENAME in /etc/os-release"
-
-# The host's Debian mirror: the first "deb" URI of the main suite, from
-# deb822 sources or the one-line format.
-host_mirror() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk -v suite="$SUITE" '
-			function flush() { if (deb && hit && uri != "") { print uri; found = 1; exit } deb = hit = 0; uri = "" }
-			/^[[:space:]]*$/ { flush(); next }
-			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-			/^URIs:/ { uri = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) hit = 1 }
-			END { if (!found) flush() }' "$f"
-	done | head -n 1
-	[ -f /etc/apt/sources.list ] &&
-		awk -v suite="$SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++; if ($(i + 1) == suite) print $i }' \
-			/etc/apt/sources.list | head -n 1
-}
-MIRROR=$(host_mirror | head -n 1)
-[ -n "$MIRROR" ] || skip "no Debian mirror for $SUITE in the apt sources"
-
-WORK=$(mktemp -d /var/tmp/t_debian.XXXXXX) || fail "mktemp"
-ROOT=$WORK/root
-# rm --one-file-system never follows a mount left behind; the namespace is
-# private anyway, so a kill -9 leaves no mount on the host.
-cleanup_root() {
-	local m
-	for m in $(awk -v r="$WORK/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-		umount -l "$m" 2>/dev/null
-	done
-	if awk -v r="$WORK/" 'index($5, r) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
-		echo "t_debian_packages: mounts left under $WORK, not removing it" >&2
-	else
-		rm -rf --one-file-system "$WORK"
-	fi
-}
-on_exit cleanup_root
+. tests/debian/debianlib.sh
+command -v lintian >/dev/null || skip "lintian not installed (tests/install-deps.sh)"
+deb_init
+WORK=$DEB_WORK
+ARCH=$DEB_ARCH
+SUITE=$DEB_SUITE
+CACHE=$DEB_CACHE
 t0=$SECONDS
 lap() { echo "time: $1 $((SECONDS - t0))s"; }
 
 # ---------------------------------------------------------------- build
-mkdir -p "$WORK/src"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C "$WORK/src" -xf -
-else
-	tar --exclude='./build*' --exclude=./.git -cf - . | tar -C "$WORK/src" -xf -
-fi || fail "copying the tree"
-(cd "$WORK/src" && DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
-	>"$WORK/build.log" 2>&1 || { tail -n 40 "$WORK/build.log"; fail "dpkg-buildpackage -b failed"; }
-grep -E '^unit: [0-9]+ passed, 0 failed' "$WORK/build.log" >/dev/null || fail "dh_auto_test did not run the unit tests"
+# once per tree state, shared with t_guide.sh (tests/debian/debianlib.sh)
+deb_build
+grep -E '^unit: [0-9]+ passed, 0 failed' "$DEB_DIR/build.log" >/dev/null || fail "dh_auto_test did not run the unit tests"
 ok "dpkg-buildpackage -us -uc -b (unit tests ran in dh_auto_test)"
+cp "$DEB_DIR"/*.deb "$DEB_DIR"/*.changes "$DEB_DIR"/*.buildinfo "$WORK/" 2>/dev/null
 for p in libpam-k8s libnss-k8s k8s-auth; do
 	[ -f "$(echo "$WORK"/${p}_*_"$ARCH".deb)" ] || fail "no $p package"
 done
@@ -99,34 +54,14 @@ ok "lintian: no errors"
 lap lintian
 
 # ---------------------------------------------------------------- the root
-mkdir -p "$CACHE"
-tarball=$CACHE/debootstrap-$SUITE-$ARCH-minbase.tar.gz
-exec 9>"$CACHE/debootstrap-$SUITE.lock"
-flock 9
-if [ ! -s "$tarball" ]; then
-	echo "bootstrapping $SUITE ($ARCH) from $MIRROR into the cache (once)"
-	boot=$WORK/boot
-	debootstrap --variant=minbase --arch="$ARCH" "$SUITE" "$boot" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$WORK/debootstrap.log"; skip "debootstrap from $MIRROR failed"; }
-	umount -R "$boot/proc" "$boot/sys" 2>/dev/null
-	rm -f "$boot"/var/cache/apt/archives/*.deb
-	tar -C "$boot" -czf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball" || fail "caching the root"
-	rm -rf --one-file-system "$boot"
-	lap debootstrap
-fi
-flock -u 9
-mkdir -p "$ROOT"
-tar -C "$ROOT" -xzf "$tarball" || fail "unpacking $tarball"
+deb_root_unpack "$WORK/root"
+ROOT=$DEB_ROOT
 lap unpack
-mount -t proc proc "$ROOT/proc" || fail "mount proc"
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-# The host's view of its mirror (a snapshot may have an old Valid-Until).
-for f in $(grep -l '^Acquire::' /etc/apt/apt.conf.d/* 2>/dev/null); do cp "$f" "$ROOT/etc/apt/apt.conf.d/"; done
-printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 archives=$CACHE/apt-archives-$SUITE-$ARCH
 mkdir -p "$archives"
 # sudo is not in minbase (its dependencies are): the host's apt fetches the
 # suite's .deb once into the archive cache.
+exec 9>"$CACHE/debootstrap-$SUITE.lock"
 flock 9
 if ! ls "$archives"/sudo_*_"$ARCH".deb >/dev/null 2>&1; then
 	mkdir -p "$WORK/sudo-deb"
@@ -136,7 +71,6 @@ if ! ls "$archives"/sudo_*_"$ARCH".deb >/dev/null 2>&1; then
 fi
 flock -u 9
 cp "$archives"/*.deb "$ROOT/var/cache/apt/archives/" 2>/dev/null
-in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
 
 # sudo and a local admin, before the packages (the host an admin starts from)
 sudo_deb=$(ls "$ROOT"/var/cache/apt/archives/sudo_*_"$ARCH".deb | sort -V | tail -n 1)
@@ -252,6 +186,22 @@ for m in man8/pam_k8s.8 man8/nss_k8s.8 man8/k8s-auth.8 man5/k8s-auth.conf.5 man1
 	[ -f "$ROOT/usr/share/man/$m.gz" ] || fail "no man page $m"
 done
 ok "module paths, libraries resolved by Depends, man pages"
+# libcurl is dlopen()ed: Depends must bring it, shlibs cannot
+in_root sh -c 'ldconfig -p | grep -q "libcurl\.so\.4 "' || fail "libcurl.so.4 not installed with k8s-auth (Depends)"
+ok "libcurl.so.4 installed with k8s-auth (dlopen()ed: an explicit Depends)"
+# every /usr/share/doc/k8s-auth/ file the man pages, the units, the shipped
+# configuration and k8s-auth status name is there, uncompressed
+named=$(cd "$ROOT" && { zcat usr/share/man/man*/*k8s*.gz; cat lib/systemd/system/k8s-auth-sync.* etc/k8s-auth/config.yaml; strings usr/sbin/k8s-auth; } 2>/dev/null |
+	sed 's/\\-/-/g; s/\\&//g' | grep -o '/usr/share/doc/k8s-auth/[A-Za-z0-9._-]*[A-Za-z0-9]' | sort -u)
+[ -n "$named" ] || fail "no /usr/share/doc/k8s-auth/ file named anywhere?"
+for f in $named; do
+	[ -f "$ROOT$f" ] || fail "$f is named by the installed files but missing (compressed? $(ls "$ROOT$f".gz 2>/dev/null))"
+done
+ok "the /usr/share/doc/k8s-auth files named by man pages, units, config.yaml and k8s-auth: $(echo $named | sed 's#/usr/share/doc/k8s-auth/##g')"
+for f in /etc/apparmor.d/abstractions/nameservice.d/k8s:libnss-k8s /etc/apparmor.d/abstractions/authentication.d/k8s:libpam-k8s; do
+	[ -f "$ROOT${f%%:*}" ] || fail "${f%%:*} not installed"
+	assert_contains "$(in_root dpkg-query -W -f='${Conffiles}' "${f##*:}")" "${f%%:*}" "${f%%:*}: a conffile of ${f##*:}"
+done
 if [ -f systemd/k8s-auth-sync.timer ]; then
 	[ -f "$ROOT/lib/systemd/system/k8s-auth-sync.service" ] && [ -f "$ROOT/lib/systemd/system/k8s-auth-sync.timer" ] ||
 		fail "k8s-auth-sync.service/.timer not installed"

@@ -690,7 +690,23 @@ static void test_account_rules(void **state)
 	refused("accounts:\n  users:\n  - {match: a}\n", "accounts.users[0].local: required");
 	refused("accounts:\n  users:\n  - {match: '', local: a}\n", "accounts.users[0].match: must not be empty");
 	refused("accounts:\n  users: {match: a, local: a}\n",
-		"accounts.users: expected a list of {match, local} rules");
+		"accounts.users: expected a list of {match, local[, lowercase]} rules");
+	/* lowercase (issue 14): a boolean, only where \1..\9 insert something */
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: yes}\n",
+		"accounts.users[0].lowercase: expected true or false");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: 'true'}\n",
+		"accounts.users[0].lowercase: expected true or false");
+	refused_exact("accounts:\n  groups:\n  - {match: 'Admins', local: admins, lowercase: true}\n",
+		      "cfg.yaml: accounts.groups[0].lowercase: applies to what \\1..\\9 insert, and "
+		      "this rule's local has none");
+	refused("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: true, lowercased: true}\n",
+		"accounts.users[0].lowercased: unknown key");
+	cfg = parse_ok("accounts:\n  users:\n  - {match: '(a)', local: '\\1', lowercase: true}\n"
+		 "  - {match: '(b)', local: '\\1', lowercase: false}\n  - {match: '(c)', local: '\\1'}\n");
+	assert_true(cfg->accounts.users[0].lowercase);
+	assert_false(cfg->accounts.users[1].lowercase);
+	assert_false(cfg->accounts.users[2].lowercase);
+	k8s_config_free(cfg);
 	refused("accounts:\n  users:\n  - a\n", "accounts.users[0]: expected a mapping");
 
 	/* Patterns whose compilation would eat the host's memory. */
@@ -818,6 +834,26 @@ static void test_login_sync(void **state)
 	refused("login: {allowRoot: True, allowedGroups: [1]}\n",
 		"login.allowedGroups[0]: expected a string");
 	refused("login: {allowRoot: 1}\n", "login.allowRoot: expected true or false");
+
+	/* login.firstLogin: never for "any token the identity provider issues" */
+	cfg = parse_ok("store: /x\n");
+	assert_false(cfg->login.first_login);
+	k8s_config_free(cfg);
+	refused("login: {firstLogin: true}\n",
+		"login.firstLogin: needs login.allowedGroups or login.subjectAccessReview");
+	refused("login: {firstLogin: true, allowedGroups: []}\n",
+		"login.firstLogin: needs login.allowedGroups or login.subjectAccessReview");
+	refused("login: {firstLogin: yes please}\n", "login.firstLogin: expected true or false");
+	cfg = parse_ok("login: {firstLogin: true, allowedGroups: [\"oidc:people\"]}\n");
+	assert_true(cfg->login.first_login);
+	k8s_config_free(cfg);
+	cfg = parse_ok("login:\n  firstLogin: true\n"
+		       "  subjectAccessReview: {verb: login, resource: nodes, name: \"%h\"}\n");
+	assert_true(cfg->login.first_login);
+	k8s_config_free(cfg);
+	cfg = parse_ok("login: {firstLogin: false}\n");
+	assert_false(cfg->login.first_login);
+	k8s_config_free(cfg);
 }
 
 static void test_subject_access_review(void **state)

@@ -216,6 +216,51 @@ static void test_groups_merge(void **state)
 	k8s_config_free(cfg);
 }
 
+/* lowercase: true (issue 14): what \1..\9 insert, ASCII A-Z only, and
+ * only on the rules that ask; the rest of the name rules still hold. */
+static void test_lowercase(void **state)
+{
+	struct k8s_config *cfg = cfg_of("accounts:\n  users:\n"
+					"  - match: '^([A-Za-z][A-Za-z0-9._-]*)@example\\.com$'\n"
+					"    local: '\\1'\n"
+					"    lowercase: true\n"
+					"  - match: '^([A-Za-z]+)@corp\\.example$'\n"
+					"    local: 'c-\\1'\n"
+					"  - match: '^(.*)@other\\.example$'\n"
+					"    local: 'o_\\1'\n"
+					"    lowercase: true\n"
+					"  groups:\n"
+					"  - {match: '^oidc:(.*)$', local: 'k8s-\\1', lowercase: true}\n");
+	char *groups[] = {"oidc:Team-Web", "oidc:team-web", "oidc:DB", "oidc:caf\xc3\x89"};
+	struct k8s_mapped_group *out;
+	size_t n, bad;
+
+	(void)state;
+	map_ok(cfg, "Alice.Smith@example.com", "alice.smith");
+	map_ok(cfg, "alice.smith@example.com", "alice.smith");
+	map_ok(cfg, "ALICE@example.com", "alice");
+	/* the domain is matched as written: the regex says what is accepted */
+	map_refused(cfg, "alice@Example.com", "no mapping rule matches");
+	/* a rule without lowercase: nothing rewritten, the name refused */
+	map_refused(cfg, "Bob@corp.example", "mapped name is not a valid local name");
+	map_ok(cfg, "bob@corp.example", "c-bob");
+	/* lowercase is not a repair: non-ASCII stays and refuses, and so does
+	 * what lowercasing cannot make valid */
+	map_refused(cfg, "\xc3\x89mile@other.example", "mapped name is not a valid local name");
+	map_refused(cfg, "A B@other.example", "mapped name is not a valid local name");
+	map_refused(cfg, "AB:C@other.example", "mapped name is not a valid local name");
+	map_ok(cfg, "MiXeD_9@other.example", "o_mixed_9");
+
+	assert_int_equal(k8s_map_groups(cfg, groups, 4, &out, &n, &bad), K8S_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 1); /* k8s-caf\xc3\xa9 */
+	assert_string_equal(out[0].name, "k8s-team-web");
+	assert_true(out[0].templated);
+	assert_string_equal(out[1].name, "k8s-db");
+	free(out);
+	k8s_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_backrefs_and_invalid),
 		cmocka_unit_test(test_groups),
 		cmocka_unit_test(test_groups_merge),
+		cmocka_unit_test(test_lowercase),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -318,6 +318,23 @@ static void test_conf(void **state)
 	assert_int_equal(ap_conf_parse("Host x\0\n", 8, "x", "", &c, err, sizeof(err)), -1);
 }
 
+static void test_describe_wait(void **state)
+{
+	char b[96];
+
+	(void)state;
+	ap_describe_wait(1 << 8, b, sizeof(b));
+	assert_string_equal(b, "exited with status 1");
+	ap_describe_wait(127 << 8, b, sizeof(b));
+	assert_string_equal(b, "exited with status 127 (not found, or could not be run)");
+	ap_describe_wait(9, b, sizeof(b));
+	assert_string_equal(b, "killed by signal 9 (Killed)");
+	ap_describe_wait(11 | 0x80, b, sizeof(b));
+	assert_string_equal(b, "killed by signal 11 (Segmentation fault), core dumped");
+	ap_describe_wait(0x137f, b, sizeof(b)); /* stopped by SIGSTOP */
+	assert_string_equal(b, "ended with wait status 0x137f");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_audience_patterns),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_describe_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,7 +272,7 @@ static void test_identity_lifetime(void **state)
 	id_refused(cfg, ident("alice", t0 + 10, t0), "token lifetime unknown");
 	id = ident("alice", t0, t0 + 90000);
 	assert_int_equal(k8s_policy_check_identity(cfg, &id, &err), K8S_REFUSED);
-	assert_string_equal(err.detail, "token lifetime 90000s exceeds policy.maxTokenLifetime 86400s");
+	assert_string_equal(err.detail, "token lifetime 1d1h (exp - iat) exceeds policy.maxTokenLifetime 1d");
 	k8s_config_free(cfg);
 
 	cfg = cfg_of("policy: {maxTokenLifetime: 0}\n");
@@ -306,8 +306,22 @@ static void test_identity_issued_ahead(void **state)
 		   "token lifetime exceeds policy");
 	id = ident("alice", now + 300 * day, now + 300 * day + 60);
 	assert_int_equal(k8s_policy_check_identity_at(cfg, &id, now, &err), K8S_REFUSED);
-	assert_string_equal(err.detail, "token is valid for another 25920060s, more than "
-			    "policy.maxTokenLifetime 86400s");
+	assert_string_equal(err.detail, "token is valid until 2026-10-28T00:01:00Z, 300d from now, "
+			    "more than policy.maxTokenLifetime (1d) from now");
+	id = ident("alice", now - 10, now - 10 + 2 * day);
+	assert_int_equal(k8s_policy_check_identity_at(cfg, &id, now, &err), K8S_REFUSED);
+	assert_string_equal(err.detail, "token is valid until 2026-01-02T23:59:50Z, 1d23h from now, "
+			    "more than policy.maxTokenLifetime (1d) from now");
+	id = ident("alice", now - day, now + 30);
+	id.exp = now + 30;
+	id.iat = now - day - 3600;
+	assert_int_equal(k8s_policy_check_identity_at(cfg, &id, now, &err), K8S_REFUSED);
+	assert_string_equal(err.detail, "token lifetime 1d1h (exp - iat) exceeds policy.maxTokenLifetime 1d");
+	id = ident("alice", now + 3600, now + 7200);
+	assert_int_equal(k8s_policy_check_identity_at(cfg, &id, now, &err), K8S_REFUSED);
+	assert_string_equal(err.detail, "token issued at 2026-01-01T01:00:00Z, 1h from now, beyond the 60s "
+			    "clock leeway; the host clock reads 2026-01-01T00:00:00Z, if that is wrong fix it "
+			    "(k8s-auth status compares it with the apiserver's)");
 	/* exp - now: up to the limit plus the 60 s clock leeway. */
 	at_ok(cfg, ident("alice", now + 60, now + 60 + day), now);
 	at_refused(cfg, ident("alice", now + 61, now + 61 + day), now,

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "identity.h"
 #include "mapping.h"
+#include "preauth.h"
 #include "store.h"
 #include "storefmt.h"
 #include "util.h"
@@ -296,6 +297,49 @@ static void test_roundtrip(void **state)
 	assert_int_equal(k8s_sfv_user_by_name(&im.v, "nobody-here", &v), 0);
 	assert_int_equal(k8s_sfv_user_by_uid(&im.v, 12345, &v), 0);
 	image_free(&im);
+}
+
+/* First login: what libnss_k8s serves sshd before authentication
+ * (preauth.c, libc only) must be what the allocator gives the name in a
+ * store where its first slot is free: same uid, gid, home and shell. */
+static void test_preauth_predict(void **state)
+{
+	static const char *const names[] = { "dana", "alice", "ops.bob", "_svc", "x-1", "a.b-c_d",
+		"abcdefghijklmnopqrstuvwxyz012345", "zed", "carol", "m" };
+	struct fx *f = *state;
+	struct k8s_preauth_policy pol;
+	struct k8s_preauth_entry e;
+	struct k8s_store_user *u;
+	struct k8s_store *st;
+	struct k8s_err err;
+	char dir[400];
+	size_t i;
+
+	memset(&pol, 0, sizeof(pol));
+	pol.uid_min = f->cfg->accounts.uid_min;
+	pol.uid_max = f->cfg->accounts.uid_max;
+	pol.gid_min = f->cfg->accounts.gid_min;
+	pol.gid_max = f->cfg->accounts.gid_max;
+	snprintf(pol.sshd, sizeof(pol.sshd), "/usr/sbin/sshd");
+	snprintf(pol.shell, sizeof(pol.shell), "%s", f->cfg->accounts.shell);
+	snprintf(pol.home, sizeof(pol.home), "%s", f->cfg->accounts.home);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/p%zu", f->dir, i);
+		st = open_w(dir);
+		assert_int_equal(k8s_preauth_predict(&pol, names[i], &e), 0);
+		assert_int_equal(k8s_store_ensure_user(st, f->cfg, names[i], K8S_SRC_LOGIN, -1, &u, &err),
+				 K8S_OK);
+		assert_int_equal(e.uid, u->uid);
+		assert_int_equal(e.gid, u->gid);
+		assert_string_equal(e.home, u->home);
+		assert_string_equal(e.shell, u->shell);
+		assert_string_equal(e.name, names[i]);
+		k8s_store_close(st);
+	}
+	assert_int_equal(k8s_preauth_predict(&pol, "Dana", &e), -1);
+	assert_int_equal(k8s_preauth_predict(&pol, "123", &e), -1);
+	pol.gid_min = pol.gid_max = 1000; /* the uid is not a gid it may have */
+	assert_int_equal(k8s_preauth_predict(&pol, "dana", &e), -1);
 }
 
 static void test_many_and_enumeration(void **state)
@@ -1287,6 +1331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_and_enumeration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preauth_predict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_templated_vs_literal, setup, teardown),

@@ -138,6 +138,21 @@ static void test_parse_audiences(void **state)
 	       &auds2, K8S_REFUSED, "wrong audience");
 	expect("{" HDR ",\"status\":{\"authenticated\":true," USER ",\"audiences\":[\"HOST-LOGIN:TEST\"]}}",
 	       &auds1, K8S_REFUSED, "wrong audience");
+	/* issue 14: the detail shows what the apiserver said and what we asked
+	 * for; an audience echoing the token is scrubbed */
+	{
+		struct k8s_identity id;
+		struct k8s_err err;
+
+		assert_int_equal(parse("{" HDR ",\"status\":{\"authenticated\":true," USER
+				       ",\"audiences\":[\"other\",\"x-the-token-y\"]}}", &auds1, &id, &err),
+				 K8S_REFUSED);
+		assert_string_equal(err.detail, "the apiserver authenticated the token for audiences "
+				    "[\"other\", \"x-*********-y\"]; expected \"host-login:test\"");
+		assert_int_equal(parse("{" HDR ",\"status\":{\"authenticated\":true," USER "}}", &auds2,
+				       &id, &err), K8S_REFUSED);
+		assert_non_null(strstr(err.detail, "for audiences (none); expected one of \""));
+	}
 	MALFORMED("{" HDR ",\"status\":{\"authenticated\":true," USER ",\"audiences\":\"host-login:test\"}}");
 	MALFORMED("{" HDR ",\"status\":{\"authenticated\":true," USER ",\"audiences\":[1]}}");
 }

@@ -169,6 +169,38 @@ static void test_format_time(void **state)
 	assert_string_equal(buf, "2026-11-22T13:00:00Z");
 }
 
+static void test_format_when(void **state)
+{
+	char buf[K8S_WHEN_MAX], sp[32];
+	const time_t t = 1795352400; /* 2026-11-22T13:00:00Z */
+
+	k8s_format_span(0, sp);
+	assert_string_equal(sp, "0s");
+	k8s_format_span(45, sp);
+	assert_string_equal(sp, "45s");
+	k8s_format_span(200, sp);
+	assert_string_equal(sp, "3m20s");
+	k8s_format_span(3 * 3600 + 12 * 60 + 7, sp);
+	assert_string_equal(sp, "3h12m");
+	k8s_format_span(3 * 3600 + 5, sp);
+	assert_string_equal(sp, "3h");
+	k8s_format_span(-(2 * 86400 + 5 * 3600), sp);
+	assert_string_equal(sp, "2d5h");
+	k8s_format_span(INT64_MIN, sp);
+	assert_string_equal(sp, "106751991167300d15h");
+	k8s_format_when(t, t + 3 * 3600 + 12 * 60, buf);
+	assert_string_equal(buf, "2026-11-22T13:00:00Z, 3h12m ago");
+	k8s_format_when(t, t - 90, buf);
+	assert_string_equal(buf, "2026-11-22T13:00:00Z, 1m30s from now");
+	k8s_format_when(t, t, buf);
+	assert_string_equal(buf, "2026-11-22T13:00:00Z, now");
+	/* a claim far outside what gmtime can show: no overflow, still a phrase */
+	k8s_format_when((time_t)INT64_MAX, t, buf);
+	assert_string_equal(buf, "invalid, far in the future");
+	k8s_format_when((time_t)INT64_MIN, t, buf);
+	assert_string_equal(buf, "invalid, long ago");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_write_file_at),
 		cmocka_unit_test(test_format_time),
+		cmocka_unit_test(test_format_when),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

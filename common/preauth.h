@@ -1,0 +1,72 @@
+/* preauth.h: first login's pre-authentication entries (docs/security.md,
+ * "First login for people granted through a group").
+ *
+ * sshd resolves the user through NSS before PAM runs and keeps that entry
+ * for the session.  With login.firstLogin, the helper writes a root-only
+ * policy file; libnss_k8s, inside root's sshd only, answers a getpwnam
+ * miss with the entry the store's allocator would give the name in its
+ * first slot (a pure function of the name and the policy), and records
+ * what it served, per sshd process, so the helper commits exactly that or
+ * refuses.
+ *
+ * libc only: compiled into libnss_k8s.so.2 and pam_k8s.so as well as the
+ * helper.  Every parser here takes untrusted bytes (fuzz/fuzz_preauth.c). */
+#ifndef K8S_PREAUTH_H
+#define K8S_PREAUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifndef K8S_RUNDIR
+#define K8S_RUNDIR "/run/k8s-auth"
+#endif
+#ifndef K8S_SSHD_PATH
+#define K8S_SSHD_PATH "/usr/sbin/sshd"
+#endif
+#define K8S_PREAUTH_DIR    K8S_RUNDIR "/preauth"  /* 0700 root */
+#define K8S_PREAUTH_POLICY "policy"               /* 0600 root: the mode is on */
+#define K8S_PREAUTH_STR    256                    /* longest string field, NUL included */
+#define K8S_PREAUTH_FILE   1024                   /* longest file */
+
+struct k8s_preauth_policy {
+	uint32_t uid_min, uid_max, gid_min, gid_max;
+	char sshd[K8S_PREAUTH_STR];   /* the sshd binary whose processes are served */
+	char shell[K8S_PREAUTH_STR];
+	char home[K8S_PREAUTH_STR];   /* template: %u the name, %% a percent sign */
+};
+
+/* What NSS served one sshd process: "p.<pid>" in K8S_PREAUTH_DIR. */
+struct k8s_preauth_entry {
+	unsigned long long start;     /* the process's start time (/proc/PID/stat field 22) */
+	char name[33];
+	uint32_t uid, gid;
+	char home[K8S_PREAUTH_STR];
+	char shell[K8S_PREAUTH_STR];
+};
+
+/* One line each: "k8s-preauth-policy 1 UIDMIN UIDMAX GIDMIN GIDMAX SSHD SHELL HOME\n",
+ * "k8s-preauth-served 1 START NAME UID GID HOME SHELL\n"; fields split by one
+ * space; strings printable ASCII without spaces, absolute paths.  Parsers:
+ * 0, or -1 for anything else.  Formatters: the length, or -1. */
+int k8s_preauth_policy_parse(const char *buf, size_t len, struct k8s_preauth_policy *p);
+int k8s_preauth_policy_format(const struct k8s_preauth_policy *p, char *out, size_t size);
+int k8s_preauth_entry_parse(const char *buf, size_t len, struct k8s_preauth_entry *e);
+int k8s_preauth_entry_format(const struct k8s_preauth_entry *e, char *out, size_t size);
+
+/* The entry for `name` under p (start left 0): uid = uid_min + first 8
+ * bytes of SHA-256(name) mod span, gid = uid, home expanded, shell.  -1
+ * when the name is not valid, the uid is reserved or outside the gid
+ * range, or home does not fit. */
+int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
+			struct k8s_preauth_entry *e);
+
+/* Start time of process pid (0: this process).  0 or -1. */
+int k8s_preauth_proc_start(pid_t pid, unsigned long long *start);
+
+/* Read a small root-only regular file (O_NOFOLLOW|O_CLOEXEC) into buf
+ * (NUL-terminated).  The length, or -1 (errno set; EPERM when it is not a
+ * regular file owned by root with no group/other access). */
+ssize_t k8s_preauth_read(int dirfd, const char *name, char *buf, size_t size);
+
+#endif

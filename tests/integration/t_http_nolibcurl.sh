@@ -1,0 +1,46 @@
+#!/bin/bash
+# libcurl is loaded on first network use (dlopen, common/http.c), so the
+# packages' shlibs dependencies cannot see it: a host without libcurl.so.4
+# must get a clear "unavailable" (exit 3, the library named), never a
+# crash.  Here libcurl.so.4 is hidden by a bind mount of /dev/null over it
+# in a private mount namespace, and k8s-auth check asks a TokenReview.
+# (debian/control names libcurl4 in k8s-auth's Depends; t_guide.sh installs
+# the packages on a root that has no libcurl before.)
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+if [ -z "${T_NOCURL_NS:-}" ]; then
+	[ "$(id -u)" = 0 ] || { echo "skip: needs root (mount namespace)"; exit 77; }
+	T_NOCURL_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
+. tests/lib.sh
+BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
+[ -x "$BIN" ] || fail "build/k8s-auth not built"
+command -v jq >/dev/null || skip "jq not installed"
+fc_start
+cat >"$TEST_TMP/config.yaml" <<EOC
+tokenReview:
+  kubeconfig: $FC_DIR/kubeconfig
+  audiences: ["host-login:test"]
+accounts:
+  users:
+  - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
+    local: '\1.\2'
+store: $TEST_TMP/store
+cacheDir: $TEST_TMP/cache
+runDir: $TEST_TMP/run
+EOC
+tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
+out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
+assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcurl: accepted"
+
+n=0
+for lib in $(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF }'); do
+	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || skip "no libcurl.so.4 in ldconfig -p"
+out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>"$TEST_TMP/err")
+rc=$?
+assert_eq "$rc" 3 "without libcurl.so.4: exit 3 (unavailable), not a crash"
+assert_eq "$(jq -r .authenticated <<<"$out")" false "refused"
+assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcurl.so.4 (Debian package libcurl4)" "the detail names the library and its package"
