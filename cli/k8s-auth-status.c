@@ -207,6 +207,30 @@ static void check_sections(struct status *s)
 	} else {
 		report(s, RES_OK, 0, "config.jwt", NULL, "not configured: tokens go to TokenReview");
 	}
+	if (c->authn_config_file != NULL) {
+		strv_join(&c->authn_audiences, a, sizeof(a));
+		report(s, RES_OK, 0, "config.authenticationConfiguration", NULL,
+		       "%s (%s): %zu JWT authenticator%s, their audiences replaced by [%s]",
+		       c->authn_config_file, c->authn_config_version, c->n_jwt, c->n_jwt == 1 ? "" : "s", a);
+	}
+	for (i = 0; i < c->authn_notes.n; i++)
+		report(s, RES_OK, 0, "config.authenticationConfiguration", NULL, "%s", c->authn_notes.v[i]);
+	for (i = 0; i < c->n_jwt; i++) {
+		const struct k8s_jwt_authenticator *j = &c->jwt[i];
+		size_t n_cel = (j->username.prog != NULL) + (j->groups.prog != NULL) + (j->uid.prog != NULL) +
+			       j->n_extra + j->n_user_rules, k;
+
+		for (k = 0; k < j->n_rules; k++)
+			n_cel += j->rules[k].prog != NULL;
+		snprintf(b, sizeof(b), "config.jwt[%zu]", i);
+		if (n_cel > 0)
+			report(s, RES_OK, 0, b, NULL, "%s: %zu CEL expression%s compiled", j->issuer_url, n_cel,
+			       n_cel == 1 ? "" : "s");
+		if (j->egress_selector_type != NULL)
+			report(s, RES_OK, 0, b, NULL,
+			       "%s: egressSelectorType %s accepted; it has no meaning on a host (the issuer is "
+			       "reached directly)", j->issuer_url, j->egress_selector_type);
+	}
 	report(s, RES_OK, 0, "config.policy", NULL,
 	       "%smaxTokenLifetime %s, legacy service-account tokens %s, bootstrap tokens %s, %zu denied usernames",
 	       c->has_policy ? "" : "defaults: ",

@@ -48,6 +48,13 @@
  *     resource required, group defaults to "", resource without '/', name
  *     a template of %h, %u (SubjectAccessReview only) and %%, namespace
  *     (SubjectAccessReview only) a DNS label;
+ *   - jwt: the apiserver's validation of each authenticator (see "The
+ *     apiserver's validation" below), CEL expressions compiled at load;
+ *   - authenticationConfiguration {file, audiences}: not together with jwt;
+ *     the file (v1, v1beta1 or v1alpha1) must be owned by root and not
+ *     group/other-writable, like this one; sections other than jwt are
+ *     noted (cfg->authn_notes) and ignored; audiences are required and
+ *     replace every authenticator's, with audienceMatchPolicy MatchAny;
  *   - sync: namespaces are DNS labels, listed once; serviceAccounts needs
  *     namespaces; a sync that can grant nobody (no serviceAccounts,
  *     clusterRoles or rules) is refused; timeout is per request, default
@@ -62,6 +69,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cel.h"
 #include "kubeconfig.h"
 #include "mapping.h"
 #include "pem.h"
@@ -121,17 +129,15 @@ static int in_list(const char *s, const char *const *list)
 
 /* obj may be json null (a section written without a value). */
 static int check_keys(struct cctx *c, json_t *obj, const char *base,
-		      const char *const *known, const char *const *cel)
+		      const char *const *known, const char *const *unsupported)
 {
 	char p[PATHSZ];
 	const char *key;
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		if (in_list(key, cel))
-			return cfail(c, join(p, base, key),
-				     "CEL expressions are not supported; use claim/requiredValue "
-				     "and claim/prefix mappings");
+		if (in_list(key, unsupported)) /* known to the apiserver, not supported here */
+			return cfail(c, join(p, base, key), "not supported");
 		if (!in_list(key, known))
 			return cfail(c, join(p, base, key), "unknown key");
 	}
@@ -268,6 +274,19 @@ static int strv_set(struct k8s_strv *sv, const char *const *vals, size_t n)
 	return 0;
 }
 
+static int strv_add(struct k8s_strv *sv, const char *s)
+{
+	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+
+	if (nv == NULL)
+		return -1;
+	sv->v = nv;
+	if ((sv->v[sv->n] = strdup(s)) == NULL)
+		return -1;
+	sv->n++;
+	return 0;
+}
+
 /* A list of non-empty strings, %h-expanded when asked; replaces *out. */
 static int get_strv(struct cctx *c, json_t *obj, const char *key, const char *base,
 		    int expand_host, struct k8s_strv *out)
@@ -371,10 +390,12 @@ static size_t url_trimmed_len(const char *u)
 	return n;
 }
 
+static int get_opt(struct cctx *c, json_t *o, const char *key, const char *b, char **out);
+
 static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt_authenticator *a)
 {
 	static const char *const known[] = {"url", "discoveryURL", "audiences",
-		"audienceMatchPolicy", "certificateAuthority", NULL};
+		"audienceMatchPolicy", "certificateAuthority", "egressSelectorType", NULL};
 	char p[PATHSZ], ap[PATHSZ];
 	size_t dup;
 
@@ -383,8 +404,13 @@ static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt
 	    get_url(c, o, "discoveryURL", b, &a->discovery_url) ||
 	    get_strv(c, o, "audiences", b, 1, &a->audiences) ||
 	    get_str(c, o, "audienceMatchPolicy", b, 0, &a->audience_match_policy) ||
-	    get_str(c, o, "certificateAuthority", b, 1, &a->ca_pem))
+	    get_str(c, o, "certificateAuthority", b, 1, &a->ca_pem) ||
+	    get_opt(c, o, "egressSelectorType", b, &a->egress_selector_type))
 		return K8S_ECONFIG;
+	if (a->egress_selector_type != NULL && strcmp(a->egress_selector_type, "controlplane") != 0 &&
+	    strcmp(a->egress_selector_type, "cluster") != 0)
+		return cfail(c, join(p, b, "egressSelectorType"),
+			     "egress selector must be either controlplane or cluster");
 	if (a->issuer_url == NULL)
 		return cfail(c, join(p, b, "url"), "required");
 	if (a->discovery_url != NULL &&
@@ -407,16 +433,60 @@ static int parse_issuer(struct cctx *c, json_t *o, const char *b, struct k8s_jwt
 	return 0;
 }
 
+/* The apiserver's validation: of a JWTAuthenticator (k8s.io/apiserver
+ * pkg/apis/apiserver/validation): the same combinations are refused with
+ * the same wording where it helps, and every CEL expression is compiled
+ * now, so that a configuration error shows at load and never at a login. */
+
+#define JWT_MAX_AUTHENTICATORS 64 /* the apiserver's limit */
+
+/* A string field where "" means "not set", as in the apiserver's Go
+ * structs. */
+static int get_opt(struct cctx *c, json_t *o, const char *key, const char *b, char **out)
+{
+	if (get_str(c, o, key, b, 0, out) != 0)
+		return K8S_ECONFIG;
+	if (*out != NULL && (*out)[0] == '\0') {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+static const char *stype_name(enum cel_static_type t)
+{
+	static const char *const names[] = {"dyn", "null_type", "bool", "int", "uint", "double",
+					    "string", "bytes", "list", "map", "optional", "type"};
+
+	return names[t];
+}
+
+static int compile_expr(struct cctx *c, const char *path, const char *src, unsigned vars,
+			int want_bool, struct cel_program **out)
+{
+	char err[256];
+	enum cel_static_type t;
+
+	*out = cel_compile(src, vars, err, sizeof(err));
+	if (*out == NULL)
+		return cfail(c, path, "compilation failed: %s", err);
+	t = cel_program_type(*out);
+	/* The apiserver's compiler wants the checked type to be bool itself
+	 * (claims.email_verified is dyn: write claims.email_verified == true). */
+	if (want_bool && t != CEL_T_BOOL)
+		return cfail(c, path, "must evaluate to bool, not %s", stype_name(t));
+	return 0;
+}
+
 static int parse_claim_rules(struct cctx *c, json_t *arr, const char *b,
 			     struct k8s_jwt_authenticator *a)
 {
-	static const char *const known[] = {"claim", "requiredValue", NULL};
-	static const char *const cel[] = {"expression", "message", NULL};
+	static const char *const known[] = {"claim", "requiredValue", "expression", "message", NULL};
 	char p[PATHSZ], kp[PATHSZ];
 	size_t i, j;
 	json_t *r;
 
-	if (arr == NULL)
+	if (arr == NULL || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr))
 		return cfail(c, b, "expected a list");
@@ -427,74 +497,251 @@ static int parse_claim_rules(struct cctx *c, json_t *arr, const char *b,
 		struct k8s_claim_rule *cr = &a->rules[a->n_rules++];
 
 		idx(p, b, i);
-		if (want_object(c, r, p, 0) || check_keys(c, r, p, known, cel) ||
-		    get_str(c, r, "claim", p, 1, &cr->claim) ||
-		    get_str(c, r, "requiredValue", p, 0, &cr->required_value))
+		if (want_object(c, r, p, 0) || check_keys(c, r, p, known, NULL) ||
+		    get_opt(c, r, "claim", p, &cr->claim) ||
+		    get_str(c, r, "requiredValue", p, 0, &cr->required_value) ||
+		    get_opt(c, r, "expression", p, &cr->expression) ||
+		    get_opt(c, r, "message", p, &cr->message))
 			return K8S_ECONFIG;
-		if (cr->claim == NULL)
-			return cfail(c, join(kp, p, "claim"), "required");
-		if (cr->required_value == NULL)
-			return cfail(c, join(kp, p, "requiredValue"), "required");
+		if (cr->claim != NULL && cr->expression != NULL)
+			return cfail(c, p, "claim and expression can't both be set");
+		if (cr->claim == NULL && cr->expression == NULL)
+			return cfail(c, p, "claim or expression is required");
+		if (cr->claim != NULL) {
+			if (cr->message != NULL)
+				return cfail(c, join(kp, p, "message"), "may not be specified when claim is set");
+			for (j = 0; j < i; j++)
+				if (a->rules[j].claim != NULL && strcmp(a->rules[j].claim, cr->claim) == 0)
+					return cfail(c, join(kp, p, "claim"), "duplicate value \"%.64s\"",
+						     cr->claim);
+			continue;
+		}
+		if (cr->required_value != NULL && cr->required_value[0] != '\0')
+			return cfail(c, join(kp, p, "requiredValue"),
+				     "may not be specified when expression is set");
 		for (j = 0; j < i; j++)
-			if (strcmp(a->rules[j].claim, cr->claim) == 0)
-				return cfail(c, join(kp, p, "claim"), "duplicate claim \"%.64s\"",
-					     cr->claim);
+			if (a->rules[j].expression != NULL && strcmp(a->rules[j].expression, cr->expression) == 0)
+				return cfail(c, join(kp, p, "expression"), "duplicate value (also [%zu])", j);
+		if (compile_expr(c, join(kp, p, "expression"), cr->expression, CEL_VAR_CLAIMS, 1, &cr->prog))
+			return K8S_ECONFIG;
 	}
 	return 0;
 }
 
-/* username/groups: claim + prefix (required with claim, may be "");
- * uid: claim only. */
-static int parse_claim_mapping(struct cctx *c, json_t *o, const char *b, int with_prefix,
-			       int required, struct k8s_claim_mapping *m)
+enum mapping_kind { MAP_USERNAME, MAP_GROUPS, MAP_UID };
+
+/* username (required) and groups: claim + prefix, or expression; uid:
+ * claim or expression. */
+static int parse_claim_mapping(struct cctx *c, json_t *o, const char *b, enum mapping_kind kind,
+			       struct k8s_claim_mapping *m)
 {
-	static const char *const known_p[] = {"claim", "prefix", NULL};
-	static const char *const known_u[] = {"claim", NULL};
-	static const char *const cel[] = {"expression", NULL};
+	static const char *const known_p[] = {"claim", "prefix", "expression", NULL};
+	static const char *const known_u[] = {"claim", "expression", NULL};
 	char p[PATHSZ];
 
-	if (o == NULL)
-		return required ? cfail(c, b, "required") : 0;
-	if (want_object(c, o, b, 0) || check_keys(c, o, b, with_prefix ? known_p : known_u, cel) ||
-	    get_str(c, o, "claim", b, 1, &m->claim) ||
-	    (with_prefix && get_str(c, o, "prefix", b, 0, &m->prefix)))
+	if (o == NULL || json_is_null(o)) {
+		if (kind == MAP_USERNAME)
+			return cfail(c, b, "claim or expression is required");
+		return 0;
+	}
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, kind == MAP_UID ? known_u : known_p, NULL) ||
+	    get_opt(c, o, "claim", b, &m->claim) || get_opt(c, o, "expression", b, &m->expression) ||
+	    (kind != MAP_UID && get_str(c, o, "prefix", b, 0, &m->prefix)))
 		return K8S_ECONFIG;
-	if (required && m->claim == NULL)
-		return cfail(c, join(p, b, "claim"), "required");
-	if (with_prefix && m->claim != NULL && m->prefix == NULL)
+	if (m->claim != NULL && m->expression != NULL)
+		return cfail(c, b, "claim and expression can't both be set");
+	if (m->claim == NULL && m->expression == NULL && kind == MAP_USERNAME)
+		return cfail(c, b, "claim or expression is required");
+	if (m->expression != NULL) {
+		if (m->prefix != NULL)
+			return cfail(c, join(p, b, "prefix"), "may not be specified when expression is set");
+		return compile_expr(c, join(p, b, "expression"), m->expression, CEL_VAR_CLAIMS, 0, &m->prog);
+	}
+	if (m->claim != NULL && kind != MAP_UID && m->prefix == NULL)
 		return cfail(c, join(p, b, "prefix"),
-			     "required when claim is set (\"\" disables prefixing)");
-	if (m->claim == NULL && m->prefix != NULL)
-		return cfail(c, join(p, b, "prefix"), "only allowed together with claim");
+			     "prefix is required when claim is set. It can be set to an empty string "
+			     "to disable prefixing");
+	return 0;
+}
+
+/* utilvalidation.IsDNS1123Subdomain */
+static const char *dns_subdomain_problem(const char *s, size_t n)
+{
+	size_t i, label = 0;
+
+	if (n == 0)
+		return "the domain prefix must not be empty";
+	if (n > 253)
+		return "the domain prefix must be no more than 253 characters";
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!alnum && ch != '-' && ch != '.')
+			return "the domain prefix must consist of lower case alphanumeric characters, "
+			       "'-' or '.'";
+		if ((i == 0 || i == n - 1) && !alnum)
+			return "the domain prefix must start and end with an alphanumeric character";
+		if (ch == '.') {
+			if (label == 0 || !((s[i - 1] >= 'a' && s[i - 1] <= 'z') || (s[i - 1] >= '0' && s[i - 1] <= '9')) ||
+			    !((s[i + 1] >= 'a' && s[i + 1] <= 'z') || (s[i + 1] >= '0' && s[i + 1] <= '9')))
+				return "each label of the domain prefix must start and end with an "
+				       "alphanumeric character";
+			label = 0;
+		} else {
+			label++;
+		}
+	}
+	return NULL;
+}
+
+/* utilvalidation.IsDomainPrefixedPath, then the apiserver's own rules. */
+static const char *extra_key_problem(const char *k)
+{
+	const char *slash = strchr(k, '/'), *why, *q;
+	size_t dn;
+
+	if (k[0] == '\0')
+		return "required";
+	if (slash == NULL)
+		return "must be a domain-prefixed path (such as \"acme.io/foo\")";
+	if (slash[1] == '\0')
+		return "must be a domain-prefixed path (such as \"acme.io/foo\"): the path must not be empty";
+	dn = (size_t)(slash - k);
+	if ((why = dns_subdomain_problem(k, dn)) != NULL)
+		return why;
+	for (q = slash + 1; *q != '\0'; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+		      strchr("/-._~%!$&'()*+,;=:", *q) != NULL))
+			return "the path part must consist of alphanumerics and /-._~%!$&'()*+,;=:";
+	for (q = k; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			return "must be lowercase";
+	if ((dn == 13 && strncmp(k, "kubernetes.io", 13) == 0) ||
+	    (dn > 14 && strncmp(slash - 14, ".kubernetes.io", 14) == 0) ||
+	    (dn == 6 && strncmp(k, "k8s.io", 6) == 0) || (dn > 7 && strncmp(slash - 7, ".k8s.io", 7) == 0))
+		return "k8s.io, kubernetes.io and their subdomains are reserved for Kubernetes use";
+	return NULL;
+}
+
+static int parse_extra(struct cctx *c, json_t *arr, const char *b, struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"key", "valueExpression", NULL};
+	char p[PATHSZ], kp[PATHSZ];
+	const char *why;
+	size_t i, j;
+	json_t *e;
+
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list");
+	a->extra = calloc(json_array_size(arr) + 1, sizeof(*a->extra));
+	if (a->extra == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, e) {
+		struct k8s_extra_mapping *x = &a->extra[a->n_extra++];
+
+		idx(p, b, i);
+		if (want_object(c, e, p, 0) || check_keys(c, e, p, known, NULL) ||
+		    get_str(c, e, "key", p, 0, &x->key) || get_opt(c, e, "valueExpression", p, &x->expression))
+			return K8S_ECONFIG;
+		if ((why = extra_key_problem(x->key ? x->key : "")) != NULL)
+			return cfail(c, join(kp, p, "key"), "%s", why);
+		for (j = 0; j < i; j++)
+			if (strcmp(a->extra[j].key, x->key) == 0)
+				return cfail(c, join(kp, p, "key"), "duplicate value \"%.64s\"", x->key);
+		if (x->expression == NULL)
+			return cfail(c, join(kp, p, "valueExpression"), "required");
+		if (compile_expr(c, join(kp, p, "valueExpression"), x->expression, CEL_VAR_CLAIMS, 0, &x->prog))
+			return K8S_ECONFIG;
+	}
 	return 0;
 }
 
 static int parse_claim_mappings(struct cctx *c, json_t *o, const char *b,
 				struct k8s_jwt_authenticator *a)
 {
-	static const char *const known[] = {"username", "groups", "uid", NULL};
-	static const char *const cel[] = {"extra", NULL};
+	static const char *const known[] = {"username", "groups", "uid", "extra", NULL};
 	char p[PATHSZ];
 
-	if (o == NULL)
+	if (o == NULL || json_is_null(o))
 		return cfail(c, b, "required (claimMappings.username at least)");
-	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, cel) ||
-	    parse_claim_mapping(c, json_object_get(o, "username"), join(p, b, "username"), 1, 1,
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    parse_claim_mapping(c, json_object_get(o, "username"), join(p, b, "username"), MAP_USERNAME,
 				&a->username) ||
-	    parse_claim_mapping(c, json_object_get(o, "groups"), join(p, b, "groups"), 1, 0,
+	    parse_claim_mapping(c, json_object_get(o, "groups"), join(p, b, "groups"), MAP_GROUPS,
 				&a->groups) ||
-	    parse_claim_mapping(c, json_object_get(o, "uid"), join(p, b, "uid"), 0, 0, &a->uid))
+	    parse_claim_mapping(c, json_object_get(o, "uid"), join(p, b, "uid"), MAP_UID, &a->uid) ||
+	    parse_extra(c, json_object_get(o, "extra"), join(p, b, "extra"), a))
 		return K8S_ECONFIG;
 	return 0;
 }
 
+static int parse_user_rules(struct cctx *c, json_t *arr, const char *b, struct k8s_jwt_authenticator *a)
+{
+	static const char *const known[] = {"expression", "message", NULL};
+	char p[PATHSZ], kp[PATHSZ];
+	size_t i, j;
+	json_t *r;
+
+	if (arr == NULL || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr))
+		return cfail(c, b, "expected a list");
+	a->user_rules = calloc(json_array_size(arr) + 1, sizeof(*a->user_rules));
+	if (a->user_rules == NULL)
+		return enomem(c, b);
+	json_array_foreach(arr, i, r) {
+		struct k8s_user_rule *u = &a->user_rules[a->n_user_rules++];
+
+		idx(p, b, i);
+		if (want_object(c, r, p, 0) || check_keys(c, r, p, known, NULL) ||
+		    get_opt(c, r, "expression", p, &u->expression) || get_opt(c, r, "message", p, &u->message))
+			return K8S_ECONFIG;
+		if (u->expression == NULL)
+			return cfail(c, join(kp, p, "expression"), "required");
+		for (j = 0; j < i; j++)
+			if (strcmp(a->user_rules[j].expression, u->expression) == 0)
+				return cfail(c, join(kp, p, "expression"), "duplicate value (also [%zu])", j);
+		if (compile_expr(c, join(kp, p, "expression"), u->expression, CEL_VAR_USER, 1, &u->prog))
+			return K8S_ECONFIG;
+	}
+	return 0;
+}
+
+/* The apiserver's rule: a username expression that reads claims.email
+ * must be accompanied by a check of claims.email_verified in the username
+ * expression, an extra valueExpression or a claimValidationRules
+ * expression (with claim: email the authenticator checks it itself). */
+static int email_verified_rule(struct cctx *c, const char *b, const struct k8s_jwt_authenticator *a)
+{
+	char p[PATHSZ];
+	size_t i;
+
+	if (a->username.prog == NULL || !cel_program_uses(a->username.prog, "claims", "email"))
+		return 0;
+	if (cel_program_uses(a->username.prog, "claims", "email_verified"))
+		return 0;
+	for (i = 0; i < a->n_extra; i++)
+		if (cel_program_uses(a->extra[i].prog, "claims", "email_verified"))
+			return 0;
+	for (i = 0; i < a->n_rules; i++)
+		if (a->rules[i].prog != NULL && cel_program_uses(a->rules[i].prog, "claims", "email_verified"))
+			return 0;
+	return cfail(c, join(p, b, "claimMappings.username.expression"),
+		     "claims.email_verified must be used in claimMappings.username.expression or "
+		     "claimMappings.extra[*].valueExpression or claimValidationRules[*].expression when "
+		     "claims.email is used in claimMappings.username.expression");
+}
+
 static int parse_jwt_one(struct cctx *c, json_t *o, const char *b, struct k8s_jwt_authenticator *a)
 {
-	static const char *const known[] = {"issuer", "claimValidationRules", "claimMappings", NULL};
-	static const char *const cel[] = {"userValidationRules", NULL};
+	static const char *const known[] = {"issuer", "claimValidationRules", "claimMappings",
+		"userValidationRules", NULL};
 	char p[PATHSZ];
 
-	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, cel))
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL))
 		return K8S_ECONFIG;
 	if (json_object_get(o, "issuer") == NULL)
 		return cfail(c, join(p, b, "issuer"), "required");
@@ -502,7 +749,10 @@ static int parse_jwt_one(struct cctx *c, json_t *o, const char *b, struct k8s_jw
 	    parse_claim_rules(c, json_object_get(o, "claimValidationRules"),
 			      join(p, b, "claimValidationRules"), a) ||
 	    parse_claim_mappings(c, json_object_get(o, "claimMappings"),
-				 join(p, b, "claimMappings"), a))
+				 join(p, b, "claimMappings"), a) ||
+	    parse_user_rules(c, json_object_get(o, "userValidationRules"),
+			     join(p, b, "userValidationRules"), a) ||
+	    email_verified_rule(c, b, a))
 		return K8S_ECONFIG;
 	return 0;
 }
@@ -517,6 +767,8 @@ static int parse_jwt(struct cctx *c, json_t *arr, struct k8s_config *cfg)
 		return 0;
 	if (!json_is_array(arr))
 		return cfail(c, "jwt", "expected a list of authenticators");
+	if (json_array_size(arr) > JWT_MAX_AUTHENTICATORS)
+		return cfail(c, "jwt", "must have at most %d items", JWT_MAX_AUTHENTICATORS);
 	cfg->jwt = calloc(json_array_size(arr) + 1, sizeof(*cfg->jwt));
 	if (cfg->jwt == NULL)
 		return enomem(c, "jwt");
@@ -525,12 +777,143 @@ static int parse_jwt(struct cctx *c, json_t *arr, struct k8s_config *cfg)
 
 		if (parse_jwt_one(c, o, idx(p, "jwt", i), a) != 0)
 			return K8S_ECONFIG;
-		for (j = 0; j < i; j++)
+		for (j = 0; j < i; j++) {
 			if (strcmp(cfg->jwt[j].issuer_url, a->issuer_url) == 0)
 				return cfail(c, join(up, p, "issuer.url"),
 					     "duplicate issuer URL (also jwt[%zu])", j);
+			if (a->discovery_url != NULL && cfg->jwt[j].discovery_url != NULL &&
+			    strcmp(cfg->jwt[j].discovery_url, a->discovery_url) == 0)
+				return cfail(c, join(up, p, "issuer.discoveryURL"),
+					     "duplicate discovery URL (also jwt[%zu])", j);
+		}
 	}
 	return 0;
+}
+
+/* ------------------------------------------- authenticationConfiguration */
+
+static int check_config_file(const char *path, const struct stat *st, struct k8s_err *err);
+
+#define AUTHN_API_GROUP "apiserver.config.k8s.io/"
+
+/* authenticationConfiguration: {file, audiences}: the jwt list from the
+ * cluster's own AuthenticationConfiguration, read and validated as the
+ * apiserver reads it; then `audiences` (the host's) replaces every
+ * authenticator's (the cluster's, which a host must never accept). */
+static int parse_authn_config(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"file", "audiences", NULL};
+	static const char *const versions[] = {AUTHN_API_GROUP "v1", AUTHN_API_GROUP "v1beta1",
+		AUTHN_API_GROUP "v1alpha1", NULL};
+	const char *b = "authenticationConfiguration", *key, *ver, *kind;
+	char p[PATHSZ], note[200];
+	struct k8s_strv auds = {NULL, 0};
+	struct stat st;
+	struct cctx fc;
+	json_t *root = NULL, *v;
+	size_t i, dup;
+	int rc = K8S_ECONFIG;
+
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    get_path(c, o, "file", b, 0, &cfg->authn_config_file) ||
+	    get_strv(c, o, "audiences", b, 1, &auds))
+		goto out;
+	if (cfg->authn_config_file == NULL) {
+		cfail(c, join(p, b, "file"), "required");
+		goto out;
+	}
+	if (auds.n == 0) {
+		cfail(c, join(p, b, "audiences"),
+		      "must list the audiences of host logins, such as \"host-login:%%h\": they replace "
+		      "the file's, which are the cluster's own");
+		goto out;
+	}
+	if (strv_has_dup(&auds, &dup)) {
+		char ip[PATHSZ];
+
+		cfail(c, idx(ip, join(p, b, "audiences"), dup), "duplicate audience");
+		goto out;
+	}
+	if (json_object_get(cfg->raw, "jwt") != NULL) {
+		cfail(c, b, "cannot be used together with jwt: the authenticators come from one list, "
+		      "as in the apiserver");
+		goto out;
+	}
+	root = k8s_yaml_load_file_stat(cfg->authn_config_file, CONFIG_MAX_BYTES, &st, c->err);
+	if (root == NULL)
+		goto out;
+	if (check_config_file(cfg->authn_config_file, &st, c->err) != K8S_OK)
+		goto out;
+	fc.file = cfg->authn_config_file;
+	fc.err = c->err;
+	if (want_object(&fc, root, "", 0))
+		goto out;
+	ver = json_string_value(json_object_get(root, "apiVersion"));
+	kind = json_string_value(json_object_get(root, "kind"));
+	if (ver == NULL || !in_list(ver, versions)) {
+		cfail(&fc, "apiVersion", "must be apiserver.config.k8s.io/v1, v1beta1 or v1alpha1");
+		goto out;
+	}
+	if (kind == NULL || strcmp(kind, "AuthenticationConfiguration") != 0) {
+		cfail(&fc, "kind", "must be AuthenticationConfiguration");
+		goto out;
+	}
+	cfg->authn_config_version = strdup(ver);
+	if (cfg->authn_config_version == NULL) {
+		enomem(c, b);
+		goto out;
+	}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0 || strcmp(key, "jwt") == 0)
+			continue;
+		if (strcmp(key, "anonymous") == 0)
+			snprintf(note, sizeof(note), "%.100s: anonymous: ignored (a host login is never "
+				 "anonymous)", cfg->authn_config_file);
+		else
+			snprintf(note, sizeof(note), "%.100s: %.40s: ignored (not a JWT authenticator "
+				 "setting)", cfg->authn_config_file, key);
+		if (strv_add(&cfg->authn_notes, note) != 0) {
+			enomem(c, b);
+			goto out;
+		}
+	}
+	if ((v = json_object_get(root, "jwt")) != NULL && parse_jwt(&fc, v, cfg) != 0)
+		goto out;
+	if (cfg->n_jwt == 0 &&
+	    strv_add(&cfg->authn_notes, "the AuthenticationConfiguration has no JWT authenticator") != 0) {
+		enomem(c, b);
+		goto out;
+	}
+	for (i = 0; i < cfg->n_jwt; i++) {
+		struct k8s_jwt_authenticator *a = &cfg->jwt[i];
+
+		if (strv_set(&a->audiences, (const char *const *)auds.v, auds.n) != 0) {
+			enomem(c, b);
+			goto out;
+		}
+		free(a->audience_match_policy);
+		a->audience_match_policy = strdup("MatchAny");
+		if (a->audience_match_policy == NULL) {
+			enomem(c, b);
+			goto out;
+		}
+	}
+	cfg->authn_audiences = auds;
+	auds.v = NULL;
+	auds.n = 0;
+	rc = 0;
+out:
+	/* An error about the file (reading it, or in it) names the main
+	 * configuration's key first, then the file and its path. */
+	if (rc != 0 && strncmp(c->err->detail, c->file, strlen(c->file)) != 0) {
+		char inner[sizeof(c->err->detail)];
+
+		snprintf(inner, sizeof(inner), "%s", c->err->detail);
+		cfail(c, "authenticationConfiguration.file", "%s", inner);
+	}
+	k8s_strv_free(&auds);
+	json_decref(root);
+	return rc;
 }
 
 static int parse_jwt_options(struct cctx *c, json_t *o, struct k8s_config *cfg)
@@ -1317,7 +1700,10 @@ static int cluster_audiences(struct cctx *c, const struct k8s_config *cfg, const
 	*warning = NULL;
 	rc = check_audience_list(c, cfg, &cfg->tokenreview.audiences, "tokenReview.audiences",
 				 server, &warn);
-	for (i = 0; rc == 0 && i < cfg->n_jwt; i++)
+	if (cfg->authn_config_file != NULL) /* every authenticator has these */
+		rc = rc ? rc : check_audience_list(c, cfg, &cfg->authn_audiences,
+						   "authenticationConfiguration.audiences", server, &warn);
+	for (i = 0; rc == 0 && cfg->authn_config_file == NULL && i < cfg->n_jwt; i++)
 		rc = check_audience_list(c, cfg, &cfg->jwt[i].audiences,
 					 join(p, idx(ip, "jwt", i), "issuer.audiences"), server, &warn);
 	if (rc == 0 && warn.data != NULL && (*warning = strdup(warn.data)) == NULL)
@@ -1390,8 +1776,8 @@ static int set_defaults(struct k8s_config *cfg)
 
 static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 {
-	static const char *const known[] = {"tokenReview", "jwt", "jwtOptions", "policy",
-		"accounts", "login", "store", "cacheDir", "runDir", "sync", NULL};
+	static const char *const known[] = {"tokenReview", "jwt", "authenticationConfiguration",
+		"jwtOptions", "policy", "accounts", "login", "store", "cacheDir", "runDir", "sync", NULL};
 	char *w = NULL;
 	json_t *v;
 
@@ -1400,6 +1786,9 @@ static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 	if ((v = json_object_get(root, "tokenReview")) != NULL && parse_tokenreview(c, v, cfg))
 		return K8S_ECONFIG;
 	if ((v = json_object_get(root, "jwt")) != NULL && parse_jwt(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "authenticationConfiguration")) != NULL &&
+	    parse_authn_config(c, v, cfg))
 		return K8S_ECONFIG;
 	if ((v = json_object_get(root, "jwtOptions")) != NULL && parse_jwt_options(c, v, cfg))
 		return K8S_ECONFIG;
@@ -1536,6 +1925,8 @@ static void claim_mapping_free(struct k8s_claim_mapping *m)
 {
 	free(m->claim);
 	free(m->prefix);
+	free(m->expression);
+	cel_program_free(m->prog);
 }
 
 static void jwt_free(struct k8s_jwt_authenticator *a)
@@ -1547,14 +1938,30 @@ static void jwt_free(struct k8s_jwt_authenticator *a)
 	k8s_strv_free(&a->audiences);
 	free(a->audience_match_policy);
 	free(a->ca_pem);
+	free(a->egress_selector_type);
 	for (i = 0; i < a->n_rules; i++) {
 		free(a->rules[i].claim);
 		free(a->rules[i].required_value);
+		free(a->rules[i].expression);
+		free(a->rules[i].message);
+		cel_program_free(a->rules[i].prog);
 	}
 	free(a->rules);
 	claim_mapping_free(&a->username);
 	claim_mapping_free(&a->groups);
 	claim_mapping_free(&a->uid);
+	for (i = 0; i < a->n_extra; i++) {
+		free(a->extra[i].key);
+		free(a->extra[i].expression);
+		cel_program_free(a->extra[i].prog);
+	}
+	free(a->extra);
+	for (i = 0; i < a->n_user_rules; i++) {
+		free(a->user_rules[i].expression);
+		free(a->user_rules[i].message);
+		cel_program_free(a->user_rules[i].prog);
+	}
+	free(a->user_rules);
 }
 
 static void rules_free(struct k8s_map_rule *r, size_t n)
@@ -1581,6 +1988,10 @@ void k8s_config_free(struct k8s_config *cfg)
 	for (i = 0; i < cfg->n_jwt; i++)
 		jwt_free(&cfg->jwt[i]);
 	free(cfg->jwt);
+	free(cfg->authn_config_file);
+	free(cfg->authn_config_version);
+	k8s_strv_free(&cfg->authn_audiences);
+	k8s_strv_free(&cfg->authn_notes);
 	k8s_strv_free(&cfg->policy.deny_usernames);
 	rules_free(cfg->accounts.users, cfg->accounts.n_users);
 	rules_free(cfg->accounts.groups, cfg->accounts.n_groups);

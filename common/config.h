@@ -30,28 +30,57 @@ struct k8s_strv {
 	size_t n;
 };
 
+struct cel_program; /* cel.h: compiled CEL, helper only */
+
+/* A claim mapping: claim (+ prefix) or a CEL expression, never both. */
 struct k8s_claim_mapping {
 	char *claim;       /* NULL = not configured */
 	char *prefix;      /* NULL = not set (required by the apiserver when claim is set for username/groups) */
+	char *expression;  /* CEL source, NULL = none */
+	struct cel_program *prog; /* compiled expression */
 };
 
+/* claimValidationRules[i]: claim + requiredValue, or expression + message. */
 struct k8s_claim_rule {
 	char *claim;
 	char *required_value;
+	char *expression;
+	char *message;
+	struct cel_program *prog;
 };
 
-/* One entry of the `jwt:` list: the apiserver's JWTAuthenticator, CEL excepted. */
+/* claimMappings.extra[i]: key + valueExpression. */
+struct k8s_extra_mapping {
+	char *key;
+	char *expression;
+	struct cel_program *prog;
+};
+
+/* userValidationRules[i]: expression + message. */
+struct k8s_user_rule {
+	char *expression;
+	char *message;
+	struct cel_program *prog;
+};
+
+/* One entry of the `jwt:` list: the apiserver's JWTAuthenticator
+ * (apiserver.config.k8s.io v1beta1/v1), CEL expressions included. */
 struct k8s_jwt_authenticator {
 	char *issuer_url;            /* exact https URL compared with `iss` */
 	char *discovery_url;         /* NULL = issuer_url + "/.well-known/openid-configuration" */
 	struct k8s_strv audiences;   /* %h already expanded */
 	char *audience_match_policy; /* NULL/"" or "MatchAny" */
 	char *ca_pem;                /* NULL = system trust store */
+	char *egress_selector_type;  /* NULL, "controlplane" or "cluster": no meaning on a host */
 	struct k8s_claim_rule *rules;
 	size_t n_rules;
-	struct k8s_claim_mapping username; /* default claim "sub"?  No: required, as in the apiserver */
+	struct k8s_claim_mapping username; /* claim or expression: required, as in the apiserver */
 	struct k8s_claim_mapping groups;
-	struct k8s_claim_mapping uid;
+	struct k8s_claim_mapping uid;      /* no prefix */
+	struct k8s_extra_mapping *extra;
+	size_t n_extra;
+	struct k8s_user_rule *user_rules;
+	size_t n_user_rules;
 };
 
 struct k8s_map_rule {
@@ -94,6 +123,13 @@ struct k8s_config {
 
 	struct k8s_jwt_authenticator *jwt;
 	size_t n_jwt;
+	/* `authenticationConfiguration: {file, audiences}`: the jwt list came
+	 * from the cluster's AuthenticationConfiguration file (NULL: inline or
+	 * none); its audiences replaced every authenticator's. */
+	char *authn_config_file;
+	char *authn_config_version;        /* its apiVersion */
+	struct k8s_strv authn_audiences;   /* authenticationConfiguration.audiences (%h expanded) */
+	struct k8s_strv authn_notes;       /* sections accepted and ignored, one sentence each */
 	int64_t jwt_timeout_ms;            /* discovery/JWKS fetch timeout, default 5000 */
 	int64_t jwks_max_stale_ms;         /* how long cached keys serve an unreachable issuer, default 24h */
 

@@ -1,6 +1,7 @@
 /* oidc.c: the apiserver's `jwt:` authenticator (structured authentication
- * configuration, CEL excepted): claim checks and mappings, and the issuer's
- * keys fetched by discovery and kept in a root-only disk cache.
+ * configuration): token checks (claims.c maps the claims to the user),
+ * and the issuer's keys fetched by discovery and kept in a root-only disk
+ * cache.
  *
  * Where the apiserver is lenient by accident of Go's JSON decoding (null
  * claims decoding as "", email_verified as anything), this refuses. */
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cachedir.h"
+#include "claims.h"
 #include "explain.h"
 #include "http.h"
 #include "util.h"
@@ -211,140 +213,6 @@ static int check_id_token_fields(json_t *payload, struct k8s_err *err)
 	return K8S_OK;
 }
 
-static int check_rules(const struct k8s_jwt_authenticator *a, json_t *payload, struct k8s_err *err)
-{
-	size_t i;
-
-	for (i = 0; i < a->n_rules; i++) {
-		const struct k8s_claim_rule *r = &a->rules[i];
-		json_t *v;
-
-		if (r->claim == NULL || r->required_value == NULL)
-			return k8s_err_set(err, K8S_ECONFIG, "configuration error",
-					   "jwt authenticator %s: claimValidationRules[%zu] incomplete",
-					   a->issuer_url, i);
-		v = json_object_get(payload, r->claim);
-		if (!json_is_string(v) || strcmp(json_string_value(v), r->required_value) != 0)
-			return k8s_err_set(err, K8S_REFUSED, "claim validation failed",
-					   "required claim %s is %s", r->claim,
-					   v == NULL ? "missing" : !json_is_string(v) ? "not a string"
-							   : "not the required value");
-	}
-	return K8S_OK;
-}
-
-static char *prefixed(const char *prefix, const char *value)
-{
-	char *s = NULL;
-
-	if (asprintf(&s, "%s%s", prefix ? prefix : "", value) < 0)
-		return NULL;
-	return s;
-}
-
-/* username: a string claim, never empty; with claim "email", an
- * email_verified claim, when present, must be the boolean true. */
-static int map_username(const struct k8s_jwt_authenticator *a, json_t *payload,
-			struct k8s_identity *id, struct k8s_err *err)
-{
-	const char *claim = a->username.claim;
-	json_t *v, *ev;
-
-	if (claim == NULL || *claim == '\0')
-		return k8s_err_set(err, K8S_ECONFIG, "configuration error",
-				   "jwt authenticator %s: claimMappings.username.claim is not set",
-				   a->issuer_url);
-	v = json_object_get(payload, claim);
-	if (!json_is_string(v))
-		return k8s_err_set(err, K8S_REFUSED, "bad username claim", "username claim %s is %s",
-				   claim, v == NULL ? "missing" : "not a string");
-	if (strcmp(claim, "email") == 0) {
-		ev = json_object_get(payload, "email_verified");
-		if (ev != NULL && !json_is_true(ev))
-			return k8s_err_set(err, K8S_REFUSED, "email not verified",
-					   "email_verified is %s", json_is_false(ev) ? "false" : "not a boolean");
-	}
-	if (json_string_length(v) == 0)
-		return k8s_err_set(err, K8S_REFUSED, "empty username", "username claim %s is empty", claim);
-	id->username = prefixed(a->username.prefix, json_string_value(v));
-	if (id->username == NULL)
-		return k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping the username");
-	return K8S_OK;
-}
-
-/* Empty names are kept (with the prefix), as the apiserver keeps them. */
-static int add_group(const struct k8s_jwt_authenticator *a, struct k8s_identity *id,
-		     const char *g, struct k8s_err *err)
-{
-	char *name;
-	int r;
-
-	name = prefixed(a->groups.prefix, g);
-	r = name != NULL ? k8s_identity_add_group(id, name) : -1;
-	free(name);
-	return r == 0 ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping groups");
-}
-
-/* A groups claim that the token lacks but _claim_names/_claim_sources
- * send to an endpoint: k8s_oidc_authenticate resolves it before the claim
- * checks (resolve_distributed); unresolved it refuses the token, never
- * reads as no groups.  (No endpoint, as for aggregated claims, is no
- * groups, as in the apiserver.) */
-static int check_distributed_groups(const struct k8s_jwt_authenticator *a, json_t *payload,
-				    struct k8s_err *err)
-{
-	json_t *names = json_object_get(payload, "_claim_names"), *src, *ep;
-	const char *name;
-
-	if (names == NULL || json_object_get(payload, a->groups.claim) != NULL)
-		return K8S_OK;
-	if (json_object_get(payload, "_claim_sources") == NULL)
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "_claim_names without _claim_sources");
-	name = json_string_value(json_object_get(names, a->groups.claim));
-	src = name != NULL ? json_object_get(json_object_get(payload, "_claim_sources"), name) : NULL;
-	ep = json_object_get(src, "endpoint");
-	if (json_is_string(ep) && json_string_length(ep) > 0)
-		return k8s_err_set(err, K8S_REFUSED, "unsupported token",
-				   "groups claim %s is a distributed claim (_claim_sources endpoint) "
-				   "that was not resolved", a->groups.claim);
-	return K8S_OK;
-}
-
-/* groups: absent or null is no groups; a string is one group; an array
- * holds strings (a null element is "", as Go decodes it).  uid: when
- * configured, a string claim that must be there. */
-static int map_groups_uid(const struct k8s_jwt_authenticator *a, json_t *payload,
-			  struct k8s_identity *id, struct k8s_err *err)
-{
-	json_t *v, *g;
-	size_t i;
-
-	if (a->groups.claim != NULL && check_distributed_groups(a, payload, err) != K8S_OK)
-		return K8S_REFUSED;
-	v = a->groups.claim != NULL ? json_object_get(payload, a->groups.claim) : NULL;
-	if (json_is_string(v) && add_group(a, id, json_string_value(v), err) != K8S_OK)
-		return K8S_REFUSED;
-	if (v != NULL && !json_is_null(v) && !json_is_string(v) && !json_is_array(v))
-		return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
-				   "groups claim %s is not a string or an array of strings", a->groups.claim);
-	json_array_foreach(v, i, g) {
-		if (!json_is_string(g) && !json_is_null(g))
-			return k8s_err_set(err, K8S_REFUSED, "bad groups claim",
-					   "groups claim %s holds a non-string", a->groups.claim);
-		if (add_group(a, id, json_is_null(g) ? "" : json_string_value(g), err) != K8S_OK)
-			return K8S_REFUSED;
-	}
-	if (a->uid.claim == NULL || *a->uid.claim == '\0')
-		return K8S_OK;
-	v = json_object_get(payload, a->uid.claim);
-	if (!json_is_string(v))
-		return k8s_err_set(err, K8S_REFUSED, "bad uid claim", "uid claim %s is %s",
-				   a->uid.claim, v == NULL ? "missing" : "not a string");
-	id->uid = strdup(json_string_value(v));
-	return id->uid != NULL ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping uid");
-}
-
 static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,
 			 struct k8s_identity *id, struct k8s_err *err)
 {
@@ -361,9 +229,7 @@ static int fill_identity(const struct k8s_jwt_authenticator *a, json_t *payload,
 	id->extra = json_object();
 	if (id->issuer == NULL || id->extra == NULL || (sub != NULL && id->subject == NULL))
 		return k8s_err_set(err, K8S_REFUSED, "out of memory", "filling the identity");
-	ret = map_username(a, payload, id, err);
-	if (ret == K8S_OK)
-		ret = map_groups_uid(a, payload, id, err);
+	ret = k8s_claims_map(a, payload, id, err);
 	if (ret == K8S_OK)
 		ret = k8s_identity_take_jwt_claims(id, payload, err);
 	return ret;
@@ -393,8 +259,6 @@ int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8
 		ret = check_times(jwt->payload, now, &e);
 	if (ret == K8S_OK)
 		ret = check_audience(a, jwt->payload, &e);
-	if (ret == K8S_OK)
-		ret = check_rules(a, jwt->payload, &e);
 	if (ret == K8S_OK)
 		ret = fill_identity(a, jwt->payload, id, &e);
 out:

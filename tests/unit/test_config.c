@@ -351,51 +351,289 @@ static void test_jwt_ca(void **state)
 	free(y.p);
 }
 
+/* A file for authenticationConfiguration tests; returns its malloc'd path. */
+static char *authn_file(const char *text, mode_t mode)
+{
+	char *path = strdup("/tmp/k8s-authn-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static char *authn_cfg(const char *path, const char *auds)
+{
+	char *s;
+
+	assert_true(asprintf(&s, "authenticationConfiguration:\n  file: %s\n  audiences: %s\n", path, auds) > 0);
+	return s;
+}
+
+#define AC_HEAD "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n"
+#define AC_JWT "jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [kubernetes, my-cluster]\n" \
+	"    audienceMatchPolicy: MatchAny\n" \
+	"  claimMappings:\n    username: {expression: \"'oidc:' + claims.sub\"}\n"
+
+/* The cluster's own AuthenticationConfiguration: read as the apiserver
+ * reads it, its audiences replaced by the host's. */
+static void test_authn_config(void **state)
+{
+	struct k8s_config *cfg;
+	char *f, *y, *want;
+
+	f = authn_file(AC_HEAD AC_JWT "anonymous:\n  enabled: false\n", 0644);
+	y = authn_cfg(f, "[\"host-login:web-1\", other]");
+	cfg = parse_ok(y);
+	assert_int_equal(cfg->n_jwt, 1);
+	assert_string_equal(cfg->authn_config_file, f);
+	assert_string_equal(cfg->authn_config_version, "apiserver.config.k8s.io/v1");
+	assert_int_equal(cfg->jwt[0].audiences.n, 2);
+	assert_string_equal(cfg->jwt[0].audiences.v[0], "host-login:web-1");
+	assert_string_equal(cfg->jwt[0].audiences.v[1], "other");
+	assert_string_equal(cfg->jwt[0].audience_match_policy, "MatchAny");
+	assert_non_null(cfg->jwt[0].username.prog);
+	assert_int_equal(cfg->authn_notes.n, 1);
+	assert_non_null(strstr(cfg->authn_notes.v[0], "anonymous: ignored"));
+	k8s_config_free(cfg);
+	free(y);
+	unlink(f);
+	free(f);
+
+	/* v1beta1, and an unknown section noted */
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\n"
+		       AC_JWT "future: {}\n", 0600);
+	y = authn_cfg(f, "[\"host-login:%h\"]");
+	cfg = parse_ok(y);
+	assert_int_equal(cfg->authn_notes.n, 1);
+	assert_non_null(strstr(cfg->authn_notes.v[0], "future: ignored"));
+	k8s_config_free(cfg);
+	free(y);
+
+	/* errors in the file name the file and the path in it */
+	unlink(f);
+	free(f);
+	f = authn_file(AC_HEAD "jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [k]\n"
+		       "  claimMappings:\n    username: {expression: claims.email}\n", 0644);
+	y = authn_cfg(f, "[h]");
+	assert_true(asprintf(&want, "%s: jwt[0].claimMappings.username.expression: claims.email_verified "
+			     "must be used", f) > 0);
+	refused(y, want);
+	free(want);
+	free(y);
+	unlink(f);
+	free(f);
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v2\nkind: AuthenticationConfiguration\n", 0644);
+	y = authn_cfg(f, "[h]");
+	refused(y, ": apiVersion: must be apiserver.config.k8s.io/v1, v1beta1 or v1alpha1");
+	free(y);
+	unlink(f);
+	free(f);
+	f = authn_file("apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\n", 0644);
+	y = authn_cfg(f, "[h]");
+	refused(y, ": kind: must be AuthenticationConfiguration");
+	free(y);
+	unlink(f);
+	free(f);
+	/* a file others may write is refused, as the main config is */
+	f = authn_file(AC_HEAD AC_JWT, 0666);
+	y = authn_cfg(f, "[h]");
+	refused(y, "writable by group or others");
+	free(y);
+	/* host audiences: required, never the cluster's */
+	assert_true(asprintf(&y, "authenticationConfiguration:\n  file: %s\n", f) > 0);
+	refused(y, "authenticationConfiguration.audiences: must list the audiences of host logins");
+	free(y);
+	assert_int_equal(chmod(f, 0644), 0);
+	y = authn_cfg(f, "[kubernetes.default.svc]");
+	refused(y, "cfg.yaml: authenticationConfiguration.audiences[0]: \"kubernetes.default.svc\" is");
+	free(y);
+	y = authn_cfg(f, "[\"https://idp.example.com\"]");
+	refused(y, "authenticationConfiguration.audiences[0]");
+	free(y);
+	/* not both lists */
+	want = authn_cfg(f, "[h]");
+	assert_true(asprintf(&y, "%s" JWT_HEAD JWT_MAP, want) > 0);
+	refused(y, "authenticationConfiguration: cannot be used together with jwt");
+	free(y);
+	free(want);
+	y = "authenticationConfiguration:\n  file: relative.yaml\n  audiences: [h]\n";
+	refused(y, "authenticationConfiguration.file: must be an absolute path");
+	unlink(f);
+	y = authn_cfg(f, "[h]");
+	refused(y, f);
+	free(y);
+	free(f);
+}
+
 static void test_jwt_claims(void **state)
 {
 	struct k8s_config *cfg;
 
-	refused_exact(JWT_HEAD "  claimValidationRules:\n  - expression: 'claims.hd == \"x\"'\n"
-		      "    message: no\n" JWT_MAP,
-		      "cfg.yaml: jwt[0].claimValidationRules[0].expression: CEL expressions are not "
-		      "supported; use claim/requiredValue and claim/prefix mappings");
-	refused(JWT_HEAD "  claimValidationRules:\n  - {claim: hd}\n" JWT_MAP,
-		"jwt[0].claimValidationRules[0].requiredValue: required");
 	refused(JWT_HEAD "  claimValidationRules:\n  - {requiredValue: x}\n" JWT_MAP,
-		"jwt[0].claimValidationRules[0].claim: required");
+		"cfg.yaml: jwt[0].claimValidationRules[0]: claim or expression is required");
 	refused(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, requiredValue: a}\n"
 		"  - {claim: hd, requiredValue: b}\n" JWT_MAP,
-		"jwt[0].claimValidationRules[1].claim: duplicate claim \"hd\"");
+		"jwt[0].claimValidationRules[1].claim: duplicate value \"hd\"");
 	refused(JWT_HEAD "  claimValidationRules: {claim: hd}\n" JWT_MAP,
 		"jwt[0].claimValidationRules: expected a list");
 	refused(JWT_HEAD, "jwt[0].claimMappings: required");
-	refused(JWT_HEAD "  claimMappings:\n    username: {expression: claims.sub}\n",
-		"jwt[0].claimMappings.username.expression: CEL expressions are not supported");
 	refused(JWT_HEAD "  claimMappings:\n    groups: {claim: g, prefix: \"\"}\n",
-		"jwt[0].claimMappings.username: required");
+		"jwt[0].claimMappings.username: claim or expression is required");
 	refused(JWT_HEAD "  claimMappings:\n    username: {prefix: \"\"}\n",
-		"jwt[0].claimMappings.username.claim: required");
+		"jwt[0].claimMappings.username: claim or expression is required");
 	refused_exact(JWT_HEAD "  claimMappings:\n    username: {claim: email}\n",
-		      "cfg.yaml: jwt[0].claimMappings.username.prefix: required when claim is set "
-		      "(\"\" disables prefixing)");
+		      "cfg.yaml: jwt[0].claimMappings.username.prefix: prefix is required when claim "
+		      "is set. It can be set to an empty string to disable prefixing");
 	refused(JWT_HEAD JWT_MAP "    groups: {claim: groups}\n",
-		"jwt[0].claimMappings.groups.prefix: required when claim is set");
-	refused(JWT_HEAD JWT_MAP "    groups: {prefix: \"oidc:\"}\n",
-		"jwt[0].claimMappings.groups.prefix: only allowed together with claim");
-	refused(JWT_HEAD JWT_MAP "    uid: {expression: claims.sub}\n",
-		"jwt[0].claimMappings.uid.expression: CEL expressions are not supported");
-	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: a, valueExpression: b}\n",
-		"jwt[0].claimMappings.extra: CEL expressions are not supported");
-	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {expression: x, message: y}\n",
-		"jwt[0].userValidationRules: CEL expressions are not supported");
+		"jwt[0].claimMappings.groups.prefix: prefix is required when claim is set");
+	refused(JWT_HEAD JWT_MAP "    uid: {claim: sub, prefix: x}\n",
+		"jwt[0].claimMappings.uid.prefix: unknown key");
 
+	/* A claim rule without requiredValue requires "" (the apiserver's
+	 * zero value); a prefix without claim is accepted, as there. */
 	cfg = parse_ok(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, requiredValue: \"\"}\n"
+		       "  - {claim: x}\n"
 		       "  claimMappings:\n    username: {claim: email, prefix: \"oidc:\"}\n"
 		       "    groups: {claim: roles, prefix: \"\"}\n");
 	assert_string_equal(cfg->jwt[0].rules[0].required_value, "");
+	assert_null(cfg->jwt[0].rules[1].required_value);
 	assert_string_equal(cfg->jwt[0].username.prefix, "oidc:");
 	assert_string_equal(cfg->jwt[0].groups.claim, "roles");
 	assert_null(cfg->jwt[0].uid.claim);
+	k8s_config_free(cfg);
+	cfg = parse_ok(JWT_HEAD JWT_MAP "    groups: {prefix: \"oidc:\"}\n");
+	k8s_config_free(cfg);
+}
+
+/* CEL in the jwt list: compiled at load, the apiserver's validation rules
+ * (k8s.io/apiserver validation_test.go cases), messages naming the file,
+ * the key path and the rule. */
+static void test_jwt_cel(void **state)
+{
+	struct k8s_config *cfg;
+
+	/* combinations */
+	refused_exact(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, expression: 'true'}\n" JWT_MAP,
+		      "cfg.yaml: jwt[0].claimValidationRules[0]: claim and expression can't both be set");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {claim: hd, message: m}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].message: may not be specified when claim is set");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {expression: 'true', requiredValue: v}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].requiredValue: may not be specified when expression is set");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {expression: 'claims.a == 1'}\n"
+		"  - {expression: 'claims.a == 1'}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[1].expression: duplicate value (also [0])");
+	refused(JWT_HEAD "  claimMappings:\n    username: {claim: sub, expression: claims.sub}\n",
+		"jwt[0].claimMappings.username: claim and expression can't both be set");
+	refused(JWT_HEAD "  claimMappings:\n    username: {expression: claims.sub, prefix: \"\"}\n",
+		"jwt[0].claimMappings.username.prefix: may not be specified when expression is set");
+	refused(JWT_HEAD JWT_MAP "    groups: {expression: claims.g, prefix: \"x:\"}\n",
+		"jwt[0].claimMappings.groups.prefix: may not be specified when expression is set");
+	refused(JWT_HEAD JWT_MAP "    uid: {claim: sub, expression: claims.sub}\n",
+		"jwt[0].claimMappings.uid: claim and expression can't both be set");
+	/* compilation: position, unknown names, types */
+	refused_exact(JWT_HEAD "  claimMappings:\n    username: {expression: 'claims.sub + foo'}\n",
+		      "cfg.yaml: jwt[0].claimMappings.username.expression: compilation failed: column 14: "
+		      "undeclared reference to 'foo' (this expression has only claims)");
+	refused(JWT_HEAD "  claimMappings:\n    username: {expression: 'user.username'}\n",
+		"undeclared reference to 'user' (this expression has only claims)");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {expression: 'claims.exp - claims.nbf'}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].expression: must evaluate to bool, not dyn");
+	refused(JWT_HEAD "  claimValidationRules:\n  - {expression: '\"a\"'}\n" JWT_MAP,
+		"jwt[0].claimValidationRules[0].expression: must evaluate to bool, not string");
+	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {expression: 'user.username.size()'}\n",
+		"jwt[0].userValidationRules[0].expression: must evaluate to bool, not int");
+	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {expression: 'claims.sub == \"x\"'}\n",
+		"undeclared reference to 'claims' (this expression has only user)");
+	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {message: m}\n",
+		"jwt[0].userValidationRules[0].expression: required");
+	refused(JWT_HEAD JWT_MAP "  userValidationRules:\n  - {expression: 'true'}\n  - {expression: 'true'}\n",
+		"jwt[0].userValidationRules[1].expression: duplicate value");
+	refused(JWT_HEAD JWT_MAP "    groups: {expression: 'claims.g.filter(g, g.matches(\"\\\\bx\"))'}\n",
+		"jwt[0].claimMappings.groups.expression: compilation failed: column 30: regular expression: "
+		"word boundaries");
+	refused(JWT_HEAD JWT_MAP "    groups: {expression: 'claims.g.sort()'}\n",
+		"unsupported function 'sort'");
+	/* extra keys */
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: foo, valueExpression: claims.x}\n",
+		"jwt[0].claimMappings.extra[0].key: must be a domain-prefixed path");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: example.com/Foo, valueExpression: claims.x}\n",
+		"jwt[0].claimMappings.extra[0].key: must be lowercase");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: Example.com/foo, valueExpression: claims.x}\n",
+		"jwt[0].claimMappings.extra[0].key: the domain prefix must consist of lower case");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: example.com/, valueExpression: claims.x}\n",
+		"the path must not be empty");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: -a.com/x, valueExpression: claims.x}\n",
+		"must start and end with an alphanumeric character");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: kubernetes.io/foo, valueExpression: claims.x}\n",
+		"k8s.io, kubernetes.io and their subdomains are reserved for Kubernetes use");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: authentication.kubernetes.io/credential-id, "
+		"valueExpression: claims.x}\n", "reserved for Kubernetes use");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: sub.k8s.io/foo, valueExpression: claims.x}\n",
+		"reserved for Kubernetes use");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: a.com/x, valueExpression: claims.x}\n"
+		"    - {key: a.com/x, valueExpression: claims.y}\n",
+		"jwt[0].claimMappings.extra[1].key: duplicate value \"a.com/x\"");
+	refused(JWT_HEAD JWT_MAP "    extra:\n    - {key: a.com/x}\n",
+		"jwt[0].claimMappings.extra[0].valueExpression: required");
+	/* the email_verified rule */
+	refused_exact(JWT_HEAD "  claimMappings:\n    username: {expression: claims.email}\n",
+		      "cfg.yaml: jwt[0].claimMappings.username.expression: claims.email_verified must be "
+		      "used in claimMappings.username.expression or claimMappings.extra[*].valueExpression "
+		      "or claimValidationRules[*].expression when claims.email is used in "
+		      "claimMappings.username.expression");
+	refused(JWT_HEAD "  claimMappings:\n    username: {expression: 'claims.?email.orValue(\"x\")'}\n",
+		"claims.email_verified must be used");
+	cfg = parse_ok(JWT_HEAD "  claimMappings:\n    username: {expression: \"claims.email_verified ? "
+		       "claims.email : ''\"}\n");
+	k8s_config_free(cfg);
+	cfg = parse_ok(JWT_HEAD "  claimValidationRules:\n  - {expression: "
+		       "'claims.?email_verified.orValue(true) == true'}\n"
+		       "  claimMappings:\n    username: {expression: claims.email}\n");
+	k8s_config_free(cfg);
+	cfg = parse_ok(JWT_HEAD "  claimMappings:\n    username: {expression: claims.email}\n"
+		       "    extra:\n    - {key: example.com/verified, valueExpression: "
+		       "'string(claims.email_verified)'}\n");
+	k8s_config_free(cfg);
+	/* an index is not a selection: the apiserver's rule does not see it */
+	cfg = parse_ok(JWT_HEAD "  claimMappings:\n    username: {expression: 'claims[\"email\"]'}\n");
+	k8s_config_free(cfg);
+	/* egressSelectorType */
+	refused("jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [a]\n"
+		"    egressSelectorType: etcd\n" JWT_MAP,
+		"jwt[0].issuer.egressSelectorType: egress selector must be either controlplane or cluster");
+	/* the issue's expressions, all at once */
+	cfg = parse_ok("jwt:\n- issuer:\n    url: https://idp.example.com\n    audiences: [a]\n"
+		       "    egressSelectorType: controlplane\n"
+		       "  claimValidationRules:\n"
+		       "  - {expression: 'claims.exp - claims.nbf <= 3600', message: too long}\n"
+		       "  - {expression: 'claims.?email_verified.orValue(true) == true'}\n"
+		       "  claimMappings:\n"
+		       "    username: {expression: \"'oidc:' + claims.sub\"}\n"
+		       "    groups: {expression: \"dyn(claims.?groups.orValue([])).filter(g, "
+		       "g.startsWith('k8s_')).map(g, 'oidc:' + g)\"}\n"
+		       "    uid: {expression: claims.sub}\n"
+		       "    extra:\n"
+		       "    - {key: example.com/repo, valueExpression: \"['oidc:github:repo:' + "
+		       "claims.repository_id]\"}\n"
+		       "    - {key: example.com/email, valueExpression: claims.email}\n"
+		       "  userValidationRules:\n"
+		       "  - {expression: \"!user.username.startsWith('system:')\", message: no system}\n"
+		       "  - {expression: \"user.groups.all(g, !g.startsWith('system:'))\"}\n");
+	assert_string_equal(cfg->jwt[0].egress_selector_type, "controlplane");
+	assert_int_equal(cfg->jwt[0].n_rules, 2);
+	assert_non_null(cfg->jwt[0].rules[0].prog);
+	assert_string_equal(cfg->jwt[0].rules[0].message, "too long");
+	assert_non_null(cfg->jwt[0].username.prog);
+	assert_non_null(cfg->jwt[0].groups.prog);
+	assert_non_null(cfg->jwt[0].uid.prog);
+	assert_int_equal(cfg->jwt[0].n_extra, 2);
+	assert_string_equal(cfg->jwt[0].extra[1].key, "example.com/email");
+	assert_int_equal(cfg->jwt[0].n_user_rules, 2);
 	k8s_config_free(cfg);
 }
 
@@ -969,6 +1207,8 @@ int main(void)
 		cmocka_unit_test(test_jwt_issuer),
 		cmocka_unit_test(test_jwt_ca),
 		cmocka_unit_test(test_jwt_claims),
+		cmocka_unit_test(test_jwt_cel),
+		cmocka_unit_test(test_authn_config),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_account_rules),
 		cmocka_unit_test(test_account_ranges_paths),

@@ -31,7 +31,7 @@ static char *fxdir;
 static time_t fxnow;
 
 static char *aud_host[] = { "host-login" };
-static struct k8s_claim_rule hd_rule = { "hd", "example.com" };
+static struct k8s_claim_rule hd_rule = { .claim = "hd", .required_value = "example.com" };
 
 /* The authenticator the claim tests use; tests change copies of it. */
 static struct k8s_jwt_authenticator std_auth(void)
