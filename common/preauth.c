@@ -1,7 +1,9 @@
 /* preauth.c: first login's policy and served-entry files (preauth.h). */
 #include "preauth.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -302,4 +304,55 @@ ssize_t k8s_preauth_read(int dirfd, const char *name, char *buf, size_t size)
 	close(fd);
 	buf[got] = '\0';
 	return got;
+}
+
+pid_t k8s_preauth_name_pid(const char *name, int *tmp)
+{
+	const char *s = name;
+	long long v = 0;
+	size_t i, n;
+
+	*tmp = 0;
+	if (s[0] == '.') {
+		*tmp = 1;
+		s++;
+	}
+	if (s[0] != 'p' || s[1] != '.')
+		return 0;
+	s += 2;
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (n == 0 || n > 10 || s[0] == '0' || strcmp(s + n, *tmp ? ".tmp" : "") != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v > 1 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+int k8s_preauth_sweep_dead(int dirfd)
+{
+	struct dirent *de;
+	pid_t pid, self = getpid();
+	int fd, tmp, removed = 0;
+	DIR *d;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		pid = k8s_preauth_name_pid(de->d_name, &tmp);
+		if (pid <= 1 || pid == self)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

@@ -64,6 +64,18 @@ int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
 /* Start time of process pid (0: this process).  0 or -1. */
 int k8s_preauth_proc_start(pid_t pid, unsigned long long *start);
 
+/* The pid a record name belongs to: "p.PID" (*tmp 0) or ".p.PID.tmp"
+ * (*tmp 1), PID decimal without a leading zero, above 1.  0 for any other
+ * name. */
+pid_t k8s_preauth_name_pid(const char *name, int *tmp);
+
+/* Remove the records (and temporary files) of processes that no longer
+ * exist (kill(pid, 0) fails with ESRCH), the caller's own excepted.  A
+ * live process's record is never touched, whatever it holds: a record
+ * just renamed into place for a reused pid is that process's.  Needs
+ * root; the number of records removed. */
+int k8s_preauth_sweep_dead(int dirfd);
+
 /* Read a small root-only regular file (O_NOFOLLOW|O_CLOEXEC) into buf
  * (NUL-terminated).  The length, or -1 (errno set; EPERM when it is not a
  * regular file owned by root with no group/other access). */

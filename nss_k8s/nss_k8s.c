@@ -474,6 +474,11 @@ static int preauth_record(int dfd, const struct k8s_preauth_entry *e)
 		(void)unlinkat(dfd, tmp, 0);
 		return -1;
 	}
+	/* A client that names a user and leaves before any PAM call (which is
+	 * where pam_k8s sweeps) would leave a record per connection in /run:
+	 * every record written here takes those of dead processes away, so
+	 * they are never more than the sshd processes alive. */
+	(void)k8s_preauth_sweep_dead(dfd);
 	return 0;
 }
 
