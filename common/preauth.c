@@ -356,3 +356,50 @@ int k8s_preauth_sweep_dead(int dirfd)
 	closedir(d);
 	return removed;
 }
+
+int k8s_preauth_k8s_last(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *eol, *q, *tok;
+	int lines = 0, last_is_k8s = 0;
+	size_t n;
+
+	for (; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		for (q = p; q < eol && (*q == ' ' || *q == '\t'); q++)
+			;
+		if ((size_t)(eol - q) < 6 || memcmp(q, "passwd", 6) != 0)
+			continue;
+		for (q += 6; q < eol && (*q == ' ' || *q == '\t'); q++)
+			;
+		if (q == eol || *q != ':')
+			continue;
+		lines++;
+		last_is_k8s = 0;
+		for (q++; q < eol && *q != '#';) {
+			if (*q == ' ' || *q == '\t' || *q == '\r') {
+				q++;
+				continue;
+			}
+			if (*q == '[') { /* an action item: not a service */
+				while (q < eol && *q != ']' && *q != '#')
+					q++;
+				if (q == eol || *q != ']') { /* unterminated: not understood */
+					last_is_k8s = 0;
+					break;
+				}
+				q++;
+				continue;
+			}
+			tok = q;
+			while (q < eol && *q != ' ' && *q != '\t' && *q != '\r' && *q != '#' && *q != '[')
+				q++;
+			n = (size_t)(q - tok);
+			last_is_k8s = n == 3 && memcmp(tok, "k8s", 3) == 0;
+		}
+		if (eol == end)
+			break;
+	}
+	return lines == 1 && last_is_k8s;
+}

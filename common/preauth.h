@@ -61,6 +61,13 @@ int k8s_preauth_entry_format(const struct k8s_preauth_entry *e, char *out, size_
 int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
 			struct k8s_preauth_entry *e);
 
+/* nsswitch.conf's text: 1 when it has exactly one "passwd:" line and
+ * "k8s" is the last service on it (action items such as [NOTFOUND=return]
+ * may follow), else 0.  A service after k8s (sss, ldap, winbind) knows
+ * names the store does not: a pre-auth entry would hide its users from
+ * sshd, so none is served then. */
+int k8s_preauth_k8s_last(const char *buf, size_t len);
+
 /* Start time of process pid (0: this process).  0 or -1. */
 int k8s_preauth_proc_start(pid_t pid, unsigned long long *start);
 

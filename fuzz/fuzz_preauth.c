@@ -5,7 +5,9 @@
  * absolute paths, ids in range), must format back to exactly the input,
  * and a parsed policy must predict without overrunning anything.  Every
  * input is also a directory entry's name for the sweeps' record-name
- * parser: what it accepts must be exactly "p.PID" or ".p.PID.tmp".
+ * parser: what it accepts must be exactly "p.PID" or ".p.PID.tmp"; and
+ * nsswitch.conf text for k8s_preauth_k8s_last (which must not read past
+ * its bytes, and says yes only when "k8s" is in them).
  * Seeds: fuzz/corpus/fuzz_preauth. */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	if (k8s_preauth_k8s_last((const char *)data, size) &&
+	    (size < 10 || memmem(data, size, "passwd", 6) == NULL || memmem(data, size, "k8s", 3) == NULL))
+		abort();
 	buf = (const char *)data + 1;
 	size--;
 	if (data[0] & 1) {
