@@ -751,6 +751,20 @@ static void check_first_login(struct status *s)
 	if (stat(K8S_STOREDIR "/" K8S_SF_FILE, &sb) != 0)
 		report(s, RES_WARN, 0, "firstLogin.store", "run k8s-auth sync",
 		       "no identity store at " K8S_STOREDIR ": libnss_k8s serves nothing before one exists");
+	{
+		char nss[16384];
+		ssize_t got;
+		int fd = open(NSSWITCH, O_RDONLY | O_CLOEXEC);
+
+		got = fd < 0 ? -1 : read(fd, nss, sizeof(nss));
+		if (fd >= 0)
+			close(fd);
+		if (got < 0 || (size_t)got >= sizeof(nss) || !k8s_preauth_k8s_last(nss, (size_t)got))
+			report(s, RES_WARN, 0, "firstLogin.nsswitch", "make k8s the last service of the passwd: line",
+			       "k8s is not the last service of the passwd: line of " NSSWITCH ": libnss_k8s "
+			       "serves no pre-authentication entry (a service after it, such as sss, ldap or "
+			       "winbind, has names the store does not)");
+	}
 	if (stat("/run/nscd/socket", &sb) == 0 || stat("/var/run/nscd/socket", &sb) == 0)
 		report(s, RES_WARN, 0, "firstLogin.nscd", "set enable-cache passwd no in /etc/nscd.conf",
 		       "nscd is running: if it caches passwd, sshd gets nscd's \"not found\", never the "

@@ -157,37 +157,29 @@ void k8s_preauth_gc(void)
 {
 	struct k8s_preauth_entry e;
 	struct dirent *de;
-	struct stat sb;
-	time_t now = time(NULL);
-	char *end;
-	long pid;
-	int dfd, r;
+	pid_t pid;
+	int dfd, tmp;
 	DIR *d;
 
 	dfd = open(K8S_PREAUTH_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return;
+	/* records of processes that are gone (libnss_k8s sweeps these too);
+	 * a live process's record is never removed for holding another
+	 * start time: between reading it and unlinking it, the process with
+	 * that pid may have renamed its own record into place */
+	(void)k8s_preauth_sweep_dead(dfd);
 	d = fdopendir(dfd);
 	if (d == NULL) {
 		close(dfd);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, ".p.", 3) == 0) {
-			if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_mtime + 60 < now)
-				(void)unlinkat(dfd, de->d_name, 0);
-			continue;
-		}
 		if (strncmp(de->d_name, "p.", 2) != 0)
 			continue;
-		errno = 0;
-		pid = strtol(de->d_name + 2, &end, 10);
-		if (errno != 0 || *end != '\0' || pid <= 0) {
-			(void)unlinkat(dfd, de->d_name, 0);
-			continue;
-		}
-		r = served_by(dfd, (pid_t)pid, &e);
-		if (r <= 0)
+		pid = k8s_preauth_name_pid(de->d_name, &tmp);
+		/* not a record's name, or a record nobody can read */
+		if (pid <= 1 || tmp || served_by(dfd, pid, &e) < 0)
 			(void)unlinkat(dfd, de->d_name, 0);
 	}
 	closedir(d);

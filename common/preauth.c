@@ -1,7 +1,9 @@
 /* preauth.c: first login's policy and served-entry files (preauth.h). */
 #include "preauth.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,4 +252,102 @@ ssize_t k8s_preauth_read(int dirfd, const char *name, char *buf, size_t size)
 	close(fd);
 	buf[got] = '\0';
 	return got;
+}
+
+pid_t k8s_preauth_name_pid(const char *name, int *tmp)
+{
+	const char *s = name;
+	long long v = 0;
+	size_t i, n;
+
+	*tmp = 0;
+	if (s[0] == '.') {
+		*tmp = 1;
+		s++;
+	}
+	if (s[0] != 'p' || s[1] != '.')
+		return 0;
+	s += 2;
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (n == 0 || n > 10 || s[0] == '0' || strcmp(s + n, *tmp ? ".tmp" : "") != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v > 1 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+int k8s_preauth_sweep_dead(int dirfd)
+{
+	struct dirent *de;
+	pid_t pid, self = getpid();
+	int fd, tmp, removed = 0;
+	DIR *d;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		pid = k8s_preauth_name_pid(de->d_name, &tmp);
+		if (pid <= 1 || pid == self)
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+int k8s_preauth_k8s_last(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *eol, *q, *tok;
+	int lines = 0, last_is_k8s = 0;
+	size_t n;
+
+	for (; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		for (q = p; q < eol && (*q == ' ' || *q == '\t'); q++)
+			;
+		if ((size_t)(eol - q) < 6 || memcmp(q, "passwd", 6) != 0)
+			continue;
+		for (q += 6; q < eol && (*q == ' ' || *q == '\t'); q++)
+			;
+		if (q == eol || *q != ':')
+			continue;
+		lines++;
+		last_is_k8s = 0;
+		for (q++; q < eol && *q != '#';) {
+			if (*q == ' ' || *q == '\t' || *q == '\r') {
+				q++;
+				continue;
+			}
+			if (*q == '[') { /* an action item: not a service */
+				while (q < eol && *q != ']' && *q != '#')
+					q++;
+				if (q == eol || *q != ']') { /* unterminated: not understood */
+					last_is_k8s = 0;
+					break;
+				}
+				q++;
+				continue;
+			}
+			tok = q;
+			while (q < eol && *q != ' ' && *q != '\t' && *q != '\r' && *q != '#' && *q != '[')
+				q++;
+			n = (size_t)(q - tok);
+			last_is_k8s = n == 3 && memcmp(tok, "k8s", 3) == 0;
+		}
+		if (eol == end)
+			break;
+	}
+	return lines == 1 && last_is_k8s;
 }

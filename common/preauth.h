@@ -61,6 +61,25 @@ int k8s_preauth_entry_format(const struct k8s_preauth_entry *e, char *out, size_
 int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
 			struct k8s_preauth_entry *e);
 
+/* nsswitch.conf's text: 1 when it has exactly one "passwd:" line and
+ * "k8s" is the last service on it (action items such as [NOTFOUND=return]
+ * may follow), else 0.  A service after k8s (sss, ldap, winbind) knows
+ * names the store does not: a pre-auth entry would hide its users from
+ * sshd, so none is served then. */
+int k8s_preauth_k8s_last(const char *buf, size_t len);
+
+
+/* The pid a record name belongs to: "p.PID" (*tmp 0) or ".p.PID.tmp"
+ * (*tmp 1), PID decimal without a leading zero, above 1.  0 for any other
+ * name. */
+pid_t k8s_preauth_name_pid(const char *name, int *tmp);
+
+/* Remove the records (and temporary files) of processes that no longer
+ * exist (kill(pid, 0) fails with ESRCH), the caller's own excepted.  A
+ * live process's record is never touched, whatever it holds: a record
+ * just renamed into place for a reused pid is that process's.  Needs
+ * root; the number of records removed. */
+int k8s_preauth_sweep_dead(int dirfd);
 
 /* Read a small root-only regular file (O_NOFOLLOW|O_CLOEXEC) into buf
  * (NUL-terminated).  The length, or -1 (errno set; EPERM when it is not a

@@ -3,9 +3,14 @@
  * reads as root.  Input: one byte choosing the parser, then the file.
  * Whatever parses must be consistent (strings NUL-terminated, printable,
  * absolute paths, ids in range), must format back to exactly the input,
- * and a parsed policy must predict without overrunning anything.
+ * and a parsed policy must predict without overrunning anything.  Every
+ * input is also a directory entry's name for the sweeps' record-name
+ * parser: what it accepts must be exactly "p.PID" or ".p.PID.tmp"; and
+ * nsswitch.conf text for k8s_preauth_k8s_last (which must not read past
+ * its bytes, and says yes only when "k8s" is in them).
  * Seeds: fuzz/corpus/fuzz_preauth. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +36,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if (size < 256) { /* NAME_MAX */
+		char name[256], back[64];
+		pid_t pid;
+		int tmp;
+
+		memcpy(name, data, size);
+		name[size] = '\0';
+		pid = k8s_preauth_name_pid(name, &tmp);
+		if (pid != 0) {
+			snprintf(back, sizeof(back), tmp ? ".p.%ld.tmp" : "p.%ld", (long)pid);
+			if (pid <= 1 || strcmp(back, name) != 0)
+				abort();
+		}
+	}
+	if (k8s_preauth_k8s_last((const char *)data, size) &&
+	    (size < 10 || memmem(data, size, "passwd", 6) == NULL || memmem(data, size, "k8s", 3) == NULL))
+		abort();
 	buf = (const char *)data + 1;
 	size--;
 	if (data[0] & 1) {

@@ -37,6 +37,10 @@
 #include "procstat.h"
 #include "storefmt.h"
 
+#ifndef NSSWITCH_CONF
+#define NSSWITCH_CONF "/etc/nsswitch.conf"
+#endif
+
 #ifndef K8S_STOREDIR
 #define K8S_STOREDIR "/var/lib/k8s-auth"
 #endif
@@ -475,7 +479,41 @@ static int preauth_record(int dfd, const struct k8s_preauth_entry *e)
 		(void)unlinkat(dfd, tmp, 0);
 		return -1;
 	}
+	/* A client that names a user and leaves before any PAM call (which is
+	 * where pam_k8s sweeps) would leave a record per connection in /run:
+	 * every record written here takes those of dead processes away, so
+	 * they are never more than the sshd processes alive. */
+	(void)k8s_preauth_sweep_dead(dfd);
 	return 0;
+}
+
+/* Is k8s the last service of nsswitch.conf's passwd: line?  A service
+ * after it (sss, ldap, winbind: their packages append themselves too)
+ * has names the store does not; a pre-auth entry would take them from
+ * sshd, and their people could not log in.  Read at every pre-auth
+ * answer (root's sshd, names no store record has). */
+static int k8s_last(void)
+{
+	char buf[16384];
+	ssize_t n = 0, got = 0;
+	int fd;
+
+	fd = open(NSSWITCH_CONF, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	while ((size_t)got < sizeof(buf)) {
+		n = read(fd, buf + got, sizeof(buf) - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	/* larger than anyone writes it: not understood, not served */
+	if (n < 0 || (size_t)got >= sizeof(buf))
+		return 0;
+	return k8s_preauth_k8s_last(buf, (size_t)got);
 }
 
 /* Is this process root's sshd (the policy's binary, by inode; argv,
@@ -489,6 +527,8 @@ static int preauth_policy(int dfd, struct k8s_preauth_policy *p)
 
 	n = k8s_preauth_read(dfd, K8S_PREAUTH_POLICY, buf, sizeof(buf));
 	if (n <= 0 || k8s_preauth_policy_parse(buf, (size_t)n, p) != 0)
+		return -1;
+	if (!k8s_last())
 		return -1;
 	if (stat(p->sshd, &bin) != 0 || !S_ISREG(bin.st_mode) || bin.st_uid != 0 ||
 	    (bin.st_mode & 022) != 0 || stat("/proc/self/exe", &exe) != 0 ||

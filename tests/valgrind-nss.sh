@@ -44,6 +44,12 @@ tool=$(ls /usr/libexec/valgrind/memcheck-*-linux /usr/lib/*/valgrind/memcheck-*-
 printf 'k8s-preauth-policy 1 200000 999999 200000 999999 %s /bin/bash /home/%%u\n' "$tool" \
 	>/run/k8s-auth/preauth/policy
 chmod 0600 /run/k8s-auth/preauth/policy
+# records of a process that is gone: the served lookup sweeps them
+sh -c 'exit 0' & dead=$!
+wait "$dead"
+printf 'k8s-preauth-served 1 1 gone 200001 200001 /home/gone /bin/bash\n' >"/run/k8s-auth/preauth/p.$dead"
+: >"/run/k8s-auth/preauth/.p.$dead.tmp"
+chmod 0600 "/run/k8s-auth/preauth/p.$dead" "/run/k8s-auth/preauth/.p.$dead.tmp"
 LOG2=$TEST_TMP/valgrind-preauth.log
 VG_PREAUTH=firstperson valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 	--errors-for-leak-kinds=all --track-fds=yes --error-exitcode=99 --log-file="$LOG2" "$TEST_TMP/vg"
@@ -55,5 +61,7 @@ grep -q "ERROR SUMMARY: 0 errors" "$LOG2" && grep -q "in use at exit: 0 bytes in
 opened=$(awk '/Open (file|AF_UNIX socket) descriptor/ {fd = $0; getline; if ($0 !~ /inherited from parent/) print fd}' "$LOG2")
 [ -z "$opened" ] || { cat "$LOG2" >&2; fail "descriptors left open (pre-auth): $opened"; }
 grep -qs " firstperson " /run/k8s-auth/preauth/p.* || fail "the pre-auth path did not run (no served record)"
-ok "memcheck, pre-auth path: 0 errors, 0 bytes in use at exit, no descriptor left open, served record written"
+[ ! -e "/run/k8s-auth/preauth/p.$dead" ] && [ ! -e "/run/k8s-auth/preauth/.p.$dead.tmp" ] ||
+	fail "the record of a dead process was not swept"
+ok "memcheck, pre-auth path: 0 errors, 0 bytes in use at exit, no descriptor left open, served record written, a dead process's swept"
 echo "valgrind-nss: passed"

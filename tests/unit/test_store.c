@@ -342,6 +342,56 @@ static void test_preauth_predict(void **state)
 	assert_int_equal(k8s_preauth_predict(&pol, "dana", &e), -1);
 }
 
+/* Record names the sweeps act on (libnss_k8s and the helper): only
+ * "p.PID" and ".p.PID.tmp", PID a plain decimal above 1. */
+static void test_preauth_name_pid(void **state)
+{
+	static const char *const bad[] = { "policy", ".policy.tmp", "p.", "p.0", "p.1", "p.01",
+		"p.12a", "p.-5", "p. 5", "p.5 ", "p.5.tmp", ".p.5", ".p.5.tmpx", "q.5", "p.99999999999",
+		"p.4294967297", ".p..tmp", "", "." };
+	size_t i;
+	int tmp;
+
+	(void)state;
+	assert_int_equal(k8s_preauth_name_pid("p.1234", &tmp), 1234);
+	assert_int_equal(tmp, 0);
+	assert_int_equal(k8s_preauth_name_pid(".p.77.tmp", &tmp), 77);
+	assert_int_equal(tmp, 1);
+	assert_int_equal(k8s_preauth_name_pid("p.2147483647", &tmp), 2147483647);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(k8s_preauth_name_pid(bad[i], &tmp), 0);
+}
+
+/* nsswitch.conf: libnss_k8s serves pre-auth entries only when k8s is
+ * the last service of the one passwd: line. */
+static void test_preauth_k8s_last(void **state)
+{
+	static const char *const yes[] = {
+		"passwd:         files systemd k8s\ngroup: files k8s\n",
+		"# c\npasswd: files k8s [NOTFOUND=return]\n",
+		"passwd: k8s",
+		"  passwd\t:\tfiles\tk8s # sss\n",
+		"passwd: files k8s\r\n",
+		"shadow: files sss\npasswd: files k8s\n",
+	};
+	static const char *const no[] = {
+		"", "group: files k8s\n", "passwd: files systemd\n", "passwd: files k8s sss\n",
+		"passwd: k8s files\n", "passwd: files k8s [NOTFOUND=return] ldap\n",
+		"passwd: files k8s\npasswd: files k8s\n", "passwd: files k8sx\n", "passwd: files xk8s\n",
+		"#passwd: files k8s\n", "passwd: files # k8s\n", "passwords: files k8s\n",
+		"passwd: files k8s[x]sss\n", "passwd: files k8s [unterminated sss\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (k8s_preauth_k8s_last(yes[i], strlen(yes[i])) != 1)
+			fail_msg("should be k8s last: %s", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (k8s_preauth_k8s_last(no[i], strlen(no[i])) != 0)
+			fail_msg("should not be k8s last: %s", no[i]);
+}
+
 static void test_many_and_enumeration(void **state)
 {
 	struct fx *f = *state;
@@ -1331,6 +1381,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_and_enumeration, setup, teardown),
+		cmocka_unit_test(test_preauth_name_pid),
+		cmocka_unit_test(test_preauth_k8s_last),
 		cmocka_unit_test_setup_teardown(test_preauth_predict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
