@@ -131,7 +131,10 @@ int k8s_preauth_served(pid_t caller, const char *user, struct k8s_preauth_entry 
 	int dfd, i, r, rc = 0;
 
 	memset(e, 0, sizeof(*e));
-	if (caller <= 0)
+	/* entries are served to root's sshd alone: a caller the helper runs
+	 * for with its own, non-root ids (a screen locker) never had one, and
+	 * could not read the root-only records anyway */
+	if (caller <= 0 || geteuid() != 0)
 		return 0;
 	dfd = open(K8S_PREAUTH_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)

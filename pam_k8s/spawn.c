@@ -222,7 +222,10 @@ static int child(void *arg)
 	}
 	umask(077);
 	reset_scheduling();
-	if (chdir("/") != 0 || setpriority(PRIO_PROCESS, 0, 0) != 0 ||
+	/* nice 0: a root helper must not run at a priority its caller chose;
+	 * a caller that is not root may not lower its own niceness, and its
+	 * helper is its own: then as it is */
+	if (chdir("/") != 0 || (setpriority(PRIO_PROCESS, 0, 0) != 0 && as_root) ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
 		_exit(HELPER_EXIT_SETUP - 4);
