@@ -1119,7 +1119,7 @@ static void check_pam(struct status *s)
 		n++;
 	}
 	if (n > 0)
-		qsort(v, n, sizeof(*v), by_name);
+		k8s_qsort(v, n, sizeof(*v), by_name);
 	for (i = 0; i < n; i++) {
 		f = &v[i];
 		if (f->n_lines == 0)

@@ -143,7 +143,7 @@ static void print_users(struct k8s_store *st, int json)
 
 	for (i = 0; i < n; i++)
 		v[i] = st->users[i];
-	qsort(v, n, sizeof(*v), by_name);
+	k8s_qsort(v, n, sizeof(*v), by_name);
 	if (json) {
 		arr = json_array();
 		for (i = 0; i < n; i++)
@@ -246,7 +246,7 @@ static void print_groups(struct k8s_store *st, int json)
 	v = collect_groups(st, &n);
 	if (v == NULL)
 		n = 0;
-	qsort(v, n, sizeof(*v), shown_by_name);
+	k8s_qsort(v, n, sizeof(*v), shown_by_name);
 	if (!json)
 		printf("%-24s %10s %-8s %-17s %s\n", "NAME", "GID", "KIND", "SOURCE", "MEMBERS");
 	for (i = 0; i < n; i++) {

@@ -289,7 +289,7 @@ static void enforce_bound(int dfd, time_t now)
 
 	n = scan_entries(dfd, now, &v);
 	if (n >= K8S_REVIEWCACHE_MAX_ENTRIES) {
-		qsort(v, n, sizeof(*v), slot_cmp);
+		k8s_qsort(v, n, sizeof(*v), slot_cmp);
 		for (i = 0; i + K8S_REVIEWCACHE_MAX_ENTRIES <= n; i++)
 			unlinkat(dfd, v[i].name, 0);
 	}

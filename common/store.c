@@ -1225,8 +1225,8 @@ static int pins_of(struct k8s_store *st, const struct k8s_config *cfg, struct pi
 			if (cfg->accounts.declared[i].uid >= 0)
 				x->by_name[x->n++] = &cfg->accounts.declared[i];
 		memcpy(x->by_uid, x->by_name, n * sizeof(*x->by_uid));
-		qsort(x->by_name, n, sizeof(*x->by_name), pin_cmp_name);
-		qsort(x->by_uid, n, sizeof(*x->by_uid), pin_cmp_uid);
+		k8s_qsort(x->by_name, n, sizeof(*x->by_name), pin_cmp_name);
+		k8s_qsort(x->by_uid, n, sizeof(*x->by_uid), pin_cmp_uid);
 	}
 	x->cfg = cfg;
 	x->declared = cfg->accounts.declared;
@@ -1247,7 +1247,7 @@ static int pinned_by_other(struct k8s_store *st, const struct k8s_config *cfg, c
 		return 1;
 	if (x->n == 0)
 		return 0;
-	hit = bsearch(&kp, x->by_uid, x->n, sizeof(*x->by_uid), pin_cmp_uid);
+	hit = k8s_bsearch(&kp, x->by_uid, x->n, sizeof(*x->by_uid), pin_cmp_uid);
 	return hit != NULL && strcmp((*hit)->name, name) != 0; /* config: pinned uids are unique */
 }
 
@@ -1262,7 +1262,7 @@ static int64_t declared_pin(struct k8s_store *st, const struct k8s_config *cfg, 
 		return -2;
 	if (x->n == 0)
 		return -1;
-	hit = bsearch(&kp, x->by_name, x->n, sizeof(*x->by_name), pin_cmp_name);
+	hit = k8s_bsearch(&kp, x->by_name, x->n, sizeof(*x->by_name), pin_cmp_name);
 	return hit != NULL ? (*hit)->uid : -1;
 }
 
@@ -1904,7 +1904,7 @@ int k8s_store_prune_source(struct k8s_store *st, uint32_t source, const char *co
 		u = st->users[i];
 		name = u->name;
 		if (!(u->sources & source) ||
-		    (n_keep > 0 && bsearch(&name, keep, n_keep, sizeof(*keep), name_cmp) != NULL))
+		    (n_keep > 0 && k8s_bsearch(&name, keep, n_keep, sizeof(*keep), name_cmp) != NULL))
 			continue;
 		if (strip_source(st, u, source, weak) != 0)
 			goto oom;

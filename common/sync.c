@@ -210,11 +210,11 @@ int k8s_sync_take_role(struct k8s_sync_view *v, const struct k8s_config *cfg, js
 static int role_grants(struct k8s_sync_view *v, const char *key)
 {
 	if (!v->roles_sorted) {
-		qsort(v->roles.v, v->roles.n, sizeof(char *), cmp_str);
+		k8s_qsort(v->roles.v, v->roles.n, sizeof(char *), cmp_str);
 		v->roles_sorted = 1;
 	}
 	return v->roles.n > 0 &&
-	       bsearch(&key, v->roles.v, v->roles.n, sizeof(char *), cmp_str) != NULL;
+	       k8s_bsearch(&key, v->roles.v, v->roles.n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* 1 grants, 0 does not, -1 malformed roleRef, -2 out of memory. */

@@ -7,6 +7,7 @@
  * of its own (declared, or defined by sync).  Deriving both sides the same
  * way makes the comparison independent of how the model was loaded. */
 #include "sync.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ static int take_account(struct k8s_sync_snap_ent *e, const struct k8s_store_user
 			return -1;
 		e->n_groups++;
 	}
-	qsort(e->groups, e->n_groups, sizeof(char *), cmp_str);
+	k8s_qsort(e->groups, e->n_groups, sizeof(char *), cmp_str);
 	return 0;
 }
 
@@ -103,7 +104,7 @@ static struct pair *member_pairs(const struct k8s_store *st, size_t *n)
 			p[*n].group = st->users[i]->groups[j].group;
 			p[(*n)++].user = st->users[i]->name;
 		}
-	qsort(p, *n, sizeof(*p), cmp_pair);
+	k8s_qsort(p, *n, sizeof(*p), cmp_pair);
 	return p;
 }
 
@@ -161,7 +162,7 @@ int k8s_sync_snapshot(const struct k8s_store *st, struct k8s_sync_snap *snap)
 			snap->n--; /* a commit drops it */
 		}
 	}
-	qsort(snap->v, snap->n, sizeof(*snap->v), cmp_ent);
+	k8s_qsort(snap->v, snap->n, sizeof(*snap->v), cmp_ent);
 	snap->n_accounts = st->n_users;
 	snap->n_groups = snap->n - st->n_users;
 	free(pairs);

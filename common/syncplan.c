@@ -46,7 +46,7 @@ static void list_unique(struct k8s_sync_list *l)
 
 	if (l->n == 0)
 		return;
-	qsort(l->v, l->n, sizeof(char *), cmp_str);
+	k8s_qsort(l->v, l->n, sizeof(char *), cmp_str);
 	for (i = 0; i < l->n; i++) {
 		if (k > 0 && strcmp(l->v[k - 1], l->v[i]) == 0)
 			free(l->v[i]);
@@ -115,10 +115,10 @@ static int sa_group_granted(const struct k8s_sync_view *v, const char *ns)
 	snprintf(g, sizeof(g), "system:serviceaccounts:%s", ns);
 	if (v->groups.n == 0)
 		return 0;
-	if (bsearch(&k, v->groups.v, v->groups.n, sizeof(char *), cmp_str) != NULL)
+	if (k8s_bsearch(&k, v->groups.v, v->groups.n, sizeof(char *), cmp_str) != NULL)
 		return 1;
 	k = "system:serviceaccounts";
-	return bsearch(&k, v->groups.v, v->groups.n, sizeof(char *), cmp_str) != NULL;
+	return k8s_bsearch(&k, v->groups.v, v->groups.n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* Every username the cluster grants, sorted and unique. */
@@ -141,7 +141,7 @@ static int gather(const struct k8s_config *cfg, struct k8s_sync_view *v, struct 
 		if (cfg->sync.service_accounts ||
 		    (sa_namespace(v->sas.v[i], ns, sizeof(ns)) && sa_group_granted(v, ns)))
 			c[k++].username = v->sas.v[i];
-	qsort(c, k, sizeof(*c), cmp_cand_user);
+	k8s_qsort(c, k, sizeof(*c), cmp_cand_user);
 	for (i = 0, *n = 0; i < k; i++)
 		if (*n == 0 || strcmp(c[*n - 1].username, c[i].username) != 0)
 			c[(*n)++] = c[i];
@@ -197,7 +197,7 @@ static int build_accounts(struct cand *c, size_t n, struct k8s_sync_plan *p)
 	struct k8s_sync_account *a;
 	size_t i;
 
-	qsort(c, n, sizeof(*c), cmp_cand_local);
+	k8s_qsort(c, n, sizeof(*c), cmp_cand_local);
 	p->accounts = calloc(n + 1, sizeof(*p->accounts));
 	if (p->accounts == NULL)
 		return -1;

@@ -11,6 +11,22 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* qsort and bsearch for arrays that may be empty: the C library declares
+ * their base never NULL, even for 0 elements (UBSan halts the fuzzers on
+ * it), and an empty or allocated-on-demand array is NULL here. */
+#include <stdlib.h>
+static inline void k8s_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static inline void *k8s_bsearch(const void *key, const void *base, size_t n, size_t size,
+				int (*cmp)(const void *, const void *))
+{
+	return n > 0 ? bsearch(key, base, n, size, cmp) : NULL;
+}
+
 /* Wipe then free.  Safe on NULL.  k8s_freezero_str uses strlen. */
 void k8s_freezero(void *p, size_t len);
 void k8s_freezero_str(char *s);

@@ -4,7 +4,7 @@
 O        := build-fuzz
 CC       := clang
 PKGS     := jansson libcurl yaml-0.1 libssl libcrypto
-CFLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+CFLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
             -D_GNU_SOURCE -DK8S_VERSION=\"fuzz\" -DK8S_STOREDIR=\"/nonexistent\" -Icommon \
             $(shell pkg-config --cflags $(PKGS)) -Wall -Wextra -Werror -Wno-unused-parameter
 LIBS     := $(shell pkg-config --libs $(PKGS)) -lpam

@@ -20,7 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char *auds[] = { "host-login", "a2" };
-static struct k8s_claim_rule rule = { "hd", "example.com" };
+static struct k8s_claim_rule rule = { .claim = "hd", .required_value = "example.com" };
 
 static const struct k8s_jwt_authenticator auth = {
 	.issuer_url = "https://issuer.test",
@@ -28,9 +28,9 @@ static const struct k8s_jwt_authenticator auth = {
 	.audience_match_policy = "MatchAny",
 	.rules = &rule,
 	.n_rules = 1,
-	.username = { "email", "" },
-	.groups = { "groups", "oidc:" },
-	.uid = { "sub", NULL },
+	.username = { .claim = "email", .prefix = "" },
+	.groups = { .claim = "groups", .prefix = "oidc:" },
+	.uid = { .claim = "sub" },
 };
 
 static void fuzz_b64(const uint8_t *data, size_t size)
