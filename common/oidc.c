@@ -747,6 +747,11 @@ static int resolve_distributed(const struct k8s_config *cfg, const struct k8s_jw
 		return K8S_OK;
 	if (check_id_token_fields(jwt->payload, err) != K8S_OK)
 		return K8S_REFUSED;
+	/* as the apiserver: the token is valid (times, audience) before the
+	 * helper goes anywhere its claims name; an expired or foreign token,
+	 * however well signed, sends no request */
+	if (check_times(jwt->payload, now, err) != K8S_OK || check_audience(a, jwt->payload, err) != K8S_OK)
+		return K8S_REFUSED;
 	name = json_string_value(json_object_get(names, a->groups.claim));
 	src = name != NULL ? json_object_get(json_object_get(jwt->payload, "_claim_sources"), name) : NULL;
 	url = json_string_value(json_object_get(src, "endpoint"));

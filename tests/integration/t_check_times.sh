@@ -100,4 +100,39 @@ for cv in exp=1e300 exp=9.3e18 iat=1e300 iat=-1e300 iat=9.3e18 nbf=-1e300 nbf=-9
 	assert_eq "$(field .reason)" "malformed token" "tokenreview: $claim $v refused"
 done
 
+# --- a distributed groups claim (_claim_sources endpoint) sends the helper
+# to a URL the token names: only for a token that is valid (times,
+# audience), as the apiserver resolves it only after its checks.  A
+# listener counts the connections it gets.
+"$PY" - "$TEST_TMP/ep" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1] + ".port.tmp", "w").write(str(s.getsockname()[1]))
+import os
+os.rename(sys.argv[1] + ".port.tmp", sys.argv[1] + ".port")
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[1] + ".hits", "a") as f:
+        f.write("hit\n")
+    c.close()
+PY
+EP_PID=$!
+for _ in $(seq 100); do [ -s "$TEST_TMP/ep.port" ] && break; sleep 0.05; done
+[ -s "$TEST_TMP/ep.port" ] || fail "listener did not start"
+ep="https://127.0.0.1:$(cat "$TEST_TMP/ep.port")/claims"
+dist="\"groups\": null, \"_claim_names\": {\"groups\": \"s1\"}, \"_claim_sources\": {\"s1\": {\"endpoint\": \"$ep\", \"access_token\": \"t\"}}"
+hits() { cat "$TEST_TMP/ep.hits" 2>/dev/null | wc -l; }
+check "$(jwt "{\"exp\": $((now - 120)), \"iat\": $((now - 600)), $dist}")" 1
+assert_eq "$(field .reason)" "token expired" "distributed claim, expired token: refused as expired"
+assert_eq "$(hits)" 0 "distributed claim, expired token: no request to the endpoint it names"
+check "$(jwt "{\"aud\": \"someone-else\", $dist}")" 1
+assert_eq "$(field .reason)" "wrong audience" "distributed claim, another audience: refused as such"
+assert_eq "$(hits)" 0 "distributed claim, another audience: no request to the endpoint it names"
+check "$(jwt "{$dist}")" 3
+assert_eq "$(hits)" 1 "control: a valid token with a distributed claim does go to the endpoint (and fails closed on it)"
+kill "$EP_PID" 2>/dev/null
+wait "$EP_PID" 2>/dev/null
+
 echo "t_check_times: all passed"
