@@ -213,8 +213,7 @@ static int role_grants(struct k8s_sync_view *v, const char *key)
 		k8s_qsort(v->roles.v, v->roles.n, sizeof(char *), cmp_str);
 		v->roles_sorted = 1;
 	}
-	return v->roles.n > 0 &&
-	       k8s_bsearch(&key, v->roles.v, v->roles.n, sizeof(char *), cmp_str) != NULL;
+	return k8s_bsearch(&key, v->roles.v, v->roles.n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* 1 grants, 0 does not, -1 malformed roleRef, -2 out of memory. */

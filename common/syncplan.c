@@ -113,8 +113,6 @@ static int sa_group_granted(const struct k8s_sync_view *v, const char *ns)
 	const char *k = g;
 
 	snprintf(g, sizeof(g), "system:serviceaccounts:%s", ns);
-	if (v->groups.n == 0)
-		return 0;
 	if (k8s_bsearch(&k, v->groups.v, v->groups.n, sizeof(char *), cmp_str) != NULL)
 		return 1;
 	k = "system:serviceaccounts";
