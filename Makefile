@@ -22,9 +22,11 @@ Q          := $(if $(V),,@)
 SAN        ?=
 CC         ?= gcc
 
-PKGS       := jansson libcurl yaml-0.1 libssl libcrypto
+# Signatures are Nettle's (common/jwks.c says why); libcrypto only for
+# the tests' independent checks and, loaded on use, x5c and libcurl's TLS.
+PKGS       := jansson libcurl yaml-0.1 libssl libcrypto nettle hogweed
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgmp -ldl -lpthread
 
 WARN       := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-unused-parameter

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "decide.h"
 
@@ -89,9 +88,6 @@ int main(int argc, char **argv)
 	umask(077);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	signal(SIGPIPE, SIG_DFL);
-	/* a process per PAM call: the memory goes with it, and OpenSSL's
-	 * exit-time teardown of its tables would be pure cost */
-	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	k8s_err_clear(&cfg_err);
 	config_path[0] = '\0';
 	for (;;) {

@@ -9,15 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
-#include <openssl/err.h>
-#include <openssl/objects.h>
-#include <openssl/x509.h>
-
 #include "b64.h"
 #include "identity.h"
 #include "util.h"
+#include "x509lazy.h"
 
 static int is_b64url_char(char c)
 {
@@ -261,8 +256,7 @@ static int header_x5c_ok(json_t *x5c)
 	json_t *v;
 	size_t i, der_len;
 	unsigned char *der;
-	const unsigned char *p;
-	X509 *cert;
+	int ok;
 
 	if (!json_is_array(x5c))
 		return 0;
@@ -270,14 +264,10 @@ static int header_x5c_ok(json_t *x5c)
 		if (!json_is_string(v))
 			return 0;
 		der = k8s_b64_decode(json_string_value(v), json_string_length(v), &der_len);
-		p = der;
-		cert = der != NULL ? d2i_X509(NULL, &p, (long)der_len) : NULL;
-		X509_free(cert);
+		ok = der != NULL && k8s_x509_parses(der, der_len) == 1;
 		free(der);
-		if (cert == NULL) {
-			ERR_clear_error();
+		if (!ok)
 			return 0;
-		}
 	}
 	return 1;
 }
@@ -404,96 +394,20 @@ void k8s_jwt_free(struct k8s_jwt *jwt)
 	memset(jwt, 0, sizeof(*jwt));
 }
 
-static const char *key_type_name(const struct k8s_jwk *k)
-{
-	switch (k->type) {
-	case EVP_PKEY_RSA: return "RSA";
-	case EVP_PKEY_ED25519: return "Ed25519";
-	case EVP_PKEY_EC: return OBJ_nid2sn(k->curve_nid);
-	default: return "unknown";
-	}
-}
-
-/* JWS carries ECDSA signatures as raw r||s (RFC 7518 3.4); OpenSSL wants DER. */
-static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t coord, int *der_len)
-{
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
-	unsigned char *der = NULL;
-
-	*der_len = 0;
-	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-		BN_free(r);
-		BN_free(s);
-		goto out;
-	}
-	*der_len = i2d_ECDSA_SIG(es, &der);
-	if (*der_len <= 0) {
-		OPENSSL_free(der);
-		der = NULL;
-	}
-out:
-	ECDSA_SIG_free(es);
-	return der;
-}
-
-/* 1 valid, 0 not.  EdDSA signs the message itself; everything else
- * verifies a digest with a context prepared once per key and alg. */
-static int evp_verify(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
-		      const struct k8s_jwt *jwt, const unsigned char *sig, size_t sig_len)
-{
-	unsigned char dgst[EVP_MAX_MD_SIZE];
-	unsigned int dgst_len = 0;
-	const EVP_MD *md = NULL;
-	EVP_MD_CTX *mctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	int ok;
-
-	if (alg->md == NULL) {
-		mctx = EVP_MD_CTX_new();
-		ok = mctx != NULL &&
-		     EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, key->pkey, NULL) == 1 &&
-		     EVP_DigestVerify(mctx, sig, sig_len, jwt->signing_input, jwt->signing_input_len) == 1;
-	} else {
-		pctx = k8s_jwk_verify_ctx(key, alg, &md);
-		ok = pctx != NULL &&
-		     EVP_Digest(jwt->signing_input, jwt->signing_input_len, dgst, &dgst_len, md, NULL) == 1 &&
-		     EVP_PKEY_verify(pctx, sig, sig_len, dgst, dgst_len) == 1;
-	}
-	EVP_MD_CTX_free(mctx);
-	EVP_PKEY_CTX_free(pctx);
-	if (!ok)
-		ERR_clear_error(); /* a forged signature must not leave errors for others to find */
-	return ok;
-}
-
 static int verify_with(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,
 		       const struct k8s_jwt *jwt, struct k8s_err *err)
 {
-	unsigned char *der = NULL;
-	size_t want;
-	int der_len = 0, ok, ret;
+	size_t want = k8s_jwk_sig_len(key, alg);
 
-	want = alg->key_type == EVP_PKEY_EC ? 2 * alg->coord_len
-	       : alg->key_type == EVP_PKEY_ED25519 ? 64 : (size_t)EVP_PKEY_get_size(key->pkey);
-	if (jwt->sig_len != want) {
-		ret = k8s_err_set(err, K8S_REFUSED, "bad signature",
-				  "%s signature is %zu bytes, must be %zu%s", alg->name, jwt->sig_len, want,
-				  alg->key_type == EVP_PKEY_EC ? " (raw r||s, not DER)" : "");
-		goto out;
-	}
-	if (alg->key_type == EVP_PKEY_EC) {
-		der = ecdsa_raw_to_der(jwt->sig, alg->coord_len, &der_len);
-		ok = der != NULL && evp_verify(key, alg, jwt, der, (size_t)der_len);
-	} else {
-		ok = evp_verify(key, alg, jwt, jwt->sig, jwt->sig_len);
-	}
-	ret = ok ? K8S_OK
-		 : k8s_err_set(err, K8S_REFUSED, "bad signature",
-			       "%s signature does not verify with the issuer's key", alg->name);
-out:
-	OPENSSL_free(der);
-	return ret;
+	if (jwt->sig_len != want)
+		return k8s_err_set(err, K8S_REFUSED, "bad signature",
+				   "%s signature is %zu bytes, must be %zu%s", alg->name, jwt->sig_len,
+				   want, alg->key_type == K8S_KTY_EC ? " (raw r||s, not DER)" : "");
+	if (!k8s_jwk_verify(key, alg, (const uint8_t *)jwt->signing_input, jwt->signing_input_len,
+			    jwt->sig, jwt->sig_len))
+		return k8s_err_set(err, K8S_REFUSED, "bad signature",
+				   "%s signature does not verify with the issuer's key", alg->name);
+	return K8S_OK;
 }
 
 /* As go-oidc: with a kid, every key of that kid is tried; without one,
@@ -510,7 +424,7 @@ int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struc
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "token was not parsed");
 	alg = k8s_jws_alg_lookup(jwt->alg);
 	/* The apiserver's JWT authenticator has never accepted EdDSA. */
-	if (alg == NULL || alg->key_type == EVP_PKEY_ED25519)
+	if (alg == NULL || alg->key_type == K8S_KTY_ED25519)
 		return k8s_err_set(err, K8S_REFUSED, "unsupported algorithm",
 				   "alg \"%s\" is not accepted (RS/PS/ES 256/384/512 are, as by the kube-apiserver)",
 				   printable(jwt->alg, name, sizeof(name)));
@@ -539,7 +453,7 @@ int k8s_jwt_verify(const struct k8s_jwt *jwt, const struct k8s_jwks *keys, struc
 	if (n_fit == 0)
 		return k8s_err_set(err, K8S_REFUSED, "algorithm mismatch",
 				   "alg %s does not fit key \"%s\" (%s%s%s)", alg->name, kid,
-				   key_type_name(misfit), misfit->alg ? ", alg " : "",
+				   k8s_jwk_type_name(misfit), misfit->alg ? ", alg " : "",
 				   misfit->alg ? misfit->alg : "");
 	if (n_fit > 1)
 		return k8s_err_set(err, K8S_REFUSED, "bad signature",

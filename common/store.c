@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
+#include "sha256.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -1165,11 +1165,10 @@ oom:
  * every host (docs/store-format.md shows it in one line of Python). */
 static int name_digest(const char *name, uint64_t *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned char md[K8S_SHA256_LEN];
+	unsigned int i;
 
-	if (EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
-		return -1;
+	k8s_sha256(name, strlen(name), md);
 	*out = 0;
 	for (i = 0; i < 8; i++)
 		*out = (*out << 8) | md[i];

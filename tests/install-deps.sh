@@ -6,7 +6,7 @@
 # kube-apiserver tier, which builds Debian's kubernetes source package.
 set -eu
 
-PKGS="build-essential pkg-config clang libpam0g-dev libssl-dev libjansson-dev
+PKGS="build-essential pkg-config clang libpam0g-dev libssl-dev nettle-dev libgmp-dev libjansson-dev
 libcurl4-openssl-dev libyaml-dev libcmocka-dev openssl python3 python3-jwcrypto
 python3-cryptography pamtester libpam-wrapper libpamtest0-dev libnss-wrapper
 openssh-server openssh-client sudo golang-go etcd-server rsync

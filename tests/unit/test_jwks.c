@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/obj_mac.h>
+#include <nettle/bignum.h>
+#include <nettle/ecc-curve.h>
+#include <nettle/ecc.h>
 
 #include "b64.h"
 #include "jwks.h"
@@ -72,18 +72,18 @@ static void test_main_set(void **state)
 	assert_int_equal(ks.private_keys, 0);
 	k = by_kid(&ks, "rsa1");
 	assert_non_null(k);
-	assert_int_equal(k->type, EVP_PKEY_RSA);
+	assert_int_equal(k->type, K8S_KTY_RSA);
 	assert_int_equal(k->bits, 2048);
 	assert_null(k->alg);
 	k = by_kid(&ks, "rsa_ps");
 	assert_int_equal(k->bits, 3072);
 	assert_string_equal(k->alg, "PS256");
 	k = by_kid(&ks, "ec256");
-	assert_int_equal(k->type, EVP_PKEY_EC);
-	assert_int_equal(k->curve_nid, NID_X9_62_prime256v1);
-	assert_int_equal(by_kid(&ks, "ec384")->curve_nid, NID_secp384r1);
-	assert_int_equal(by_kid(&ks, "ec521")->curve_nid, NID_secp521r1);
-	assert_int_equal(by_kid(&ks, "ed")->type, EVP_PKEY_ED25519);
+	assert_int_equal(k->type, K8S_KTY_EC);
+	assert_int_equal(k->curve, K8S_CRV_P256);
+	assert_int_equal(by_kid(&ks, "ec384")->curve, K8S_CRV_P384);
+	assert_int_equal(by_kid(&ks, "ec521")->curve, K8S_CRV_P521);
+	assert_int_equal(by_kid(&ks, "ed")->type, K8S_KTY_ED25519);
 	assert_int_equal(k8s_jwks_count_kid(&ks, "ec256"), 1);
 	assert_int_equal(k8s_jwks_count_kid(&ks, "nope"), 0);
 	assert_int_equal(k8s_jwks_count_kid(&ks, NULL), 0);
@@ -194,36 +194,33 @@ static void test_ec_point_checks(void **state)
 	k8s_jwks_free(&ks);
 }
 
-/* What jwks.c relies on: OpenSSL itself refuses an off-curve point when the
- * key is built from parameters (jwks.c checks once more, explicitly). */
-static void test_openssl_fromdata_checks_point(void **state)
+/* What jwks.c relies on: Nettle's ecc_point_set refuses an off-curve
+ * point, and coordinates outside the field. */
+static void test_nettle_point_set_checks_point(void **state)
 {
 	char *text = fx_read(fxdir, "jwks_offcurve.json", NULL);
 	json_t *root = json_loads(text, 0, NULL), *k = json_array_get(json_object_get(root, "keys"), 0);
 	const char *xs = json_string_value(json_object_get(k, "x"));
 	const char *ys = json_string_value(json_object_get(k, "y"));
-	unsigned char *x, *y, point[65];
+	unsigned char *x, *y, ff[32];
 	size_t xl, yl;
-	OSSL_PARAM params[3];
-	EVP_PKEY_CTX *ctx;
-	EVP_PKEY *pkey = NULL;
+	struct ecc_point p;
+	mpz_t mx, my;
 
 	x = k8s_b64url_decode(xs, strlen(xs), &xl);
 	y = k8s_b64url_decode(ys, strlen(ys), &yl);
 	assert_int_equal(xl, 32);
 	assert_int_equal(yl, 32);
-	point[0] = 4;
-	memcpy(point + 1, x, 32);
-	memcpy(point + 33, y, 32);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, 65);
-	params[2] = OSSL_PARAM_construct_end();
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
-	assert_int_not_equal(EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params), 1);
-	assert_null(pkey);
-	ERR_clear_error();
-	EVP_PKEY_CTX_free(ctx);
+	ecc_point_init(&p, nettle_get_secp_256r1());
+	nettle_mpz_init_set_str_256_u(mx, xl, x);
+	nettle_mpz_init_set_str_256_u(my, yl, y);
+	assert_int_equal(ecc_point_set(&p, mx, my), 0);
+	memset(ff, 0xff, sizeof(ff));
+	nettle_mpz_set_str_256_u(mx, sizeof(ff), ff);
+	assert_int_equal(ecc_point_set(&p, mx, my), 0);
+	mpz_clear(mx);
+	mpz_clear(my);
+	ecc_point_clear(&p);
 	free(x);
 	free(y);
 	json_decref(root);
@@ -313,7 +310,7 @@ int main(void)
 		cmocka_unit_test(test_use_enc_skipped),
 		cmocka_unit_test(test_small_rsa_refused),
 		cmocka_unit_test(test_ec_point_checks),
-		cmocka_unit_test(test_openssl_fromdata_checks_point),
+		cmocka_unit_test(test_nettle_point_set_checks_point),
 		cmocka_unit_test(test_bad_encodings_skipped),
 		cmocka_unit_test(test_not_a_jwks),
 		cmocka_unit_test(test_limits),
