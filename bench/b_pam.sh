@@ -51,7 +51,7 @@ cc -O2 -o "$O/bench/mod_mem" bench/mod_mem.c -ldl
 echo 'int main(void) { return 0; }' >"$O/bench/nothing.c"
 cc -O2 -o "$O/bench/nothing" "$O/bench/nothing.c" $LDFLAGS
 # shellcheck disable=SC2086
-cc -O2 -o "$O/bench/nothing-libs" "$O/bench/nothing.c" $LDFLAGS -Wl,--no-as-needed -ljansson -lyaml -lcrypto
+cc -O2 -o "$O/bench/nothing-libs" "$O/bench/nothing.c" $LDFLAGS -Wl,--no-as-needed -ljansson -lyaml -lnettle -lhogweed -lgmp
 MOD=$(cd "$O" && pwd)/pam_k8s.so
 MODS="$MOD"
 [ -z "$BEFORE" ] || MODS="$(cd "$BEFORE" && pwd)/pam_k8s.so $MOD"

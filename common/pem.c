@@ -59,16 +59,18 @@ static int der_tlv(const uint8_t **p, const uint8_t *e, int *tag, const uint8_t 
  * only the first DER object is the certificate. */
 static int der_is_cert(const uint8_t *der, size_t len, int trusted)
 {
-	static const int want[3] = { 0x30, 0x30, 0x03 };
+	/* tags compared without the constructed bit (0x20), as OpenSSL's
+	 * generic decoder takes them: lenient, the TLS library decides */
+	static const int want[3] = { 0x10, 0x10, 0x03 };
 	const uint8_t *p = der, *e = der + len, *c, *ce, *x;
 	size_t cl, xl;
 	int tag, i;
 
-	if (der_tlv(&p, e, &tag, &c, &cl) != 0 || tag != 0x30 || (!trusted && p != e))
+	if (der_tlv(&p, e, &tag, &c, &cl) != 0 || (tag & ~0x20) != 0x10 || (!trusted && p != e))
 		return 0;
 	ce = c + cl;
 	for (i = 0; i < 3; i++)
-		if (der_tlv(&c, ce, &tag, &x, &xl) != 0 || tag != want[i])
+		if (der_tlv(&c, ce, &tag, &x, &xl) != 0 || (tag & ~0x20) != want[i])
 			return 0;
 	return c == ce;
 }
