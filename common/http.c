@@ -22,9 +22,13 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
+#include <openssl/crypto.h> /* OPENSSL_INIT_NO_ATEXIT only: nothing of libcrypto is linked */
+
 #include "util.h"
 
 #define LIBCURL_SONAME "libcurl.so.4"
+
+static void *libcurl;
 
 static struct {
 	CURLcode (*global_init)(long);
@@ -65,6 +69,7 @@ static int load_libcurl(void)
 
 	if (h == NULL)
 		return -1;
+	libcurl = h;
 	*(void **)&lc.global_init = dlsym(h, "curl_global_init");
 	*(void **)&lc.easy_init = dlsym(h, "curl_easy_init");
 	*(void **)&lc.easy_setopt = dlsym(h, "curl_easy_setopt");
@@ -95,13 +100,21 @@ static int curl_missing;  /* libcurl.so.4 could not be loaded */
 
 static void curl_init_once(void)
 {
-	/* Never cleaned up: a PAM module cannot know when the host process
-	 * is done with libcurl, and libcurl >= 7.84 makes this thread-safe. */
+	int (*ossl_init)(uint64_t, const void *);
+
+	/* Never cleaned up: the helper and the CLI are short-lived, and
+	 * libcurl >= 7.84 makes this thread-safe. */
 	if (load_libcurl() != 0) {
 		curl_missing = 1;
 		curl_init_rc = CURLE_FAILED_INIT;
 		return;
 	}
+	/* The OpenSSL under libcurl: no exit-time teardown of its tables
+	 * (pure cost in a process per PAM call).  Found through libcurl's
+	 * own dependencies; if it is not there, the teardown just runs. */
+	*(void **)&ossl_init = dlsym(libcurl, "OPENSSL_init_crypto");
+	if (ossl_init != NULL)
+		(void)ossl_init(OPENSSL_INIT_NO_ATEXIT, NULL);
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
