@@ -6,7 +6,8 @@
  * its provider and name tables (about 0.7 ms of a login, measured in
  * bench/b_pam.sh), while Nettle's is plain arithmetic; libcrypto's load
  * alone (0.55 ms a process) outweighs Nettle's three libraries (0.23 ms).
- * Nettle is GnuTLS's crypto, on every Debian system (apt needs it).
+ * Nettle is GnuTLS's crypto, on every Debian system (apt needs it);
+ * it is loaded by the first key set parsed (nettle_lazy.h says why).
  * Keys are only appended to the set once complete. */
 #include "jwks.h"
 
@@ -15,15 +16,10 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <nettle/bignum.h>
-#include <nettle/dsa.h>
-#include <nettle/ecc-curve.h>
-#include <nettle/ecdsa.h>
-#include <nettle/nettle-meta.h>
-#include <nettle/pss.h>
-#include <nettle/sha2.h>
 
 #include "b64.h"
+#define K8S_NETTLE_CALLS /* Nettle's names call through the table */
+#include "nettle_lazy.h"
 #include "util.h"
 
 #define JWKS_MAX_LEN (1024 * 1024)
@@ -46,14 +42,19 @@ _Static_assert(sizeof(jws_algs) / sizeof(jws_algs[0]) == K8S_JWS_ALGS, "K8S_JWS_
 static const struct {
 	const char *crv;     /* JWK spelling */
 	int id;              /* enum k8s_crv */
-	const struct ecc_curve *(*curve)(void);
 	size_t len;          /* bytes of x and of y */
 	int bits;
 } ec_curves[] = {
-	{ "P-256", K8S_CRV_P256, nettle_get_secp_256r1, 32, 256 },
-	{ "P-384", K8S_CRV_P384, nettle_get_secp_384r1, 48, 384 },
-	{ "P-521", K8S_CRV_P521, nettle_get_secp_521r1, 66, 521 },
+	{ "P-256", K8S_CRV_P256, 32, 256 },
+	{ "P-384", K8S_CRV_P384, 48, 384 },
+	{ "P-521", K8S_CRV_P521, 66, 521 },
 };
+
+static const struct ecc_curve *ec_curve(int id)
+{
+	return id == K8S_CRV_P256 ? nettle_get_secp_256r1()
+	       : id == K8S_CRV_P384 ? nettle_get_secp_384r1() : nettle_get_secp_521r1();
+}
 
 /* Members that only a private (or symmetric) key has.  A set that
  * publishes them has leaked the key: nobody should trust it. */
@@ -212,7 +213,7 @@ static int jwk_ec(json_t *k, struct k8s_jwk *out, const char **why)
 		*why = "EC key without full-length base64url x and y";
 		goto out;
 	}
-	ecc_point_init(&out->ec, ec_curves[c].curve());
+	ecc_point_init(&out->ec, ec_curve(ec_curves[c].id));
 	out->ec_init = 1;
 	nettle_mpz_init_set_str_256_u(mx, xl, x);
 	nettle_mpz_init_set_str_256_u(my, yl, y);
@@ -335,6 +336,12 @@ int k8s_jwks_parse(const char *json, size_t len, struct k8s_jwks *out, struct k8
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (k8s_nettle_load() != 0) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, K8S_REASON_NO_SIGLIB,
+				  "cannot load %s (Debian package %s)", K8S_NETTLE_SONAME,
+				  K8S_NETTLE_PACKAGE);
+		goto out;
+	}
 	if (json == NULL || len > JWKS_MAX_LEN) {
 		ret = k8s_err_set(err, K8S_UNAVAILABLE, "bad key set",
 				  "JWKS is %zu bytes, limit %d", len, JWKS_MAX_LEN);
@@ -403,9 +410,9 @@ size_t k8s_jwks_count_kid(const struct k8s_jwks *jwks, const char *kid)
 static const struct nettle_hash *hash_meta(int hash)
 {
 	switch (hash) {
-	case K8S_HASH_SHA256: return &nettle_sha256;
-	case K8S_HASH_SHA384: return &nettle_sha384;
-	case K8S_HASH_SHA512: return &nettle_sha512;
+	case K8S_HASH_SHA256: return k8s_nettle_fn.sha256;
+	case K8S_HASH_SHA384: return k8s_nettle_fn.sha384;
+	case K8S_HASH_SHA512: return k8s_nettle_fn.sha512;
 	default: return NULL;
 	}
 }

@@ -58,9 +58,12 @@ struct k8s_jwks {
 	char skip_note[256];   /* "kid X: why; kid Y: why" for the first skipped entries */
 };
 
+#define K8S_REASON_NO_SIGLIB "signature library missing"
+
 /* K8S_OK (even with zero usable keys: the caller decides) or
  * K8S_UNAVAILABLE when the document is not a JWKS at all (not a JSON
- * object with a "keys" array, duplicate members, oversize). */
+ * object with a "keys" array, duplicate members, oversize), or reason
+ * K8S_REASON_NO_SIGLIB when Nettle cannot be loaded. */
 int k8s_jwks_parse(const char *json, size_t len, struct k8s_jwks *out, struct k8s_err *err);
 void k8s_jwks_free(struct k8s_jwks *jwks);
 /* Number of keys whose kid equals kid. */

@@ -402,6 +402,7 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 	text = cache_read_file(c, &len);
 	if (text == NULL)
 		return;
+	k8s_err_clear(&e);
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	k8s_freezero(text, len);
 	if (!json_is_object(doc) || json_integer_value(json_object_get(doc, "version")) != CACHE_VERSION ||
@@ -415,7 +416,11 @@ static void cache_load(struct keycache *c, const struct k8s_jwt_authenticator *a
 	    json_time(doc, "attempted_at", &c->attempted_at) != 0 ||
 	    jwks_from_object(json_object_get(doc, "jwks"), &c->keys, &e) != K8S_OK ||
 	    c->keys.n == 0 || c->keys.private_keys > 0) {
-		snprintf(c->why, sizeof(c->why), "cache file %s is corrupt or stale in form: ignored", c->name);
+		if (strcmp(e.reason, K8S_REASON_NO_SIGLIB) == 0) /* the host, not the file */
+			snprintf(c->why, sizeof(c->why), "%.200s", e.detail);
+		else
+			snprintf(c->why, sizeof(c->why), "cache file %s is corrupt or stale in form: ignored",
+				 c->name);
 		k8s_jwks_free(&c->keys);
 		json_decref(doc);
 		return;

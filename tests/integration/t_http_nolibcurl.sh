@@ -2,7 +2,9 @@
 # libcurl is loaded on first network use (dlopen, common/http.c), so the
 # packages' shlibs dependencies cannot see it: a host without libcurl.so.4
 # must get a clear "unavailable" (exit 3, the library named), never a
-# crash.  Here libcurl.so.4 is hidden by a bind mount of /dev/null over it
+# crash.  The same for Nettle (libhogweed.so.6, loaded by the first JWKS
+# parse, common/nettle_lazy.c): a JWT is refused with the library named,
+# and the JWKS cache is not taken for corrupt.  Here libcurl.so.4 is hidden by a bind mount of /dev/null over it
 # in a private mount namespace, and k8s-auth check asks a TokenReview.
 # (debian/control names libcurl4 in k8s-auth's Depends; t_guide.sh installs
 # the packages on a root that has no libcurl before.)
@@ -25,13 +27,47 @@ accounts:
   users:
   - match: '^system:serviceaccount:([a-z0-9-]+):([a-z0-9.-]+)\$'
     local: '\1.\2'
+  - match: '^([a-z][a-z0-9_-]*)@example\.com\$'
+    local: '\1'
+  declared: [alice]
 store: $TEST_TMP/store
 cacheDir: $TEST_TMP/cache
 runDir: $TEST_TMP/run
 EOC
+cat >>"$TEST_TMP/config.yaml" <<EOC
+jwt:
+- issuer:
+    url: $FC_IDP
+    audiences: ["k8s-auth"]
+    certificateAuthority: |
+$(sed 's/^/      /' "$FC_CA")
+  claimMappings:
+    username: {claim: email, prefix: ""}
+EOC
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
+idtok=$(fc_idp_mint --alg RS256) || fail "idp mint"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcurl: accepted"
+out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>/dev/null)
+assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the ID token accepted (and its JWKS cached)"
+
+n=0
+for lib in $(ldconfig -p | awk '$1 == "libhogweed.so.6" { print $NF }'); do
+	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no libhogweed.so.6 in ldconfig -p"
+out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>"$TEST_TMP/err")
+rc=$?
+assert_eq "$rc" 3 "without libhogweed.so.6: exit 3 (unavailable), not a crash"
+assert_eq "$(jq -r .authenticated <<<"$out")" false "the ID token refused"
+assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
+	"the detail names the library and its package"
+# (Debian's libcurl needs libhogweed too, through librtmp: no TokenReview here)
+assert_eq "$(find "$TEST_TMP/cache" -name '*.json' | wc -l)" 1 "the JWKS cache is kept: the host, not the file, was at fault"
+for lib in $(ldconfig -p | awk '$1 == "libhogweed.so.6" { print $NF }'); do
+	umount "$(readlink -f "$lib")" || fail "unhiding $lib"
+done
 
 n=0
 for lib in $(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF }'); do
