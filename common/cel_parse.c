@@ -469,7 +469,10 @@ static void lex(struct ps *ps)
 		t->id = id;
 		return;
 	}
-	if (is_dig(c)) {
+	/* A float may start with its point (cel-spec FLOAT_LIT, cel-go's
+	 * NUM_FLOAT: '.' DIGIT+ EXPONENT?): `.5`; as in cel-go's lexer the
+	 * longest token wins, so `a.5` is a name and a number, an error. */
+	if (is_dig(c) || (c == '.' && ps->i + 1 < ps->n && is_dig(ps->s[ps->i + 1]))) {
 		lex_number(ps, t);
 		return;
 	}
