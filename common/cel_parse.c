@@ -1109,6 +1109,11 @@ static struct cel_node *unary(struct ps *ps)
 	int pos = ps->cur.pos;
 	struct cel_node *n;
 
+	/* Only an operator is a level: a parenthesis or a list is one level
+	 * (expr), as in cel-go, whose limit of 250 counts each grammar rule's
+	 * nesting and skips plain parentheses. */
+	if (!is_p(ps, "!") && !is_p(ps, "-"))
+		return member_or_optional(ps);
 	if (++ps->depth > CEL_MAX_DEPTH) {
 		perr(ps, pos, "expression nested too deeply (more than %d levels)", CEL_MAX_DEPTH);
 		return NULL;
