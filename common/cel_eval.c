@@ -317,9 +317,11 @@ static json_t *to_json(const struct cel_val *v, char *errbuf, size_t errlen, int
 /* ------------------------------------------------------ equality, order */
 
 /* -1, 0, 1; 2 when unordered (NaN) or not both numbers.  int and uint
- * against double by exact value, as cel-go now does (math/big in
- * compareDoubleInt); older cel-go converted the integer to double, which
- * differs only beyond 2^53. */
+ * against double as cel-go does (common/types/compare.go,
+ * compareDoubleInt and compareDoubleUint): the integer is converted to
+ * double and the doubles compared, so beyond 2^53 the conversion rounds
+ * (cel-spec conformance: `dyn(9223372036854775807) < 9223372036854775808.0`
+ * is false, `>=` true). */
 static int numcmp(const struct cel_val *a, const struct cel_val *b)
 {
 	if (a->t == V_INT && b->t == V_INT)
@@ -335,33 +337,12 @@ static int numcmp(const struct cel_val *a, const struct cel_val *b)
 		return a->u.i < 0 ? -1 : ((uint64_t)a->u.i > b->u.u) - ((uint64_t)a->u.i < b->u.u);
 	if (a->t == V_UINT && b->t == V_INT)
 		return -numcmp(b, a);
-	if (a->t == V_INT && b->t == V_DOUBLE) {
-		double d = b->u.d, t;
+	if ((a->t == V_INT || a->t == V_UINT) && b->t == V_DOUBLE) {
+		double x = a->t == V_INT ? (double)a->u.i : (double)a->u.u, d = b->u.d;
 
 		if (isnan(d))
 			return 2;
-		if (d >= 9223372036854775808.0)
-			return -1;
-		if (d < -9223372036854775808.0)
-			return 1;
-		t = trunc(d);
-		if (a->u.i != (int64_t)t)
-			return a->u.i < (int64_t)t ? -1 : 1;
-		return d > t ? -1 : d < t ? 1 : 0;
-	}
-	if (a->t == V_UINT && b->t == V_DOUBLE) {
-		double d = b->u.d, t;
-
-		if (isnan(d))
-			return 2;
-		if (d >= 18446744073709551616.0)
-			return -1;
-		if (d < 0)
-			return 1;
-		t = trunc(d);
-		if (a->u.u != (uint64_t)t)
-			return a->u.u < (uint64_t)t ? -1 : 1;
-		return d > t ? -1 : 0;
+		return (x > d) - (x < d);
 	}
 	if (a->t == V_DOUBLE && (b->t == V_INT || b->t == V_UINT)) {
 		int r = numcmp(b, a);

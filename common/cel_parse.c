@@ -469,7 +469,10 @@ static void lex(struct ps *ps)
 		t->id = id;
 		return;
 	}
-	if (is_dig(c)) {
+	/* A float may start with its point (cel-spec FLOAT_LIT, cel-go's
+	 * NUM_FLOAT: '.' DIGIT+ EXPONENT?): `.5`; as in cel-go's lexer the
+	 * longest token wins, so `a.5` is a name and a number, an error. */
+	if (is_dig(c) || (c == '.' && ps->i + 1 < ps->n && is_dig(ps->s[ps->i + 1]))) {
 		lex_number(ps, t);
 		return;
 	}
@@ -1106,6 +1109,11 @@ static struct cel_node *unary(struct ps *ps)
 	int pos = ps->cur.pos;
 	struct cel_node *n;
 
+	/* Only an operator is a level: a parenthesis or a list is one level
+	 * (expr), as in cel-go, whose limit of 250 counts each grammar rule's
+	 * nesting and skips plain parentheses. */
+	if (!is_p(ps, "!") && !is_p(ps, "-"))
+		return member_or_optional(ps);
 	if (++ps->depth > CEL_MAX_DEPTH) {
 		perr(ps, pos, "expression nested too deeply (more than %d levels)", CEL_MAX_DEPTH);
 		return NULL;

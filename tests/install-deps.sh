@@ -18,6 +18,12 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node and npm for the CEL oracle tier (tests/cel-oracle): Debian's nodejs and
+# npm, unless the machine has a node and an npm already (a nodejs package from
+# elsewhere may bundle npm and conflict with Debian's).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	missing="$missing nodejs npm"
+fi
 
 src_ok=1
 if [ ! -f /etc/apt/sources.list.d/k8s-auth-src.sources ] && ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then

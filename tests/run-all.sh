@@ -16,6 +16,8 @@ run() {
 	if [ "$rc" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $name"; fi
 }
 run unit tests/run-unit.sh build
+# the CEL vectors against an independent evaluator (@bufbuild/cel on Node)
+run cel-oracle tests/cel-oracle/run.sh
 run integration tests/run-integration.sh
 run asan make --no-print-directory asan
 # The in-process integration tests again, on the ASan+UBSan build: the CLI

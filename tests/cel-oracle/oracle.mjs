@@ -2,13 +2,14 @@
 // tests/data/cel/*.txt (prepared by oracle.py: environment values tagged so
 // that JSON integers stay ints) with @bufbuild/cel, an independent CEL
 // evaluator, and prints one JSON line per vector: {i, ok, value} or
-// {i, ok:false, error}.  Run by tests/cel-oracle/run.sh.
+// {i, ok:false, phase: "parse" or "eval", error}.  Run by
+// tests/cel-oracle/run.sh (through oracle.py).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 // The package lives where run.sh installed it (CEL_ORACLE_MODULES).
 const require = createRequire((process.env.CEL_ORACLE_MODULES || process.cwd() + "/node_modules") + "/");
-const { run, isCelMap, isCelList, isCelUint, isCelError, isCelType } = require("@bufbuild/cel");
+const { run, parse, isCelMap, isCelList, isCelUint, isCelError, isCelType } = require("@bufbuild/cel");
 const { strings } = require("@bufbuild/cel/ext");
 
 function untag(v) {
@@ -49,10 +50,18 @@ for (const line of lines) {
 	if (t.user !== undefined) bindings.user = untag(t.user);
 	let out;
 	try {
-		const r = run(t.expr, bindings, { funcs: strings });
-		out = isCelError(r) ? { i: t.i, ok: false, error: String(r.message ?? r) } : { i: t.i, ok: true, value: tag(r) };
+		parse(t.expr);
 	} catch (e) {
-		out = { i: t.i, ok: false, error: String(e && e.message ? e.message : e) };
+		out = { i: t.i, ok: false, phase: "parse", error: String(e && e.message ? e.message : e) };
+	}
+	if (!out) {
+		try {
+			const r = run(t.expr, bindings, { funcs: strings });
+			out = isCelError(r) ? { i: t.i, ok: false, phase: "eval", error: String(r.message ?? r) }
+				: { i: t.i, ok: true, value: tag(r) };
+		} catch (e) {
+			out = { i: t.i, ok: false, phase: "eval", error: String(e && e.message ? e.message : e) };
+		}
 	}
 	console.log(JSON.stringify(out));
 }
