@@ -92,6 +92,16 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group)
 	return 0;
 }
 
+int k8s_identity_add_authenticated(struct k8s_identity *id)
+{
+	if (id->username != NULL && strcmp(id->username, "system:anonymous") == 0)
+		return 0;
+	if (k8s_identity_has_group(id, "system:authenticated") ||
+	    k8s_identity_has_group(id, "system:unauthenticated"))
+		return 0;
+	return k8s_identity_add_group(id, "system:authenticated");
+}
+
 _Static_assert(sizeof(time_t) == 8 && sizeof(json_int_t) == 8, "time_t or json_int_t is not 64 bits");
 
 int k8s_json_is_number(const char *s, size_t n)

@@ -45,6 +45,14 @@ struct k8s_identity {
 void k8s_identity_free(struct k8s_identity *id); /* frees members, zeroes *id */
 int k8s_identity_add_group(struct k8s_identity *id, const char *group); /* 0 / -1 */
 int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
+/* The apiserver's authenticated-group adder (k8s.io/apiserver
+ * group.AuthenticatedGroupAdder), run on what an offline authenticator
+ * (jwt, serviceAccounts) produced, after its claim mappings and
+ * userValidationRules, as the apiserver runs it after each of its
+ * authenticators: system:authenticated is appended unless the username is
+ * system:anonymous or the groups already hold system:authenticated or
+ * system:unauthenticated.  0 / -1 (out of memory). */
+int k8s_identity_add_authenticated(struct k8s_identity *id);
 /* Append one warning sentence (printf format) to id->warning.  Best effort:
  * out of memory drops it. */
 void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)

@@ -80,6 +80,10 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 	}
 	if (a != NULL) {
 		rc = k8s_oidc_authenticate(cfg, a, &jwt, id, err);
+		/* the apiserver wraps its authenticators in the authenticated-group
+		 * adder; a TokenReview answer has been through it already */
+		if (rc == K8S_OK && k8s_identity_add_authenticated(id) != 0)
+			rc = k8s_err_oom(err, "adding system:authenticated");
 		goto out;
 	}
 	if (!cfg->has_tokenreview) {
