@@ -102,6 +102,31 @@ int k8s_identity_add_authenticated(struct k8s_identity *id)
 	return k8s_identity_add_group(id, "system:authenticated");
 }
 
+int k8s_identity_set_credential_id(struct k8s_identity *id, const json_t *jti)
+{
+	const char *s = json_string_value(jti);
+	size_t n = json_string_length(jti);
+	char *v = NULL;
+	int r;
+
+	if (s == NULL || n == 0)
+		return 0;
+	if (memchr(s, '\0', n) != NULL || !json_is_object(id->extra))
+		return -1;
+	if (asprintf(&v, "JTI=%s", s) < 0)
+		return -1;
+	r = json_object_set_new(id->extra, K8S_EXTRA_CREDENTIAL_ID, json_pack("[s]", v));
+	free(v);
+	return r == 0 ? 0 : -1;
+}
+
+const char *k8s_identity_credential_id(const struct k8s_identity *id)
+{
+	json_t *v = id->extra != NULL ? json_object_get(id->extra, K8S_EXTRA_CREDENTIAL_ID) : NULL;
+
+	return json_string_value(json_array_get(v, 0));
+}
+
 _Static_assert(sizeof(time_t) == 8 && sizeof(json_int_t) == 8, "time_t or json_int_t is not 64 bits");
 
 int k8s_json_is_number(const char *s, size_t n)

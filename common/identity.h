@@ -53,6 +53,22 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
  * system:anonymous or the groups already hold system:authenticated or
  * system:unauthenticated.  0 / -1 (out of memory). */
 int k8s_identity_add_authenticated(struct k8s_identity *id);
+
+/* The extra key the apiserver gives a token's id (k8s.io/api
+ * user.CredentialIDKey) and its value for a JWT: "JTI=" + the jti claim
+ * (CredentialIDForJTI). */
+#define K8S_EXTRA_CREDENTIAL_ID "authentication.kubernetes.io/credential-id"
+/* With jti a non-empty JSON string, id->extra[credential-id] =
+ * ["JTI=<jti>"], as both the apiserver's JWT authenticator (getExtra) and
+ * its service-account authenticator (with ServiceAccountTokenJTI) set it;
+ * a missing, null, empty or non-string jti sets nothing, as there.
+ * id->extra must be an object.  0, or -1 (out of memory, or a jti holding
+ * a NUL, which no log or extra may carry). */
+int k8s_identity_set_credential_id(struct k8s_identity *id, const json_t *jti);
+/* The credential id the identity carries (extra[credential-id][0], from
+ * whichever authenticator said yes), or NULL.  Attacker bytes: escape
+ * before logging (k8s_log_kv does). */
+const char *k8s_identity_credential_id(const struct k8s_identity *id);
 /* Append one warning sentence (printf format) to id->warning.  Best effort:
  * out of memory drops it. */
 void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)

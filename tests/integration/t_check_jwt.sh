@@ -65,6 +65,19 @@ assert_eq "$(jwks_fetches)" 1 "no refetch for an algorithm nobody accepts"
 [ "$(stat -c %a "$TEST_TMP/cache")" = 700 ] || fail "cache dir not 0700"
 ok "cache dir 0700"
 
+# credential-id: the apiserver's JWT authenticator (getExtra) sets
+# extra authentication.kubernetes.io/credential-id = ["JTI=<jti>"] for a
+# non-empty string jti, nothing for any other jti.
+cid='.extra["authentication.kubernetes.io/credential-id"]'
+check "$(fc_idp_mint --alg ES256 --claims '{"jti":"6f1c-a"}')" 0 --user alice
+assert_eq "$(field "$cid|tojson")" '["JTI=6f1c-a"]' "jti becomes the credential id"
+for j in '""' 'null' '5' '["a"]'; do
+	check "$(fc_idp_mint --alg ES256 --claims "{\"jti\":$j}")" 0 --user alice
+	assert_eq "$(field "$cid|tojson")" null "jti $j: no credential id"
+done
+check "$(fc_idp_mint --alg ES256)" 0 --user alice
+assert_eq "$(field "$cid|tojson")" null "no jti: no credential id"
+
 big=$(fc_idp_mint --alg ES256 --groups 170)
 [ ${#big} -ge 3000 ] || fail "big token only ${#big} bytes"
 check "$big" 0 --user alice

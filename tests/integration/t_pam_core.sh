@@ -33,7 +33,7 @@ pk_check "one audit line" test "$(grep -c . <<<"$line")" = 1
 for want in 'cluster_user="system:serviceaccount:ops:alice"' "cluster_uid=\"$UID_A\"" \
 	'method="tokenreview"' "token=\"$(fp "$tok")\"" 'local_groups="k8s-ops"' \
 	'pod="ops/payments-api-7d9f8b6c5-x2x4z' 'node="ip-10-0-12-34.eu-west-1.compute.internal' \
-	'expires="20'; do
+	'expires="20' 'credential_id="JTI='; do
 	pk_check "audit line has $want" grep -qF -- "$want" <<<"$line"
 done
 pk_check "token never logged or stored" pk_no_leak "$tok"
@@ -46,7 +46,9 @@ pk_check "run dir empty after close_session" test -z "$(pk_state_files "$T/run")
 # ---- a 3 KB OIDC token (JWT path, offline against the issuer's JWKS)
 groups=platform-admins,team-db
 for i in $(seq 1 85); do groups="$groups,org-unit-$i-readers"; done
-otok=$(pk_oidc_token carol --groups "$groups")
+# its jti is the minter's choice of bytes: the credential id reaches the
+# audit line escaped, one line, no forged field
+otok=$(pk_oidc_token carol --groups "$groups" --jti $'j-1" token="forged\nfake line')
 pk_check "OIDC token is 2.8-3.5 KB (${#otok} bytes)" test "${#otok}" -ge 2800 -a "${#otok}" -le 3500
 pk_mark_log
 pk_pam k8s-test carol "${ALL[@]}" <<<"$otok"
@@ -55,6 +57,12 @@ line=$(pk_new_log | grep 'session): login user="carol"')
 pk_check "audit: method jwt, issuer, cluster user" \
 	grep -qF "method=\"jwt\" issuer=\"$PK_ISS\"" <<<"$line"
 pk_check "audit: mapped groups sudo and k8s-db" grep -qE 'local_groups="(sudo,k8s-db|k8s-db,sudo)"' <<<"$line"
+pk_check "audit: one line for the OIDC login" test "$(grep -c . <<<"$line")" = 1
+pk_check "audit: groups end with system:authenticated, as TokenReview's do" \
+	grep -qE 'groups="[^"]*,system:authenticated"' <<<"$line"
+pk_check "audit: the jti as credential id, escaped" \
+	grep -qF 'credential_id="JTI=j-1\x22 token=\x22forged\x0afake line"' <<<"$line"
+pk_check "audit: no forged token field" test "$(grep -o ' token="' <<<"$line" | wc -l)" = 1
 pk_check "OIDC token never logged" pk_no_leak "$otok"
 
 # ---- refusals
