@@ -260,7 +260,14 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
 	*out = NULL;
 	if (id == NULL || id->method == NULL)
 		goto none;
-	if (strcmp(id->method, "tokenreview") == 0) {
+	/* A service-account token validated offline names the user TokenReview
+	 * names for it (the same uid, the service account's): one binding, so an
+	 * account survives a switch between the two (docs/design.md). */
+	if (strcmp(id->method, "serviceaccount") == 0) {
+		if (!nonempty(id->uid))
+			goto none;
+		bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || k8s_buf_percent_encode(&b, id->uid);
+	} else if (strcmp(id->method, "tokenreview") == 0) {
 		if (nonempty(id->uid))
 			bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || k8s_buf_percent_encode(&b, id->uid);
 		else if (nonempty(id->username))
@@ -424,6 +431,8 @@ static int from_json(const json_t *o, struct k8s_identity *id)
 		id->method = "tokenreview";
 	else if (strcmp(m, "jwt") == 0)
 		id->method = "jwt";
+	else if (strcmp(m, "serviceaccount") == 0)
+		id->method = "serviceaccount";
 	else
 		return -1;
 	if ((id->username = strdup(user)) == NULL)

@@ -14,8 +14,8 @@
 #define K8S_CLOCK_LEEWAY_S 60
 
 struct k8s_identity {
-	const char *method;  /* "tokenreview" or "jwt" (static strings) */
-	char *issuer;        /* JWT issuer URL for "jwt"; NULL for tokenreview */
+	const char *method;  /* "tokenreview", "jwt" or "serviceaccount" (static strings) */
+	char *issuer;        /* JWT issuer URL for "jwt" and "serviceaccount"; NULL for tokenreview */
 	char *subject;       /* JWT `sub` for "jwt"; NULL for tokenreview */
 	char *username;      /* never empty once validated */
 	char *uid;           /* may be NULL (no uid given) */
@@ -92,7 +92,9 @@ int k8s_json_is_number(const char *s, size_t n);
 int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err);
 
 /* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
- * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>",
+ * "tokenreview:user:<username>" (no uid), "tokenreview:uid:<uid>" for
+ * "serviceaccount" too (the same user TokenReview gives for that token;
+ * no uid: nothing to bind), "jwt:<issuer>#<uid or subject>",
  * or "jwt:<issuer>#user#<username>" for a JWT with neither a mapped uid
  * nor a (non-empty) sub, which the apiserver accepts when the username
  * comes from another claim.  Bytes below 0x20, 0x7f, '%' and '#' are
@@ -115,7 +117,8 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
  * memory). */
 json_t *k8s_identity_to_json(const struct k8s_identity *id);
 /* Fill *id (zeroed first) from what k8s_identity_to_json wrote.  Strict,
- * since a cache must never be misread: method "tokenreview" or "jwt", a
+ * since a cache must never be misread: method "tokenreview", "jwt" or
+ * "serviceaccount", a
  * non-empty username, groups an array of strings, extra an object of
  * string arrays, exp/iat/nbf integers >= 0, legacy_sa a boolean; every
  * other member absent or of its type; fingerprint absent or 16 lowercase
