@@ -4,8 +4,10 @@
 # mints (plain and pod-bound), `k8s-auth check` offline gives exactly the
 # identity TokenReview gives, field by field; a token with the wrong
 # audience, none, an expired one, or one signed by another key is refused
-# by both.  What 1.20 does not mint (jti, node claims) is tested on tokens
-# signed here with the cluster's own service-account key, against the
+# by both; login.allowedGroups and a SubjectAccessReview (granted to
+# system:authenticated only) decide alike on both.  What 1.20 does not
+# mint (jti, node claims) is tested on tokens signed here with the
+# cluster's own service-account key, against the
 # TokenReview answer the Kubernetes documentation shows for such a token.
 # And the price, as documented: a deleted service account's token still
 # validates offline.
@@ -13,6 +15,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/kube/kubelib.sh
 . tests/kube/checklib.sh
+. tests/kube/synclib.sh
 
 kt_need_cli
 kt_need_cluster
@@ -107,6 +110,50 @@ ptok=$(kube_api POST /api/v1/namespaces/ops/serviceaccounts/alice/token "$(jq -c
 same_identity "pod-bound token" "$ptok"
 kt_expect "pod extras" '.extra == {"authentication.kubernetes.io/pod-name": ["web-1"],
 	"authentication.kubernetes.io/pod-uid": [$p]}' --arg p "$pod_uid"
+
+# ---- mapping, login.allowedGroups and SubjectAccessReview see one user
+# whichever said yes.  The RBAC grant names only system:authenticated: the
+# offline identity must carry it into the review as TokenReview's does.
+role=$(jq -cn '{apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role",
+	metadata: {name: "host-login", namespace: "ops"},
+	rules: [{apiGroups: ["pam-k8s.io"], resources: ["hosts"], verbs: ["login"], resourceNames: ["sa-test"]}]}')
+ks_apply_json "$role" && ks_rolebinding ops host-login Role host-login group:system:authenticated || exit 1
+sar_config() { # FILE ALLOWED-GROUP [offline]
+	kt_write_config "$1" "${1%.yaml}" "tokenReview:
+  kubeconfig: $KUBE_DIR/kubeconfig
+  audiences: [\"$AUD\"]
+  cacheTTL: 0
+$([ -z "${3:-}" ] || sa_section)
+login:
+  allowedGroups: [\"$2\"]
+  subjectAccessReview: {namespace: ops, group: pam-k8s.io, resource: hosts, verb: login, name: sa-test}"
+}
+TR_SAVE=$TR SA_SAVE=$SA
+for g in system:serviceaccounts:ops system:authenticated; do
+	sar_config "$T/tr-sar.yaml" "$g"
+	sar_config "$T/sa-sar.yaml" "$g" offline
+	TR=$T/tr-sar.yaml SA=$T/sa-sar.yaml
+	same_identity "allowedGroups [$g], SubjectAccessReview granted to system:authenticated" "$ptok"
+	TR=$TR_SAVE SA=$SA_SAVE
+done
+sar_config "$T/sa-sar.yaml" system:serviceaccounts:other offline
+kt_check "allowedGroups of another namespace, offline" 1 "$T/sa-sar.yaml" <<<"$ptok"
+kt_expect "validated offline, refused by allowedGroups" '.method == "serviceaccount" and .authenticated == false'
+sar_config "$T/tr-sar.yaml" system:serviceaccounts:other
+kt_check "allowedGroups of another namespace, TokenReview" 1 "$T/tr-sar.yaml" <<<"$ptok"
+sar_config "$T/tr-sar.yaml" system:authenticated
+sar_config "$T/sa-sar.yaml" system:authenticated offline
+ks_delete /apis/rbac.authorization.k8s.io/v1/namespaces/ops/rolebindings/host-login || exit 1
+deadline=$((SECONDS + 20))
+while printf '%s' "$ptok" | "$K8S_AUTH_BIN" check --config "$T/tr-sar.yaml" >/dev/null 2>&1 &&
+	[ $SECONDS -lt $deadline ]; do
+	sleep 1
+done
+kt_check "grant revoked: TokenReview path refused by the review" 1 "$T/tr-sar.yaml" <<<"$ptok"
+echo "info:   TokenReview path: $(jq -c '{reason, detail}' <<<"$KT_OUT")"
+kt_check "grant revoked: offline path refused by the review" 1 "$T/sa-sar.yaml" <<<"$ptok"
+echo "info:   offline: $(jq -c '{method, reason, detail}' <<<"$KT_OUT")"
+kt_expect "the offline identity was validated, then refused by the review" '.method == "serviceaccount"'
 
 # ---- refused by both
 both_refuse "audience 'other' only" "$(kube_mint ops alice other)"
