@@ -43,6 +43,27 @@ pk_check "store: ops.alice in k8s-ops" \
 	jq -e '.[] | select(.name == "ops.alice") | [.groups[] | (.name? // .)] | index("k8s-ops") != null' <<<"$(users_json)"
 pk_check "run dir empty after close_session" test -z "$(pk_state_files "$T/run")"
 
+# ---- the same token validated offline (serviceAccounts:): the same
+# audit line but for method and issuer, the same account (the binding is
+# TokenReview's), and no TokenReview sent
+pk_write_config "serviceAccounts:
+  issuer: $PK_URL
+  audiences: [\"$PK_AUD\"]
+  certificateAuthority: |
+$(sed 's/^/    /' "$T/idp/ca.crt")"
+reviews=$(pk_reviews)
+pk_mark_log
+pk_pam k8s-test ops.alice "${ALL[@]}" <<<"$tok"
+pk_check "SA token offline: auth, account, session open/close" test "$PK_RC" = 0
+oline=$(pk_new_log | grep 'session): login user="ops.alice"')
+pk_check "offline: no TokenReview sent" test "$(pk_reviews)" = "$reviews"
+pk_check "offline: method serviceaccount, the cluster's issuer" \
+	grep -qF "method=\"serviceaccount\" issuer=\"$PK_URL\"" <<<"$oline"
+strip() { sed -E 's/^.*session\): //; s/ method="[^"]*" issuer="[^"]*"//' <<<"$1"; }
+pk_check "offline audit line equals TokenReview's but for method and issuer" \
+	test "$(strip "$oline")" = "$(strip "$line")"
+pk_write_config
+
 # ---- a 3 KB OIDC token (JWT path, offline against the issuer's JWKS)
 groups=platform-admins,team-db
 for i in $(seq 1 85); do groups="$groups,org-unit-$i-readers"; done
