@@ -218,7 +218,8 @@ static void check_sections(struct status *s)
 			at += (size_t)snprintf(a + at, sizeof(a) - at, "%s%s", i ? ", " : "", c->jwt[i].issuer_url);
 		report(s, RES_OK, 0, "config.jwt", NULL, "%zu issuer%s: %s", c->n_jwt, c->n_jwt == 1 ? "" : "s", a);
 	} else {
-		report(s, RES_OK, 0, "config.jwt", NULL, "not configured: tokens go to TokenReview");
+		report(s, RES_OK, 0, "config.jwt", NULL, "not configured%s",
+		       c->has_tokenreview ? ": tokens go to TokenReview" : "");
 	}
 	if (c->authn_config_file != NULL) {
 		strv_join(&c->authn_audiences, a, sizeof(a));
