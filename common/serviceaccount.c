@@ -62,9 +62,7 @@ static int check_times(json_t *payload, time_t now, struct k8s_err *err)
 	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
 		return k8s_err_not_yet_valid(err, nbf, now);
 	if (has_iat && iat > now + K8S_CLOCK_LEEWAY_S)
-		return k8s_err_set(err, K8S_REFUSED, "token not yet valid",
-				   "service account token is issued in the future (iat %lld s ahead)",
-				   (long long)(iat - now));
+		return k8s_err_issued_ahead(err, iat, now);
 	return K8S_OK;
 }
 

@@ -210,6 +210,12 @@ kt_expect "not a service-account token" '.reason == "invalid service-account tok
 ctok=$(tamper resign "$KEY" "$(jq -c '.["kubernetes.io"].namespace = "a:b"' <<<"$doc_claims")" <<<"$tok")
 kt_check "namespace with a colon, offline" 1 "$SA" <<<"$ctok"
 
+# an issuer that nearly matches is named in the refusal
+itok=$(tamper resign "$KEY" "{\"iss\": \"$KUBE_URL/\"}" <<<"$tok")
+kt_check "iss with a trailing slash, offline only" 1 "$SA" <<<"$itok"
+kt_expect "unknown issuer, nearest the serviceAccounts issuer" \
+	'.reason == "unknown issuer" and (.detail | test("nearest: serviceAccounts issuer"))'
+
 # ---- legacy secret-based tokens are never validated offline
 ltok=$(tamper resign "$KEY" "$(jq -cn '{iss: "kubernetes/serviceaccount", aud: null, exp: null,
 	iat: null, nbf: null, "kubernetes.io": null, sub: "system:serviceaccount:ops:alice",

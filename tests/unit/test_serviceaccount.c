@@ -191,7 +191,7 @@ static void test_refused(void **state)
 	snprintf(c, sizeof(c), "%s", fmt_claims("\"exp\": 1514768400, \"nbf\": 1514764861", "", ""));
 	refused(c, "token not yet valid");
 	snprintf(c, sizeof(c), "%s", fmt_claims("\"exp\": 1514768400, \"iat\": 1514764861", "", ""));
-	refused(c, "token not yet valid");
+	refused(c, "token issued in the future");
 	/* [diff:sa-exp]: expired at exp (the apiserver: 60 s later) */
 	snprintf(c, sizeof(c), "%s", fmt_claims("\"exp\": 1514764800", "", ""));
 	refused(c, "token expired");
