@@ -128,6 +128,16 @@ static void test_round_trip(void **state)
 	assert_string_equal(got.fingerprint, "0123456789abcdef");
 	assert_null(got.warning);
 	k8s_identity_free(&got);
+	/* the offline service-account method is kept as itself (the login
+	 * state of a serviceAccounts: login, read back at sudo) */
+	id.method = "serviceaccount";
+	j = k8s_identity_to_json(&id);
+	assert_string_equal(json_string_value(json_object_get(j, "method")), "serviceaccount");
+	assert_int_equal(k8s_identity_from_json(j, &got), 0);
+	json_decref(j);
+	assert_string_equal(got.method, "serviceaccount");
+	assert_string_equal(got.issuer, id.issuer);
+	k8s_identity_free(&got);
 	k8s_identity_free(&id);
 }
 
