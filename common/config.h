@@ -130,6 +130,12 @@ struct k8s_config {
 	char *authn_config_version;        /* its apiVersion */
 	struct k8s_strv authn_audiences;   /* authenticationConfiguration.audiences (%h expanded) */
 	struct k8s_strv authn_notes;       /* sections accepted and ignored, one sentence each */
+	/* `serviceAccounts:` (SPEC.md): the cluster's service-account
+	 * authenticator offline (serviceaccount.h).  Only issuer_url,
+	 * discovery_url, ca_pem and audiences are set: the key fetch and cache
+	 * are the jwt: authenticators' (oidc.c); the audiences are any-of. */
+	int has_sa;
+	struct k8s_jwt_authenticator sa;
 	int64_t jwt_timeout_ms;            /* discovery/JWKS fetch timeout, default 5000 */
 	int64_t jwks_max_stale_ms;         /* how long cached keys serve an unreachable issuer, default 24h */
 

@@ -23,6 +23,8 @@ const char *k8s_prompt_audience(const struct k8s_config *cfg)
 
 	if (cfg->has_tokenreview && cfg->tokenreview.audiences.n > 0)
 		return cfg->tokenreview.audiences.v[0];
+	if (cfg->has_sa && cfg->sa.audiences.n > 0)
+		return cfg->sa.audiences.v[0];
 	for (i = 0; i < cfg->n_jwt; i++)
 		if (cfg->jwt[i].audiences.n > 0)
 			return cfg->jwt[i].audiences.v[0];

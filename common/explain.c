@@ -222,11 +222,11 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 {
 	char iss_shown[SHOW_CLAIM_MAX + 8], near[96], near_shown[SHOW_CLAIM_MAX + 8];
 	char pre[384] = "", post[256] = "", reason[sizeof(err->reason)], detail[sizeof(err->detail)];
-	const char *iss, *how = NULL, *nearest = NULL;
+	const char *iss, *how = NULL, *nearest = NULL, *kind = "", *none;
 	struct k8s_err perr;
 	struct k8s_jwt jwt;
 	time_t exp, now = time(NULL);
-	size_t i;
+	size_t i, n_iss;
 
 	if (err == NULL || err->status != K8S_REFUSED || token == NULL || !k8s_looks_like_jwt(token))
 		return;
@@ -243,22 +243,26 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 		return;
 	}
 	iss = json_string_value(json_object_get(jwt.payload, "iss"));
-	if (cfg->n_jwt > 0 && iss == NULL)
-		snprintf(pre, sizeof(pre), "the token has no iss claim, so no jwt issuer matched; ");
-	if (cfg->n_jwt > 0 && iss != NULL) {
-		for (i = 0; i < cfg->n_jwt && how == NULL; i++) {
-			how = k8s_issuer_near_miss(cfg->jwt[i].issuer_url, iss, near, sizeof(near));
-			nearest = cfg->jwt[i].issuer_url;
+	/* the serviceAccounts issuer is one more candidate, after the jwt ones */
+	n_iss = cfg->n_jwt + (cfg->has_sa && cfg->sa.issuer_url != NULL ? 1 : 0);
+	none = cfg->has_sa ? "no jwt or serviceAccounts issuer" : "no jwt issuer";
+	if (n_iss > 0 && iss == NULL)
+		snprintf(pre, sizeof(pre), "the token has no iss claim, so %s matched; ", none);
+	if (n_iss > 0 && iss != NULL) {
+		for (i = 0; i < n_iss && how == NULL; i++) {
+			nearest = i < cfg->n_jwt ? cfg->jwt[i].issuer_url : cfg->sa.issuer_url;
+			kind = i < cfg->n_jwt ? "jwt issuer" : "serviceAccounts issuer";
+			how = k8s_issuer_near_miss(nearest, iss, near, sizeof(near));
 		}
 		k8s_show_untrusted(iss, SHOW_CLAIM_MAX, iss_shown, sizeof(iss_shown));
 		if (how != NULL) {
 			k8s_show_untrusted(nearest, SHOW_CLAIM_MAX, near_shown, sizeof(near_shown));
-			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches no jwt issuer; "
-				 "nearest: jwt issuer \"%s\", which differs by %s; ", iss_shown,
+			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches %s; "
+				 "nearest: %s \"%s\", which differs by %s; ", iss_shown, none, kind,
 				 near_shown, how);
 		} else {
-			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches no jwt issuer; ",
-				 iss_shown);
+			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches %s; ",
+				 iss_shown, none);
 		}
 	}
 	/* the apiserver's own words on an expired token are terse */

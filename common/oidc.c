@@ -354,13 +354,58 @@ out:
 	return ret;
 }
 
+/* The issuer's keys (cache, else one fetch, else stale cache) and the
+ * token's signature checked with them, refetching once when no cached key
+ * verifies it.  c is set up here; the caller frees it. */
+static int verify_with_keys(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+			    const struct k8s_jwt *jwt, time_t now, struct k8s_keycache *c,
+			    struct k8s_err *e)
+{
+	int ret, fetched = 0;
+
+	ret = k8s_keycache_open(cfg, a, c, e);
+	if (ret == K8S_OK)
+		ret = k8s_keycache_keys(cfg, a, c, now, &fetched, e);
+	if (ret == K8S_OK)
+		ret = k8s_jwt_verify(jwt, &c->keys, e);
+	if (ret == K8S_REFUSED && !fetched && strcmp(e->reason, "unsupported algorithm") != 0 &&
+	    strcmp(e->reason, "malformed token") != 0)
+		ret = k8s_keycache_refresh(cfg, a, jwt, c, now, e);
+	return ret;
+}
+
+int k8s_oidc_verify_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		       const struct k8s_jwt *jwt, time_t now, char *warning, size_t warning_size,
+		       struct k8s_err *err)
+{
+	struct k8s_keycache c;
+	struct k8s_err e;
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	c.dfd = -1;
+	k8s_err_clear(&e);
+	if (warning_size > 0)
+		warning[0] = '\0';
+	if (cfg == NULL || a == NULL || a->issuer_url == NULL || jwt == NULL)
+		ret = k8s_err_set(&e, K8S_ECONFIG, "configuration error", "no authenticator or token");
+	else
+		ret = verify_with_keys(cfg, a, jwt, now, &c, &e);
+	if (c.warning[0] != '\0' && warning_size > 0)
+		snprintf(warning, warning_size, "%s", c.warning);
+	k8s_keycache_close(&c);
+	if (err != NULL)
+		*err = e;
+	return ret;
+}
+
 int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
 			     const struct k8s_jwt *jwt, time_t now, struct k8s_identity *id,
 			     struct k8s_err *err)
 {
 	struct k8s_keycache c;
 	struct k8s_err e;
-	int ret, fetched = 0;
+	int ret;
 
 	memset(&c, 0, sizeof(c));
 	c.dfd = -1;
@@ -370,14 +415,7 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 		ret = k8s_err_set(&e, K8S_ECONFIG, "configuration error", "no authenticator or token");
 		goto out;
 	}
-	ret = k8s_keycache_open(cfg, a, &c, &e);
-	if (ret == K8S_OK)
-		ret = k8s_keycache_keys(cfg, a, &c, now, &fetched, &e);
-	if (ret == K8S_OK)
-		ret = k8s_jwt_verify(jwt, &c.keys, &e);
-	if (ret == K8S_REFUSED && !fetched && strcmp(e.reason, "unsupported algorithm") != 0 &&
-	    strcmp(e.reason, "malformed token") != 0)
-		ret = k8s_keycache_refresh(cfg, a, jwt, &c, now, &e);
+	ret = verify_with_keys(cfg, a, jwt, now, &c, &e);
 	if (ret == K8S_OK)
 		ret = resolve_distributed(cfg, a, jwt, &c, now, &e);
 	if (ret == K8S_OK)

@@ -13,6 +13,7 @@
 #include "oidc.h"
 #include "policy.h"
 #include "reviewcache.h"
+#include "serviceaccount.h"
 #include "tokenreview.h"
 #include "util.h"
 
@@ -54,19 +55,20 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 	return rc;
 }
 
-/* A JWT whose `iss` names a configured authenticator is verified locally;
- * every other token goes to TokenReview when it is configured. */
+/* A JWT whose `iss` names a configured jwt: authenticator, or the
+ * serviceAccounts issuer, is verified locally; every other token goes to
+ * TokenReview when it is configured. */
 static int validate_dispatch(const struct k8s_config *cfg, const char *token, size_t len,
 			     unsigned flags, struct k8s_kubeconfig **kc, struct k8s_identity *id,
 			     int *fresh_review, struct k8s_err *err)
 {
 	struct k8s_jwt jwt;
 	const struct k8s_jwt_authenticator *a = NULL;
-	int rc, parsed = 0;
+	int rc, parsed = 0, sa = 0;
 
 	*fresh_review = 0;
 	memset(&jwt, 0, sizeof(jwt));
-	if (cfg->n_jwt > 0 && k8s_looks_like_jwt(token)) {
+	if ((cfg->n_jwt > 0 || cfg->has_sa) && k8s_looks_like_jwt(token)) {
 		struct k8s_err perr;
 
 		k8s_err_clear(&perr);
@@ -78,12 +80,37 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 			goto out;
 		}
 	}
+	if (parsed && a == NULL && k8s_sa_claims_token(cfg, &jwt)) {
+		rc = k8s_sa_authenticate(cfg, &jwt, id, err);
+		sa = 1;
+		if (rc == K8S_OK && k8s_identity_add_authenticated(id) != 0)
+			rc = k8s_err_oom(err, "adding system:authenticated");
+		goto out;
+	}
+	/* Secret-based tokens (they never expire; their revocation is the
+	 * secret's deletion, which only the apiserver sees) are never
+	 * validated offline: TokenReview, or a clear refusal. */
+	if (parsed && cfg->has_sa && !cfg->has_tokenreview &&
+	    json_is_string(json_object_get(jwt.payload, "iss")) &&
+	    strcmp(json_string_value(json_object_get(jwt.payload, "iss")), K8S_SA_LEGACY_ISSUER) == 0) {
+		rc = k8s_err_set(err, K8S_REFUSED, "legacy service-account token",
+				 "a secret-based service-account token (iss %s) is not validated "
+				 "offline (serviceAccounts takes bound tokens only: it could not see the "
+				 "secret deleted); use a bound token, or configure tokenReview",
+				 K8S_SA_LEGACY_ISSUER);
+		sa = 1;
+		goto out;
+	}
 	if (a != NULL) {
 		rc = k8s_oidc_authenticate(cfg, a, &jwt, id, err);
+		/* the apiserver wraps its authenticators in the authenticated-group
+		 * adder; a TokenReview answer has been through it already */
+		if (rc == K8S_OK && k8s_identity_add_authenticated(id) != 0)
+			rc = k8s_err_oom(err, "adding system:authenticated");
 		goto out;
 	}
 	if (!cfg->has_tokenreview) {
-		if (cfg->n_jwt == 0)
+		if (cfg->n_jwt == 0 && !cfg->has_sa)
 			rc = k8s_err_set(err, K8S_ECONFIG, "no validation method configured",
 					 "%s: neither tokenReview nor jwt is configured", cfg->path);
 		else if (parsed)
@@ -98,7 +125,7 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 out:
 	k8s_jwt_free(&jwt);
 	/* refused: say which issuer the token named, and one it nearly matched */
-	if (rc == K8S_REFUSED && a == NULL)
+	if (rc == K8S_REFUSED && a == NULL && !sa)
 		k8s_explain_unclaimed_jwt(cfg, token, len, err);
 	return rc;
 }

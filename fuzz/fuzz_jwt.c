@@ -7,7 +7,10 @@
  * signatures).  The whole input also goes through both base64 decoders,
  * and through k8s_json_tame_numbers: a document jansson parses as it is
  * must come back unchanged (NULL), and a tamed one must need no more
- * taming. */
+ * taming.  The parsed token also goes through the service-account
+ * authenticator's claim checks (issuer https://sa.test): an identity they
+ * accept is system:serviceaccount:NS:NAME with the SA's uid, its two
+ * groups, and nothing else in the username. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include "jwks.h"
 #include "jwt.h"
 #include "oidc.h"
+#include "serviceaccount.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +36,30 @@ static const struct k8s_jwt_authenticator auth = {
 	.groups = { .claim = "groups", .prefix = "oidc:" },
 	.uid = { .claim = "sub" },
 };
+
+static const char sa_config[] =
+	"serviceAccounts:\n  issuer: https://sa.test\n  audiences: [host-login, a2]\n";
+
+static void fuzz_sa(const struct k8s_jwt *jwt)
+{
+	static struct k8s_config *cfg;
+	struct k8s_identity id;
+	struct k8s_err err;
+	const char *u;
+
+	if (cfg == NULL && k8s_config_parse(sa_config, sizeof(sa_config) - 1, "fuzz", &cfg, &err) != K8S_OK)
+		abort();
+	if (k8s_sa_check_claims(cfg, jwt, 1700000000, &id, &err) == K8S_OK) {
+		u = id.username;
+		/* NS and NAME are DNS names: exactly three colons */
+		if (u == NULL || strncmp(u, "system:serviceaccount:", 22) != 0 ||
+		    strchr(u + 22, ':') == NULL || strchr(strchr(u + 22, ':') + 1, ':') != NULL ||
+		    id.uid == NULL || id.uid[0] == '\0' || id.n_groups != 2 ||
+		    strcmp(id.groups[0], "system:serviceaccounts") != 0)
+			abort();
+	}
+	k8s_identity_free(&id);
+}
 
 static void fuzz_b64(const uint8_t *data, size_t size)
 {
@@ -77,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *sep;
 	size_t tok_len;
 	char *buf;
+	int parsed;
 
 	fuzz_b64(data, size);
 	fuzz_tame(data, size);
@@ -88,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sep = memchr(data, '\0', size);
 	tok_len = sep != NULL ? (size_t)(sep - data) : size;
 	(void)k8s_looks_like_jwt(buf);
-	if (k8s_jwt_parse(buf, tok_len, &jwt, &err) == K8S_OK && sep != NULL) {
+	parsed = k8s_jwt_parse(buf, tok_len, &jwt, &err) == K8S_OK;
+	if (parsed && sep != NULL) {
 		if (k8s_jwks_parse(buf + tok_len + 1, size - tok_len - 1, &keys, &err) == K8S_OK) {
 			(void)k8s_jwt_verify(&jwt, &keys, &err);
 			k8s_jwks_free(&keys);
@@ -98,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		k8s_identity_free(&id);
 	}
+	if (parsed)
+		fuzz_sa(&jwt);
 	k8s_jwt_free(&jwt);
 	free(buf);
 	return 0;

@@ -740,6 +740,19 @@ static void test_binding(void **state)
 	b = binding_of(&id);
 	assert_string_equal(b, "tokenreview:user:alice");
 	free(b);
+	/* a service-account token validated offline: TokenReview's binding
+	 * (the same uid), whatever the issuer and sub; no uid: nothing */
+	memset(&id, 0, sizeof(id));
+	id.method = "serviceaccount";
+	id.issuer = "https://kubernetes.default.svc";
+	id.subject = "system:serviceaccount:ops:alice";
+	id.username = "system:serviceaccount:ops:alice";
+	id.uid = "3f1c-77";
+	b = binding_of(&id);
+	assert_string_equal(b, "tokenreview:uid:3f1c-77");
+	free(b);
+	id.uid = NULL;
+	binding_refused(&id, "no identity to bind");
 	memset(&id, 0, sizeof(id));
 	id.method = "jwt";
 	id.issuer = "https://issuer.example.com";
