@@ -32,7 +32,6 @@
 #define K8S_STOREDIR K8S_DEFAULT_STORE
 #endif
 
-#define TMP_PREFIX    ".identities."
 #define LOCK_NAME     ".lock"
 #define PROBE_MAX     100000u
 #define GECOS_MAX     255
@@ -988,7 +987,7 @@ static void remove_stale_temps(const char *dir)
 	if (d == NULL)
 		return;
 	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+		if (k8s_is_temp_name(e->d_name))
 			(void)unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
 }
@@ -1117,7 +1116,7 @@ static int load_existing(struct k8s_store *st, const struct k8s_sf *sf)
 	for (i = 0; sf->base != NULL && k8s_sf_entry_at(sf, 0, i, &e); i++) {
 		if (e.type != K8S_SF_REC_USER || e.record_size < K8S_SF_USER_FIXED)
 			continue;
-		memcpy(&src, e.record + 24, sizeof(src));
+		src = k8s_sf_ld32(e.record + K8S_SF_U_SOURCES);
 		/* A damaged one is a miss, as for the accounts above. */
 		if ((src & K8S_SF_SRC_EXISTING) && lookup_user(st, e.name, &u) < 0)
 			st->priv->damaged = 1;

@@ -307,7 +307,7 @@ int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, stru
 	return fd;
 }
 
-int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len, mode_t mode,
 		      const struct timespec *mtime)
 {
 	static unsigned seq;
@@ -322,7 +322,8 @@ int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (k8s_own_fd(fd) != 0 || k8s_write_all(fd, data, len) != 0 ||
+	if (k8s_own_fd(fd) != 0 || (mode != 0600 && fchmod(fd, mode) != 0) ||
+	    k8s_write_all(fd, data, len) != 0 ||
 	    (mtime != NULL && futimens(fd, (const struct timespec[2]){{.tv_nsec = UTIME_OMIT}, *mtime}) != 0) ||
 	    fsync(fd) != 0) {
 		saved = errno;
@@ -333,8 +334,9 @@ int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 		saved = errno;
 		goto fail;
 	}
-	(void)fsync(dfd);
-	return 0;
+	/* The new file is in place; a failure here only says the rename
+	 * may not survive a crash. */
+	return fsync(dfd) == 0 ? 0 : -1;
 fail:
 	unlinkat(dfd, tmp, 0);
 	errno = saved;

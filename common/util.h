@@ -90,12 +90,16 @@ int k8s_mkdir_owned(int dfd, const char *path, mode_t mode);
 #define K8S_DIR_OWN    0x2
 int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st);
 
-/* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
- * O_NOFOLLOW, k8s_own_fd), write, optional mtime, fsync, rename over, fsync the
- * directory, so readers see the old file or the new one, never a torn one.
- * The temp file (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on
- * failure; one left by a killed writer is the caller's to sweep.  0 or -1. */
-int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+/* Replace dfd/name atomically, the one writer of whole files (the identity
+ * store, the review and JWKS caches, the login state and first-login policy
+ * files): a temp file beside it created 0600 (O_EXCL, O_NOFOLLOW,
+ * k8s_own_fd), then given `mode` (fchmod: the umask does not apply), write,
+ * optional mtime, fsync, rename over, fsync the directory, so readers see
+ * the old file or the new one, never a torn one.  The temp file
+ * (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on failure; one
+ * left by a killed writer is the caller's to sweep.  0 or -1 with errno
+ * (-1 after the rename only when the directory's fsync failed). */
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len, mode_t mode,
 		      const struct timespec *mtime);
 
 /* A temp file name k8s_write_file_at makes. */

@@ -136,8 +136,8 @@ static void test_write_file_at(void **state)
 	assert_non_null(mkdtemp(dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
-	assert_int_equal(k8s_write_file_at(dfd, "f", "old", 3, NULL), 0);
-	assert_int_equal(k8s_write_file_at(dfd, "f", "new!", 4, &mtime), 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "old", 3, 0600, NULL), 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "new!", 4, 0600, &mtime), 0);
 	snprintf(path, sizeof(path), "%s/f", dir);
 	assert_int_equal(k8s_read_file(path, 100, &data, &len), 0);
 	assert_string_equal(data, "new!");
@@ -146,7 +146,7 @@ static void test_write_file_at(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_mtime, 2000000000);
 	/* A name that cannot be created leaves nothing behind. */
-	assert_int_equal(k8s_write_file_at(dfd, "no/such/dir", "x", 1, NULL), -1);
+	assert_int_equal(k8s_write_file_at(dfd, "no/such/dir", "x", 1, 0600, NULL), -1);
 	d = fdopendir(dup(dfd));
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL)
