@@ -11,24 +11,6 @@
 
 #define SHOW_CLAIM_MAX 96 /* characters of one untrusted claim value shown */
 
-void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size)
-{
-	size_t i, o = 0;
-
-	if (size == 0)
-		return;
-	for (i = 0; s[i] != '\0' && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == max) {
-			snprintf(out + o, size - o, "...");
-			return;
-		}
-		out[o++] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ? '?' : (char)c;
-	}
-	out[o] = '\0';
-}
-
 /* Append to out (NUL-terminated, size bytes); 0, or -1 when it did not fit
  * (out then ends in "..."). */
 static int put(char *out, size_t size, const char *s)
@@ -48,7 +30,7 @@ static int put_quoted(char *out, size_t size, const char *s)
 {
 	char v[SHOW_CLAIM_MAX + 8], q[SHOW_CLAIM_MAX + 12];
 
-	k8s_show_untrusted(s, SHOW_CLAIM_MAX, v, sizeof(v));
+	k8s_show_untrusted(s, SHOW_CLAIM_MAX, v, sizeof(v), 0);
 	snprintf(q, sizeof(q), "\"%s\"", v);
 	return put(out, size, q);
 }
@@ -250,9 +232,9 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 			how = k8s_issuer_near_miss(cfg->jwt[i].issuer_url, iss, near, sizeof(near));
 			nearest = cfg->jwt[i].issuer_url;
 		}
-		k8s_show_untrusted(iss, SHOW_CLAIM_MAX, iss_shown, sizeof(iss_shown));
+		k8s_show_untrusted(iss, SHOW_CLAIM_MAX, iss_shown, sizeof(iss_shown), 0);
 		if (how != NULL) {
-			k8s_show_untrusted(nearest, SHOW_CLAIM_MAX, near_shown, sizeof(near_shown));
+			k8s_show_untrusted(nearest, SHOW_CLAIM_MAX, near_shown, sizeof(near_shown), 0);
 			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches no jwt issuer; "
 				 "nearest: jwt issuer \"%s\", which differs by %s; ", iss_shown,
 				 near_shown, how);

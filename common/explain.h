@@ -19,11 +19,6 @@
  * doing (a clock a few minutes ahead): the message then shows the clock. */
 #define K8S_CLOCK_SUSPECT_S 300
 
-/* Untrusted text for a message: bytes outside printable ASCII and '"'
- * become '?', at most max characters, then "...".  out has room for
- * max + 4 bytes at least (size bounds it anyway). */
-void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size);
-
 /* A token's aud claim (a string or an array of strings, anything else
  * "(not a string or a list of strings)") for a message: "\"a\"" or
  * "[\"a\", \"b\"]", each entry through k8s_show_untrusted, the whole at

@@ -47,17 +47,13 @@ int k8s_looks_like_jwt(const char *token)
 	return dots == 2 && seg > 0;
 }
 
-/* Copy a network-supplied name for an error message: printable ASCII
- * only, short, so it can neither forge log lines nor carry much. */
+/* A network-supplied name for an error message (k8s_show_untrusted:
+ * printable, short, so it can neither forge log lines nor carry much). */
 static const char *printable(const char *in, char *buf, size_t n)
 {
-	size_t i;
-
 	if (in == NULL)
 		return "(none)";
-	for (i = 0; in[i] != '\0' && i < n - 1; i++)
-		buf[i] = (in[i] > 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\') ? in[i] : '?';
-	buf[i] = '\0';
+	k8s_show_untrusted(in, n - 4, buf, n, 0);
 	return buf;
 }
 

@@ -177,28 +177,11 @@ static int alloc_id(struct k8s_store *st, const struct k8s_config *cfg, int grou
 
 static char *expand_home(struct k8s_store_priv *p, const char *tmpl, const char *name)
 {
-	struct k8s_buf b = {0};
-	char *r = NULL;
-	const char *s;
+	const char *vals[] = { name };
+	char *e = k8s_expand(tmpl, "u", vals), *r;
 
-	for (s = tmpl; *s != '\0'; s++) {
-		if (s[0] == '%' && s[1] == 'u') {
-			if (k8s_buf_append(&b, name, strlen(name)) != 0)
-				goto out;
-			s++;
-		} else if (s[0] == '%' && s[1] == '%') {
-			if (k8s_buf_append(&b, "%", 1) != 0)
-				goto out;
-			s++;
-		} else if (k8s_buf_append(&b, s, 1) != 0) {
-			goto out;
-		}
-	}
-	if (k8s_buf_append(&b, "", 1) != 0)
-		goto out;
-	r = k8s_store_arena_strdup(p, b.data);
-out:
-	k8s_buf_free(&b);
+	r = e != NULL ? k8s_store_arena_strdup(p, e) : NULL;
+	free(e);
 	return r;
 }
 

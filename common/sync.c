@@ -71,27 +71,13 @@ int k8s_sync_view_init(struct k8s_sync_view *v, const struct k8s_config *cfg, co
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
 	v->n_rule_names = cfg->sync.n_rules;
 	for (i = 0; i < cfg->sync.n_rules; i++) {
-		const char *t = cfg->sync.rules[i].name;
-		struct k8s_buf b = {0};
-		const char *p;
-		int r = 0;
+		const char *t = cfg->sync.rules[i].name, *vals[] = { host };
 
 		if (t == NULL)
 			continue;
-		for (p = t; *p != '\0' && r == 0; p++) {
-			if (p[0] == '%' && (p[1] == 'h' || p[1] == '%')) {
-				r = p[1] == 'h' ? k8s_buf_append(&b, host, strlen(host))
-						: k8s_buf_append(&b, "%", 1);
-				p++;
-			} else {
-				r = k8s_buf_append(&b, p, 1);
-			}
-		}
-		if (r != 0 || k8s_buf_append(&b, "", 1) != 0) {
-			k8s_buf_free(&b);
+		v->rule_names[i] = k8s_expand(t, "h", vals);
+		if (v->rule_names[i] == NULL)
 			return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
-		}
-		v->rule_names[i] = b.data;
 	}
 	return K8S_OK;
 }

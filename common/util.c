@@ -139,35 +139,65 @@ int k8s_parse_duration_ms(const char *s, int64_t *out_ms)
 	return 0;
 }
 
-char *k8s_expand_host(const char *tmpl)
+void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size, unsigned flags)
 {
-	char host[256];
+	size_t i, o = 0;
+
+	if (size == 0)
+		return;
+	for (i = 0; s != NULL && s[i] != '\0' && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int bad = c < 0x20 || c > 0x7e;
+
+		if (o == max) {
+			snprintf(out + o, size - o, "...");
+			return;
+		}
+		if (bad && (flags & K8S_SHOW_DROP))
+			continue;
+		if (!(flags & K8S_SHOW_QUOTES) && (c == '"' || c == '\\'))
+			bad = 1;
+		out[o++] = bad ? '?' : (char)c;
+	}
+	out[o] = '\0';
+}
+
+char *k8s_expand(const char *tmpl, const char *letters, const char *const *values)
+{
 	struct k8s_buf b = {0};
-	const char *p;
+	const char *p, *l;
+	int r = 0;
 
-	if (gethostname(host, sizeof(host)) != 0)
-		return NULL;
-	host[sizeof(host) - 1] = '\0';
-	for (p = tmpl; *p != '\0'; p++) {
-		int r;
-
-		if (p[0] == '%' && p[1] == 'h') {
-			r = k8s_buf_append(&b, host, strlen(host));
-			p++;
-		} else if (p[0] == '%' && p[1] == '%') {
+	for (p = tmpl; *p != '\0' && r == 0; p++) {
+		l = p[0] == '%' && p[1] != '\0' ? strchr(letters, p[1]) : NULL;
+		if (p[0] == '%' && p[1] == '%') {
 			r = k8s_buf_append(&b, "%", 1);
+			p++;
+		} else if (l != NULL) {
+			r = k8s_buf_append(&b, values[l - letters], strlen(values[l - letters]));
 			p++;
 		} else {
 			r = k8s_buf_append(&b, p, 1);
 		}
-		if (r != 0) {
-			k8s_buf_free(&b);
-			return NULL;
-		}
 	}
-	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0)
+	if (r == 0)
+		r = k8s_buf_append(&b, "", 1);
+	if (r != 0) {
+		k8s_buf_free(&b);
 		return NULL;
+	}
 	return b.data;
+}
+
+char *k8s_expand_host(const char *tmpl)
+{
+	char host[256];
+	const char *v[] = { host };
+
+	if (gethostname(host, sizeof(host)) != 0)
+		return NULL;
+	host[sizeof(host) - 1] = '\0';
+	return k8s_expand(tmpl, "h", v);
 }
 
 int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max)

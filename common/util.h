@@ -54,7 +54,23 @@ int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max);
  * "250ms", "0".  Result in milliseconds.  0 on success, -1 on bad input. */
 int k8s_parse_duration_ms(const char *s, int64_t *out_ms);
 
-/* Expand %h (host name) and %% in tmpl.  Returns malloc'd string or NULL. */
+/* Untrusted bytes for a log line or a message, the one copy that makes
+ * them safe to show (a token's claims, a key id, an apiserver's or an
+ * issuer's text): bytes outside printable ASCII become '?', and so do '"'
+ * and '\\' (the text is usually shown inside quotes) unless flags has
+ * K8S_SHOW_QUOTES; with K8S_SHOW_DROP the bytes outside printable ASCII
+ * are left out instead (both: an apiserver's message, shown as it is).
+ * At most max characters, then "...".  out has room for max + 4 bytes at
+ * least (size bounds it anyway); s NULL shows as "". */
+#define K8S_SHOW_QUOTES 0x1u
+#define K8S_SHOW_DROP   0x2u
+void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size, unsigned flags);
+
+/* The one % template expander: tmpl with %<letters[i]> replaced by
+ * values[i], %% by %, and everything else (any other %x included) as it
+ * is.  malloc'd, NULL when out of memory. */
+char *k8s_expand(const char *tmpl, const char *letters, const char *const *values);
+/* k8s_expand with %h = this host's name.  malloc'd or NULL. */
 char *k8s_expand_host(const char *tmpl);
 
 /* SHA-256 and the token fingerprint: sha256.h. */

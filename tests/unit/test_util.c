@@ -57,6 +57,25 @@ static void test_expand_host(void **state)
 	free(s);
 }
 
+/* The one expander behind %h, %u (home, SAR names), %a (the prompt). */
+static void test_expand(void **state)
+{
+	const char *vals[] = { "web1", "alice" };
+	char *s;
+
+	(void)state;
+	s = k8s_expand("/home/%u@%h %%u %x %", "hu", vals);
+	assert_non_null(s);
+	assert_string_equal(s, "/home/alice@web1 %u %x %");
+	free(s);
+	s = k8s_expand("%h%h", "h", vals);
+	assert_string_equal(s, "web1web1");
+	free(s);
+	s = k8s_expand("%u", "h", vals);
+	assert_string_equal(s, "%u");
+	free(s);
+}
+
 static void test_buf(void **state)
 {
 	struct k8s_buf b = {0};
@@ -259,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_expand_host),
+		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_err),
