@@ -513,6 +513,49 @@ int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi)
 	return rc;
 }
 
+int k8s_strv_push(struct k8s_strv *sv, char *s)
+{
+	char **nv;
+	size_t cap;
+
+	if (s == NULL)
+		return -1;
+	if (sv->n >= sv->cap) {
+		cap = sv->n ? 2 * sv->n : 16;
+		nv = realloc(sv->v, cap * sizeof(*nv));
+		if (nv == NULL) {
+			free(s);
+			return -1;
+		}
+		sv->v = nv;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+void k8s_strv_free(struct k8s_strv *sv)
+{
+	size_t i;
+
+	if (sv == NULL)
+		return;
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 int k8s_buf_percent_encode(struct k8s_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -42,6 +42,21 @@ struct k8s_buf {
 int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_buf_free(struct k8s_buf *b); /* wipes */
+/* The one list of strings (configuration lists, sync's lists, notes and
+ * lines): v[0..n) malloc'd strings, cap slots allocated (0 with n > 0 for
+ * a list allocated to size: k8s_strv_push grows it anyway). */
+struct k8s_strv {
+	char **v;
+	size_t n, cap;
+};
+/* Append s (malloc'd; NULL counts as out of memory): the list takes it,
+ * or frees it and answers -1 when out of memory.  0 or -1. */
+int k8s_strv_push(struct k8s_strv *sv, char *s);
+/* Free every string and the array; sv is empty after (NULL is a no-op). */
+void k8s_strv_free(struct k8s_strv *sv);
+/* 1 when s is one of sv's strings (exact match). */
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s);
+
 /* Append s with bytes below 0x20, 0x7f, '%' and '#' written %XX (upper
  * hex): one printable line, one-to-one.  0 or -1 (ENOMEM). */
 int k8s_buf_percent_encode(struct k8s_buf *b, const char *s);

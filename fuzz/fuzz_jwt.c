@@ -24,7 +24,7 @@ static struct k8s_claim_rule rule = { .claim = "hd", .required_value = "example.
 
 static const struct k8s_jwt_authenticator auth = {
 	.issuer_url = "https://issuer.test",
-	.audiences = { auds, 2 },
+	.audiences = { .v = auds, .n = 2 },
 	.audience_match_policy = "MatchAny",
 	.rules = &rule,
 	.n_rules = 1,

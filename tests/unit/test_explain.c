@@ -60,7 +60,7 @@ static void test_show_audiences(void **state)
 {
 	char out[200], big[500];
 	json_t *a;
-	struct k8s_strv v = { (char *[]){ "k8s-auth", "host-login:web" }, 2 };
+	struct k8s_strv v = { .v = (char *[]){ "k8s-auth", "host-login:web" }, .n = 2 };
 
 	(void)state;
 	k8s_show_audiences(NULL, out, sizeof(out));

@@ -24,9 +24,9 @@
 #define REVIEWER "reviewer-secret-token"
 
 static char *aud_v[] = {"host-login:test", "second"};
-static const struct k8s_strv auds1 = {aud_v, 1};
-static const struct k8s_strv auds2 = {aud_v, 2};
-static const struct k8s_strv no_auds = {NULL, 0};
+static const struct k8s_strv auds1 = {.v = aud_v, .n = 1};
+static const struct k8s_strv auds2 = {.v = aud_v, .n = 2};
+static const struct k8s_strv no_auds = {0};
 
 /* ------------------------------------------------------------ request */
 
