@@ -199,18 +199,18 @@ int k8s_err_issued_ahead(struct k8s_err *err, time_t iat, time_t now)
 
 #define NO_ISSUER_MATCHED "no jwt issuer matched"
 
-void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, size_t len,
+void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const struct k8s_token *t,
 			       struct k8s_err *err)
 {
 	char iss_shown[SHOW_CLAIM_MAX + 8], near[96], near_shown[SHOW_CLAIM_MAX + 8];
 	char pre[384] = "", post[256] = "", reason[sizeof(err->reason)], detail[sizeof(err->detail)];
 	const char *iss, *how = NULL, *nearest = NULL;
-	struct k8s_err perr;
-	struct k8s_jwt jwt;
+	json_t *payload;
 	time_t exp, now = time(NULL);
 	size_t i;
 
-	if (err == NULL || err->status != K8S_REFUSED || token == NULL || !k8s_looks_like_jwt(token))
+	/* a token the strict parser accepted (k8s_token_decode did that) */
+	if (err == NULL || err->status != K8S_REFUSED || t == NULL || !t->parsed)
 		return;
 	/* only refusals of the token as a whole (the apiserver's, or no
 	 * authenticator at all): a claim the review then found wrong says
@@ -218,13 +218,8 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 	if (strcmp(err->reason, "token rejected by the apiserver") != 0 &&
 	    strcmp(err->reason, "wrong audience") != 0 && strcmp(err->reason, "unknown issuer") != 0)
 		return;
-	memset(&jwt, 0, sizeof(jwt));
-	k8s_err_clear(&perr);
-	if (k8s_jwt_parse(token, len, &jwt, &perr) != K8S_OK) {
-		k8s_jwt_free(&jwt);
-		return;
-	}
-	iss = json_string_value(json_object_get(jwt.payload, "iss"));
+	payload = t->jwt.payload;
+	iss = json_string_value(json_object_get(payload, "iss"));
 	if (cfg->n_jwt > 0 && iss == NULL)
 		snprintf(pre, sizeof(pre), "the token has no iss claim, so no jwt issuer matched; ");
 	if (cfg->n_jwt > 0 && iss != NULL) {
@@ -244,13 +239,12 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 		}
 	}
 	/* the apiserver's own words on an expired token are terse */
-	if (k8s_numeric_date(json_object_get(jwt.payload, "exp"), &exp) > 0 && exp <= now) {
+	if (k8s_numeric_date(json_object_get(payload, "exp"), &exp) > 0 && exp <= now) {
 		struct k8s_err e;
 
 		k8s_err_expired(&e, exp, now);
 		snprintf(post, sizeof(post), " (%.200s)", e.detail);
 	}
-	k8s_jwt_free(&jwt);
 	if (pre[0] == '\0' && post[0] == '\0')
 		return;
 	snprintf(detail, sizeof(detail), "%s", err->detail);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "jwt.h"
 
 /* An expiry within this many seconds of now may be the host clock's
  * doing (a clock a few minutes ahead): the message then shows the clock. */
@@ -55,7 +56,7 @@ void k8s_clock_note(time_t now, char *buf, size_t size);
  * token's iss and a configured issuer it nearly matches; and, for a
  * token that has expired, when.  Does nothing for a token that is not a
  * JWT or when no jwt authenticator is configured (then only the expiry). */
-void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, size_t len,
+void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const struct k8s_token *t,
 			       struct k8s_err *err);
 
 #endif

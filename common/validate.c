@@ -22,7 +22,7 @@
  * holds: the cache is keyed on the connection it describes, and a broken
  * or changed kubeconfig must show now, not when an entry expires.  *kc is
  * the caller's to free (k8s_validate_token puts the answer under it). */
-static int review_online(const struct k8s_config *cfg, const char *token, unsigned flags,
+static int review_online(const struct k8s_config *cfg, const struct k8s_token *t, unsigned flags,
 			 struct k8s_kubeconfig **kc, struct k8s_identity *id, int *fresh,
 			 struct k8s_err *err)
 {
@@ -42,10 +42,10 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 	if (rc != K8S_OK)
 		return rc;
 	if (!(flags & K8S_VALIDATE_NO_CACHE) && cfg->tokenreview.cache_ttl_ms > 0 &&
-	    k8s_reviewcache_get(cfg, *kc, token, id) == 1) {
+	    k8s_reviewcache_get(cfg, *kc, t->text, id) == 1) {
 		rc = K8S_OK;
 	} else {
-		rc = k8s_tokenreview(cfg, *kc, token, id, err);
+		rc = k8s_tokenreview(cfg, *kc, t, id, err);
 		*fresh = 1;
 	}
 	if (warning != NULL)
@@ -56,37 +56,29 @@ static int review_online(const struct k8s_config *cfg, const char *token, unsign
 
 /* A JWT whose `iss` names a configured authenticator is verified locally;
  * every other token goes to TokenReview when it is configured. */
-static int validate_dispatch(const struct k8s_config *cfg, const char *token, size_t len,
+static int validate_dispatch(const struct k8s_config *cfg, const struct k8s_token *t,
 			     unsigned flags, struct k8s_kubeconfig **kc, struct k8s_identity *id,
 			     int *fresh_review, struct k8s_err *err)
 {
-	struct k8s_jwt jwt;
 	const struct k8s_jwt_authenticator *a = NULL;
-	int rc, parsed = 0;
+	int rc;
 
 	*fresh_review = 0;
-	memset(&jwt, 0, sizeof(jwt));
-	if (cfg->n_jwt > 0 && k8s_looks_like_jwt(token)) {
-		struct k8s_err perr;
-
-		k8s_err_clear(&perr);
-		if (k8s_jwt_parse(token, len, &jwt, &perr) == K8S_OK) {
-			parsed = 1;
-			a = k8s_oidc_find(cfg, &jwt);
-		} else if (!cfg->has_tokenreview) {
-			rc = k8s_err_set(err, perr.status, perr.reason, "%s", perr.detail);
-			goto out;
-		}
+	if (cfg->n_jwt > 0 && t->parsed) {
+		a = k8s_oidc_find(cfg, &t->jwt);
+	} else if (cfg->n_jwt > 0 && t->jws && !cfg->has_tokenreview) {
+		rc = k8s_err_set(err, t->perr.status, t->perr.reason, "%s", t->perr.detail);
+		goto out;
 	}
 	if (a != NULL) {
-		rc = k8s_oidc_authenticate(cfg, a, &jwt, id, err);
+		rc = k8s_oidc_authenticate(cfg, a, &t->jwt, id, err);
 		goto out;
 	}
 	if (!cfg->has_tokenreview) {
 		if (cfg->n_jwt == 0)
 			rc = k8s_err_set(err, K8S_ECONFIG, "no validation method configured",
 					 "%s: neither tokenReview nor jwt is configured", cfg->path);
-		else if (parsed)
+		else if (t->parsed)
 			rc = k8s_err_set(err, K8S_REFUSED, "unknown issuer",
 					 "tokenReview is not configured");
 		else
@@ -94,31 +86,42 @@ static int validate_dispatch(const struct k8s_config *cfg, const char *token, si
 					 "not a JWT, and tokenReview is not configured");
 		goto out;
 	}
-	rc = review_online(cfg, token, flags, kc, id, fresh_review, err);
+	rc = review_online(cfg, t, flags, kc, id, fresh_review, err);
 out:
-	k8s_jwt_free(&jwt);
 	/* refused: say which issuer the token named, and one it nearly matched */
 	if (rc == K8S_REFUSED && a == NULL)
-		k8s_explain_unclaimed_jwt(cfg, token, len, err);
+		k8s_explain_unclaimed_jwt(cfg, t, err);
 	return rc;
 }
 
 int k8s_validate_token(const struct k8s_config *cfg, const char *token, unsigned flags,
 		       struct k8s_identity *id, struct k8s_err *err)
 {
+	struct k8s_token t;
+	int rc;
+
+	k8s_token_decode(&t, token, token != NULL ? strnlen(token, K8S_TOKEN_MAX + 1) : 0);
+	rc = k8s_validate_decoded(cfg, &t, flags, id, err);
+	k8s_token_free(&t);
+	return rc;
+}
+
+int k8s_validate_decoded(const struct k8s_config *cfg, const struct k8s_token *t, unsigned flags,
+			 struct k8s_identity *id, struct k8s_err *err)
+{
 	struct k8s_kubeconfig *kc = NULL;
+	const char *token = t->text;
 	char *warning;
-	size_t len;
+	size_t len = t->len;
 	int rc, fresh_review = 0;
 
 	memset(id, 0, sizeof(*id));
 	if (token == NULL)
 		return k8s_err_set(err, K8S_REFUSED, "no token", "no token was given");
-	len = strnlen(token, K8S_TOKEN_MAX + 1);
-	rc = k8s_policy_precheck(cfg, token, len, err);
+	rc = k8s_policy_precheck(cfg, t, err);
 	if (rc != K8S_OK)
 		goto out;
-	rc = validate_dispatch(cfg, token, len, flags, &kc, id, &fresh_review, err);
+	rc = validate_dispatch(cfg, t, flags, &kc, id, &fresh_review, err);
 	if (rc != K8S_OK)
 		goto out;
 	k8s_token_fingerprint(token, len, id->fingerprint);

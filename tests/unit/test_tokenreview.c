@@ -336,10 +336,13 @@ static void env_init(struct env *e, const char *mode)
 
 static int review(struct env *e, const char *token, struct k8s_identity *id, struct k8s_err *err)
 {
+	struct k8s_token t;
 	int rc;
 
 	k8s_err_clear(err);
-	rc = k8s_tokenreview(&e->cfg, &e->kc, token, id, err);
+	k8s_token_decode(&t, token, token != NULL ? strlen(token) : 0);
+	rc = k8s_tokenreview(&e->cfg, &e->kc, &t, id, err);
+	k8s_token_free(&t);
 	if (rc != K8S_OK) {
 		assert_null(id->username);
 		assert_int_equal(err->status, rc);
