@@ -222,8 +222,7 @@ static const char *take_str(const char **pp, const char *end, size_t max, size_t
 	return s;
 }
 
-/* Printable text; no ':' when it ends up in a passwd line. */
-static int text_ok(const char *s, size_t len, int passwd_field)
+int k8s_sf_text_ok(const char *s, size_t len, int passwd_field)
 {
 	size_t i;
 
@@ -246,7 +245,7 @@ static int take_text(const char **pp, const char *end, int passwd_field, const c
 		     size_t *len)
 {
 	*out = take_str(pp, end, K8S_SF_STR_MAX, len);
-	return *out != NULL && text_ok(*out, *len, passwd_field);
+	return *out != NULL && k8s_sf_text_ok(*out, *len, passwd_field);
 }
 
 static int user_strings(struct k8s_sf_user *u, const char *p, const char *end)

@@ -292,6 +292,11 @@ void k8s_sf_membership(const struct k8s_sf_user *u, uint32_t i, uint32_t *gid, u
 /* Next string of a list, NULL at the end. */
 const char *k8s_sf_strlist_next(struct k8s_sf_strlist *it);
 
+/* A text field (gecos, home, shell, binding, cluster user): no control
+ * byte or DEL, and no ':' when it ends up in a passwd line.  The writer
+ * checks with it what the reader will check. */
+int k8s_sf_text_ok(const char *s, size_t len, int passwd_field);
+
 /* ^[a-z_][a-z0-9_.-]{0,31}$, not all digits (as mapping.h, without it:
  * the NSS module links only this file). */
 int k8s_sf_valid_name(const char *s, size_t len);

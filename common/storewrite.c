@@ -86,19 +86,16 @@ static const char *str_or_empty(const char *s)
 	return s != NULL ? s : "";
 }
 
-/* The same rules the reader applies, so we never publish a record it
- * would reject. */
+/* The reader's own rules (k8s_sf_text_ok, K8S_SF_STR_MAX, absolute home
+ * and shell), so we never publish a record it would reject. */
 static int field_ok(const char *s, int passwd_field, int path)
 {
-	size_t i;
+	size_t n;
 
 	if (s == NULL || (path && s[0] != '/'))
 		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (passwd_field && s[i] == ':') ||
-		    i >= K8S_SF_STR_MAX)
-			return 0;
-	return 1;
+	n = strnlen(s, K8S_SF_STR_MAX + 1);
+	return n <= K8S_SF_STR_MAX && k8s_sf_text_ok(s, n, passwd_field);
 }
 
 static int user_storable(const struct k8s_store_user *u, struct k8s_err *err)
