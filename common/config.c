@@ -238,29 +238,6 @@ static int get_path(struct cctx *c, json_t *obj, const char *key, const char *ba
 	return 0;
 }
 
-int k8s_strv_contains(const struct k8s_strv *sv, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-void k8s_strv_free(struct k8s_strv *sv)
-{
-	size_t i;
-
-	if (sv == NULL)
-		return;
-	for (i = 0; i < sv->n; i++)
-		free(sv->v[i]);
-	free(sv->v);
-	sv->v = NULL;
-	sv->n = 0;
-}
-
 static int strv_set(struct k8s_strv *sv, const char *const *vals, size_t n)
 {
 	size_t i;
@@ -865,7 +842,7 @@ static int parse_authn_config(struct cctx *c, json_t *o, struct k8s_config *cfg)
 		AUTHN_API_GROUP "v1alpha1", NULL};
 	const char *b = "authenticationConfiguration", *key, *ver, *kind;
 	char p[PATHSZ], note[200];
-	struct k8s_strv auds = {NULL, 0};
+	struct k8s_strv auds = {0};
 	struct stat st;
 	struct cctx fc;
 	json_t *root = NULL, *v;

@@ -19,16 +19,12 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "util.h"  /* struct k8s_strv */
 
 #define K8S_DEFAULT_CONFIG   "/etc/k8s-auth/config.yaml"
 #define K8S_DEFAULT_STORE    "/var/lib/k8s-auth"
 #define K8S_DEFAULT_CACHEDIR "/var/cache/k8s-auth"
 #define K8S_DEFAULT_RUNDIR   "/run/k8s-auth"
-
-struct k8s_strv {
-	char **v;
-	size_t n;
-};
 
 struct cel_program; /* cel.h: compiled CEL, helper only */
 
@@ -219,9 +215,5 @@ void k8s_config_free(struct k8s_config *cfg);
  * K8S_OK and *warning (malloc'd, caller frees) says what is let through. */
 int k8s_config_check_server_audiences(const struct k8s_config *cfg, const char *server,
 				      char **warning, struct k8s_err *err);
-
-void k8s_strv_free(struct k8s_strv *sv);
-/* 1 when s is one of sv's strings (exact match). */
-int k8s_strv_contains(const struct k8s_strv *sv, const char *s);
 
 #endif

@@ -181,7 +181,7 @@ static void cache_store(struct k8s_keycache *c)
 	    json_object_set_new(c->doc, "untrusted", json_boolean(c->untrusted)) != 0)
 		return;
 	text = json_dumps(c->doc, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (text != NULL && k8s_write_file_at(c->dfd, c->name, text, strlen(text), NULL) == 0)
+	if (text != NULL && k8s_write_file_at(c->dfd, c->name, text, strlen(text), 0600, NULL) == 0)
 		(void)unlinkat(c->dfd, c->name_v1, 0); /* this issuer's version 1 file */
 	free(text);
 }

@@ -42,17 +42,13 @@ int k8s_looks_like_jwt(const char *token)
 	return dots == 2 && seg > 0;
 }
 
-/* Copy a network-supplied name for an error message: printable ASCII
- * only, short, so it can neither forge log lines nor carry much. */
+/* A network-supplied name for an error message (k8s_show_untrusted:
+ * printable, short, so it can neither forge log lines nor carry much). */
 static const char *printable(const char *in, char *buf, size_t n)
 {
-	size_t i;
-
 	if (in == NULL)
 		return "(none)";
-	for (i = 0; in[i] != '\0' && i < n - 1; i++)
-		buf[i] = (in[i] > 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\') ? in[i] : '?';
-	buf[i] = '\0';
+	k8s_show_untrusted(in, n - 4, buf, n, 0);
 	return buf;
 }
 
@@ -392,6 +388,42 @@ void k8s_jwt_free(struct k8s_jwt *jwt)
 	if (jwt->sig != NULL)
 		k8s_freezero(jwt->sig, jwt->sig_len);
 	memset(jwt, 0, sizeof(*jwt));
+}
+
+void k8s_token_decode(struct k8s_token *t, const char *token, size_t len)
+{
+	const char *d1, *d2;
+	struct k8s_err scratch;
+
+	memset(t, 0, sizeof(*t));
+	k8s_err_clear(&t->perr);
+	t->text = token;
+	t->len = len;
+	if (token == NULL || len > K8S_TOKEN_MAX)
+		return;
+	t->jws = strnlen(token, len + 1) == len && k8s_looks_like_jwt(token);
+	if (t->jws && k8s_jwt_parse(token, len, &t->jwt, &t->perr) == K8S_OK) {
+		t->parsed = 1;
+		t->header = json_incref(t->jwt.header);
+		t->payload = json_incref(t->jwt.payload);
+		return;
+	}
+	d1 = memchr(token, '.', len);
+	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+	if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
+		return;
+	t->header = segment_object(token, (size_t)(d1 - token), "header", &scratch);
+	t->payload = segment_object(d1 + 1, (size_t)(d2 - d1 - 1), "payload", &scratch);
+}
+
+void k8s_token_free(struct k8s_token *t)
+{
+	if (t == NULL)
+		return;
+	json_decref(t->header);
+	json_decref(t->payload);
+	k8s_jwt_free(&t->jwt);
+	memset(t, 0, sizeof(*t));
 }
 
 static int verify_with(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,

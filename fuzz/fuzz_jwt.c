@@ -1,7 +1,9 @@
 /* libFuzzer target: the JWT path from untrusted bytes to an identity.
  *
- * Input: TOKEN [ '\0' JWKS ].  The token goes through k8s_looks_like_jwt
- * and k8s_jwt_parse; with a JWKS part, the key set is parsed and the token
+ * Input: TOKEN [ '\0' JWKS ].  The token goes through k8s_token_decode
+ * (the one reading validate.c hands on: k8s_looks_like_jwt, k8s_jwt_parse,
+ * and the loose header/payload decoding the pre-check reads), and through
+ * k8s_jwt_parse alone when it is no JWS; with a JWKS part, the key set is parsed and the token
  * verified against it, and the claim checks run with a fixed authenticator
  * whatever the signature said (so the fuzzer reaches them without forging
  * signatures).  The whole input also goes through both base64 decoders,
@@ -28,7 +30,7 @@ static struct k8s_claim_rule rule = { .claim = "hd", .required_value = "example.
 
 static const struct k8s_jwt_authenticator auth = {
 	.issuer_url = "https://issuer.test",
-	.audiences = { auds, 2 },
+	.audiences = { .v = auds, .n = 2 },
 	.audience_match_policy = "MatchAny",
 	.rules = &rule,
 	.n_rules = 1,
@@ -98,6 +100,7 @@ static void fuzz_tame(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct k8s_token t;
 	struct k8s_jwt jwt;
 	struct k8s_jwks keys;
 	struct k8s_identity id;
@@ -105,7 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *sep;
 	size_t tok_len;
 	char *buf;
-	int parsed;
 
 	fuzz_b64(data, size);
 	fuzz_tame(data, size);
@@ -116,21 +118,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size] = '\0';
 	sep = memchr(data, '\0', size);
 	tok_len = sep != NULL ? (size_t)(sep - data) : size;
-	(void)k8s_looks_like_jwt(buf);
-	parsed = k8s_jwt_parse(buf, tok_len, &jwt, &err) == K8S_OK;
-	if (parsed && sep != NULL) {
+	k8s_token_decode(&t, buf, tok_len);
+	/* parsed only as a JWS; then header and payload are the parse's */
+	if ((t.parsed && (!t.jws || t.header != t.jwt.header || t.payload != t.jwt.payload)) ||
+	    (t.header != NULL && !json_is_object(t.header)) ||
+	    (t.payload != NULL && !json_is_object(t.payload)) ||
+	    (t.jws && !t.parsed && t.perr.status != K8S_REFUSED))
+		abort();
+	if (!t.jws) {
+		(void)k8s_jwt_parse(buf, tok_len, &jwt, &err);
+		k8s_jwt_free(&jwt);
+	}
+	if (t.parsed && sep != NULL) {
 		if (k8s_jwks_parse(buf + tok_len + 1, size - tok_len - 1, &keys, &err) == K8S_OK) {
-			(void)k8s_jwt_verify(&jwt, &keys, &err);
+			(void)k8s_jwt_verify(&t.jwt, &keys, &err);
 			k8s_jwks_free(&keys);
 		}
-		if (k8s_oidc_check_claims(&auth, &jwt, 1700000000, &id, &err) == K8S_OK &&
+		if (k8s_oidc_check_claims(&auth, &t.jwt, 1700000000, &id, &err) == K8S_OK &&
 		    (id.username == NULL || id.username[0] == '\0'))
 			abort();
 		k8s_identity_free(&id);
 	}
-	if (parsed)
-		fuzz_sa(&jwt);
-	k8s_jwt_free(&jwt);
+	if (t.parsed)
+		fuzz_sa(&t.jwt);
+	k8s_token_free(&t);
 	free(buf);
 	return 0;
 }

@@ -1200,7 +1200,7 @@ static void check_existing_image(struct fx *f, int present, uint32_t x_gid)
 	assert_int_equal(v.uid, 0);
 	assert_int_equal(v.gid, 0);
 	/* uid 0 on disk: a first-format reader takes the record for damage */
-	memcpy(&word, v.record + 16, sizeof(word));
+	word = k8s_sf_ld32(v.record + K8S_SF_U_UID);
 	assert_int_equal(word, 0);
 	assert_string_equal(v.binding, "tokenreview:uid:ex-a");
 	for (i = 0; i < v.n_memberships; i++) {
