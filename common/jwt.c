@@ -168,14 +168,15 @@ json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr)
 }
 
 /* Decode one segment and parse it as a JSON object with unique keys. */
-static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
+static json_t *segment_object_as(const char *seg, size_t len, const char *what, int lax,
+				 struct k8s_err *err)
 {
 	unsigned char *raw;
 	size_t raw_len = 0;
 	json_error_t jerr;
 	json_t *obj = NULL;
 
-	raw = k8s_b64url_decode(seg, len, &raw_len);
+	raw = lax ? k8s_b64url_decode_lax(seg, len, &raw_len) : k8s_b64url_decode(seg, len, &raw_len);
 	if (raw == NULL) {
 		k8s_err_set(err, K8S_REFUSED, "malformed token",
 			    "%s is not canonical unpadded base64url", what);
@@ -194,6 +195,11 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 		return NULL;
 	}
 	return obj;
+}
+
+static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
+{
+	return segment_object_as(seg, len, what, 0, err);
 }
 
 /* An embedded jwk header must be one valid public key (go-jose refuses the
@@ -412,8 +418,11 @@ void k8s_token_decode(struct k8s_token *t, const char *token, size_t len)
 	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
 	if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
 		return;
-	t->header = segment_object(token, (size_t)(d1 - token), "header", &scratch);
-	t->payload = segment_object(d1 + 1, (size_t)(d2 - d1 - 1), "payload", &scratch);
+	/* read as the apiserver reads it (go-jose: padding and the last
+	 * character's unused bits are no obstacle): a legacy token re-spelled
+	 * so is still a legacy token to the pre-check */
+	t->header = segment_object_as(token, (size_t)(d1 - token), "header", 1, &scratch);
+	t->payload = segment_object_as(d1 + 1, (size_t)(d2 - d1 - 1), "payload", 1, &scratch);
 }
 
 void k8s_token_free(struct k8s_token *t)

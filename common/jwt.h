@@ -55,8 +55,9 @@ json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr);
  *   parsed   k8s_jwt_parse accepted it: jwt holds it (for the jwt
  *            authenticators), else perr says why (jws only);
  *   header, payload
- *            the segment as a JSON object whenever it decodes (canonical
- *            base64url, unique keys, numbers tamed), even when the strict
+ *            the segment as a JSON object whenever it decodes (base64url
+ *            as go-jose reads it, padded or not, unique keys, numbers
+ *            tamed), even when the strict
  *            parse refused the token for another reason (its signature's
  *            encoding, typ, crit...): the policy pre-check refuses on the
  *            payload of any three-segment token, and the apiserver may
