@@ -261,8 +261,14 @@ failed:
 		w->retries++;
 		pthread_mutex_unlock(&w->mu);
 		if (t->api.last_status == 429 || retry_after >= 0) {
-			k8s_kubeapi_sleep_ms((retry_after > 0 ? (retry_after > 600 ? 600 : retry_after) : 1) * 1000L +
-						     k8s_watch_jitter_ms(1000), &w->stop);
+			/* never before Retry-After (capped as the lists cap it),
+			 * then 0.5 to 1.5 s more: hosts turned away together
+			 * come back spread */
+			long ra = retry_after > 0 ? retry_after : 1;
+
+			if (ra > t->api.retry_max_s)
+				ra = t->api.retry_max_s;
+			k8s_kubeapi_sleep_ms(ra * 1000L + k8s_watch_jitter_ms(1000), &w->stop);
 		} else {
 			k8s_kubeapi_sleep_ms(k8s_watch_jitter_ms(backoff), &w->stop);
 			backoff = backoff >= 30000 ? 60000 : backoff * 2;
