@@ -143,10 +143,16 @@ static int list_put_cb(json_t *item, void *ud, struct k8s_err *err)
 static int relist(struct k8s_watch *w, struct k8s_kubeapi *api, struct k8s_wcoll *c, int rv0,
 		  struct k8s_err *err)
 {
-	struct k8s_wcoll tmp = *c;
+	struct k8s_wcoll tmp;
 	unsigned long before = api->requests;
 	int rc;
 
+	/* c->path and c->list_kind never change once the threads run; the
+	 * rest of c is read and written under w->mu only */
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.kind = c->kind;
+	tmp.list_kind = c->list_kind;
+	memcpy(tmp.path, c->path, sizeof(tmp.path));
 	tmp.objs = json_object();
 	if (tmp.objs == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", c->path);
@@ -274,6 +280,9 @@ failed:
 			backoff = backoff >= 30000 ? 60000 : backoff * 2;
 		}
 	}
+	/* the thread owns its state (k8s_watch_start hands it over) */
+	k8s_kubeapi_close(&t->api);
+	free(t);
 	return NULL;
 }
 
@@ -354,6 +363,7 @@ int k8s_watch_start(struct k8s_watch *w, struct k8s_err *err)
 		t->c = &w->colls[i];
 		rc = k8s_kubeapi_open(w->cfg, (long)w->cfg->sync.timeout_ms, &t->api, err);
 		if (rc != K8S_OK) {
+			k8s_kubeapi_close(&t->api);
 			free(t);
 			return rc;
 		}
