@@ -7,6 +7,7 @@
 #ifndef K8S_HTTP_H
 #define K8S_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -37,7 +38,7 @@ struct k8s_http_req {
 	int (*on_line)(const char *line, size_t len, void *ud);
 	void *line_ud;
 	size_t max_line;
-	volatile int *stop;
+	const atomic_int *stop;
 };
 
 /* Cuts a byte stream into '\n'-terminated lines of at most max bytes

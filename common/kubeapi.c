@@ -54,7 +54,7 @@ void k8s_kubeapi_close(struct k8s_kubeapi *api)
 	api->kc = NULL;
 }
 
-void k8s_kubeapi_sleep_ms(long ms, volatile int *stop)
+void k8s_kubeapi_sleep_ms(long ms, const atomic_int *stop)
 {
 	while (ms > 0 && (stop == NULL || !*stop)) {
 		long step = ms > 200 ? 200 : ms;

@@ -15,6 +15,7 @@
 #define K8S_SYNCWATCH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -59,7 +60,9 @@ struct k8s_watch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int dirty;               /* a change since the last take */
-	volatile int stop;
+	/* set by a signal handler and k8s_watch_free, read by every thread:
+	 * a lock-free atomic (async-signal-safe) */
+	atomic_int stop;
 	/* figures (under mu) */
 	unsigned long requests, events, bookmarks, relists, retries, bytes;
 	pthread_t *threads;
