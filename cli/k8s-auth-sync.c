@@ -214,7 +214,8 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 	if (rc != K8S_OK)
 		goto out;
 	pthread_mutex_lock(&w.mu); /* the threads count their requests */
-	printf("watch: %zu collections, %lu list requests; watching\n", w.n, w.requests);
+	printf("watch: %zu collections, %lu list requests; watching (each watch renewed after %ld to %ld s)\n",
+	       w.n, w.requests, K8S_WATCH_TIMEOUT_MIN_S, K8S_WATCH_TIMEOUT_MAX_S);
 	pthread_mutex_unlock(&w.mu);
 	while (!w.stop) {
 		char host[256];

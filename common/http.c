@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 /* libcurl is loaded on first use (dlopen), not linked: only the network
@@ -415,6 +417,20 @@ static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_s
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* A stream's connection: 3 unanswered keepalive probes (not the kernel's
+ * 9) end it, so a dead peer or a path that silently dropped the
+ * connection is noticed 30 + 3 * 10 = 60 s after it last spoke (libcurl
+ * 7.88 has no option for the count). */
+static int stream_sockopt(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+	int cnt = 3;
+
+	(void)data;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	return CURL_SOCKOPT_OK;
+}
+
 static int xfer_stop(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	const struct k8s_http_req *req = ud;
@@ -463,6 +479,7 @@ static int setopt_all(CURL *c, const struct setup *s)
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, stream_sockopt) != CURLE_OK;
 	}
 	if (s->connect_to != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_CONNECT_TO, s->connect_to) != CURLE_OK;

@@ -230,6 +230,7 @@ static void *watch_thread(void *ud)
 	while (!w->stop) {
 		char path[1024], rv[64];
 		long retry_after = -1, secs;
+		struct timespec opened, ended;
 		int rc, need;
 
 		k8s_err_clear(&err);
@@ -247,16 +248,24 @@ static void *watch_thread(void *ud)
 			backoff = 1000;
 			continue;
 		}
-		/* the server ends a watch after timeoutSeconds: 30 to 60
-		 * minutes, as the apiserver picks when not asked (its
-		 * --min-request-timeout), spread over the hosts */
-		secs = 1800 + k8s_watch_jitter_ms(1800) - 900;
+		/* The server ends a watch after timeoutSeconds, as asked
+		 * (when not asked: --min-request-timeout, 30 to 60 minutes).
+		 * Each renewal is a request, and they were most of what an idle
+		 * host costs: 2 to 3 hours, drawn per watch so the hosts stay
+		 * spread.  A dead peer is still found within a minute (TCP
+		 * keepalive, common/http.c), and the apiserver bookmarks
+		 * 2 s before the deadline, so a renewal starts from a current
+		 * resourceVersion however long the watch was idle. */
+		secs = K8S_WATCH_TIMEOUT_MIN_S +
+		       (k8s_watch_jitter_ms(K8S_WATCH_TIMEOUT_MAX_S - K8S_WATCH_TIMEOUT_MIN_S) -
+			(K8S_WATCH_TIMEOUT_MAX_S - K8S_WATCH_TIMEOUT_MIN_S) / 2);
 		snprintf(path, sizeof(path), "%s%cwatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
 			 c->path, strchr(c->path, '?') ? '&' : '?', rv, secs);
 		t->bad = t->gone = 0;
 		pthread_mutex_lock(&w->mu);
 		w->requests++;
 		pthread_mutex_unlock(&w->mu);
+		clock_gettime(CLOCK_MONOTONIC, &opened);
 		rc = k8s_kubeapi_stream(&t->api, path, on_event, t, K8S_WATCH_MAX_LINE, (secs + 30) * 1000L,
 					&retry_after, &err);
 		if (w->stop)
@@ -273,6 +282,11 @@ static void *watch_thread(void *ud)
 			backoff = 1000;
 			continue;
 		}
+		/* a watch that ran a while was healthy: its loss starts the
+		 * backoff over (else every blip over hours added up to 60 s) */
+		clock_gettime(CLOCK_MONOTONIC, &ended);
+		if (ended.tv_sec - opened.tv_sec >= 30)
+			backoff = 1000;
 failed:
 		fprintf(stderr, "k8s-auth sync: %s: %s%s%s\n", c->path, err.reason, err.detail[0] ? ": " : "",
 			err.detail);

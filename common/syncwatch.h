@@ -8,7 +8,8 @@
  * collection.  The view is rebuilt from the kept objects exactly as a
  * one-shot sync builds it from its lists (k8s_sync_take_*), so the two
  * plan the same store.  A watch that ends is reopened from the last
- * resourceVersion seen; 410 Gone (an HTTP answer or an ERROR event) and any
+ * resourceVersion seen (each asks the server to end it after 2 to 3 hours);
+ * 410 Gone (an HTTP answer or an ERROR event) and any
  * malformed event relist the collection; other failures back off (1 s
  * doubling to 60 s, with jitter), 429 waits Retry-After. */
 #ifndef K8S_SYNCWATCH_H
@@ -25,6 +26,9 @@
 #include "sync.h"
 
 #define K8S_WATCH_MAX_LINE (4u << 20) /* one watch event, bytes */
+/* timeoutSeconds asked for each watch: uniform in [MIN, MAX] */
+#define K8S_WATCH_TIMEOUT_MIN_S 7200L
+#define K8S_WATCH_TIMEOUT_MAX_S 10800L
 
 enum k8s_wkind { K8S_W_CROLE, K8S_W_ROLE, K8S_W_CRB, K8S_W_RB, K8S_W_SA };
 
