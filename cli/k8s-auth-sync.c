@@ -127,8 +127,12 @@ static int finish(struct run *r, struct k8s_err *err)
 
 	if (rc == K8S_OK && !r->dry && r->changed)
 		rc = k8s_store_commit(r->st, err);
-	/* login.firstLogin on or off, as the configuration now says */
-	if (rc == K8S_OK && !r->dry)
+	/* login.firstLogin on: the policy as the configuration now says (a
+	 * host just booted serves first login before any ssh login ran).
+	 * Off is left to sshd's PAM calls, which own the policy: a sync run
+	 * with another configuration than sshd's stack names must not turn
+	 * first login off under sshd (docs/security.md) */
+	if (rc == K8S_OK && !r->dry && r->cfg->login.first_login)
 		rc = k8s_preauth_sync_policy(r->cfg, err);
 	if (rc == K8S_OK)
 		report(r);
