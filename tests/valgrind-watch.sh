@@ -18,6 +18,7 @@ rc=0
 for tool in "${tools[@]}"; do
 	log=$PWD/$logdir/valgrind-watch-$tool.log
 	rm -f "$log".*
+	# shellcheck disable=SC2054 # valgrind's lists are comma-separated
 	case $tool in
 	memcheck) opts=(--tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect,possible
 		--errors-for-leak-kinds=definite,indirect,possible --track-fds=no) ;;

@@ -43,7 +43,7 @@ if [ -z "${KUBE_APISERVER:-}" ]; then
 	export KUBE_APISERVER
 fi
 kube_start >"$TEST_TMP/kube.log" 2>&1 || fail "kube_start: $(tail -n 5 "$TEST_TMP/kube.log")"
-WATCH_PID= FP_PID=
+WATCH_PID='' FP_PID=''
 cleanup() {
 	[ -z "$WATCH_PID" ] || { kill -CONT "$WATCH_PID"; kill "$WATCH_PID"; } 2>/dev/null
 	[ -z "$FP_PID" ] || kill "$FP_PID" 2>/dev/null
@@ -161,6 +161,7 @@ kill -STOP "$WATCH_PID"
 kube_api POST /api/v1/namespaces/kube-system/configmaps \
 	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bump"},"data":{"a":"b"}}' >/dev/null || fail configmap
 kube_start_another_apiserver b --service-account-issuer="$KUBE_URL" --api-audiences="$KUBE_URL" >>"$TEST_TMP/kube.log" 2>&1 || fail "second apiserver: $(tail -n 5 "$TEST_TMP/kube.log")"
+# shellcheck disable=SC2154 # set by kube_start_another_apiserver (printf -v)
 echo "$KUBE_URL_b" >"$FP/upstream"
 kill -USR2 "$FP_PID"
 ks_rolebinding ops login ClusterRole host-login sa:ops/bob user:erin@example.com || fail rb2
@@ -216,8 +217,8 @@ faults
 stop_watch
 
 # 5. A list over the single-answer limit: paged from etcd instead.
-out=$(/usr/bin/python3 tests/kube/bulk.py "$KUBE_DIR" "$KUBE_URL" sas big sa 700 26000) || fail "bulk: $out"
-echo "  $out"
+made=$(/usr/bin/python3 tests/kube/bulk.py "$KUBE_DIR" "$KUBE_URL" sas big sa 700 26000) || fail "bulk: $made"
+echo "  $made"
 ks_rolebinding big all ClusterRole host-login group:system:serviceaccounts:big || fail rb-big
 l0=$(wc -l <"$FP/log.jsonl")
 start_watch
