@@ -436,7 +436,9 @@ static int xfer_stop(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl
 	const struct k8s_http_req *req = ud;
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return req->stop != NULL && *req->stop ? 1 : 0;
+	if (req->stop != NULL && *req->stop)
+		return 1;
+	return req->alive != NULL && !req->alive(req->line_ud) ? 1 : 0;
 }
 
 static int setopt_all(CURL *c, const struct setup *s)
@@ -469,7 +471,7 @@ static int setopt_all(CURL *c, const struct setup *s)
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, s->sink) != CURLE_OK;
 	if (s->headers != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
-	if (req->stop != NULL) {
+	if (req->stop != NULL || (req->on_line != NULL && req->alive != NULL)) {
 		bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_stop) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
@@ -578,6 +580,11 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
 				   "%s: libcurl refused an option (unsupported build?)", s->req->url);
 	rc = curl_easy_perform(c);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->stop != NULL && *s->req->stop)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->alive != NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "stream stalled", "%s: nothing from the server for too long",
+				   s->req->url);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
 	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail == -1)

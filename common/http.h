@@ -39,6 +39,10 @@ struct k8s_http_req {
 	void *line_ud;
 	size_t max_line;
 	const atomic_int *stop;
+	/* Streams: called about once a second with line_ud, from the thread
+	 * that reads; 0 ends the transfer (K8S_UNAVAILABLE "stream
+	 * stalled"). */
+	int (*alive)(void *ud);
 };
 
 /* Cuts a byte stream into '\n'-terminated lines of at most max bytes

@@ -196,6 +196,7 @@ static int send_request_s(struct k8s_kubeapi *api, const char *method, const cha
 			.line_ud = so != NULL ? so->ud : NULL,
 			.max_line = so != NULL ? so->max_line : 0,
 			.stop = api->stop,
+			.alive = so != NULL ? api->stream_alive : NULL,
 		};
 
 		api->requests++;

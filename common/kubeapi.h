@@ -49,6 +49,9 @@ struct k8s_kubeapi {
 	long retry_max_s;
 	unsigned long retries;
 	const atomic_int *stop;
+	/* Streams (k8s_kubeapi_stream): polled about once a second with the
+	 * stream's ud; 0 ends it as stalled.  NULL: never. */
+	int (*stream_alive)(void *ud);
 };
 
 /* Load the kubeconfig (K8S_ECONFIG when unusable, or insecure without

@@ -136,7 +136,37 @@ struct wthread {
 	struct k8s_kubeapi api;
 	int bad;      /* a malformed event: relist */
 	int gone;     /* 410: relist */
+	/* the open stream (read and written on this thread only) */
+	long long last_rx_ms, last_hb_ms, hb_gap_ms, deadline_ms;
+	int hb;       /* heartbeat bookmarks seen */
 };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Apiservers since 1.27 or so send a bookmark about every minute besides
+ * the one just before the deadline (1.20 sends only that one).  Once a
+ * stream has shown two such heartbeats, silence for three times their
+ * spacing (at least K8S_WATCH_STALL_MIN_MS) means the server stalled while
+ * its host still answers TCP (keepalive cannot see that): the stream is
+ * dropped and reopened.  Without heartbeats, the deadline is the limit. */
+static int stream_alive(void *ud)
+{
+	struct wthread *t = ud;
+	long long limit;
+
+	if (t->hb < 2)
+		return 1;
+	limit = 3 * t->hb_gap_ms;
+	if (limit < K8S_WATCH_STALL_MIN_MS)
+		limit = K8S_WATCH_STALL_MIN_MS;
+	return mono_ms() - t->last_rx_ms <= limit;
+}
 
 long k8s_watch_jitter_ms(long ms)
 {
@@ -197,14 +227,23 @@ static int on_event(const char *line, size_t len, void *ud)
 {
 	struct wthread *t = ud;
 	struct k8s_watch *w = t->w;
+	long long now = mono_ms();
 	int r;
 
+	t->last_rx_ms = now;
 	pthread_mutex_lock(&w->mu);
 	w->bytes += len + 1;
 	r = k8s_watch_apply_line(t->c, line, len);
 	if (r == 0) {
 		if (strstr(line, "\"BOOKMARK\"") != NULL && strncmp(line, "{\"type\":\"BOOKMARK\"", 18) == 0) {
 			w->bookmarks++;
+			/* a heartbeat: not the one just before the deadline */
+			if (t->deadline_ms - now > 10000) {
+				if (t->hb > 0)
+					t->hb_gap_ms = now - t->last_hb_ms;
+				t->last_hb_ms = now;
+				t->hb++;
+			}
 		} else {
 			w->events++;
 			w->dirty = 1;
@@ -266,6 +305,10 @@ static void *watch_thread(void *ud)
 		w->requests++;
 		pthread_mutex_unlock(&w->mu);
 		clock_gettime(CLOCK_MONOTONIC, &opened);
+		t->hb = 0;
+		t->hb_gap_ms = 0;
+		t->last_rx_ms = mono_ms();
+		t->deadline_ms = t->last_rx_ms + secs * 1000LL;
 		rc = k8s_kubeapi_stream(&t->api, path, on_event, t, K8S_WATCH_MAX_LINE, (secs + 30) * 1000L,
 					&retry_after, &err);
 		if (w->stop)
@@ -405,6 +448,7 @@ int k8s_watch_start(struct k8s_watch *w, struct k8s_err *err)
 		}
 		t->api.stop = &w->stop;
 		t->api.retry_max_s = 60;
+		t->api.stream_alive = stream_alive;
 		pthread_sigmask(SIG_BLOCK, &term, &old);
 		rc = pthread_create(&w->threads[i], NULL, watch_thread, t);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -29,6 +29,11 @@
 /* timeoutSeconds asked for each watch: uniform in [MIN, MAX] */
 #define K8S_WATCH_TIMEOUT_MIN_S 7200L
 #define K8S_WATCH_TIMEOUT_MAX_S 10800L
+/* a stream whose server sent heartbeat bookmarks is dropped after three
+ * of their intervals of silence, and never sooner than this */
+#ifndef K8S_WATCH_STALL_MIN_MS
+#define K8S_WATCH_STALL_MIN_MS 20000LL
+#endif
 
 enum k8s_wkind { K8S_W_CROLE, K8S_W_ROLE, K8S_W_CRB, K8S_W_RB, K8S_W_SA };
 

@@ -24,6 +24,9 @@
 #     large is read again page by page from etcd, limit=500 and continue):
 #     700 ServiceAccounts of 26 KB each, 18 MB in one answer; for the
 #     one-shot sync, the watcher's first list and its relist after a 410.
+#  6. a server that stalls while its host answers TCP: heartbeat
+#     bookmarks, then silence on an open connection: the stream is
+#     dropped after three heartbeat intervals (at least 20 s) and reopened.
 # The watcher exits 0 on SIGTERM and says nothing on stderr but the
 # expected recovery lines.
 #
@@ -214,6 +217,29 @@ max=$(awk -v s="$SLACK" 'BEGIN { print 2 + 1 + s }')
 g=$(gaps_within 2.0 "$max" "${ts[@]:0:3}") || fail "list after 429 (Retry-After: 2): gaps $g s, want 2 to $max"
 echo "  list requests after 429 with Retry-After: 2: gaps $g s"
 faults
+
+# 6. A server that stalls while its host still answers TCP (keepalive sees
+# nothing): heartbeat bookmarks (apiservers since about 1.27 send one a
+# minute; the proxy, one a second), then silence on an open connection.
+# The watcher drops the stream after three heartbeat intervals of silence,
+# at least 20 s (K8S_WATCH_STALL_MIN_MS), and reopens it; a change made
+# meanwhile reaches the store.
+l0=$(wc -l <"$FP/log.jsonl")
+faults '{"id": "stall1", "path": "'"$RB_OPS"'", "kind": "watch", "do": "stall", "beats": 3, "every": 1}'
+kill -USR2 "$FP_PID"
+rb_log() { tail -n +"$((l0 + 1))" "$FP/log.jsonl" | jq -r --arg p "$RB_OPS" "select(.path == \$p and $1) | .t"; }
+for _ in $(seq 150); do [ -n "$(rb_log '.event == "silent"')" ] && break; sleep 0.1; done
+t_silent=$(rb_log '.event == "silent"')
+[ -n "$t_silent" ] || fail "the stalled stream never went silent"
+ks_rolebinding ops stalled ClusterRole host-login user:sven@example.com || fail rb-stalled
+same "a stalled watch (heartbeats, then silence) is dropped and reopened" 45
+"$BIN" --config "$W" users | grep -q '^u-sven ' || fail "u-sven not synced"
+t_next=$(rb_log '.kind == "watch" and .fault == null' | head -n 1)
+[ -n "$t_next" ] || fail "no watch of $RB_OPS after the stall"
+max=$(awk -v s="$SLACK" 'BEGIN { print 20 + 4 + s }')
+g=$(gaps_within 18 "$max" "$t_silent" "$t_next") || fail "stalled stream reopened after $g s, want 18 to $max"
+echo "  the stalled stream was reopened $g s after the server went silent"
+faults
 stop_watch
 
 # 5. A list over the single-answer limit: paged from etcd instead.
@@ -243,9 +269,10 @@ same "the relist of the large collection after a 410" 60
 faults
 stop_watch
 
-# expected: the cut connections, the injected 429s (a 410 is no complaint)
+# expected: the cut connections, the injected 429s, the stall (a 410 is no complaint)
 if grep -v -e 'left out' -e 'transfer closed with outstanding read data remaining' \
-	-e 'HTTP 429: injected by faultproxy' "$TEST_TMP/watch-all.err" | grep -q .; then
+	-e 'HTTP 429: injected by faultproxy' -e 'stream stalled: .*nothing from the server for too long' \
+	"$TEST_TMP/watch-all.err" | grep -q .; then
 	cat "$TEST_TMP/watch-all.err"
 	fail "the watcher complained"
 fi

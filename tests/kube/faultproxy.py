@@ -26,9 +26,16 @@ Forwards GET only (all a watcher sends).  Files in DIR:
                                 send instead an ERROR event with a 410
                                 Status, as an apiserver whose history was
                                 compacted does; from then on every watch
-                                of that path from that resourceVersion or
-                                older gets that ERROR event first (the
-                                version is gone for good)
+                                of that path from an older resourceVersion
+                                than the swallowed event's gets that ERROR
+                                event first (the history is gone for good)
+                      "stall"   (watch) answer it here, not upstream: 200,
+                                then "beats" (3) BOOKMARK lines carrying the
+                                requested resourceVersion, "every" (1)
+                                seconds apart, as apiservers that send
+                                heartbeat bookmarks do, then nothing,
+                                the connection held open: a server that
+                                stalled while its host still answers TCP
   log.jsonl   one line a request: {"t": unix time, "path", "query",
               "kind", "status", "fault"}, and {"t", "path", "event":
               "ERROR", "code"} for every ERROR event a watch carried
@@ -153,6 +160,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(code, status_body(code, "TooManyRequests" if code == 429 else "InternalError",
                                                   "injected by faultproxy"), extra)
         rv = q.get("resourceVersion", [""])[0]
+        if kind == "watch":
+            r = take_rule(u.path, kind, "stall")
+            if r is not None:
+                return self.stall(u.path, rec, rv, r.get("beats", 3), r.get("every", 1))
         with lock:
             old = compacted.get(u.path)
         if kind == "watch" and old is not None and rv.isdigit() and int(rv) < old:
@@ -197,6 +208,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
         c.close()
+        self.close_connection = True
+
+    def stall(self, path, rec, rv, beats, every):
+        rec.update(status=200, fault="stall")
+        log(rec)
+        kind = {"rolebindings": "RoleBinding", "clusterrolebindings": "ClusterRoleBinding",
+                "serviceaccounts": "ServiceAccount", "roles": "Role",
+                "clusterroles": "ClusterRole"}.get(path.rsplit("/", 1)[-1], "Status")
+        bm = json.dumps({"type": "BOOKMARK", "object": {"kind": kind, "metadata": {
+            "resourceVersion": rv, "creationTimestamp": None}}}, separators=(",", ":")).encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for _ in range(beats):
+                self.chunk(bm)
+                time.sleep(every)
+            log({"path": path, "event": "silent"})
+            while not self.cut and self.connection.recv(1) != b"":
+                pass
+        except OSError:
+            pass
+        log({"path": path, "event": "closed"})
         self.close_connection = True
 
     def stream(self, path, resp):
