@@ -46,11 +46,10 @@ CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fstack-protector-strong -fPIC $(DEFS) -
 LDFLAGS    += -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 
 # Code the NSS module may contain: no jansson/curl/OpenSSL/YAML.
-NSS_COMMON := $(wildcard common/storefmt.c common/preauth.c common/procstat.c)
+NSS_COMMON := $(wildcard common/storefmt.c common/preauth.c common/procstat.c common/trusted.c)
 # Code pam_k8s.so may contain besides its own: libc only (the module links
 # libc and libpam alone; everything else runs in k8s-auth-helper).
-PAM_COMMON := common/util.c common/err.c common/sha256.c common/frame.c common/hproto.c common/pamargs.c \
-              common/trusted.c
+PAM_COMMON := common/util.c common/err.c common/sha256.c common/frame.c common/hproto.c common/pamargs.c
 COMMON_SRC := $(filter-out $(NSS_COMMON),$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(O)/%.o)
 NSSC_OBJ   := $(NSS_COMMON:%.c=$(O)/%.nss.o)

@@ -127,8 +127,12 @@ int main(int argc, char **argv)
 			loaded = 1;
 			alarm(k8s_decision_deadline(cfg));
 			/* login.firstLogin on or off, as the configuration says now
-			 * (off when it cannot be read) */
-			{
+			 * (off when it cannot be read).  The policy is sshd's: only
+			 * a call from root's sshd, the one program NSS serves it to,
+			 * writes or removes it, so a su, sudo or login stack with
+			 * another config= never turns first login off, or changes
+			 * its ranges, under sshd (docs/security.md) */
+			if (k8s_preauth_is_sshd(rq.caller)) {
 				struct k8s_err perr;
 
 				k8s_err_clear(&perr);

@@ -127,8 +127,12 @@ static int finish(struct run *r, struct k8s_err *err)
 
 	if (rc == K8S_OK && !r->dry && r->changed)
 		rc = k8s_store_commit(r->st, err);
-	/* login.firstLogin on or off, as the configuration now says */
-	if (rc == K8S_OK && !r->dry)
+	/* login.firstLogin on: the policy as the configuration now says (a
+	 * host just booted serves first login before any ssh login ran).
+	 * Off is left to sshd's PAM calls, which own the policy: a sync run
+	 * with another configuration than sshd's stack names must not turn
+	 * first login off under sshd (docs/security.md) */
+	if (rc == K8S_OK && !r->dry && r->cfg->login.first_login)
 		rc = k8s_preauth_sync_policy(r->cfg, err);
 	if (rc == K8S_OK)
 		report(r);
@@ -143,8 +147,10 @@ static int finish(struct run *r, struct k8s_err *err)
 	return rc;
 }
 
-static volatile int *watch_stop;
-static volatile int term_seen;
+/* SIGTERM/SIGINT are handled on the main thread (the watch threads block
+ * them), so watch_stop is only ever touched there; the flags are atomic. */
+static atomic_int *volatile watch_stop;
+static atomic_int term_seen;
 
 static void on_term(int sig)
 {
@@ -179,6 +185,7 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 
 	if (!r->cfg->has_sync)
 		return k8s_err_set(err, K8S_ECONFIG, "no sync: section", "--watch needs a sync: section");
+	memset(&w, 0, sizeof(w));
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -210,7 +217,10 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 	rc = k8s_watch_start(&w, err);
 	if (rc != K8S_OK)
 		goto out;
-	printf("watch: %zu collections, %lu list requests; watching\n", w.n, w.requests);
+	pthread_mutex_lock(&w.mu); /* the threads count their requests */
+	printf("watch: %zu collections, %lu list requests; watching (each watch renewed after %ld to %ld s)\n",
+	       w.n, w.requests, K8S_WATCH_TIMEOUT_MIN_S, K8S_WATCH_TIMEOUT_MAX_S);
+	pthread_mutex_unlock(&w.mu);
 	while (!w.stop) {
 		char host[256];
 
@@ -248,8 +258,10 @@ static int watch_loop(struct run *r, struct k8s_err *err)
 		       w.bookmarks, w.relists, w.retries, w.bytes);
 		pthread_mutex_unlock(&w.mu);
 	}
+	pthread_mutex_lock(&w.mu);
 	printf("watch: stopped; %lu requests, %lu events, %lu bookmarks, %lu relists, %lu retries, %lu bytes streamed\n",
 	       w.requests, w.events, w.bookmarks, w.relists, w.retries, w.bytes);
+	pthread_mutex_unlock(&w.mu);
 	rc = K8S_OK;
 out:
 	k8s_sync_view_free(&r->view);

@@ -196,7 +196,8 @@ int k8s_preauth_policy_line(const struct k8s_config *cfg, char *line, size_t siz
 int k8s_preauth_served(pid_t caller, const char *user, struct k8s_preauth_entry *e);
 /* Remove the records of processes that are gone. */
 void k8s_preauth_gc(void);
-/* Is process pid executing K8S_SSHD_PATH (by inode)? */
+/* Is process pid executing K8S_SSHD_PATH, or OpenSSH's sshd-session or
+ * sshd-auth (k8s_preauth_exe_is_sshd)? */
 int k8s_preauth_is_sshd(pid_t pid);
 /* Does e equal what the store committed? */
 int k8s_preauth_matches(const struct k8s_preauth_entry *e, uid_t uid, gid_t gid, const char *home,

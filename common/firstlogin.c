@@ -189,14 +189,13 @@ void k8s_preauth_gc(void)
 
 int k8s_preauth_is_sshd(pid_t pid)
 {
-	struct stat exe, bin;
+	struct stat exe;
 	char path[64];
 
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/exe", (long)pid);
-	return stat(path, &exe) == 0 && stat(K8S_SSHD_PATH, &bin) == 0 && exe.st_dev == bin.st_dev &&
-	       exe.st_ino == bin.st_ino;
+	return stat(path, &exe) == 0 && k8s_preauth_exe_is_sshd(&exe, K8S_SSHD_PATH);
 }
 
 int k8s_preauth_matches(const struct k8s_preauth_entry *e, uid_t uid, gid_t gid, const char *home,

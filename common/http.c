@@ -13,6 +13,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 /* libcurl is loaded on first use (dlopen), not linked: only the network
@@ -428,12 +430,28 @@ static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_s
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* A stream's connection: 3 unanswered keepalive probes (not the kernel's
+ * 9) end it, so a dead peer or a path that silently dropped the
+ * connection is noticed 30 + 3 * 10 = 60 s after it last spoke (libcurl
+ * 7.88 has no option for the count). */
+static int stream_sockopt(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+	int cnt = 3;
+
+	(void)data;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	return CURL_SOCKOPT_OK;
+}
+
 static int xfer_stop(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	const struct k8s_http_req *req = ud;
 
 	(void)dt, (void)dn, (void)ut, (void)un;
-	return req->stop != NULL && *req->stop ? 1 : 0;
+	if (req->stop != NULL && *req->stop)
+		return 1;
+	return req->alive != NULL && !req->alive(req->line_ud) ? 1 : 0;
 }
 
 static int setopt_all(CURL *c, const struct setup *s)
@@ -466,7 +484,7 @@ static int setopt_all(CURL *c, const struct setup *s)
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, s->sink) != CURLE_OK;
 	if (s->headers != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
-	if (req->stop != NULL) {
+	if (req->stop != NULL || (req->on_line != NULL && req->alive != NULL)) {
 		bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_stop) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
@@ -476,6 +494,7 @@ static int setopt_all(CURL *c, const struct setup *s)
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, stream_sockopt) != CURLE_OK;
 	}
 	if (s->connect_to != NULL)
 		bad |= curl_easy_setopt(c, CURLOPT_CONNECT_TO, s->connect_to) != CURLE_OK;
@@ -574,6 +593,11 @@ static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct 
 		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
 				   "%s: libcurl refused an option (unsupported build?)", s->req->url);
 	rc = curl_easy_perform(c);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->stop != NULL && *s->req->stop)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->alive != NULL)
+		return k8s_err_set(err, K8S_UNAVAILABLE, "stream stalled", "%s: nothing from the server for too long",
+				   s->req->url);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
 	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail == -1)

@@ -7,6 +7,7 @@
 #ifndef K8S_HTTP_H
 #define K8S_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -37,7 +38,11 @@ struct k8s_http_req {
 	int (*on_line)(const char *line, size_t len, void *ud);
 	void *line_ud;
 	size_t max_line;
-	volatile int *stop;
+	const atomic_int *stop;
+	/* Streams: called about once a second with line_ud, from the thread
+	 * that reads; 0 ends the transfer (K8S_UNAVAILABLE "stream
+	 * stalled"). */
+	int (*alive)(void *ud);
 };
 
 /* Cuts a byte stream into '\n'-terminated lines of at most max bytes

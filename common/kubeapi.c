@@ -2,6 +2,7 @@
 #include "kubeapi.h"
 
 #include <stdio.h>
+#include <sys/random.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ void k8s_kubeapi_close(struct k8s_kubeapi *api)
 	api->kc = NULL;
 }
 
-void k8s_kubeapi_sleep_ms(long ms, volatile int *stop)
+void k8s_kubeapi_sleep_ms(long ms, const atomic_int *stop)
 {
 	while (ms > 0 && (stop == NULL || !*stop)) {
 		long step = ms > 200 ? 200 : ms;
@@ -55,6 +56,16 @@ void k8s_kubeapi_sleep_ms(long ms, volatile int *stop)
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}
+}
+
+/* Uniform in [0, 1000] ms. */
+static long retry_jitter_ms(void)
+{
+	unsigned int r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned int)time(NULL);
+	return (long)(r % 1001u);
 }
 
 static int dump_to_buf(const char *p, size_t n, void *ud)
@@ -178,6 +189,7 @@ static int send_request_s(struct k8s_kubeapi *api, const char *method, const cha
 			.line_ud = so != NULL ? so->ud : NULL,
 			.max_line = so != NULL ? so->max_line : 0,
 			.stop = api->stop,
+			.alive = so != NULL ? api->stream_alive : NULL,
 		};
 
 		api->requests++;
@@ -228,7 +240,9 @@ int k8s_kubeapi_call(struct k8s_kubeapi *api, const char *method, const char *pa
 			wait = api->retry_max_s;
 		k8s_http_resp_free(&resp);
 		api->retries++;
-		k8s_kubeapi_sleep_ms(wait * 1000, api->stop);
+		/* never before Retry-After; then up to 1 s more, so the clients
+		 * APF turned away together do not all come back in one instant */
+		k8s_kubeapi_sleep_ms(wait * 1000 + retry_jitter_ms(), api->stop);
 		if (api->stop != NULL && *api->stop)
 			break;
 	}

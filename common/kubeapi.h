@@ -11,6 +11,7 @@
 #ifndef K8S_KUBEAPI_H
 #define K8S_KUBEAPI_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -47,7 +48,10 @@ struct k8s_kubeapi {
 	 * times; stop (when set) cuts the wait short.  retries counts them. */
 	long retry_max_s;
 	unsigned long retries;
-	volatile int *stop;
+	const atomic_int *stop;
+	/* Streams (k8s_kubeapi_stream): polled about once a second with the
+	 * stream's ud; 0 ends it as stalled.  NULL: never. */
+	int (*stream_alive)(void *ud);
 };
 
 /* Load the kubeconfig (K8S_ECONFIG when unusable, or insecure without
@@ -90,7 +94,7 @@ int k8s_kubeapi_stream(struct k8s_kubeapi *api, const char *path, int (*on_line)
 		       void *ud, size_t max_line, long timeout_ms, long *retry_after, struct k8s_err *err);
 
 /* Sleep ms, waking early when *stop (if given) becomes nonzero. */
-void k8s_kubeapi_sleep_ms(long ms, volatile int *stop);
+void k8s_kubeapi_sleep_ms(long ms, const atomic_int *stop);
 
 /* Percent-encode s for a URL query value (RFC 3986 unreserved kept).
  * malloc'd, NULL when out of memory. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "trusted.h"
 #include "storefmt.h"
 
 #define POLICY_TAG "k8s-preauth-policy 1 "
@@ -350,4 +351,25 @@ int k8s_preauth_k8s_last(const char *buf, size_t len)
 			break;
 	}
 	return lines == 1 && last_is_k8s;
+}
+
+int k8s_preauth_exe_is_sshd(const struct stat *exe, const char *sshd)
+{
+	const char *paths[] = { sshd, K8S_SSHD_SESSION_PATH, K8S_SSHD_AUTH_PATH };
+	char why[320];
+	struct stat bin;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (paths[i] == NULL || paths[i][0] != '/')
+			continue;
+		fd = k8s_open_trusted_exec(paths[i], &bin, why, sizeof(why));
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (bin.st_dev == exe->st_dev && bin.st_ino == exe->st_ino)
+			return 1;
+	}
+	return 0;
 }

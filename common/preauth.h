@@ -24,6 +24,14 @@
 #ifndef K8S_SSHD_PATH
 #define K8S_SSHD_PATH "/usr/sbin/sshd"
 #endif
+/* OpenSSH 9.8 and later run each connection in a program sshd executes
+ * (sshd-session; from 10.0 also sshd-auth, unprivileged): Debian's paths */
+#ifndef K8S_SSHD_SESSION_PATH
+#define K8S_SSHD_SESSION_PATH "/usr/lib/openssh/sshd-session"
+#endif
+#ifndef K8S_SSHD_AUTH_PATH
+#define K8S_SSHD_AUTH_PATH "/usr/lib/openssh/sshd-auth"
+#endif
 #define K8S_PREAUTH_DIR    K8S_RUNDIR "/preauth"  /* 0700 root */
 #define K8S_PREAUTH_POLICY "policy"               /* 0600 root: the mode is on */
 #define K8S_PREAUTH_STR    256                    /* longest string field, NUL included */
@@ -60,6 +68,15 @@ int k8s_preauth_entry_format(const struct k8s_preauth_entry *e, char *out, size_
  * range, or home does not fit. */
 int k8s_preauth_predict(const struct k8s_preauth_policy *p, const char *name,
 			struct k8s_preauth_entry *e);
+
+/* Is exe (a stat of /proc/PID/exe) one of OpenSSH's server programs: the
+ * same inode as `sshd` (the policy's path), K8S_SSHD_SESSION_PATH or
+ * K8S_SSHD_AUTH_PATH, each only if it passes k8s_open_trusted_exec (a
+ * regular root-owned executable only root can write, not setuid, reached
+ * through directories root owns and only root can write)?  1 or 0.  The
+ * process's argv, comm and parent are never looked at. */
+struct stat;
+int k8s_preauth_exe_is_sshd(const struct stat *exe, const char *sshd);
 
 /* nsswitch.conf's text: 1 when it has exactly one "passwd:" line and
  * "k8s" is the last service on it (action items such as [NOTFOUND=return]

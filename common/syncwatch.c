@@ -1,6 +1,7 @@
 /* syncwatch.c: `k8s-auth sync --watch` (syncwatch.h). */
 #include "syncwatch.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,18 @@
 
 #include "kubeapi.h"
 #include "util.h"
+
+/* Helgrind and DRD do not model C11 atomics: they would call every read of
+ * the atomic stop flag a race.  Only that word is exempted. */
+#if defined(__has_include)
+#if __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#define K8S_HG_ATOMIC(p) VALGRIND_HG_DISABLE_CHECKING((p), sizeof(*(p)))
+#endif
+#endif
+#ifndef K8S_HG_ATOMIC
+#define K8S_HG_ATOMIC(p) ((void)(p))
+#endif
 
 #define RBAC_V1 "/apis/rbac.authorization.k8s.io/v1"
 
@@ -123,7 +136,37 @@ struct wthread {
 	struct k8s_kubeapi api;
 	int bad;      /* a malformed event: relist */
 	int gone;     /* 410: relist */
+	/* the open stream (read and written on this thread only) */
+	long long last_rx_ms, last_hb_ms, hb_gap_ms, deadline_ms;
+	int hb;       /* heartbeat bookmarks seen */
 };
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Apiservers since 1.27 or so send a bookmark about every minute besides
+ * the one just before the deadline (1.20 sends only that one).  Once a
+ * stream has shown two such heartbeats, silence for three times their
+ * spacing (at least K8S_WATCH_STALL_MIN_MS) means the server stalled while
+ * its host still answers TCP (keepalive cannot see that): the stream is
+ * dropped and reopened.  Without heartbeats, the deadline is the limit. */
+static int stream_alive(void *ud)
+{
+	struct wthread *t = ud;
+	long long limit;
+
+	if (t->hb < 2)
+		return 1;
+	limit = 3 * t->hb_gap_ms;
+	if (limit < K8S_WATCH_STALL_MIN_MS)
+		limit = K8S_WATCH_STALL_MIN_MS;
+	return mono_ms() - t->last_rx_ms <= limit;
+}
 
 long k8s_watch_jitter_ms(long ms)
 {
@@ -143,10 +186,16 @@ static int list_put_cb(json_t *item, void *ud, struct k8s_err *err)
 static int relist(struct k8s_watch *w, struct k8s_kubeapi *api, struct k8s_wcoll *c, int rv0,
 		  struct k8s_err *err)
 {
-	struct k8s_wcoll tmp = *c;
+	struct k8s_wcoll tmp;
 	unsigned long before = api->requests;
 	int rc;
 
+	/* c->path and c->list_kind never change once the threads run; the
+	 * rest of c is read and written under w->mu only */
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.kind = c->kind;
+	tmp.list_kind = c->list_kind;
+	memcpy(tmp.path, c->path, sizeof(tmp.path));
 	tmp.objs = json_object();
 	if (tmp.objs == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "%s", c->path);
@@ -178,14 +227,23 @@ static int on_event(const char *line, size_t len, void *ud)
 {
 	struct wthread *t = ud;
 	struct k8s_watch *w = t->w;
+	long long now = mono_ms();
 	int r;
 
+	t->last_rx_ms = now;
 	pthread_mutex_lock(&w->mu);
 	w->bytes += len + 1;
 	r = k8s_watch_apply_line(t->c, line, len);
 	if (r == 0) {
 		if (strstr(line, "\"BOOKMARK\"") != NULL && strncmp(line, "{\"type\":\"BOOKMARK\"", 18) == 0) {
 			w->bookmarks++;
+			/* a heartbeat: not the one just before the deadline */
+			if (t->deadline_ms - now > 10000) {
+				if (t->hb > 0)
+					t->hb_gap_ms = now - t->last_hb_ms;
+				t->last_hb_ms = now;
+				t->hb++;
+			}
 		} else {
 			w->events++;
 			w->dirty = 1;
@@ -211,6 +269,7 @@ static void *watch_thread(void *ud)
 	while (!w->stop) {
 		char path[1024], rv[64];
 		long retry_after = -1, secs;
+		struct timespec opened, ended;
 		int rc, need;
 
 		k8s_err_clear(&err);
@@ -228,16 +287,28 @@ static void *watch_thread(void *ud)
 			backoff = 1000;
 			continue;
 		}
-		/* the server ends a watch after timeoutSeconds: 30 to 60
-		 * minutes, as the apiserver picks when not asked (its
-		 * --min-request-timeout), spread over the hosts */
-		secs = 1800 + k8s_watch_jitter_ms(1800) - 900;
+		/* The server ends a watch after timeoutSeconds, as asked
+		 * (when not asked: --min-request-timeout, 30 to 60 minutes).
+		 * Each renewal is a request, and they were most of what an idle
+		 * host costs: 2 to 3 hours, drawn per watch so the hosts stay
+		 * spread.  A dead peer is still found within a minute (TCP
+		 * keepalive, common/http.c), and the apiserver bookmarks
+		 * 2 s before the deadline, so a renewal starts from a current
+		 * resourceVersion however long the watch was idle. */
+		secs = K8S_WATCH_TIMEOUT_MIN_S +
+		       (k8s_watch_jitter_ms(K8S_WATCH_TIMEOUT_MAX_S - K8S_WATCH_TIMEOUT_MIN_S) -
+			(K8S_WATCH_TIMEOUT_MAX_S - K8S_WATCH_TIMEOUT_MIN_S) / 2);
 		snprintf(path, sizeof(path), "%s%cwatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
 			 c->path, strchr(c->path, '?') ? '&' : '?', rv, secs);
 		t->bad = t->gone = 0;
 		pthread_mutex_lock(&w->mu);
 		w->requests++;
 		pthread_mutex_unlock(&w->mu);
+		clock_gettime(CLOCK_MONOTONIC, &opened);
+		t->hb = 0;
+		t->hb_gap_ms = 0;
+		t->last_rx_ms = mono_ms();
+		t->deadline_ms = t->last_rx_ms + secs * 1000LL;
 		rc = k8s_kubeapi_stream(&t->api, path, on_event, t, K8S_WATCH_MAX_LINE, (secs + 30) * 1000L,
 					&retry_after, &err);
 		if (w->stop)
@@ -254,6 +325,11 @@ static void *watch_thread(void *ud)
 			backoff = 1000;
 			continue;
 		}
+		/* a watch that ran a while was healthy: its loss starts the
+		 * backoff over (else every blip over hours added up to 60 s) */
+		clock_gettime(CLOCK_MONOTONIC, &ended);
+		if (ended.tv_sec - opened.tv_sec >= 30)
+			backoff = 1000;
 failed:
 		fprintf(stderr, "k8s-auth sync: %s: %s%s%s\n", c->path, err.reason, err.detail[0] ? ": " : "",
 			err.detail);
@@ -261,13 +337,22 @@ failed:
 		w->retries++;
 		pthread_mutex_unlock(&w->mu);
 		if (t->api.last_status == 429 || retry_after >= 0) {
-			k8s_kubeapi_sleep_ms((retry_after > 0 ? (retry_after > 600 ? 600 : retry_after) : 1) * 1000L +
-						     k8s_watch_jitter_ms(1000), &w->stop);
+			/* never before Retry-After (capped as the lists cap it),
+			 * then 0.5 to 1.5 s more: hosts turned away together
+			 * come back spread */
+			long ra = retry_after > 0 ? retry_after : 1;
+
+			if (ra > t->api.retry_max_s)
+				ra = t->api.retry_max_s;
+			k8s_kubeapi_sleep_ms(ra * 1000L + k8s_watch_jitter_ms(1000), &w->stop);
 		} else {
 			k8s_kubeapi_sleep_ms(k8s_watch_jitter_ms(backoff), &w->stop);
 			backoff = backoff >= 30000 ? 60000 : backoff * 2;
 		}
 	}
+	/* the thread owns its state (k8s_watch_start hands it over) */
+	k8s_kubeapi_close(&t->api);
+	free(t);
 	return NULL;
 }
 
@@ -300,6 +385,8 @@ int k8s_watch_init(struct k8s_watch *w, const struct k8s_config *cfg, struct k8s
 	int rc = K8S_OK;
 
 	memset(w, 0, sizeof(*w));
+	atomic_init(&w->stop, 0);
+	K8S_HG_ATOMIC(&w->stop);
 	if (k8s_sync_sa_resource(cfg, sa_resource, sizeof(sa_resource)) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync --watch");
 	w->cfg = cfg;
@@ -333,9 +420,16 @@ int k8s_watch_init(struct k8s_watch *w, const struct k8s_config *cfg, struct k8s
 
 int k8s_watch_start(struct k8s_watch *w, struct k8s_err *err)
 {
+	sigset_t term, old;
 	size_t i;
 	int rc = K8S_OK;
 
+	/* The threads leave SIGTERM/SIGINT/SIGHUP to the main thread, whose
+	 * handler sets stop. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
 	w->threads = calloc(w->n, sizeof(*w->threads));
 	if (w->threads == NULL)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync --watch");
@@ -348,12 +442,17 @@ int k8s_watch_start(struct k8s_watch *w, struct k8s_err *err)
 		t->c = &w->colls[i];
 		rc = k8s_kubeapi_open(w->cfg, (long)w->cfg->sync.timeout_ms, &t->api, err);
 		if (rc != K8S_OK) {
+			k8s_kubeapi_close(&t->api);
 			free(t);
 			return rc;
 		}
 		t->api.stop = &w->stop;
 		t->api.retry_max_s = 60;
-		if (pthread_create(&w->threads[i], NULL, watch_thread, t) != 0) {
+		t->api.stream_alive = stream_alive;
+		pthread_sigmask(SIG_BLOCK, &term, &old);
+		rc = pthread_create(&w->threads[i], NULL, watch_thread, t);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0) {
 			k8s_kubeapi_close(&t->api);
 			free(t);
 			return k8s_err_set(err, K8S_UNAVAILABLE, "cannot start a thread", "sync --watch");

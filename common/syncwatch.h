@@ -8,13 +8,15 @@
  * collection.  The view is rebuilt from the kept objects exactly as a
  * one-shot sync builds it from its lists (k8s_sync_take_*), so the two
  * plan the same store.  A watch that ends is reopened from the last
- * resourceVersion seen; 410 Gone (an HTTP answer or an ERROR event) and any
+ * resourceVersion seen (each asks the server to end it after 2 to 3 hours);
+ * 410 Gone (an HTTP answer or an ERROR event) and any
  * malformed event relist the collection; other failures back off (1 s
  * doubling to 60 s, with jitter), 429 waits Retry-After. */
 #ifndef K8S_SYNCWATCH_H
 #define K8S_SYNCWATCH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -24,6 +26,14 @@
 #include "sync.h"
 
 #define K8S_WATCH_MAX_LINE (4u << 20) /* one watch event, bytes */
+/* timeoutSeconds asked for each watch: uniform in [MIN, MAX] */
+#define K8S_WATCH_TIMEOUT_MIN_S 7200L
+#define K8S_WATCH_TIMEOUT_MAX_S 10800L
+/* a stream whose server sent heartbeat bookmarks is dropped after three
+ * of their intervals of silence, and never sooner than this */
+#ifndef K8S_WATCH_STALL_MIN_MS
+#define K8S_WATCH_STALL_MIN_MS 20000LL
+#endif
 
 enum k8s_wkind { K8S_W_CROLE, K8S_W_ROLE, K8S_W_CRB, K8S_W_RB, K8S_W_SA };
 
@@ -59,7 +69,9 @@ struct k8s_watch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int dirty;               /* a change since the last take */
-	volatile int stop;
+	/* set by a signal handler and k8s_watch_free, read by every thread:
+	 * a lock-free atomic (async-signal-safe) */
+	atomic_int stop;
 	/* figures (under mu) */
 	unsigned long requests, events, bookmarks, relists, retries, bytes;
 	pthread_t *threads;

@@ -516,13 +516,14 @@ static int k8s_last(void)
 	return k8s_preauth_k8s_last(buf, (size_t)got);
 }
 
-/* Is this process root's sshd (the policy's binary, by inode; argv,
- * comm and the parent are never looked at)?  And is the mode on: the
+/* Is this process root's sshd (the policy's binary or OpenSSH's
+ * per-connection sshd-session / sshd-auth, by inode, each root's through
+ * its whole path; argv, comm and the parent are never looked at)?  And is the mode on: the
  * policy file, which only root can open? */
 static int preauth_policy(int dfd, struct k8s_preauth_policy *p)
 {
 	char buf[K8S_PREAUTH_FILE + 1];
-	struct stat exe, bin;
+	struct stat exe;
 	ssize_t n;
 
 	n = k8s_preauth_read(dfd, K8S_PREAUTH_POLICY, buf, sizeof(buf));
@@ -530,9 +531,7 @@ static int preauth_policy(int dfd, struct k8s_preauth_policy *p)
 		return -1;
 	if (!k8s_last())
 		return -1;
-	if (stat(p->sshd, &bin) != 0 || !S_ISREG(bin.st_mode) || bin.st_uid != 0 ||
-	    (bin.st_mode & 022) != 0 || stat("/proc/self/exe", &exe) != 0 ||
-	    exe.st_dev != bin.st_dev || exe.st_ino != bin.st_ino)
+	if (stat("/proc/self/exe", &exe) != 0 || !k8s_preauth_exe_is_sshd(&exe, p->sshd))
 		return -1;
 	return 0;
 }

@@ -29,7 +29,8 @@ run asan make --no-print-directory asan
 run asan-integration env K8S_BUILD=build-asan PK_BUILD=build-asan NSS_BUILD=build \
 	K8S_LOGDIR=build-asan/logs tests/run-integration.sh \
 	tests/integration/t_check_tokenreview.sh tests/integration/t_check_jwt.sh \
-	tests/integration/t_pam_core.sh tests/integration/t_pam_leaks.sh tests/integration/t_sshd_login.sh
+	tests/integration/t_pam_core.sh tests/integration/t_pam_leaks.sh tests/integration/t_sshd_login.sh \
+	tests/integration/t_kube_sync_recovery.sh
 [ ! -x tests/valgrind-nss.sh ] || run valgrind-nss tests/valgrind-nss.sh
 # a smoke run of every fuzz target (make fuzz runs them longer)
 [ ! -f fuzz/fuzz.mk ] || run fuzz make --no-print-directory fuzz FUZZ_SECS=10

@@ -196,6 +196,61 @@ pk_check "local account by password still logs in (Enter at the token prompt)" \
 sweep
 pk_check "no served records left" test -z "$(served_files)"
 
+# ---- OpenSSH 9.8 and later run each connection in a program sshd executes
+# (Debian: /usr/lib/openssh/sshd-session; 10.0 adds sshd-auth).  Debian 12
+# ships 9.2, so the same binary is installed at that path (a copy: its own
+# inode) and sshd run from there: that is what the process serving a
+# connection looks like to NSS and to the helper.
+sshd_from() { # BINARY: restart sshd (same config and port) from BINARY
+	kill "$PK_SSHD_PID" 2>/dev/null
+	wait "$PK_SSHD_PID" 2>/dev/null
+	mapfile -t _pk_env < <(pk_san_env)
+	env "${_pk_env[@]}" "$1" -D -f "$T/ssh/sshd_config" -E "$T/sshd.log" &
+	PK_SSHD_PID=$!
+	PK_BG_PIDS+=("$PK_SSHD_PID")
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PK_SSH_PORT") 2>/dev/null && break
+		sleep 0.05
+	done
+}
+SESSION=/usr/lib/openssh/sshd-session
+mount -t tmpfs -o mode=0755 sshd-session "$(dirname "$SESSION")" || pk_fail "tmpfs on $(dirname "$SESSION")"
+install -m 0755 -o root -g root /usr/sbin/sshd "$SESSION" || pk_fail "installing $SESSION"
+sshd_from "$SESSION"
+tok=$(pk_oidc_token erin --groups team-people)
+next_token "$tok"
+pk_mark_log
+pk_ssh erin 'id -u'
+want=$(slot_uid erin)
+pk_check "sshd-session: undeclared erin logs in on the first try with the UID the store committed ($want)" \
+	eval '[ "$PK_RC" = 0 ] && [ "$(tail -n 1 <<<"$PK_OUT")" = "$want" ] && [ "$(getent passwd erin | cut -d: -f3)" = "$want" ]'
+pk_check "sshd-session: sshd did not take erin for an invalid user" eval '! grep -q "Invalid user erin" "$T/sshd.log"'
+# not weakened: the same program, writable by a group, is not root's sshd
+chmod 0775 "$SESSION"
+sshd_from "$SESSION"
+next_token "$(pk_oidc_token ivo --groups team-people)"
+pk_ssh ivo id -u
+pk_check "a group-writable sshd-session is not served: ivo is an invalid user" \
+	eval '[ "$PK_RC" != 0 ] && grep -q "Invalid user ivo" "$T/sshd.log"'
+sweep
+pk_check "ivo left no trace" no_trace ivo
+sshd_from /usr/sbin/sshd
+umount "$(dirname "$SESSION")"
+
+# ---- the policy is sshd's stack's: a stack with another config= (here
+# with first login off, as a sudo or su stack may be) leaves it alone
+sed '/firstLogin/d' "$PK_CONFIG_FILE" >"$T/other.yaml"
+chmod 644 "$T/other.yaml"
+pk_stack other-config "auth required MOD config=$T/other.yaml" "account required MOD config=$T/other.yaml"
+before=$(cat "$PRE/policy")
+pk_pam other-config carol acct_mgmt </dev/null
+pk_check "a PAM call with another config= (first login off) leaves sshd's policy as it was" \
+	eval '[ -n "$before" ] && [ "$(cat "$PRE/policy" 2>/dev/null)" = "$before" ]'
+tok=$(pk_oidc_token jules --groups team-people)
+next_token "$tok"
+pk_ssh jules id -un
+pk_check "and the next first login over ssh works (jules)" test "$PK_RC" = 0 -a "$(tail -n 1 <<<"$PK_OUT")" = jules
+
 # ---- turning the mode off removes the policy at the next PAM call
 pk_write_config 'login:
   allowedGroups: ["oidc:team-people"]'

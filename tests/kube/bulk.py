@@ -3,8 +3,9 @@
 keep-alive HTTPS connections from a few threads, as cluster admin (the
 kubelib client certificate).
 
-  bulk.py KUBE_DIR KUBE_URL sas NAMESPACE PREFIX COUNT
-      ServiceAccounts PREFIX-00000 .. in NAMESPACE
+  bulk.py KUBE_DIR KUBE_URL sas NAMESPACE PREFIX COUNT [PAD]
+      ServiceAccounts PREFIX-00000 .. in NAMESPACE (with PAD: each with an
+      annotation of PAD bytes, to make large lists from few objects)
   bulk.py KUBE_DIR KUBE_URL rolebindings NAMESPACE PREFIX COUNT CLUSTERROLE SA_PREFIX SA_COUNT
       RoleBindings PREFIX-00000 .. to ClusterRole CLUSTERROLE, binding i
       naming ServiceAccount SA_PREFIX-<i mod SA_COUNT> and User PREFIX-user-i@example.com
@@ -36,10 +37,13 @@ def connection(kube_dir, url):
 def objects(kind, args):
     if kind == "sas":
         ns, prefix, count = args[0], args[1], int(args[2])
+        pad = int(args[3]) if len(args) > 3 else 0
         for i in range(count):
+            meta = {"name": "%s-%05d" % (prefix, i)}
+            if pad:
+                meta["annotations"] = {"pam-k8s.io/pad": "%05d" % i + "x" * (pad - 5)}
             yield ("/api/v1/namespaces/%s/serviceaccounts" % ns,
-                   {"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": "%s-%05d" % (prefix, i)}})
+                   {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
     elif kind == "rolebindings":
         ns, prefix, count, role, sa_prefix, sa_count = (args[0], args[1], int(args[2]), args[3],
                                                         args[4], int(args[5]))
