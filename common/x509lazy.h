@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+#define K8S_LIBCRYPTO_SONAME "libcrypto.so.3"
+#define K8S_LIBCRYPTO_PACKAGE "libssl3"
+#define K8S_REASON_NO_X509LIB "certificate library missing"
+
 /* 1 parses, 0 does not, -1 libcrypto cannot be loaded (callers refuse). */
 int k8s_x509_parses(const unsigned char *der, size_t len);
 
