@@ -44,5 +44,6 @@ int k8s_x509_parses(const unsigned char *der, size_t len)
 		return 0;
 	}
 	crypto.free_cert(cert);
-	return 1;
+	/* one certificate, nothing after it (Go's x509.ParseCertificate) */
+	return p == der + len;
 }

@@ -1,5 +1,5 @@
-/* x509lazy.h: does this DER parse as an X.509 certificate, by OpenSSL's
- * d2i_X509?  Only a JWS header's x5c needs it (go-jose refuses a token
+/* x509lazy.h: is this DER one X.509 certificate (OpenSSL's d2i_X509, with
+ * no trailing bytes, as Go's x509.ParseCertificate)?  Only a JWS header's x5c needs it (go-jose refuses a token
  * whose chain does not parse), so libcrypto is loaded on that first use
  * (dlopen), not by every k8s-auth-helper process. */
 #ifndef K8S_X509LAZY_H
