@@ -20,8 +20,13 @@ command -v go >/dev/null || fail "go is not installed (tests/install-deps.sh ins
 # Go offline, its caches in the test's directory
 export GOCACHE=$TEST_TMP/gocache GOPATH=$TEST_TMP/gopath GOPROXY=off GOFLAGS= GO111MODULE=on
 (cd "$REPO/tests/sigdiff" && go build -o "$TEST_TMP/oracle" oracle.go) || fail "go build oracle.go"
-# shellcheck disable=SC2046
-${CC:-gcc} -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$REPO/common" \
+# K8S_BUILD=build-asan (make O=build-asan SAN=1): the driver with the sanitizers too
+san=
+if nm "$B/libk8scommon.a" 2>/dev/null | grep -q __asan_init; then
+	san="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all"
+fi
+# shellcheck disable=SC2046,SC2086
+${CC:-gcc} -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -I"$REPO/common" \
 	$(pkg-config --cflags jansson nettle) -o "$TEST_TMP/sigdiff" "$REPO/tests/sigdiff/sigdiff.c" \
 	"$B/libk8scommon.a" $(pkg-config --libs jansson nettle hogweed libcurl yaml-0.1 libcrypto) \
 	-lgmp -ldl -lpthread || fail "cc sigdiff.c"
