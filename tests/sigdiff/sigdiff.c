@@ -1,6 +1,6 @@
 /* sigdiff.c: the C side of tests/sigdiff (run.sh says how it is used).
  *
- * Reads oracle.go's lines (class, verdict, go119, jwks, token; tab-
+ * Reads oracle.go's lines (class, verdict, raw, jwks, token; tab-
  * separated) on stdin and decides each tuple as the helper does:
  * k8s_jwks_parse, k8s_jwt_parse, k8s_jwt_verify (the claims are not
  * checked: the tuples differ only in keys and signatures).  Prints every
@@ -78,7 +78,7 @@ int main(void)
 		if (got != f[1][0]) {
 			t->diff++;
 			diffs++;
-			printf("DIFF line %zu class %s: Go %s (Go 1.19 %s), C %c: %s: %s\n  jwks %s\n  token %s\n",
+			printf("DIFF line %zu class %s: Go %s (go-jose raw, Go 1.19: %s), C %c: %s: %s\n  jwks %s\n  token %s\n",
 			       lineno, f[0], f[1], f[2], got, err.reason, err.detail, f[3], f[4]);
 		}
 	}
