@@ -267,6 +267,11 @@ X5C = x5c_der()
 for name, der in (("x5c_cert", X5C), ("x5c_trailing", X5C + b"\0"), ("x5c_trailing_cert", X5C + X5C)):
     tok(name, raw_token("ec256", "ES256", json.dumps(
         {"alg": "ES256", "kid": "ec256", "x5c": [base64.b64encode(der).decode()]}), json.dumps(BASE)))
+# and decodes it with base64.StdEncoding, which skips CR and LF only.
+X5C_B64 = base64.b64encode(X5C).decode()
+for name, sep in (("x5c_crlf", "\r\n"), ("x5c_space", " "), ("x5c_tab", "\t")):
+    tok(name, raw_token("ec256", "ES256", json.dumps(
+        {"alg": "ES256", "kid": "ec256", "x5c": [X5C_B64[:64] + sep + X5C_B64[64:]]}), json.dumps(BASE)))
 tok("no_alg", raw_token("ec256", "ES256", '{"kid":"ec256"}', json.dumps(BASE)))
 tok("dup_header", raw_token("rsa1", "RS256", '{"alg":"RS256","kid":"rsa1","alg":"RS256"}',
                             json.dumps(BASE)))
