@@ -266,7 +266,9 @@ static int header_x5c_ok(json_t *x5c)
 	if (!json_is_array(x5c))
 		return 0;
 	json_array_foreach(x5c, i, v) {
-		if (!json_is_string(v))
+		/* base64.StdEncoding skips CR and LF, not blanks */
+		if (!json_is_string(v) || memchr(json_string_value(v), ' ', json_string_length(v)) != NULL ||
+		    memchr(json_string_value(v), '\t', json_string_length(v)) != NULL)
 			return 0;
 		der = k8s_b64_decode(json_string_value(v), json_string_length(v), &der_len);
 		ok = der != NULL ? k8s_x509_parses(der, der_len) : 0;
