@@ -20,7 +20,7 @@ B=$REPO/${K8S_BUILD:-build}
 command -v go >/dev/null || fail "go is not installed (tests/install-deps.sh installs golang-go)"
 
 # Go offline, its caches in the test's directory
-export GOCACHE=$TEST_TMP/gocache GOPATH=$TEST_TMP/gopath GOPROXY=off GOFLAGS= GO111MODULE=on
+export GOCACHE=$TEST_TMP/gocache GOPATH=$TEST_TMP/gopath GOPROXY=off GOFLAGS='' GO111MODULE=on
 (cd "$REPO/tests/sigdiff" && go build -o "$TEST_TMP/oracle" oracle.go) || fail "go build oracle.go"
 # K8S_BUILD=build-asan (make O=build-asan SAN=1): the driver with the sanitizers too
 san=
