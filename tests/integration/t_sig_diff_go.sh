@@ -9,8 +9,8 @@
 # lengths, ECDSA r/s of 0, n, r+n, r+p, high S, DER, JWK points off the
 # curve or outside the field, duplicate kids -- each with the verdict of
 # go-jose v2's verifier on Go's crypto/rsa and crypto/ecdsa, with the
-# differences docs/design.md lists applied (diff:rsa-min, diff:ec-curve,
-# diff:jwk-metadata; and s >= n refused, as by Go >= 1.20).  sigdiff.c
+# differences docs/design.md lists applied (diff:rsa-min, diff:rsa-shape,
+# diff:ec-curve, diff:jwk-metadata; and s >= n refused, as by Go >= 1.20).  sigdiff.c
 # decides the same tuples through k8s_jwks_parse, k8s_jwt_parse and
 # k8s_jwt_verify (libk8scommon.a); every disagreement fails the test.
 . "$(dirname "$0")/../lib.sh"
@@ -66,7 +66,7 @@ done
 # Where a documented rule decided, go-jose alone would have accepted: the
 # rule is exercised, not vacuous (oracle.err: class, tuples, accepted,
 # raw-differs)
-for class in es-curve-alg/P-256 val-s+n/2049; do
+for class in es-curve-alg/P-256 val-s+n/2049 jwk-rsa-e1; do
 	n=$(awk -F'\t' -v c="class $class" '$1 == c { print $4 + 0 }' "$TEST_TMP/oracle.err")
 	[ "${n:-0}" -gt 0 ] || fail "class $class: go-jose alone accepts none (the documented rule is not exercised)"
 done

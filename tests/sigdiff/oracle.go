@@ -173,12 +173,16 @@ func goVerify(k *key, alg string, input, sig []byte, modern bool) bool {
 }
 
 // documented: the rules docs/design.md lists that decide before go-jose
-// would: diff:rsa-min, and diff:ec-curve (go-jose verifies ES384 with a
-// P-256 key, RFC 7518 3.4 defines it on P-384 only).
+// would: diff:rsa-min, diff:rsa-shape, and diff:ec-curve (go-jose
+// verifies ES384 with a P-256 key, RFC 7518 3.4 defines it on P-384 only).
 func documented(k *key, alg string) bool {
 	a := algs[alg]
-	if k.rsa != nil && k.rsa.N.BitLen() < 2048 {
-		return false
+	if k.rsa != nil {
+		n, e := k.rsa.N, k.rsa.E
+		if n.BitLen() < 2048 || n.BitLen() > 8192 || n.Bit(0) == 0 || e%2 == 0 || e == 1 ||
+			big.NewInt(int64(e)).BitLen() > 32 {
+			return false
+		}
 	}
 	if k.ec != nil && a.kind == 'E' && (k.ec.Curve.Params().BitSize+7)/8 != a.coord {
 		return false
@@ -766,6 +770,43 @@ func ecKeyCases(k *key, name, alg string) {
 	}
 }
 
+// ---- RSA key shapes (diff:rsa-shape) ----
+
+func rsaShapeCases(base *key) {
+	k := base.rsa
+	pubKey := func(e int) *key {
+		pk := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: k.N, E: e}}
+		return &key{rsa: pk, jwk: rsaJWK(&pk.PublicKey)}
+	}
+	// e = 1: the encoded message is its own signature (Go 1.19 takes it)
+	e1 := pubKey(1)
+	emit("jwk-rsa-e1", []entry{{k: e1, kid: "k1"}}, "RS256", "k1", func(in []byte) []byte {
+		return pkcs1EM(k.Size(), 1, digestInfo(oids[crypto.SHA256], digest(crypto.SHA256, in), true))
+	})
+	// e = 2^32 + 1 (33 bits) and e = 2^31 + 11 (32 bits), real key pairs
+	one := big.NewInt(1)
+	phi := new(big.Int).Mul(new(big.Int).Sub(k.Primes[0], one), new(big.Int).Sub(k.Primes[1], one))
+	for _, ev := range []int64{1<<32 + 1, 1<<31 + 11, 1<<32 - 1} {
+		e := big.NewInt(ev)
+		d := new(big.Int).ModInverse(e, phi)
+		if d == nil {
+			continue
+		}
+		kk := pubKey(int(ev))
+		class := fmt.Sprintf("jwk-rsa-e%dbits", e.BitLen())
+		emit(class, []entry{{k: kk, kid: "k1"}}, "RS256", "k1", func(in []byte) []byte {
+			em := pkcs1EM(k.Size(), 1, digestInfo(oids[crypto.SHA256], digest(crypto.SHA256, in), true))
+			return new(big.Int).Exp(new(big.Int).SetBytes(em), d, k.N).FillBytes(make([]byte, k.Size()))
+		})
+	}
+	// an even e and an even n: no signature verifies in Go either
+	emit("jwk-rsa-e-even", []entry{{k: pubKey(65538), kid: "k1"}}, "RS256", "k1",
+		func(in []byte) []byte { return goodSig(base, "RS256", in) })
+	even := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Add(k.N, one), E: 65537}}
+	emit("jwk-rsa-n-even", []entry{{k: &key{rsa: even, jwk: rsaJWK(&even.PublicKey)}, kid: "k1"}}, "RS256", "k1",
+		func(in []byte) []byte { return goodSig(base, "RS256", in) })
+}
+
 // ---- key sets ----
 
 func jwksCases(r1, r2 *key, e1 *key) {
@@ -867,6 +908,7 @@ func main() {
 		}
 	}
 	jwksCases(rsaKeys[0].k, rsaKeys[1].k, ecs[0].k)
+	rsaShapeCases(rsaKeys[0].k)
 	// random mutations of valid tokens' signatures, every alg
 	for i := 0; i < 300; i++ {
 		alg := []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}[i%9]
