@@ -192,20 +192,34 @@ static void check_sections(struct status *s)
 		report(s, RES_OK, 0, "config.tokenReview", NULL,
 		       "kubeconfig %s, audiences [%s], timeout %s, cacheTTL %s", c->tokenreview.kubeconfig, a,
 		       dur(c->tokenreview.timeout_ms, b, sizeof(b)), dur(c->tokenreview.cache_ttl_ms, d, sizeof(d)));
-	} else if (c->n_jwt == 0) {
+	} else if (c->n_jwt == 0 && !c->has_sa) {
 		report(s, RES_FAIL, K8S_ECONFIG, "config.tokenReview",
-		       "add a tokenReview: section, or jwt: issuers (k8s-auth.conf(5))",
-		       "missing, and so is jwt: no token can be validated");
+		       "add a tokenReview: section, or jwt: issuers or serviceAccounts: (k8s-auth.conf(5))",
+		       "missing, and so are jwt and serviceAccounts: no token can be validated");
 	} else {
 		report(s, RES_OK, 0, "config.tokenReview", NULL,
-		       "not configured: only JWTs of the jwt: issuers are accepted");
+		       "not configured: only JWTs of the %s are accepted",
+		       c->n_jwt > 0 && c->has_sa ? "jwt: issuers and the serviceAccounts: issuer"
+		       : c->n_jwt > 0 ? "jwt: issuers" : "serviceAccounts: issuer");
+	}
+	if (c->has_sa) {
+		strv_join(&c->sa.audiences, a, sizeof(a));
+		report(s, RES_OK, 0, "config.serviceAccounts", NULL,
+		       "%s: bound service-account tokens validated offline, audiences [%s], discovery %s%s; "
+		       "legacy secret-based tokens are not; no revocation: a deleted service account, pod, "
+		       "secret or node is not seen until the token expires", c->sa.issuer_url, a,
+		       c->sa.discovery_url != NULL ? c->sa.discovery_url : "at the issuer",
+		       c->sa.ca_pem != NULL ? ", certificateAuthority set" : "");
+	} else {
+		report(s, RES_OK, 0, "config.serviceAccounts", NULL, "not configured");
 	}
 	if (c->n_jwt > 0) {
 		for (i = 0, at = 0, a[0] = '\0'; i < c->n_jwt && at < sizeof(a); i++)
 			at += (size_t)snprintf(a + at, sizeof(a) - at, "%s%s", i ? ", " : "", c->jwt[i].issuer_url);
 		report(s, RES_OK, 0, "config.jwt", NULL, "%zu issuer%s: %s", c->n_jwt, c->n_jwt == 1 ? "" : "s", a);
 	} else {
-		report(s, RES_OK, 0, "config.jwt", NULL, "not configured: tokens go to TokenReview");
+		report(s, RES_OK, 0, "config.jwt", NULL, "not configured%s",
+		       c->has_tokenreview ? ": tokens go to TokenReview" : "");
 	}
 	if (c->authn_config_file != NULL) {
 		strv_join(&c->authn_audiences, a, sizeof(a));
@@ -533,6 +547,8 @@ static void each_audience(const struct k8s_config *c, void (*fn)(struct status *
 	for (i = 0; i < c->n_jwt; i++)
 		for (j = 0; j < c->jwt[i].audiences.n; j++)
 			fn(s, "jwt[].issuer.audiences", c->jwt[i].audiences.v[j]);
+	for (i = 0; c->has_sa && i < c->sa.audiences.n; i++)
+		fn(s, "serviceAccounts.audiences", c->sa.audiences.v[i]);
 }
 
 static void warn_url_audience(struct status *s, const char *key, const char *aud)
@@ -584,6 +600,12 @@ static void check_cluster_issuer(struct status *s, struct k8s_kubeapi *api)
 		sa_issuer = iss;
 		each_audience(s->cfg, match_sa_issuer, s);
 		sa_issuer = NULL;
+		if (s->cfg->has_sa && strcmp(iss, s->cfg->sa.issuer_url) != 0)
+			report(s, RES_WARN, 0, "cluster.issuer",
+			       "set serviceAccounts.issuer to the cluster's --service-account-issuer",
+			       "serviceAccounts.issuer is %s, but the apiserver of tokenReview issues "
+			       "service-account tokens as %s: its tokens go to TokenReview, not offline",
+			       s->cfg->sa.issuer_url, iss);
 	}
 	json_decref(out);
 }
@@ -621,10 +643,13 @@ static void check_issuers(struct status *s)
 	size_t i;
 	int r, clock_done = 0;
 
-	for (i = 0; i < s->cfg->n_jwt; i++) {
-		const struct k8s_jwt_authenticator *a = &s->cfg->jwt[i];
+	for (i = 0; i < s->cfg->n_jwt + (s->cfg->has_sa ? 1 : 0); i++) {
+		const struct k8s_jwt_authenticator *a = i < s->cfg->n_jwt ? &s->cfg->jwt[i] : &s->cfg->sa;
 
-		snprintf(name, sizeof(name), "jwt[%zu]", i);
+		if (i < s->cfg->n_jwt)
+			snprintf(name, sizeof(name), "jwt[%zu]", i);
+		else
+			snprintf(name, sizeof(name), "serviceAccounts");
 		k8s_err_clear(&err);
 		t0 = now_s(CLOCK_REALTIME);
 		r = k8s_oidc_probe(s->cfg, a, &p, &err);

@@ -94,6 +94,10 @@ void k8s_log_login(struct k8s_answer *an, const char *user, const struct k8s_sta
 	rc |= k8s_log_kv(&b, "method", id->method);
 	rc |= k8s_log_kv(&b, "issuer", id->issuer);
 	rc |= k8s_log_kv(&b, "token", id->fingerprint);
+	/* the jti the token's minter chose, to find it in the cluster's audit
+	 * log: attacker bytes, escaped by k8s_log_kv like every value */
+	if (k8s_identity_credential_id(id) != NULL)
+		rc |= k8s_log_kv(&b, "credential_id", k8s_identity_credential_id(id));
 	rc |= log_time(&b, "expires", id->exp);
 	rc |= k8s_log_kv(&b, "rhost", st->rhost);
 	rc |= log_pair(&b, "serviceaccount", id->namespace_, id->sa_name, id->sa_uid);

@@ -93,6 +93,29 @@ unsigned char *k8s_b64url_decode(const char *in, size_t len, size_t *out_len)
 	return out;
 }
 
+unsigned char *k8s_b64url_decode_lax(const char *in, size_t len, size_t *out_len)
+{
+	unsigned char *out;
+	size_t i;
+
+	if (in == NULL || out_len == NULL)
+		return NULL;
+	while (len > 0 && in[len - 1] == '=') /* go-jose: strings.TrimRight(s, "=") */
+		len--;
+	if (len % 4 == 1 || len > SIZE_MAX / 3)
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (url_value[(unsigned char)in[i]] == BAD)
+			return NULL;
+	out = malloc(len / 4 * 3 + 3);
+	if (out == NULL)
+		return NULL;
+	/* Go's RawURLEncoding: the unused bits of the last group are not checked */
+	(void)decode_groups((const unsigned char *)in, len, url_value, out, out_len);
+	out[*out_len] = '\0';
+	return out;
+}
+
 /* Copy the alphabet characters of in, skipping whitespace; padding only at
  * the end (at most two '=') and the padded length a multiple of 4. */
 static char *b64_compact(const char *in, size_t len, size_t *n_out)

@@ -255,8 +255,14 @@ static int map_uid(const struct k8s_jwt_authenticator *a, json_t *payload,
 	return id->uid != NULL ? K8S_OK : k8s_err_set(err, K8S_REFUSED, "out of memory", "mapping uid");
 }
 
-/* extra: each key's valueExpression, a string or list of strings; none
- * ("" , [], null) leaves the key out. */
+/* extra: first the credential id (k8s_identity_set_credential_id: a
+ * non-empty string jti; a jti of another type is ignored, as the
+ * apiserver ignores a claim it cannot decode into a string), then each
+ * key's valueExpression, a string or list of strings; none ("" , [],
+ * null) leaves the key out.  Extra keys of the configuration are never in
+ * authentication.kubernetes.io (config.c refuses them), so the credential
+ * id cannot be overwritten; userValidationRules see it in user.extra, as
+ * in the apiserver (getExtra runs before them). */
 static int map_extra(const struct k8s_jwt_authenticator *a, json_t *payload,
 		     struct k8s_identity *id, struct k8s_err *err)
 {
@@ -264,6 +270,8 @@ static int map_extra(const struct k8s_jwt_authenticator *a, json_t *payload,
 	json_t *v, *list, *e;
 	char what[160];
 
+	if (k8s_identity_set_credential_id(id, json_object_get(payload, "jti")) != 0)
+		return k8s_err_set(err, K8S_REFUSED, "bad jti claim", "the jti claim holds a NUL");
 	for (i = 0; i < a->n_extra; i++) {
 		snprintf(what, sizeof(what), "claimMappings.extra[%zu] (%.100s)", i, a->extra[i].key);
 		if (run(a->extra[i].prog, payload, NULL, &v, a, "bad extra claim", what, err) != K8S_OK)

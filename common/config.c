@@ -55,6 +55,12 @@
  *     group/other-writable, like this one; sections other than jwt are
  *     noted (cfg->authn_notes) and ignored; audiences are required and
  *     replace every authenticator's, with audienceMatchPolicy MatchAny;
+ *   - serviceAccounts {issuer, discoveryURL, certificateAuthority,
+ *     audiences}: https URLs, audiences required (any one must be in the
+ *     token's aud), checked against the cluster's like every audience
+ *     (the service-account issuer is one of them); the issuer may not be a
+ *     jwt issuer too, as the apiserver refuses its service-account issuer
+ *     as a JWT authenticator's;
  *   - sync: namespaces are DNS labels, listed once; serviceAccounts needs
  *     namespaces; a sync that can grant nobody (no serviceAccounts,
  *     clusterRoles or rules) is refused; timeout is per request, default
@@ -230,29 +236,6 @@ static int get_path(struct cctx *c, json_t *obj, const char *key, const char *ba
 		return cfail(c, p, passwd_field ? "must not contain ':' or control characters"
 				      : "must not contain control characters");
 	return 0;
-}
-
-int k8s_strv_contains(const struct k8s_strv *sv, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sv->n; i++)
-		if (strcmp(sv->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-void k8s_strv_free(struct k8s_strv *sv)
-{
-	size_t i;
-
-	if (sv == NULL)
-		return;
-	for (i = 0; i < sv->n; i++)
-		free(sv->v[i]);
-	free(sv->v);
-	sv->v = NULL;
-	sv->n = 0;
 }
 
 static int strv_set(struct k8s_strv *sv, const char *const *vals, size_t n)
@@ -790,6 +773,58 @@ static int parse_jwt(struct cctx *c, json_t *arr, struct k8s_config *cfg)
 	return 0;
 }
 
+/* ------------------------------------------------------ serviceAccounts */
+
+static int parse_service_accounts(struct cctx *c, json_t *o, struct k8s_config *cfg)
+{
+	static const char *const known[] = {"issuer", "discoveryURL", "certificateAuthority",
+		"audiences", NULL};
+	struct k8s_jwt_authenticator *a = &cfg->sa;
+	const char *b = "serviceAccounts";
+	char p[PATHSZ], ap[PATHSZ];
+	size_t dup;
+
+	cfg->has_sa = 1;
+	if (want_object(c, o, b, 0) || check_keys(c, o, b, known, NULL) ||
+	    get_url(c, o, "issuer", b, &a->issuer_url) ||
+	    get_url(c, o, "discoveryURL", b, &a->discovery_url) ||
+	    get_strv(c, o, "audiences", b, 1, &a->audiences) ||
+	    get_str(c, o, "certificateAuthority", b, 1, &a->ca_pem))
+		return K8S_ECONFIG;
+	if (a->issuer_url == NULL)
+		return cfail(c, join(p, b, "issuer"), "required: the cluster's --service-account-issuer");
+	if (a->audiences.n == 0)
+		return cfail(c, join(p, b, "audiences"), "must list at least one audience");
+	if (strv_has_dup(&a->audiences, &dup))
+		return cfail(c, idx(ap, join(p, b, "audiences"), dup), "duplicate audience");
+	if (a->ca_pem != NULL && !k8s_pem_has_cert(a->ca_pem, strlen(a->ca_pem)))
+		return cfail(c, join(p, b, "certificateAuthority"), "no PEM certificate found");
+	/* any one listed audience in the token's aud, as the apiserver
+	 * intersects a token's audiences with those asked for */
+	a->audience_match_policy = strdup("MatchAny");
+	return a->audience_match_policy != NULL ? 0 : enomem(c, b);
+}
+
+/* The apiserver refuses a JWT authenticator whose issuer is one of its
+ * service-account issuers (disallowed issuers): a token of that issuer is
+ * the service-account authenticator's. */
+static int sa_issuer_not_jwt(struct cctx *c, const struct k8s_config *cfg)
+{
+	char p[PATHSZ];
+	size_t i;
+
+	for (i = 0; cfg->has_sa && i < cfg->n_jwt; i++)
+		if (cfg->jwt[i].issuer_url != NULL && strcmp(cfg->jwt[i].issuer_url, cfg->sa.issuer_url) == 0)
+			return cfail(c, "serviceAccounts.issuer",
+				     "\"%.200s\" is also the issuer of %s: the apiserver forbids its "
+				     "service-account issuer as a JWT authenticator's issuer (its tokens are "
+				     "the service-account authenticator's); remove that jwt authenticator",
+				     cfg->sa.issuer_url, cfg->authn_config_file != NULL
+				     ? (snprintf(p, sizeof(p), "jwt[%zu] of %.80s", i, cfg->authn_config_file), p)
+				     : (snprintf(p, sizeof(p), "jwt[%zu]", i), p));
+	return 0;
+}
+
 /* ------------------------------------------- authenticationConfiguration */
 
 static int check_config_file(const char *path, const struct stat *st, struct k8s_err *err);
@@ -807,7 +842,7 @@ static int parse_authn_config(struct cctx *c, json_t *o, struct k8s_config *cfg)
 		AUTHN_API_GROUP "v1alpha1", NULL};
 	const char *b = "authenticationConfiguration", *key, *ver, *kind;
 	char p[PATHSZ], note[200];
-	struct k8s_strv auds = {NULL, 0};
+	struct k8s_strv auds = {0};
 	struct stat st;
 	struct cctx fc;
 	json_t *root = NULL, *v;
@@ -1659,6 +1694,11 @@ static int cluster_audience(const struct k8s_config *cfg, const char *aud, const
 				 "issuer's default audience)", i);
 			return 1;
 		}
+	if (cfg->has_sa && cfg->sa.issuer_url != NULL && aud_same(aud, cfg->sa.issuer_url)) {
+		snprintf(why, n, "the service-account issuer (the apiserver's default audience, "
+			 "--api-audiences)");
+		return 1;
+	}
 	return 0;
 }
 
@@ -1706,6 +1746,9 @@ static int cluster_audiences(struct cctx *c, const struct k8s_config *cfg, const
 	for (i = 0; rc == 0 && cfg->authn_config_file == NULL && i < cfg->n_jwt; i++)
 		rc = check_audience_list(c, cfg, &cfg->jwt[i].audiences,
 					 join(p, idx(ip, "jwt", i), "issuer.audiences"), server, &warn);
+	if (rc == 0 && cfg->has_sa)
+		rc = check_audience_list(c, cfg, &cfg->sa.audiences, "serviceAccounts.audiences", server,
+					 &warn);
 	if (rc == 0 && warn.data != NULL && (*warning = strdup(warn.data)) == NULL)
 		rc = enomem(c, "policy.allowClusterAudiences");
 	k8s_buf_free(&warn);
@@ -1777,7 +1820,8 @@ static int set_defaults(struct k8s_config *cfg)
 static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 {
 	static const char *const known[] = {"tokenReview", "jwt", "authenticationConfiguration",
-		"jwtOptions", "policy", "accounts", "login", "store", "cacheDir", "runDir", "sync", NULL};
+		"serviceAccounts", "jwtOptions", "policy", "accounts", "login", "store", "cacheDir",
+		"runDir", "sync", NULL};
 	char *w = NULL;
 	json_t *v;
 
@@ -1789,6 +1833,9 @@ static int parse_root(struct cctx *c, json_t *root, struct k8s_config *cfg)
 		return K8S_ECONFIG;
 	if ((v = json_object_get(root, "authenticationConfiguration")) != NULL &&
 	    parse_authn_config(c, v, cfg))
+		return K8S_ECONFIG;
+	if ((v = json_object_get(root, "serviceAccounts")) != NULL &&
+	    (parse_service_accounts(c, v, cfg) || sa_issuer_not_jwt(c, cfg)))
 		return K8S_ECONFIG;
 	if ((v = json_object_get(root, "jwtOptions")) != NULL && parse_jwt_options(c, v, cfg))
 		return K8S_ECONFIG;
@@ -1992,6 +2039,7 @@ void k8s_config_free(struct k8s_config *cfg)
 	free(cfg->authn_config_version);
 	k8s_strv_free(&cfg->authn_audiences);
 	k8s_strv_free(&cfg->authn_notes);
+	jwt_free(&cfg->sa);
 	k8s_strv_free(&cfg->policy.deny_usernames);
 	rules_free(cfg->accounts.users, cfg->accounts.n_users);
 	rules_free(cfg->accounts.groups, cfg->accounts.n_groups);

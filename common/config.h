@@ -19,16 +19,12 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "util.h"  /* struct k8s_strv */
 
 #define K8S_DEFAULT_CONFIG   "/etc/k8s-auth/config.yaml"
 #define K8S_DEFAULT_STORE    "/var/lib/k8s-auth"
 #define K8S_DEFAULT_CACHEDIR "/var/cache/k8s-auth"
 #define K8S_DEFAULT_RUNDIR   "/run/k8s-auth"
-
-struct k8s_strv {
-	char **v;
-	size_t n;
-};
 
 struct cel_program; /* cel.h: compiled CEL, helper only */
 
@@ -130,6 +126,12 @@ struct k8s_config {
 	char *authn_config_version;        /* its apiVersion */
 	struct k8s_strv authn_audiences;   /* authenticationConfiguration.audiences (%h expanded) */
 	struct k8s_strv authn_notes;       /* sections accepted and ignored, one sentence each */
+	/* `serviceAccounts:` (SPEC.md): the cluster's service-account
+	 * authenticator offline (serviceaccount.h).  Only issuer_url,
+	 * discovery_url, ca_pem and audiences are set: the key fetch and cache
+	 * are the jwt: authenticators' (oidc.c); the audiences are any-of. */
+	int has_sa;
+	struct k8s_jwt_authenticator sa;
 	int64_t jwt_timeout_ms;            /* discovery/JWKS fetch timeout, default 5000 */
 	int64_t jwks_max_stale_ms;         /* how long cached keys serve an unreachable issuer, default 24h */
 
@@ -213,9 +215,5 @@ void k8s_config_free(struct k8s_config *cfg);
  * K8S_OK and *warning (malloc'd, caller frees) says what is let through. */
 int k8s_config_check_server_audiences(const struct k8s_config *cfg, const char *server,
 				      char **warning, struct k8s_err *err);
-
-void k8s_strv_free(struct k8s_strv *sv);
-/* 1 when s is one of sv's strings (exact match). */
-int k8s_strv_contains(const struct k8s_strv *sv, const char *s);
 
 #endif

@@ -13,7 +13,6 @@
 
 #include <jansson.h>
 
-#include "b64.h"
 #include "jwt.h"
 #include "validate.h"
 
@@ -23,6 +22,8 @@ const char *k8s_prompt_audience(const struct k8s_config *cfg)
 
 	if (cfg->has_tokenreview && cfg->tokenreview.audiences.n > 0)
 		return cfg->tokenreview.audiences.v[0];
+	if (cfg->has_sa && cfg->sa.audiences.n > 0)
+		return cfg->sa.audiences.v[0];
 	for (i = 0; i < cfg->n_jwt; i++)
 		if (cfg->jwt[i].audiences.n > 0)
 			return cfg->jwt[i].audiences.v[0];
@@ -81,60 +82,28 @@ void k8s_decide_probe(const struct k8s_config *cfg, const struct k8s_request *rq
 	an->verdict = K8S_HV_OK;
 }
 
-/* A JSON object from one base64url JWS segment, or NULL. */
-static json_t *segment_json(const char *s, size_t len)
-{
-	unsigned char *raw;
-	size_t n = 0;
-	json_t *o;
-
-	raw = k8s_b64url_decode(s, len, &n);
-	if (raw == NULL)
-		return NULL;
-	o = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
-	k8s_freezero(raw, n);
-	if (o != NULL && !json_is_object(o)) {
-		json_decref(o);
-		o = NULL;
-	}
-	return o;
-}
-
 /* PAM_AUTHTOK may be another module's password.  It is taken for a token
  * only when it is a JWS whose header names an algorithm and whose payload
  * comes from a configured issuer or has the service-account shape; a
- * password never goes to the network. */
-static int authtok_is_token(const struct k8s_config *cfg, const char *tok)
+ * password never goes to the network.  t: k8s_token_decode's reading. */
+static int authtok_is_token(const struct k8s_config *cfg, const struct k8s_token *t)
 {
-	const char *d1, *d2, *iss, *alg;
-	json_t *h = NULL, *p = NULL;
+	const char *iss, *alg;
 	size_t i;
-	int ok = 0;
 
-	if (!k8s_looks_like_jwt(tok))
+	if (!t->jws || t->header == NULL || t->payload == NULL)
 		return 0;
-	d1 = strchr(tok, '.');
-	d2 = strchr(d1 + 1, '.');
-	h = segment_json(tok, (size_t)(d1 - tok));
-	p = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
-	if (h == NULL || p == NULL)
-		goto out;
-	alg = json_string_value(json_object_get(h, "alg"));
+	alg = json_string_value(json_object_get(t->header, "alg"));
 	if (alg == NULL || alg[0] == '\0' || strcmp(alg, "none") == 0)
-		goto out;
-	if (json_is_object(json_object_get(p, "kubernetes.io")) ||
-	    json_is_string(json_object_get(p, "kubernetes.io/serviceaccount/namespace"))) {
-		ok = 1;
-		goto out;
-	}
-	iss = json_string_value(json_object_get(p, "iss"));
+		return 0;
+	if (json_is_object(json_object_get(t->payload, "kubernetes.io")) ||
+	    json_is_string(json_object_get(t->payload, "kubernetes.io/serviceaccount/namespace")))
+		return 1;
+	iss = json_string_value(json_object_get(t->payload, "iss"));
 	for (i = 0; iss != NULL && i < cfg->n_jwt; i++)
 		if (strcmp(cfg->jwt[i].issuer_url, iss) == 0)
-			ok = 1;
-out:
-	json_decref(h);
-	json_decref(p);
-	return ok;
+			return 1;
+	return 0;
 }
 
 static int verdict_of(int k8s_status)
@@ -194,19 +163,24 @@ void k8s_decide_auth(const struct k8s_config *cfg, const struct k8s_request *rq,
 	struct k8s_identity *id = &an->id;
 	struct k8s_login *login = &an->login;
 	struct k8s_err *err = &an->err;
+	struct k8s_token t;
 	int rc;
 
 	if (handled(cfg, rq, an, "auth refused") != K8S_OK)
 		return;
+	/* read once, here: the authtok test and the validation share it */
+	k8s_token_decode(&t, rq->token, rq->token != NULL ? strnlen(rq->token, K8S_TOKEN_MAX + 1) : 0);
 	if (rq->token == NULL || rq->token_len == 0 ||
-	    ((rq->flags & K8S_HPF_FROM_AUTHTOK) && !authtok_is_token(cfg, rq->token))) {
+	    ((rq->flags & K8S_HPF_FROM_AUTHTOK) && !authtok_is_token(cfg, &t))) {
+		k8s_token_free(&t);
 		k8s_err_set(err, K8S_REFUSED, "no token offered",
 			    "PAM_AUTHTOK is unset or not a token from a configured issuer");
 		k8s_answer_debug(an, rq, "%s: %s (%s)", rq->user, err->reason, err->detail);
 		an->verdict = K8S_HV_NO_TOKEN;
 		return;
 	}
-	rc = k8s_validate_token(cfg, rq->token, rq->dry_run ? K8S_VALIDATE_NO_CACHE : 0, id, err);
+	rc = k8s_validate_decoded(cfg, &t, rq->dry_run ? K8S_VALIDATE_NO_CACHE : 0, id, err);
+	k8s_token_free(&t);
 	if (id->fingerprint[0] == '\0')
 		k8s_token_fingerprint(rq->token, rq->token_len, id->fingerprint);
 	k8s_log_warning(an, rq->user, id);

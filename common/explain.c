@@ -11,24 +11,6 @@
 
 #define SHOW_CLAIM_MAX 96 /* characters of one untrusted claim value shown */
 
-void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size)
-{
-	size_t i, o = 0;
-
-	if (size == 0)
-		return;
-	for (i = 0; s[i] != '\0' && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == max) {
-			snprintf(out + o, size - o, "...");
-			return;
-		}
-		out[o++] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ? '?' : (char)c;
-	}
-	out[o] = '\0';
-}
-
 /* Append to out (NUL-terminated, size bytes); 0, or -1 when it did not fit
  * (out then ends in "..."). */
 static int put(char *out, size_t size, const char *s)
@@ -48,7 +30,7 @@ static int put_quoted(char *out, size_t size, const char *s)
 {
 	char v[SHOW_CLAIM_MAX + 8], q[SHOW_CLAIM_MAX + 12];
 
-	k8s_show_untrusted(s, SHOW_CLAIM_MAX, v, sizeof(v));
+	k8s_show_untrusted(s, SHOW_CLAIM_MAX, v, sizeof(v), 0);
 	snprintf(q, sizeof(q), "\"%s\"", v);
 	return put(out, size, q);
 }
@@ -217,18 +199,18 @@ int k8s_err_issued_ahead(struct k8s_err *err, time_t iat, time_t now)
 
 #define NO_ISSUER_MATCHED "no jwt issuer matched"
 
-void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, size_t len,
+void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const struct k8s_token *t,
 			       struct k8s_err *err)
 {
 	char iss_shown[SHOW_CLAIM_MAX + 8], near[96], near_shown[SHOW_CLAIM_MAX + 8];
 	char pre[384] = "", post[256] = "", reason[sizeof(err->reason)], detail[sizeof(err->detail)];
-	const char *iss, *how = NULL, *nearest = NULL;
-	struct k8s_err perr;
-	struct k8s_jwt jwt;
+	const char *iss, *how = NULL, *nearest = NULL, *kind = "", *none;
+	json_t *payload;
 	time_t exp, now = time(NULL);
-	size_t i;
+	size_t i, n_iss;
 
-	if (err == NULL || err->status != K8S_REFUSED || token == NULL || !k8s_looks_like_jwt(token))
+	/* a token the strict parser accepted (k8s_token_decode did that) */
+	if (err == NULL || err->status != K8S_REFUSED || t == NULL || !t->parsed)
 		return;
 	/* only refusals of the token as a whole (the apiserver's, or no
 	 * authenticator at all): a claim the review then found wrong says
@@ -236,39 +218,37 @@ void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, 
 	if (strcmp(err->reason, "token rejected by the apiserver") != 0 &&
 	    strcmp(err->reason, "wrong audience") != 0 && strcmp(err->reason, "unknown issuer") != 0)
 		return;
-	memset(&jwt, 0, sizeof(jwt));
-	k8s_err_clear(&perr);
-	if (k8s_jwt_parse(token, len, &jwt, &perr) != K8S_OK) {
-		k8s_jwt_free(&jwt);
-		return;
-	}
-	iss = json_string_value(json_object_get(jwt.payload, "iss"));
-	if (cfg->n_jwt > 0 && iss == NULL)
-		snprintf(pre, sizeof(pre), "the token has no iss claim, so no jwt issuer matched; ");
-	if (cfg->n_jwt > 0 && iss != NULL) {
-		for (i = 0; i < cfg->n_jwt && how == NULL; i++) {
-			how = k8s_issuer_near_miss(cfg->jwt[i].issuer_url, iss, near, sizeof(near));
-			nearest = cfg->jwt[i].issuer_url;
+	payload = t->jwt.payload;
+	iss = json_string_value(json_object_get(payload, "iss"));
+	/* the serviceAccounts issuer is one more candidate, after the jwt ones */
+	n_iss = cfg->n_jwt + (cfg->has_sa && cfg->sa.issuer_url != NULL ? 1 : 0);
+	none = cfg->has_sa ? "no jwt or serviceAccounts issuer" : "no jwt issuer";
+	if (n_iss > 0 && iss == NULL)
+		snprintf(pre, sizeof(pre), "the token has no iss claim, so %s matched; ", none);
+	if (n_iss > 0 && iss != NULL) {
+		for (i = 0; i < n_iss && how == NULL; i++) {
+			nearest = i < cfg->n_jwt ? cfg->jwt[i].issuer_url : cfg->sa.issuer_url;
+			kind = i < cfg->n_jwt ? "jwt issuer" : "serviceAccounts issuer";
+			how = k8s_issuer_near_miss(nearest, iss, near, sizeof(near));
 		}
-		k8s_show_untrusted(iss, SHOW_CLAIM_MAX, iss_shown, sizeof(iss_shown));
+		k8s_show_untrusted(iss, SHOW_CLAIM_MAX, iss_shown, sizeof(iss_shown), 0);
 		if (how != NULL) {
-			k8s_show_untrusted(nearest, SHOW_CLAIM_MAX, near_shown, sizeof(near_shown));
-			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches no jwt issuer; "
-				 "nearest: jwt issuer \"%s\", which differs by %s; ", iss_shown,
+			k8s_show_untrusted(nearest, SHOW_CLAIM_MAX, near_shown, sizeof(near_shown), 0);
+			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches %s; "
+				 "nearest: %s \"%s\", which differs by %s; ", iss_shown, none, kind,
 				 near_shown, how);
 		} else {
-			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches no jwt issuer; ",
-				 iss_shown);
+			snprintf(pre, sizeof(pre), "the token's iss \"%s\" matches %s; ",
+				 iss_shown, none);
 		}
 	}
 	/* the apiserver's own words on an expired token are terse */
-	if (k8s_numeric_date(json_object_get(jwt.payload, "exp"), &exp) > 0 && exp <= now) {
+	if (k8s_numeric_date(json_object_get(payload, "exp"), &exp) > 0 && exp <= now) {
 		struct k8s_err e;
 
 		k8s_err_expired(&e, exp, now);
 		snprintf(post, sizeof(post), " (%.200s)", e.detail);
 	}
-	k8s_jwt_free(&jwt);
 	if (pre[0] == '\0' && post[0] == '\0')
 		return;
 	snprintf(detail, sizeof(detail), "%s", err->detail);

@@ -14,15 +14,11 @@
 
 #include "config.h"
 #include "err.h"
+#include "jwt.h"
 
 /* An expiry within this many seconds of now may be the host clock's
  * doing (a clock a few minutes ahead): the message then shows the clock. */
 #define K8S_CLOCK_SUSPECT_S 300
-
-/* Untrusted text for a message: bytes outside printable ASCII and '"'
- * become '?', at most max characters, then "...".  out has room for
- * max + 4 bytes at least (size bounds it anyway). */
-void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size);
 
 /* A token's aud claim (a string or an array of strings, anything else
  * "(not a string or a list of strings)") for a message: "\"a\"" or
@@ -60,7 +56,7 @@ void k8s_clock_note(time_t now, char *buf, size_t size);
  * token's iss and a configured issuer it nearly matches; and, for a
  * token that has expired, when.  Does nothing for a token that is not a
  * JWT or when no jwt authenticator is configured (then only the expiry). */
-void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const char *token, size_t len,
+void k8s_explain_unclaimed_jwt(const struct k8s_config *cfg, const struct k8s_token *t,
 			       struct k8s_err *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "preauth.h"
@@ -28,12 +29,13 @@ static int root_dir(const char *path)
 	return 0;
 }
 
+/* k8s_write_file_at, when the line differs from the file's; its temp
+ * files a killed helper leaves behind go in k8s_preauth_gc. */
 static int write_policy(const char *line, size_t len)
 {
 	char cur[K8S_PREAUTH_FILE + 1];
-	const char *tmp = K8S_PREAUTH_DIR "/.policy.tmp", *fin = K8S_PREAUTH_DIR "/" K8S_PREAUTH_POLICY;
 	ssize_t n;
-	int dfd, fd, rc = -1;
+	int dfd, rc = 0;
 
 	if (root_dir(K8S_RUNDIR) != 0 || root_dir(K8S_PREAUTH_DIR) != 0)
 		return -1;
@@ -41,21 +43,9 @@ static int write_policy(const char *line, size_t len)
 	if (dfd < 0)
 		return -1;
 	n = k8s_preauth_read(dfd, K8S_PREAUTH_POLICY, cur, sizeof(cur));
+	if (n != (ssize_t)len || memcmp(cur, line, len) != 0)
+		rc = k8s_write_file_at(dfd, K8S_PREAUTH_POLICY, line, len, 0600, NULL);
 	close(dfd);
-	if (n == (ssize_t)len && memcmp(cur, line, len) == 0)
-		return 0;
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (k8s_write_all(fd, line, len) == 0 && fsync(fd) == 0)
-		rc = 0;
-	if (close(fd) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, fin) != 0)
-		rc = -1;
-	if (rc != 0)
-		(void)unlink(tmp);
 	return rc;
 }
 
@@ -160,6 +150,7 @@ void k8s_preauth_gc(void)
 {
 	struct k8s_preauth_entry e;
 	struct dirent *de;
+	struct stat sb;
 	pid_t pid;
 	int dfd, tmp;
 	DIR *d;
@@ -178,6 +169,14 @@ void k8s_preauth_gc(void)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "." K8S_PREAUTH_POLICY ".", sizeof(K8S_PREAUTH_POLICY) + 1) == 0 &&
+		    k8s_is_temp_name(de->d_name)) {
+			/* write_policy's, of a helper killed while writing */
+			if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    sb.st_mtime + 60 < time(NULL))
+				(void)unlinkat(dfd, de->d_name, 0);
+			continue;
+		}
 		if (strncmp(de->d_name, "p.", 2) != 0)
 			continue;
 		pid = k8s_preauth_name_pid(de->d_name, &tmp);

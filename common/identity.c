@@ -92,6 +92,41 @@ int k8s_identity_has_group(const struct k8s_identity *id, const char *group)
 	return 0;
 }
 
+int k8s_identity_add_authenticated(struct k8s_identity *id)
+{
+	if (id->username != NULL && strcmp(id->username, "system:anonymous") == 0)
+		return 0;
+	if (k8s_identity_has_group(id, "system:authenticated") ||
+	    k8s_identity_has_group(id, "system:unauthenticated"))
+		return 0;
+	return k8s_identity_add_group(id, "system:authenticated");
+}
+
+int k8s_identity_set_credential_id(struct k8s_identity *id, const json_t *jti)
+{
+	const char *s = json_string_value(jti);
+	size_t n = json_string_length(jti);
+	char *v = NULL;
+	int r;
+
+	if (s == NULL || n == 0)
+		return 0;
+	if (memchr(s, '\0', n) != NULL || !json_is_object(id->extra))
+		return -1;
+	if (asprintf(&v, "JTI=%s", s) < 0)
+		return -1;
+	r = json_object_set_new(id->extra, K8S_EXTRA_CREDENTIAL_ID, json_pack("[s]", v));
+	free(v);
+	return r == 0 ? 0 : -1;
+}
+
+const char *k8s_identity_credential_id(const struct k8s_identity *id)
+{
+	json_t *v = id->extra != NULL ? json_object_get(id->extra, K8S_EXTRA_CREDENTIAL_ID) : NULL;
+
+	return json_string_value(json_array_get(v, 0));
+}
+
 _Static_assert(sizeof(time_t) == 8 && sizeof(json_int_t) == 8, "time_t or json_int_t is not 64 bits");
 
 int k8s_json_is_number(const char *s, size_t n)
@@ -225,7 +260,14 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
 	*out = NULL;
 	if (id == NULL || id->method == NULL)
 		goto none;
-	if (strcmp(id->method, "tokenreview") == 0) {
+	/* A service-account token validated offline names the user TokenReview
+	 * names for it (the same uid, the service account's): one binding, so an
+	 * account survives a switch between the two (docs/design.md). */
+	if (strcmp(id->method, "serviceaccount") == 0) {
+		if (!nonempty(id->uid))
+			goto none;
+		bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || k8s_buf_percent_encode(&b, id->uid);
+	} else if (strcmp(id->method, "tokenreview") == 0) {
 		if (nonempty(id->uid))
 			bad = k8s_buf_append(&b, "tokenreview:uid:", 16) || k8s_buf_percent_encode(&b, id->uid);
 		else if (nonempty(id->username))
@@ -389,6 +431,8 @@ static int from_json(const json_t *o, struct k8s_identity *id)
 		id->method = "tokenreview";
 	else if (strcmp(m, "jwt") == 0)
 		id->method = "jwt";
+	else if (strcmp(m, "serviceaccount") == 0)
+		id->method = "serviceaccount";
 	else
 		return -1;
 	if ((id->username = strdup(user)) == NULL)

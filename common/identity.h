@@ -14,8 +14,8 @@
 #define K8S_CLOCK_LEEWAY_S 60
 
 struct k8s_identity {
-	const char *method;  /* "tokenreview" or "jwt" (static strings) */
-	char *issuer;        /* JWT issuer URL for "jwt"; NULL for tokenreview */
+	const char *method;  /* "tokenreview", "jwt" or "serviceaccount" (static strings) */
+	char *issuer;        /* JWT issuer URL for "jwt" and "serviceaccount"; NULL for tokenreview */
 	char *subject;       /* JWT `sub` for "jwt"; NULL for tokenreview */
 	char *username;      /* never empty once validated */
 	char *uid;           /* may be NULL (no uid given) */
@@ -45,6 +45,30 @@ struct k8s_identity {
 void k8s_identity_free(struct k8s_identity *id); /* frees members, zeroes *id */
 int k8s_identity_add_group(struct k8s_identity *id, const char *group); /* 0 / -1 */
 int k8s_identity_has_group(const struct k8s_identity *id, const char *group);
+/* The apiserver's authenticated-group adder (k8s.io/apiserver
+ * group.AuthenticatedGroupAdder), run on what an offline authenticator
+ * (jwt, serviceAccounts) produced, after its claim mappings and
+ * userValidationRules, as the apiserver runs it after each of its
+ * authenticators: system:authenticated is appended unless the username is
+ * system:anonymous or the groups already hold system:authenticated or
+ * system:unauthenticated.  0 / -1 (out of memory). */
+int k8s_identity_add_authenticated(struct k8s_identity *id);
+
+/* The extra key the apiserver gives a token's id (k8s.io/api
+ * user.CredentialIDKey) and its value for a JWT: "JTI=" + the jti claim
+ * (CredentialIDForJTI). */
+#define K8S_EXTRA_CREDENTIAL_ID "authentication.kubernetes.io/credential-id"
+/* With jti a non-empty JSON string, id->extra[credential-id] =
+ * ["JTI=<jti>"], as both the apiserver's JWT authenticator (getExtra) and
+ * its service-account authenticator (with ServiceAccountTokenJTI) set it;
+ * a missing, null, empty or non-string jti sets nothing, as there.
+ * id->extra must be an object.  0, or -1 (out of memory, or a jti holding
+ * a NUL, which no log or extra may carry). */
+int k8s_identity_set_credential_id(struct k8s_identity *id, const json_t *jti);
+/* The credential id the identity carries (extra[credential-id][0], from
+ * whichever authenticator said yes), or NULL.  Attacker bytes: escape
+ * before logging (k8s_log_kv does). */
+const char *k8s_identity_credential_id(const struct k8s_identity *id);
 /* Append one warning sentence (printf format) to id->warning.  Best effort:
  * out of memory drops it. */
 void k8s_identity_warn(struct k8s_identity *id, const char *fmt, ...)
@@ -68,7 +92,9 @@ int k8s_json_is_number(const char *s, size_t n);
 int k8s_identity_take_jwt_claims(struct k8s_identity *id, json_t *payload, struct k8s_err *err);
 
 /* The immutable identity id of the PAM issue: "tokenreview:uid:<uid>" or
- * "tokenreview:user:<username>" (no uid), "jwt:<issuer>#<uid or subject>",
+ * "tokenreview:user:<username>" (no uid), "tokenreview:uid:<uid>" for
+ * "serviceaccount" too (the same user TokenReview gives for that token;
+ * no uid: nothing to bind), "jwt:<issuer>#<uid or subject>",
  * or "jwt:<issuer>#user#<username>" for a JWT with neither a mapped uid
  * nor a (non-empty) sub, which the apiserver accepts when the username
  * comes from another claim.  Bytes below 0x20, 0x7f, '%' and '#' are
@@ -91,7 +117,8 @@ int k8s_identity_binding(const struct k8s_identity *id, char **out, struct k8s_e
  * memory). */
 json_t *k8s_identity_to_json(const struct k8s_identity *id);
 /* Fill *id (zeroed first) from what k8s_identity_to_json wrote.  Strict,
- * since a cache must never be misread: method "tokenreview" or "jwt", a
+ * since a cache must never be misread: method "tokenreview", "jwt" or
+ * "serviceaccount", a
  * non-empty username, groups an array of strings, extra an object of
  * string arrays, exp/iat/nbf integers >= 0, legacy_sa a boolean; every
  * other member absent or of its type; fingerprint absent or 16 lowercase

@@ -129,11 +129,9 @@ static void note_skip(struct k8s_jwks *s, json_t *k, const char *why)
 {
 	const char *kid = json_string_value(json_object_get(k, "kid"));
 	char clean[48];
-	size_t used = strlen(s->skip_note), i;
+	size_t used = strlen(s->skip_note);
 
-	for (i = 0; kid != NULL && kid[i] != '\0' && i < sizeof(clean) - 1; i++)
-		clean[i] = (kid[i] > 0x20 && kid[i] < 0x7f && kid[i] != '"') ? kid[i] : '?';
-	clean[i] = '\0';
+	k8s_show_untrusted(kid, sizeof(clean) - 4, clean, sizeof(clean), 0);
 	if (used < sizeof(s->skip_note) - 1)
 		snprintf(s->skip_note + used, sizeof(s->skip_note) - used, "%skey %zu%s%s%s: %s",
 			 used ? "; " : "", s->n + s->skipped, kid ? " (kid \"" : "", clean,

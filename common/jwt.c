@@ -42,17 +42,13 @@ int k8s_looks_like_jwt(const char *token)
 	return dots == 2 && seg > 0;
 }
 
-/* Copy a network-supplied name for an error message: printable ASCII
- * only, short, so it can neither forge log lines nor carry much. */
+/* A network-supplied name for an error message (k8s_show_untrusted:
+ * printable, short, so it can neither forge log lines nor carry much). */
 static const char *printable(const char *in, char *buf, size_t n)
 {
-	size_t i;
-
 	if (in == NULL)
 		return "(none)";
-	for (i = 0; in[i] != '\0' && i < n - 1; i++)
-		buf[i] = (in[i] > 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\') ? in[i] : '?';
-	buf[i] = '\0';
+	k8s_show_untrusted(in, n - 4, buf, n, 0);
 	return buf;
 }
 
@@ -172,14 +168,15 @@ json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr)
 }
 
 /* Decode one segment and parse it as a JSON object with unique keys. */
-static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
+static json_t *segment_object_as(const char *seg, size_t len, const char *what, int lax,
+				 struct k8s_err *err)
 {
 	unsigned char *raw;
 	size_t raw_len = 0;
 	json_error_t jerr;
 	json_t *obj = NULL;
 
-	raw = k8s_b64url_decode(seg, len, &raw_len);
+	raw = lax ? k8s_b64url_decode_lax(seg, len, &raw_len) : k8s_b64url_decode(seg, len, &raw_len);
 	if (raw == NULL) {
 		k8s_err_set(err, K8S_REFUSED, "malformed token",
 			    "%s is not canonical unpadded base64url", what);
@@ -198,6 +195,11 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 		return NULL;
 	}
 	return obj;
+}
+
+static json_t *segment_object(const char *seg, size_t len, const char *what, struct k8s_err *err)
+{
+	return segment_object_as(seg, len, what, 0, err);
 }
 
 /* An embedded jwk header must be one valid public key (go-jose refuses the
@@ -407,6 +409,45 @@ void k8s_jwt_free(struct k8s_jwt *jwt)
 	if (jwt->sig != NULL)
 		k8s_freezero(jwt->sig, jwt->sig_len);
 	memset(jwt, 0, sizeof(*jwt));
+}
+
+void k8s_token_decode(struct k8s_token *t, const char *token, size_t len)
+{
+	const char *d1, *d2;
+	struct k8s_err scratch;
+
+	memset(t, 0, sizeof(*t));
+	k8s_err_clear(&t->perr);
+	t->text = token;
+	t->len = len;
+	if (token == NULL || len > K8S_TOKEN_MAX)
+		return;
+	t->jws = strnlen(token, len + 1) == len && k8s_looks_like_jwt(token);
+	if (t->jws && k8s_jwt_parse(token, len, &t->jwt, &t->perr) == K8S_OK) {
+		t->parsed = 1;
+		t->header = json_incref(t->jwt.header);
+		t->payload = json_incref(t->jwt.payload);
+		return;
+	}
+	d1 = memchr(token, '.', len);
+	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+	if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
+		return;
+	/* read as the apiserver reads it (go-jose: padding and the last
+	 * character's unused bits are no obstacle): a legacy token re-spelled
+	 * so is still a legacy token to the pre-check */
+	t->header = segment_object_as(token, (size_t)(d1 - token), "header", 1, &scratch);
+	t->payload = segment_object_as(d1 + 1, (size_t)(d2 - d1 - 1), "payload", 1, &scratch);
+}
+
+void k8s_token_free(struct k8s_token *t)
+{
+	if (t == NULL)
+		return;
+	json_decref(t->header);
+	json_decref(t->payload);
+	k8s_jwt_free(&t->jwt);
+	memset(t, 0, sizeof(*t));
 }
 
 static int verify_with(const struct k8s_jwk *key, const struct k8s_jws_alg *alg,

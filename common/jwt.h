@@ -47,6 +47,40 @@ char *k8s_json_tame_numbers(const char *in, size_t len, size_t *out_len);
 /* A JWT header or payload text parsed as every path parses it: duplicate
  * keys refused, numbers tamed (k8s_json_tame_numbers).  jerr may be NULL. */
 json_t *k8s_jwt_json_load(const char *text, size_t len, json_error_t *jerr);
+/* A presented token, read once (k8s_token_decode, in validate.c or the
+ * decide path) and handed on: this is the one reader of a token's bytes
+ * before the signature or the apiserver has vouched for them.  Everything
+ * here is unverified.
+ *   jws      k8s_looks_like_jwt;
+ *   parsed   k8s_jwt_parse accepted it: jwt holds it (for the jwt
+ *            authenticators), else perr says why (jws only);
+ *   header, payload
+ *            the segment as a JSON object whenever it decodes (base64url
+ *            as go-jose reads it, padded or not, unique keys, numbers
+ *            tamed), even when the strict
+ *            parse refused the token for another reason (its signature's
+ *            encoding, typ, crit...): the policy pre-check refuses on the
+ *            payload of any three-segment token, and the apiserver may
+ *            accept what the strict parser refuses.  Three dot-separated
+ *            segments are enough to try; NULL otherwise.  The same objects
+ *            as jwt's when parsed. */
+struct k8s_token {
+	const char *text;         /* the caller's bytes, not copied */
+	size_t len;
+	int jws;
+	int parsed;
+	struct k8s_jwt jwt;
+	struct k8s_err perr;
+	json_t *header;
+	json_t *payload;
+};
+/* token: a C string, len at most its length (only token[0..len) is read
+ * as the token).  Never fails: what cannot be decoded is left NULL (out
+ * of memory too, which can then only refuse or send the token to the
+ * apiserver). */
+void k8s_token_decode(struct k8s_token *t, const char *token, size_t len);
+void k8s_token_free(struct k8s_token *t);
+
 /* Verify the signature with a key the header's kid names in keys (each key
  * with that kid is tried), or, with no kid (absent, null or ""), any key
  * that fits alg, as go-oidc does.  K8S_OK, or K8S_REFUSED with reason

@@ -13,14 +13,7 @@
 
 void k8s_kubeapi_safe_text(const char *in, char *out, size_t max)
 {
-	size_t o = 0;
-
-	if (max == 0)
-		return;
-	for (; in != NULL && *in != '\0' && o + 1 < max && o < MSG_MAX; in++)
-		if ((unsigned char)*in >= 0x20 && (unsigned char)*in < 0x7f)
-			out[o++] = *in;
-	out[o] = '\0';
+	k8s_show_untrusted(in, MSG_MAX, out, max, K8S_SHOW_QUOTES | K8S_SHOW_DROP);
 }
 
 int k8s_kubeapi_open(const struct k8s_config *cfg, long timeout_ms, struct k8s_kubeapi *api,

@@ -96,8 +96,8 @@ void k8s_kubeapi_sleep_ms(long ms, volatile int *stop);
  * malloc'd, NULL when out of memory. */
 char *k8s_kubeapi_query_escape(const char *s);
 
-/* Apiserver text made safe to quote: printable ASCII only, at most max-1
- * bytes. */
+/* Apiserver text made safe to quote (k8s_show_untrusted, its quotes
+ * kept): printable ASCII only, at most max-1 bytes. */
 void k8s_kubeapi_safe_text(const char *in, char *out, size_t max);
 
 #endif

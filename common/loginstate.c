@@ -26,18 +26,15 @@ static int state_path(const struct k8s_config *cfg, const char *name, char *out,
 	return n < 0 || (size_t)n >= size || strchr(name, '/') != NULL ? -1 : 0;
 }
 
-static int state_dir(const struct k8s_config *cfg, struct k8s_err *err)
+/* The run directory, created if need be and checked private: *dfd. */
+static int state_dir(const struct k8s_config *cfg, int *dfd, struct k8s_err *err)
 {
-	int fd;
-
 	if (k8s_mkdir_owned(AT_FDCWD, cfg->run_dir, 0700) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unusable",
 				   "mkdir %s: %s", cfg->run_dir, strerror(errno));
-	fd = k8s_open_private_dir(AT_FDCWD, cfg->run_dir, 077, 0, NULL);
-	if (fd >= 0) {
-		close(fd);
+	*dfd = k8s_open_private_dir(AT_FDCWD, cfg->run_dir, 077, 0, NULL);
+	if (*dfd >= 0)
 		return K8S_OK;
-	}
 	if (errno == EPERM || errno == ENOTDIR || errno == ELOOP)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "run directory unsafe",
 				   "%s must be a directory owned by uid %ld with mode 0700",
@@ -79,12 +76,12 @@ int k8s_state_save(const struct k8s_config *cfg, const char *prefix, struct k8s_
 		  struct k8s_err *err)
 {
 	struct k8s_buf b = { 0 };
-	char name[64], tmp[64], path[4096], tpath[4096];
+	char name[64];
 	char *meta = NULL;
 	json_t *o = NULL;
-	int fd = -1, rc, created = 0, close_rc;
+	int dfd = -1, rc;
 
-	rc = state_dir(cfg, err);
+	rc = state_dir(cfg, &dfd, err);
 	if (rc != K8S_OK)
 		goto out;
 	o = state_json(st);
@@ -94,38 +91,23 @@ int k8s_state_save(const struct k8s_config *cfg, const char *prefix, struct k8s_
 	}
 	meta = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (meta == NULL || k8s_buf_printf(&b, "%s\n%s\n", meta, st->token ? st->token : "") != 0 ||
-	    random_name(name, sizeof(name), prefix) != 0 || random_name(tmp, sizeof(tmp), ".tmp") != 0 ||
-	    state_path(cfg, name, path, sizeof(path)) != 0 ||
-	    state_path(cfg, tmp, tpath, sizeof(tpath)) != 0) {
+	    random_name(name, sizeof(name), prefix) != 0) {
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state",
 				 "serializing login state for %s failed", cfg->run_dir);
 		goto out;
 	}
-	fd = open(tpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	created = fd >= 0;
-	if (fd < 0 || k8s_own_fd(fd) != 0 || k8s_write_all(fd, b.data, b.len) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
-				 tpath, strerror(errno));
-		goto out_unlink;
-	}
-	/* close() is not retried: the fd is gone whatever it returns. */
-	close_rc = close(fd);
-	fd = -1;
-	if (close_rc != 0 || rename(tpath, path) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s: %s",
-				 tpath, strerror(errno));
-		goto out_unlink;
+	/* The temp file holds the token: k8s_write_file_at never leaves it
+	 * behind on failure. */
+	if (k8s_write_file_at(dfd, name, b.data, b.len, 0600, NULL) != 0) {
+		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write login state", "%s/%s: %s",
+				 cfg->run_dir, name, strerror(errno));
+		goto out;
 	}
 	snprintf(st->file, sizeof(st->file), "%s", name);
 	rc = K8S_OK;
-	goto out;
-out_unlink:
-	/* The temp file holds the token: never leave it behind. */
-	if (created)
-		unlink(tpath);
 out:
-	if (fd >= 0)
-		close(fd);
+	if (dfd >= 0)
+		close(dfd);
 	free(meta);
 	json_decref(o);
 	k8s_buf_free(&b);
@@ -382,7 +364,7 @@ void k8s_state_gc(const struct k8s_config *cfg)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		int is_tmp = strncmp(de->d_name, ".tmp.", 5) == 0;
+		int is_tmp = k8s_is_temp_name(de->d_name);
 
 		if (!is_tmp && strncmp(de->d_name, "auth.", 5) != 0 &&
 		    strncmp(de->d_name, "sess.", 5) != 0)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define NSUB 10 /* \0..\9 */
 
 int k8s_valid_local_name(const char *name)
@@ -96,16 +98,6 @@ static int expand(const char *tmpl, int lowercase, const char *s, const regmatch
 	return 0;
 }
 
-/* Copy s for a log line: bounded, control and 8-bit bytes as '?'. */
-static void safe_copy(char *dst, size_t size, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && s[i] != '\0'; i++)
-		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	dst[i] = '\0';
-}
-
 /* Index of the first rule matching the whole of s, with its expansion in
  * out (empty when invalid).  -1 when none matches. */
 static long map_one(const struct k8s_map_rule *rules, size_t n_rules, const char *s,
@@ -136,7 +128,7 @@ int k8s_map_user(const struct k8s_config *cfg, const char *username,
 	k8s_err_clear(err);
 	if (username == NULL || username[0] == '\0')
 		return k8s_err_set(err, K8S_REFUSED, "no mapping rule matches", "empty username");
-	safe_copy(shown, sizeof(shown), username);
+	k8s_show_untrusted(username, sizeof(shown) - 4, shown, sizeof(shown), 0);
 	rule = map_one(cfg->accounts.users, cfg->accounts.n_users, username, name);
 	if (rule < 0)
 		return k8s_err_set(err, K8S_REFUSED, "no mapping rule matches",

@@ -42,6 +42,15 @@ int k8s_oidc_authenticate_at(const struct k8s_config *cfg, const struct k8s_jwt_
 			     const struct k8s_jwt *jwt, time_t now, struct k8s_identity *id,
 			     struct k8s_err *err);
 
+/* The signature alone, with the issuer's keys got exactly as
+ * k8s_oidc_authenticate gets them (the same cache, fetch, refetch and
+ * stale rules): for the service-account authenticator (serviceaccount.h),
+ * whose claims are its own.  K8S_OK; K8S_REFUSED; K8S_UNAVAILABLE (no
+ * keys).  warning gets the stale-keys sentence, or "". */
+int k8s_oidc_verify_at(const struct k8s_config *cfg, const struct k8s_jwt_authenticator *a,
+		       const struct k8s_jwt *jwt, time_t now, char *warning, size_t warning_size,
+		       struct k8s_err *err);
+
 /* The claim checks alone, signature NOT checked (unit tests, fuzzing,
  * bench, and the last step of k8s_oidc_authenticate).  *id is overwritten:
  * filled on K8S_OK, zeroed otherwise. */

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "b64.h"
 #include "explain.h"
 #include "jwt.h"
 #include "util.h"
@@ -34,41 +33,22 @@ static int is_bootstrap_token(const char *t, size_t len)
 /* Secret-based service-account tokens (before 1.24, and still mintable
  * through a kubernetes.io/service-account-token Secret) carry no exp, so
  * a leaked one is valid until the Secret is deleted.  They are recognised
- * by the unverified payload; a payload we cannot decode is no legacy token
- * here and is left to the validator, which refuses what it cannot verify. */
-static int is_legacy_sa_token(const char *t, size_t len)
+ * by the unverified payload (k8s_token_decode: of any three-segment
+ * token); a payload that does not decode is no legacy token here and is
+ * left to the validator, which refuses what it cannot verify. */
+static int is_legacy_sa_token(const json_t *payload)
 {
-	const char *dot1, *dot2;
-	unsigned char *raw = NULL;
-	size_t raw_len = 0;
-	json_t *payload = NULL, *iss;
-	int legacy = 0;
+	json_t *iss = json_object_get(payload, "iss");
 
-	dot1 = memchr(t, '.', len);
-	if (dot1 == NULL)
-		return 0;
-	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - t));
-	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - t)) != NULL)
-		return 0;
-	raw = k8s_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw_len);
-	if (raw == NULL)
-		return 0;
-	payload = k8s_jwt_json_load((const char *)raw, raw_len, NULL);
-	if (json_is_object(payload)) {
-		iss = json_object_get(payload, "iss");
-		legacy = (json_is_string(iss) &&
-			  strcmp(json_string_value(iss), "kubernetes/serviceaccount") == 0) ||
-			 json_object_get(payload, "kubernetes.io/serviceaccount/secret.name") != NULL;
-	}
-	json_decref(payload);
-	k8s_freezero(raw, raw_len);
-	return legacy;
+	return (json_is_string(iss) && strcmp(json_string_value(iss), "kubernetes/serviceaccount") == 0) ||
+	       json_object_get(payload, "kubernetes.io/serviceaccount/secret.name") != NULL;
 }
 
-int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t len,
+int k8s_policy_precheck(const struct k8s_config *cfg, const struct k8s_token *t,
 			struct k8s_err *err)
 {
-	size_t i;
+	const char *token = t->text;
+	size_t i, len = t->len;
 
 	k8s_err_clear(err);
 	if (token == NULL || len == 0 || len > K8S_TOKEN_MAX)
@@ -84,7 +64,7 @@ int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t 
 		return k8s_err_set(err, K8S_REFUSED, "bootstrap tokens are not allowed",
 				   "token has the bootstrap-token shape and policy.allowBootstrapTokens "
 				   "is false");
-	if (!cfg->policy.allow_legacy_sa && is_legacy_sa_token(token, len))
+	if (!cfg->policy.allow_legacy_sa && is_legacy_sa_token(t->payload))
 		return k8s_err_set(err, K8S_REFUSED, "legacy service-account tokens are not allowed",
 				   "secret-based service-account token and "
 				   "policy.allowLegacyServiceAccountTokens is false");

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "err.h"
 #include "identity.h"
+#include "jwt.h"
 
 /* Before any network call: size (1..K8S_TOKEN_MAX), charset (every byte
  * 0x21..0x7e: no whitespace, control or 8-bit bytes), bootstrap-token shape
@@ -15,7 +16,8 @@
  * it is safe) unless policy.allowLegacyServiceAccountTokens.
  * K8S_OK / K8S_REFUSED with reason "malformed token", "bootstrap tokens are
  * not allowed" or "legacy service-account tokens are not allowed". */
-int k8s_policy_precheck(const struct k8s_config *cfg, const char *token, size_t len, struct k8s_err *err);
+int k8s_policy_precheck(const struct k8s_config *cfg, const struct k8s_token *t,
+			struct k8s_err *err);
 
 /* After authentication, in this order: empty username ("empty username"),
  * id->legacy_sa (as above), maxTokenLifetime when > 0: exp or iat unknown

@@ -207,7 +207,7 @@ static int write_entry(int dfd, const char *name, json_t *e, time_t expires)
 	int ret = -1;
 
 	if (json_dump_callback(e, dump_cb, &b, JSON_COMPACT) == 0 && b.data != NULL)
-		ret = k8s_write_file_at(dfd, name, b.data, b.len, &mtime);
+		ret = k8s_write_file_at(dfd, name, b.data, b.len, 0600, &mtime);
 	k8s_buf_free(&b);
 	return ret;
 }

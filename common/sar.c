@@ -17,31 +17,9 @@
 
 char *k8s_sar_expand_name(const char *tmpl, const char *host, const char *local)
 {
-	struct k8s_buf b = {0};
-	const char *p;
-	int r = 0;
+	const char *vals[] = { host, local };
 
-	for (p = tmpl; *p != '\0' && r == 0; p++) {
-		if (p[0] == '%' && p[1] == 'h') {
-			r = k8s_buf_append(&b, host, strlen(host));
-			p++;
-		} else if (p[0] == '%' && p[1] == 'u') {
-			r = k8s_buf_append(&b, local, strlen(local));
-			p++;
-		} else if (p[0] == '%' && p[1] == '%') {
-			r = k8s_buf_append(&b, "%", 1);
-			p++;
-		} else {
-			r = k8s_buf_append(&b, p, 1);
-		}
-	}
-	if (r == 0)
-		r = k8s_buf_append(&b, "", 1);
-	if (r != 0) {
-		k8s_buf_free(&b);
-		return NULL;
-	}
-	return b.data;
+	return k8s_expand(tmpl, "hu", vals);
 }
 
 static json_t *resource_attributes(const struct k8s_resource_attrs *a, const char *local,

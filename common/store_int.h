@@ -1,10 +1,12 @@
-/* store_int.h: what store.c (the model) and storewrite.c (commit) share.
+/* store_int.h: what the store's files share (store.c open/close,
+ * store_model.c, store_nss.c, store_alloc.c, store_login.c, storewrite.c).
  * Not for use outside the store. */
 #ifndef K8S_STORE_INT_H
 #define K8S_STORE_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store.h"
 #include "storefmt.h"
@@ -96,5 +98,58 @@ int k8s_store_decided(struct k8s_store *st, const char *name);
  * sf->base NULL when absent), -1 cannot read (errno), 1 present but not
  * a valid image (*status has the k8s_sf_status). */
 int k8s_store_map_file(struct k8s_store *st, const char *file, struct k8s_sf *sf, int *status);
+
+/* The model's four tables. */
+enum mkind { M_UNAME, M_UID, M_GNAME, M_GID };
+
+/* What one NSS lookup found (k8s_store_nss_lookup). */
+struct nss_hit {
+	int found;
+	uint32_t id;
+	char name[256];
+};
+
+/* Between the store's files (store_model.c, store_nss.c, store_alloc.c,
+ * store_login.c, store.c). */
+char *k8s_store_arena_strdup(struct k8s_store_priv *p, const char *s);
+void k8s_store_arena_free(struct k8s_store_priv *p);
+uint32_t k8s_store_name_key(const char *name);
+int k8s_store_strset_add(struct k8s_store_priv *p, struct strset *s, const char *name);
+uint32_t k8s_store_mix_id(uint32_t id);
+/* Index of the model entry, or -1.  Tables are rebuilt lazily. */
+long k8s_store_map_find(struct k8s_store *st, enum mkind k, const char *name, uint32_t id);
+struct k8s_store_user *k8s_store_add_user(struct k8s_store *st, const char *name, uid_t uid,
+					  gid_t gid);
+struct k8s_store_group *k8s_store_add_group(struct k8s_store *st, const char *name, gid_t gid,
+					    int private_group, uint32_t sources, int from_image);
+/* A user record from the files into the model, with its private group. */
+struct k8s_store_user *k8s_store_materialize_user(struct k8s_store *st,
+						  const struct k8s_sf_user *v);
+/* -1 damaged (or out of memory), 0 absent, 1 found (*out). */
+int k8s_store_lookup_user(struct k8s_store *st, const char *name, struct k8s_store_user **out);
+int k8s_store_lookup_uid(struct k8s_store *st, uint32_t uid, struct k8s_store_user **out);
+int k8s_store_lookup_group(struct k8s_store *st, const char *name, struct k8s_store_group **out);
+int k8s_store_lookup_gid(struct k8s_store *st, uint32_t gid, struct k8s_store_group **out);
+/* user's memberships went from old[] to new[]. */
+int k8s_store_apply_diff(struct k8s_store *st, const char *user,
+			 const struct k8s_store_membership *old, size_t n_old,
+			 const struct k8s_store_membership *new, size_t n_new);
+/* One point lookup through the whole NSS configuration (our own module
+ * included, hence own_user/own_group).  0 or an errno: the caller fails
+ * closed when NSS cannot answer. */
+int k8s_store_nss_lookup(int group, const char *name, uint32_t id, struct nss_hit *hit);
+int k8s_store_own_group(struct k8s_store *st, const char *name, uint32_t gid);
+/* One table of the snapshot: entries, first per name and per id. */
+void k8s_store_snap_tab_free(struct nss_snap_tab *t);
+/* 1 when another NSS source has this user/group (by name or by id), 0 when
+ * not, -errno when NSS cannot tell. */
+int k8s_store_foreign(struct k8s_store *st, int group, const char *name, uint32_t id);
+int k8s_store_damaged_entry(const char *name, struct k8s_err *err);
+/* Where a mapped group lands: K8S_OK with *gid, K8S_REFUSED (dropped,
+ * why[] says why), or an error. */
+int k8s_store_resolve_group(struct k8s_store *st, const struct k8s_config *cfg, const char *name,
+			    int templated, uint32_t source, gid_t *gid, char *why, size_t whylen,
+			    struct k8s_err *err);
+void k8s_store_note_drop(char *buf, size_t len, const char *why);
 
 #endif

@@ -2,8 +2,8 @@
  *
  * Runs inside every process through libnss_k8s.so.2, so: no allocation,
  * no stdio, no environment, and the image is untrusted bytes.  All loads
- * go through ld32()/ld64() (memcpy: no alignment assumption survives a
- * damaged offset), every area is checked against the image before it is
+ * go through k8s_sf_ld32()/ld64() (storefmt.h; memcpy: no alignment
+ * assumption survives a damaged offset), every area is checked against the image before it is
  * touched, and 64-bit arithmetic keeps the checks free of overflow. */
 #include "storefmt.h"
 
@@ -12,31 +12,10 @@
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
 #define REC_HDR    K8S_SF_REC_HDR
-#define IDX_ENTRY  8u
-
-static uint32_t ld32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint64_t ld64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint16_t ld16(const unsigned char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
+#define IDX_ENTRY  K8S_SF_IDX_SIZE
+#define ld16       k8s_sf_ld16
+#define ld32       k8s_sf_ld32
+#define ld64       k8s_sf_ld64
 
 /* One multiply chain per 8 bytes keeps a 1 MB group record in the
  * sub-millisecond range; the xorshift feeds high bits back down, which a
@@ -216,13 +195,13 @@ static const unsigned char *record(const struct k8s_sf *sf, uint32_t off, uint32
 	if (off < sf->rec_off || off % 8 != 0 || off >= sf->rec_end || sf->rec_end - off < REC_HDR)
 		return NULL;
 	p = sf->base + off;
-	sz = ld32(p + 8);
+	sz = ld32(p + K8S_SF_R_SIZE);
 	if (sz < REC_HDR || sz % 8 != 0 || sz > sf->rec_end - off)
 		return NULL;
-	if (ld64(p) != k8s_sf_hash64(p + 8, sz - 8))
+	if (ld64(p + K8S_SF_R_SUM) != k8s_sf_hash64(p + K8S_SF_R_SIZE, sz - K8S_SF_R_SIZE))
 		return NULL;
 	*size = sz;
-	*type = ld16(p + 12);
+	*type = ld16(p + K8S_SF_R_TYPE);
 	return p;
 }
 
@@ -243,8 +222,7 @@ static const char *take_str(const char **pp, const char *end, size_t max, size_t
 	return s;
 }
 
-/* Printable text; no ':' when it ends up in a passwd line. */
-static int text_ok(const char *s, size_t len, int passwd_field)
+int k8s_sf_text_ok(const char *s, size_t len, int passwd_field)
 {
 	size_t i;
 
@@ -267,7 +245,7 @@ static int take_text(const char **pp, const char *end, int passwd_field, const c
 		     size_t *len)
 {
 	*out = take_str(pp, end, K8S_SF_STR_MAX, len);
-	return *out != NULL && text_ok(*out, *len, passwd_field);
+	return *out != NULL && k8s_sf_text_ok(*out, *len, passwd_field);
 }
 
 static int user_strings(struct k8s_sf_user *u, const char *p, const char *end)
@@ -301,26 +279,26 @@ static int decode_user(const unsigned char *r, uint32_t size, struct k8s_sf_user
 	memset(u, 0, sizeof(*u));
 	if (size < K8S_SF_USER_FIXED)
 		return 0;
-	u->uid = ld32(r + 16);
-	u->gid = ld32(r + 20);
-	u->sources = ld32(r + 24);
-	u->flags = ld32(r + 28);
-	u->last_login = (int64_t)ld64(r + 32);
-	n = ld32(r + 40);
+	u->uid = ld32(r + K8S_SF_U_UID);
+	u->gid = ld32(r + K8S_SF_U_GID);
+	u->sources = ld32(r + K8S_SF_U_SOURCES);
+	u->flags = ld32(r + K8S_SF_U_FLAGS);
+	u->last_login = (int64_t)ld64(r + K8S_SF_U_LASTLOGIN);
+	n = ld32(r + K8S_SF_U_NMEMB);
 	u->existing = (u->sources & K8S_SF_SRC_EXISTING) != 0;
 	if (u->existing ? u->uid != 0 || u->gid != 0 :
 			  u->uid < K8S_SF_MIN_ID || u->gid < K8S_SF_MIN_ID)
 		return 0;
-	if (n > (size - K8S_SF_USER_FIXED) / 8)
+	if (n > (size - K8S_SF_USER_FIXED) / K8S_SF_MEMB_SIZE)
 		return 0;
 	u->n_memberships = n;
 	u->memberships = r + K8S_SF_USER_FIXED;
 	for (i = 0; i < n; i++)
-		if (ld32(u->memberships + 8 * i) == 0)
+		if (ld32(u->memberships + K8S_SF_MEMB_SIZE * i + K8S_SF_MEMB_GID) == 0)
 			return 0;
 	u->record = r;
 	u->record_size = size;
-	return user_strings(u, (const char *)r + K8S_SF_USER_FIXED + 8 * n, (const char *)r + size);
+	return user_strings(u, (const char *)r + K8S_SF_USER_FIXED + K8S_SF_MEMB_SIZE * n, (const char *)r + size);
 }
 
 static int decode_group(const unsigned char *r, uint32_t size, struct k8s_sf_group *g)
@@ -332,9 +310,9 @@ static int decode_group(const unsigned char *r, uint32_t size, struct k8s_sf_gro
 	memset(g, 0, sizeof(*g));
 	if (size < K8S_SF_GROUP_FIXED)
 		return 0;
-	g->gid = ld32(r + 16);
-	g->sources = ld32(r + 20);
-	g->n_members = ld32(r + 28);
+	g->gid = ld32(r + K8S_SF_G_GID);
+	g->sources = ld32(r + K8S_SF_G_SOURCES);
+	g->n_members = ld32(r + K8S_SF_G_NMEMBERS);
 	if (g->gid < K8S_SF_MIN_ID || g->n_members > size / 2)
 		return 0;
 	p = (const char *)r + K8S_SF_GROUP_FIXED;
@@ -379,7 +357,7 @@ static int decode_tomb(const unsigned char *r, uint32_t size, uint32_t *kind, co
 
 	if (size < K8S_SF_TOMB_FIXED)
 		return 0;
-	*kind = ld32(r + 16);
+	*kind = ld32(r + K8S_SF_T_KIND);
 	if (*kind != K8S_SF_TOMB_USER && *kind != K8S_SF_TOMB_GROUP)
 		return 0;
 	return take_name(&p, (const char *)r + size, name, len);
@@ -404,12 +382,12 @@ static int decode_group_entry(const unsigned char *r, uint32_t size, uint32_t ty
 
 static uint32_t idx_key(const struct k8s_sf *sf, uint32_t idx, uint32_t i)
 {
-	return ld32(sf->base + idx + (uint64_t)i * IDX_ENTRY);
+	return ld32(sf->base + idx + (uint64_t)i * IDX_ENTRY + K8S_SF_IDX_KEY);
 }
 
 static uint32_t idx_off(const struct k8s_sf *sf, uint32_t idx, uint32_t i)
 {
-	return ld32(sf->base + idx + (uint64_t)i * IDX_ENTRY + 4);
+	return ld32(sf->base + idx + (uint64_t)i * IDX_ENTRY + K8S_SF_IDX_OFF);
 }
 
 /* First position whose key is >= key.  Only index bytes are read: an
@@ -734,8 +712,8 @@ void k8s_sf_membership(const struct k8s_sf_user *u, uint32_t i, uint32_t *gid, u
 	*sources = 0;
 	if (i >= u->n_memberships)
 		return;
-	*gid = ld32(u->memberships + 8 * (size_t)i);
-	*sources = ld32(u->memberships + 8 * (size_t)i + 4);
+	*gid = ld32(u->memberships + K8S_SF_MEMB_SIZE * (size_t)i + K8S_SF_MEMB_GID);
+	*sources = ld32(u->memberships + K8S_SF_MEMB_SIZE * (size_t)i + K8S_SF_MEMB_SOURCES);
 }
 
 /* Lists come only from verified records, so every string is terminated

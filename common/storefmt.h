@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define K8S_SF_FILE          "identities.db"
 #define K8S_SF_DELTA_FILE    "identities.delta"
@@ -67,8 +68,35 @@
 #define K8S_SF_H_BASESUM     104 /* u64: delta only, the base's header checksum */
 #define K8S_SF_H_HDRSUM      120 /* u64: hash64 of [0, 120) */
 
-/* Records: u64 checksum (hash64 of [8, size)), u32 size, u16 type, u16 0. */
+/* Records: u64 checksum (hash64 of [8, size)), u32 size, u16 type, u16 0,
+ * then by type (offsets from the record's start; reader and writer both
+ * use these names):
+ *   user   {u32 uid, u32 gid, u32 sources, u32 flags, i64 last login,
+ *           u32 n memberships, u32 0, n x {u32 gid, u32 sources},
+ *           name, gecos, home, shell, binding, cluster user, n group names}
+ *   group  {u32 gid, u32 sources, u32 0, u32 n members, name, n names}
+ *   tomb   {u32 kind, u32 0, name}
+ * Strings are NUL-terminated; the record is padded to 8 bytes. */
 #define K8S_SF_REC_HDR       16u
+#define K8S_SF_R_SUM         0   /* u64 */
+#define K8S_SF_R_SIZE        8   /* u32 */
+#define K8S_SF_R_TYPE        12  /* u16 */
+#define K8S_SF_U_UID         16  /* u32 */
+#define K8S_SF_U_GID         20  /* u32 */
+#define K8S_SF_U_SOURCES     24  /* u32 */
+#define K8S_SF_U_FLAGS       28  /* u32: K8S_SF_USER_PINNED */
+#define K8S_SF_U_LASTLOGIN   32  /* i64 */
+#define K8S_SF_U_NMEMB       40  /* u32 */
+#define K8S_SF_G_GID         16  /* u32 */
+#define K8S_SF_G_SOURCES     20  /* u32 */
+#define K8S_SF_G_NMEMBERS    28  /* u32 */
+#define K8S_SF_T_KIND        16  /* u32: K8S_SF_TOMB_* */
+#define K8S_SF_MEMB_SIZE     8u  /* a user's membership: {u32 gid, u32 sources} */
+#define K8S_SF_MEMB_GID      0
+#define K8S_SF_MEMB_SOURCES  4
+#define K8S_SF_IDX_SIZE      8u  /* an index entry: {u32 key, u32 record offset} */
+#define K8S_SF_IDX_KEY       0
+#define K8S_SF_IDX_OFF       4
 #define K8S_SF_REC_USER      1u
 #define K8S_SF_REC_GROUP     2u
 #define K8S_SF_REC_TOMB      3u  /* delta only: {u32 kind, u32 0, name} */
@@ -87,6 +115,47 @@
 
 #define K8S_SF_STR_MAX       4096u /* longest string field, NUL excluded */
 #define K8S_SF_MIN_ID        1000u /* no uid/gid below this is ever served */
+
+/* Unaligned native-order loads and stores (memcpy: an offset read from a
+ * damaged image may be misaligned); the reader and the writer share them. */
+static inline uint16_t k8s_sf_ld16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t k8s_sf_ld32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint64_t k8s_sf_ld64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void k8s_sf_st16(unsigned char *p, uint16_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void k8s_sf_st32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void k8s_sf_st64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
 
 enum k8s_sf_status {
 	K8S_SF_OK = 0,
@@ -222,6 +291,11 @@ void k8s_sf_membership(const struct k8s_sf_user *u, uint32_t i, uint32_t *gid, u
 
 /* Next string of a list, NULL at the end. */
 const char *k8s_sf_strlist_next(struct k8s_sf_strlist *it);
+
+/* A text field (gecos, home, shell, binding, cluster user): no control
+ * byte or DEL, and no ':' when it ends up in a passwd line.  The writer
+ * checks with it what the reader will check. */
+int k8s_sf_text_ok(const char *s, size_t len, int passwd_field);
 
 /* ^[a-z_][a-z0-9_.-]{0,31}$, not all digits (as mapping.h, without it:
  * the NSS module links only this file). */

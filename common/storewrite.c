@@ -25,7 +25,9 @@
 #include "store_int.h"
 #include "util.h"
 
-#define TMP_PREFIX ".identities."
+#define st32 k8s_sf_st32
+#define st64 k8s_sf_st64
+#define ld32 k8s_sf_ld32
 
 struct item {
 	uint16_t type;          /* K8S_SF_REC_* */
@@ -44,24 +46,6 @@ struct plan {
 	size_t users, utombs, groups, gtombs;
 	size_t existing;        /* of users: indexed by name alone */
 };
-
-static void st32(unsigned char *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void st64(unsigned char *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t ld32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
 
 static size_t pad8(size_t n)
 {
@@ -102,19 +86,16 @@ static const char *str_or_empty(const char *s)
 	return s != NULL ? s : "";
 }
 
-/* The same rules the reader applies, so we never publish a record it
- * would reject. */
+/* The reader's own rules (k8s_sf_text_ok, K8S_SF_STR_MAX, absolute home
+ * and shell), so we never publish a record it would reject. */
 static int field_ok(const char *s, int passwd_field, int path)
 {
-	size_t i;
+	size_t n;
 
 	if (s == NULL || (path && s[0] != '/'))
 		return 0;
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || (passwd_field && s[i] == ':') ||
-		    i >= K8S_SF_STR_MAX)
-			return 0;
-	return 1;
+	n = strnlen(s, K8S_SF_STR_MAX + 1);
+	return n <= K8S_SF_STR_MAX && k8s_sf_text_ok(s, n, passwd_field);
 }
 
 static int user_storable(const struct k8s_store_user *u, struct k8s_err *err)
@@ -145,15 +126,15 @@ static size_t put_str(unsigned char *p, const char *s)
 
 static void seal(unsigned char *r, size_t size, uint16_t type)
 {
-	st32(r + 8, (uint32_t)size);
-	memcpy(r + 12, &type, sizeof(type));
-	st64(r, k8s_sf_hash64(r + 8, size - 8));
+	st32(r + K8S_SF_R_SIZE, (uint32_t)size);
+	k8s_sf_st16(r + K8S_SF_R_TYPE, type);
+	st64(r + K8S_SF_R_SUM, k8s_sf_hash64(r + K8S_SF_R_SIZE, size - K8S_SF_R_SIZE));
 }
 
 static unsigned char *user_record(struct k8s_store_priv *p, const struct k8s_store_user *u,
 				  uint32_t *size)
 {
-	size_t n = K8S_SF_USER_FIXED + 8 * u->n_groups, i;
+	size_t n = K8S_SF_USER_FIXED + K8S_SF_MEMB_SIZE * u->n_groups, i;
 	unsigned char *r, *q;
 
 	n += strlen(u->name) + strlen(u->gecos) + strlen(u->home) + strlen(u->shell) +
@@ -164,17 +145,18 @@ static unsigned char *user_record(struct k8s_store_priv *p, const struct k8s_sto
 	r = k8s_store_arena_alloc(p, n);
 	if (r == NULL)
 		return NULL;
-	st32(r + 16, (uint32_t)u->uid);
-	st32(r + 20, (uint32_t)u->gid);
-	st32(r + 24, u->sources);
-	st32(r + 28, u->uid_pinned ? K8S_SF_USER_PINNED : 0);
-	st64(r + 32, (uint64_t)(int64_t)u->last_login);
-	st32(r + 40, (uint32_t)u->n_groups);
+	st32(r + K8S_SF_U_UID, (uint32_t)u->uid);
+	st32(r + K8S_SF_U_GID, (uint32_t)u->gid);
+	st32(r + K8S_SF_U_SOURCES, u->sources);
+	st32(r + K8S_SF_U_FLAGS, u->uid_pinned ? K8S_SF_USER_PINNED : 0);
+	st64(r + K8S_SF_U_LASTLOGIN, (uint64_t)(int64_t)u->last_login);
+	st32(r + K8S_SF_U_NMEMB, (uint32_t)u->n_groups);
 	for (i = 0; i < u->n_groups; i++) {
-		st32(r + K8S_SF_USER_FIXED + 8 * i, (uint32_t)u->groups[i].gid);
-		st32(r + K8S_SF_USER_FIXED + 8 * i + 4, u->groups[i].sources);
+		q = r + K8S_SF_USER_FIXED + K8S_SF_MEMB_SIZE * i;
+		st32(q + K8S_SF_MEMB_GID, (uint32_t)u->groups[i].gid);
+		st32(q + K8S_SF_MEMB_SOURCES, u->groups[i].sources);
 	}
-	q = r + K8S_SF_USER_FIXED + 8 * u->n_groups;
+	q = r + K8S_SF_USER_FIXED + K8S_SF_MEMB_SIZE * u->n_groups;
 	q += put_str(q, u->name);
 	q += put_str(q, u->gecos);
 	q += put_str(q, u->home);
@@ -201,9 +183,9 @@ static unsigned char *group_record(struct k8s_store_priv *p, struct k8s_store_gr
 	r = k8s_store_arena_alloc(p, n);
 	if (r == NULL)
 		return NULL;
-	st32(r + 16, (uint32_t)g->gid);
-	st32(r + 20, g->sources);
-	st32(r + 28, (uint32_t)gn->n_members);
+	st32(r + K8S_SF_G_GID, (uint32_t)g->gid);
+	st32(r + K8S_SF_G_SOURCES, g->sources);
+	st32(r + K8S_SF_G_NMEMBERS, (uint32_t)gn->n_members);
 	q = r + K8S_SF_GROUP_FIXED;
 	q += put_str(q, g->name);
 	for (i = 0; i < gn->n_members; i++)
@@ -221,7 +203,7 @@ static unsigned char *tomb_record(struct k8s_store_priv *p, const char *name, ui
 
 	if (r == NULL)
 		return NULL;
-	st32(r + 16, kind);
+	st32(r + K8S_SF_T_KIND, kind);
 	put_str(r + K8S_SF_TOMB_FIXED, name);
 	seal(r, n, K8S_SF_REC_TOMB);
 	*size = (uint32_t)n;
@@ -385,11 +367,11 @@ static int carry_over(struct k8s_store *st, struct plan *pl)
 			it.bytes = e.record;
 			it.size = e.record_size;
 			if (e.type == K8S_SF_REC_USER) {
-				it.uid = ld32(e.record + 16);
-				it.gid = ld32(e.record + 20);
-				it.existing = (ld32(e.record + 24) & K8S_SF_SRC_EXISTING) != 0;
+				it.uid = ld32(e.record + K8S_SF_U_UID);
+				it.gid = ld32(e.record + K8S_SF_U_GID);
+				it.existing = (ld32(e.record + K8S_SF_U_SOURCES) & K8S_SF_SRC_EXISTING) != 0;
 			} else if (e.type == K8S_SF_REC_GROUP) {
-				it.gid = ld32(e.record + 16);
+				it.gid = ld32(e.record + K8S_SF_G_GID);
 			}
 			if (plan_add(pl, &it) != 0)
 				return -1;
@@ -585,7 +567,7 @@ static int build_file(struct k8s_store *st, const struct plan *pl, int delta, ui
 	n[1] = pl->users - pl->existing;
 	n[2] = pl->groups + pl->gtombs + pl->users - pl->existing + pl->utombs;
 	n[3] = pl->groups + pl->users - pl->existing;
-	o->size = K8S_SF_HEADER_SIZE + 8 * (n[0] + n[1] + n[2] + n[3]) + pl->bytes;
+	o->size = K8S_SF_HEADER_SIZE + K8S_SF_IDX_SIZE * (n[0] + n[1] + n[2] + n[3]) + pl->bytes;
 	if (o->size > K8S_SF_MAX_FILE)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "identity store too large",
 				   "%zu bytes would exceed the format's limit", o->size);
@@ -597,7 +579,7 @@ static int build_file(struct k8s_store *st, const struct plan *pl, int delta, ui
 		goto out;
 	off[0] = K8S_SF_HEADER_SIZE;
 	for (k = 1; k < 5; k++)
-		off[k] = (uint32_t)(off[k - 1] + 8 * n[k - 1]);
+		off[k] = (uint32_t)(off[k - 1] + K8S_SF_IDX_SIZE * n[k - 1]);
 	for (i = 0, at = off[4]; i < pl->n; i++) {
 		memcpy(o->buf + at, pl->items[i].bytes, pl->items[i].size);
 		index_item(&ix, &pl->items[i], (uint32_t)at);
@@ -607,8 +589,8 @@ static int build_file(struct k8s_store *st, const struct plan *pl, int delta, ui
 		if (sort_index(ix.a[k], ix.n[k]) != 0)
 			goto out;
 		for (i = 0; i < ix.n[k]; i++) {
-			st32(o->buf + off[k] + 8 * i, (uint32_t)(ix.a[k][i] >> 32));
-			st32(o->buf + off[k] + 8 * i + 4, (uint32_t)ix.a[k][i]);
+			st32(o->buf + off[k] + K8S_SF_IDX_SIZE * i + K8S_SF_IDX_KEY, (uint32_t)(ix.a[k][i] >> 32));
+			st32(o->buf + off[k] + K8S_SF_IDX_SIZE * i + K8S_SF_IDX_OFF, (uint32_t)ix.a[k][i]);
 		}
 	}
 	put_header(st, o, n, off, pl->bytes, delta);
@@ -626,17 +608,6 @@ out:
 
 /* ---------------------------------------------------------- writing */
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Best effort: the damaged original is evidence, not a requirement. */
 static void keep_corrupt(const char *dir, const char *file)
 {
@@ -648,37 +619,19 @@ static void keep_corrupt(const char *dir, const char *file)
 		dst[0] = '\0';
 }
 
-/* temp file in the store directory, fsync, rename over, fsync the dir. */
+/* k8s_write_file_at: temp file in the store directory, fsync, rename
+ * over, fsync the directory; 0644, as the NSS module reads it in every
+ * process. */
 static int publish(struct k8s_store *st, const struct file_out *o, const char *file,
 		   struct k8s_err *err)
 {
-	char tmp[4096], dst[4096];
-	int fd, rc = K8S_OK;
+	int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = K8S_OK;
 
-	snprintf(tmp, sizeof(tmp), "%s/%sXXXXXX", st->dir, TMP_PREFIX);
-	snprintf(dst, sizeof(dst), "%s/%s", st->dir, file);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				   "%s: %s", tmp, strerror(errno));
-	if (k8s_own_fd(fd) != 0 || fchmod(fd, 0644) != 0 || k8s_write_all(fd, o->buf, o->size) != 0 ||
-	    fsync(fd) != 0) {
+	if (dfd < 0 || k8s_write_file_at(dfd, file, o->buf, o->size, 0644, NULL) != 0)
 		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if (close(fd) != 0 || rename(tmp, dst) != 0) {
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "%s: %s", dst, strerror(errno));
-		goto out;
-	}
-	if (fsync_dir(st->dir) != 0)
-		rc = k8s_err_set(err, K8S_UNAVAILABLE, "cannot write the identity store",
-				 "fsync %s: %s", st->dir, strerror(errno));
-out:
-	if (rc != K8S_OK)
-		(void)unlink(tmp);
+				 "%s/%s: %s", st->dir, file, strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
 	return rc;
 }
 

@@ -26,38 +26,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Takes s (malloc'd) or frees it; -1 when out of memory. */
-static int list_push(struct k8s_sync_list *l, char *s)
-{
-	char **nv;
-
-	if (s == NULL)
-		return -1;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-
-		nv = realloc(l->v, cap * sizeof(*nv));
-		if (nv == NULL) {
-			free(s);
-			return -1;
-		}
-		l->v = nv;
-		l->cap = cap;
-	}
-	l->v[l->n++] = s;
-	return 0;
-}
-
-static void list_free(struct k8s_sync_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 int k8s_sync_view_init(struct k8s_sync_view *v, const struct k8s_config *cfg, const char *host,
 		       struct k8s_err *err)
 {
@@ -71,27 +39,13 @@ int k8s_sync_view_init(struct k8s_sync_view *v, const struct k8s_config *cfg, co
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
 	v->n_rule_names = cfg->sync.n_rules;
 	for (i = 0; i < cfg->sync.n_rules; i++) {
-		const char *t = cfg->sync.rules[i].name;
-		struct k8s_buf b = {0};
-		const char *p;
-		int r = 0;
+		const char *t = cfg->sync.rules[i].name, *vals[] = { host };
 
 		if (t == NULL)
 			continue;
-		for (p = t; *p != '\0' && r == 0; p++) {
-			if (p[0] == '%' && (p[1] == 'h' || p[1] == '%')) {
-				r = p[1] == 'h' ? k8s_buf_append(&b, host, strlen(host))
-						: k8s_buf_append(&b, "%", 1);
-				p++;
-			} else {
-				r = k8s_buf_append(&b, p, 1);
-			}
-		}
-		if (r != 0 || k8s_buf_append(&b, "", 1) != 0) {
-			k8s_buf_free(&b);
+		v->rule_names[i] = k8s_expand(t, "h", vals);
+		if (v->rule_names[i] == NULL)
 			return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: out of memory");
-		}
-		v->rule_names[i] = b.data;
 	}
 	return K8S_OK;
 }
@@ -102,10 +56,10 @@ void k8s_sync_view_free(struct k8s_sync_view *v)
 
 	if (v == NULL)
 		return;
-	list_free(&v->users);
-	list_free(&v->groups);
-	list_free(&v->sas);
-	list_free(&v->roles);
+	k8s_strv_free(&v->users);
+	k8s_strv_free(&v->groups);
+	k8s_strv_free(&v->sas);
+	k8s_strv_free(&v->roles);
 	for (i = 0; i < v->n_rule_names; i++)
 		free(v->rule_names[i]);
 	free(v->rule_names);
@@ -198,7 +152,7 @@ int k8s_sync_take_role(struct k8s_sync_view *v, const struct k8s_config *cfg, js
 			if (cluster ? asprintf(&key, "ClusterRole/%s", name) < 0
 				    : asprintf(&key, "Role/%s/%s", ns, name) < 0)
 				key = NULL;
-			if (list_push(&v->roles, key) != 0)
+			if (k8s_strv_push(&v->roles, key) != 0)
 				return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: roles");
 			v->roles_sorted = 0;
 			return K8S_OK;
@@ -255,9 +209,9 @@ static int take_subject(struct k8s_sync_view *v, json_t *s, const char *binding_
 	if (!json_is_object(s) || kind == NULL || name == NULL)
 		return malformed(err, "binding subject", "kind/name");
 	if (strcmp(kind, "User") == 0) {
-		r = list_push(&v->users, strdup(name));
+		r = k8s_strv_push(&v->users, strdup(name));
 	} else if (strcmp(kind, "Group") == 0) {
-		r = list_push(&v->groups, strdup(name));
+		r = k8s_strv_push(&v->groups, strdup(name));
 	} else if (strcmp(kind, "ServiceAccount") == 0) {
 		if (ns == NULL)
 			ns = binding_ns;
@@ -265,7 +219,7 @@ static int take_subject(struct k8s_sync_view *v, json_t *s, const char *binding_
 			return K8S_OK; /* the apiserver refuses these; nothing to name */
 		if (asprintf(&u, K8S_SA_PREFIX "%s:%s", ns, name) < 0)
 			u = NULL;
-		r = list_push(&v->users, u);
+		r = k8s_strv_push(&v->users, u);
 	}
 	return r == 0 ? K8S_OK : k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: subjects");
 }
@@ -311,7 +265,7 @@ int k8s_sync_take_sa(struct k8s_sync_view *v, json_t *item, struct k8s_err *err)
 		return malformed(err, "ServiceAccount", "metadata.name/namespace");
 	if (asprintf(&u, K8S_SA_PREFIX "%s:%s", ns, name) < 0)
 		u = NULL;
-	if (list_push(&v->sas, u) != 0)
+	if (k8s_strv_push(&v->sas, u) != 0)
 		return k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "sync: service accounts");
 	return K8S_OK;
 }

@@ -25,18 +25,12 @@
 #define K8S_SA_PREFIX      "system:serviceaccount:"
 #define K8S_SYNC_NOTES_MAX 50   /* notes kept; the rest only counted */
 
-/* A growable list of strings (k8s_strv has no capacity). */
-struct k8s_sync_list {
-	char **v;
-	size_t n, cap;
-};
-
 /* What the cluster says, reduced to what sync needs. */
 struct k8s_sync_view {
-	struct k8s_sync_list users;   /* usernames of User and ServiceAccount subjects */
-	struct k8s_sync_list groups;  /* names of Group subjects */
-	struct k8s_sync_list sas;     /* usernames of the ServiceAccounts in sync.namespaces */
-	struct k8s_sync_list roles;   /* roles whose rules grant: "ClusterRole/N", "Role/NS/N" */
+	struct k8s_strv users;   /* usernames of User and ServiceAccount subjects */
+	struct k8s_strv groups;  /* names of Group subjects */
+	struct k8s_strv sas;     /* usernames of the ServiceAccounts in sync.namespaces */
+	struct k8s_strv roles;   /* roles whose rules grant: "ClusterRole/N", "Role/NS/N" */
 	char **rule_names;            /* sync.rules[i].name with %h expanded (NULL = none) */
 	size_t n_rule_names;
 	size_t n_roles, n_bindings, n_granting; /* read, read, of which grant */
@@ -82,7 +76,7 @@ struct k8s_sync_plan {
 	size_t n_accounts;
 	struct k8s_mapped_group *groups;   /* mapped Group subjects */
 	size_t n_groups;
-	struct k8s_sync_list notes;        /* identities left out, and why */
+	struct k8s_strv notes;        /* identities left out, and why */
 	size_t n_notes;                    /* all of them, kept or not */
 };
 
@@ -113,7 +107,7 @@ void k8s_sync_snap_free(struct k8s_sync_snap *snap);
 struct k8s_sync_diff {
 	size_t accounts_added, accounts_removed, accounts_changed;
 	size_t groups_added, groups_removed, groups_changed;
-	struct k8s_sync_list lines; /* "+ account ops.alice uid 212345 (synced)", ... */
+	struct k8s_strv lines; /* "+ account ops.alice uid 212345 (synced)", ... */
 };
 int k8s_sync_diff(const struct k8s_sync_snap *before, const struct k8s_sync_snap *after,
 		  struct k8s_sync_diff *d);

@@ -196,7 +196,7 @@ static int line(struct k8s_sync_diff *d, const char *fmt, ...) __attribute__((fo
 static int line(struct k8s_sync_diff *d, const char *fmt, ...)
 {
 	va_list ap;
-	char *s, **nv;
+	char *s;
 	int r;
 
 	va_start(ap, fmt);
@@ -204,19 +204,7 @@ static int line(struct k8s_sync_diff *d, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		return -1;
-	if (d->lines.n == d->lines.cap) {
-		size_t cap = d->lines.cap ? 2 * d->lines.cap : 32;
-
-		nv = realloc(d->lines.v, cap * sizeof(*nv));
-		if (nv == NULL) {
-			free(s);
-			return -1;
-		}
-		d->lines.v = nv;
-		d->lines.cap = cap;
-	}
-	d->lines.v[d->lines.n++] = s;
-	return 0;
+	return k8s_strv_push(&d->lines, s);
 }
 
 /* Group names (before the ':' for accounts) in a but not in b, as

@@ -40,7 +40,7 @@ static int cmp_cand_local(const void *a, const void *b)
 }
 
 /* Sort and drop repeats, in place. */
-static void list_unique(struct k8s_sync_list *l)
+static void list_unique(struct k8s_strv *l)
 {
 	size_t i, k = 0;
 
@@ -65,18 +65,7 @@ static int note(struct k8s_sync_plan *p, const char *username, const char *why)
 		return 0;
 	if (asprintf(&s, "%.200s: %s", username, why) < 0)
 		return -1;
-	if (p->notes.n == p->notes.cap) {
-		char **nv = realloc(p->notes.v, (p->notes.cap + 16) * sizeof(char *));
-
-		if (nv == NULL) {
-			free(s);
-			return -1;
-		}
-		p->notes.v = nv;
-		p->notes.cap += 16;
-	}
-	p->notes.v[p->notes.n++] = s;
-	return 0;
+	return k8s_strv_push(&p->notes, s);
 }
 
 /* The namespace of a service-account username, into ns (NULL when it is

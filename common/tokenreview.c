@@ -14,7 +14,6 @@
 
 #include <jansson.h>
 
-#include "b64.h"
 #include "explain.h"
 #include "http.h"
 #include "jwt.h"
@@ -346,29 +345,14 @@ out:
 /* The apiserver has just authenticated the token, so a JWT's payload is
  * what its issuer signed: take exp/iat/nbf and the service-account binding
  * for the lifetime policy, by the same rules as the jwt path (a time that
- * is not a NumericDate within time_t refuses).  Undecodable payloads leave
- * them unknown, as for an opaque token. */
-static int take_jwt_claims(const char *token, struct k8s_identity *id, struct k8s_err *err)
+ * is not a NumericDate within time_t refuses).  The payload is the one
+ * k8s_token_decode read; one that did not decode leaves them unknown, as
+ * for an opaque token. */
+static int take_jwt_claims(const struct k8s_token *t, struct k8s_identity *id, struct k8s_err *err)
 {
-	const char *p1, *p2;
-	unsigned char *raw;
-	size_t raw_len = 0;
-	json_t *payload;
-	int rc = K8S_OK;
-
-	if (!k8s_looks_like_jwt(token))
+	if (!t->jws || !json_is_object(t->payload))
 		return K8S_OK;
-	p1 = strchr(token, '.') + 1;
-	p2 = strchr(p1, '.');
-	raw = k8s_b64url_decode(p1, (size_t)(p2 - p1), &raw_len);
-	if (raw == NULL)
-		return K8S_OK;
-	payload = k8s_jwt_json_load((const char *)raw, raw_len, NULL);
-	k8s_freezero(raw, raw_len);
-	if (json_is_object(payload))
-		rc = k8s_identity_take_jwt_claims(id, payload, err);
-	json_decref(payload);
-	return rc;
+	return k8s_identity_take_jwt_claims(id, t->payload, err);
 }
 
 /* Status other than 200/201: the reviewer's problem or the apiserver's. */
@@ -476,8 +460,9 @@ static int prepare(struct review_ctx *c, struct k8s_err *err)
 }
 
 int k8s_tokenreview(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
-		    const char *token, struct k8s_identity *id, struct k8s_err *err)
+		    const struct k8s_token *t, struct k8s_identity *id, struct k8s_err *err)
 {
+	const char *token = t->text;
 	struct review_ctx c = {.cfg = cfg, .kc = kc, .token = token};
 	struct k8s_http_resp resp = {0};
 	int rc;
@@ -501,7 +486,7 @@ int k8s_tokenreview(const struct k8s_config *cfg, const struct k8s_kubeconfig *k
 					    &cfg->tokenreview.audiences, id, err);
 	if (rc != K8S_OK)
 		goto out;
-	rc = take_jwt_claims(token, id, err);
+	rc = take_jwt_claims(t, id, err);
 	if (rc != K8S_OK)
 		goto out;
 	k8s_token_fingerprint(token, strlen(token), id->fingerprint);

@@ -6,9 +6,10 @@
 #include "config.h"
 #include "err.h"
 #include "identity.h"
+#include "jwt.h"
 #include "kubeconfig.h"
 
-/* POST a TokenReview for token with the configured audiences.
+/* POST a TokenReview for the token t (k8s_token_decode) with the configured audiences.
  *   K8S_OK          authenticated, audiences intersect: *id filled (method "tokenreview")
  *   K8S_REFUSED     status.authenticated false (err->detail has status.error),
  *                   or audiences do not intersect / empty status.audiences
@@ -20,7 +21,7 @@
  * the service-account binding from its (apiserver-authenticated) payload.
  * No cache here (see reviewcache.h). */
 int k8s_tokenreview(const struct k8s_config *cfg, const struct k8s_kubeconfig *kc,
-		    const char *token, struct k8s_identity *id, struct k8s_err *err);
+		    const struct k8s_token *t, struct k8s_identity *id, struct k8s_err *err);
 
 /* What the configuration says about this kubeconfig, before any request
  * or cache lookup: K8S_ECONFIG for insecure-skip-tls-verify without

@@ -139,35 +139,65 @@ int k8s_parse_duration_ms(const char *s, int64_t *out_ms)
 	return 0;
 }
 
-char *k8s_expand_host(const char *tmpl)
+void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size, unsigned flags)
 {
-	char host[256];
+	size_t i, o = 0;
+
+	if (size == 0)
+		return;
+	for (i = 0; s != NULL && s[i] != '\0' && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int bad = c < 0x20 || c > 0x7e;
+
+		if (o == max) {
+			snprintf(out + o, size - o, "...");
+			return;
+		}
+		if (bad && (flags & K8S_SHOW_DROP))
+			continue;
+		if (!(flags & K8S_SHOW_QUOTES) && (c == '"' || c == '\\'))
+			bad = 1;
+		out[o++] = bad ? '?' : (char)c;
+	}
+	out[o] = '\0';
+}
+
+char *k8s_expand(const char *tmpl, const char *letters, const char *const *values)
+{
 	struct k8s_buf b = {0};
-	const char *p;
+	const char *p, *l;
+	int r = 0;
 
-	if (gethostname(host, sizeof(host)) != 0)
-		return NULL;
-	host[sizeof(host) - 1] = '\0';
-	for (p = tmpl; *p != '\0'; p++) {
-		int r;
-
-		if (p[0] == '%' && p[1] == 'h') {
-			r = k8s_buf_append(&b, host, strlen(host));
-			p++;
-		} else if (p[0] == '%' && p[1] == '%') {
+	for (p = tmpl; *p != '\0' && r == 0; p++) {
+		l = p[0] == '%' && p[1] != '\0' ? strchr(letters, p[1]) : NULL;
+		if (p[0] == '%' && p[1] == '%') {
 			r = k8s_buf_append(&b, "%", 1);
+			p++;
+		} else if (l != NULL) {
+			r = k8s_buf_append(&b, values[l - letters], strlen(values[l - letters]));
 			p++;
 		} else {
 			r = k8s_buf_append(&b, p, 1);
 		}
-		if (r != 0) {
-			k8s_buf_free(&b);
-			return NULL;
-		}
 	}
-	if (b.data == NULL && k8s_buf_append(&b, "", 0) != 0)
+	if (r == 0)
+		r = k8s_buf_append(&b, "", 1);
+	if (r != 0) {
+		k8s_buf_free(&b);
 		return NULL;
+	}
 	return b.data;
+}
+
+char *k8s_expand_host(const char *tmpl)
+{
+	char host[256];
+	const char *v[] = { host };
+
+	if (gethostname(host, sizeof(host)) != 0)
+		return NULL;
+	host[sizeof(host) - 1] = '\0';
+	return k8s_expand(tmpl, "h", v);
 }
 
 int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max)
@@ -307,7 +337,7 @@ int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, stru
 	return fd;
 }
 
-int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len, mode_t mode,
 		      const struct timespec *mtime)
 {
 	static unsigned seq;
@@ -322,7 +352,8 @@ int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (k8s_own_fd(fd) != 0 || k8s_write_all(fd, data, len) != 0 ||
+	if (k8s_own_fd(fd) != 0 || (mode != 0600 && fchmod(fd, mode) != 0) ||
+	    k8s_write_all(fd, data, len) != 0 ||
 	    (mtime != NULL && futimens(fd, (const struct timespec[2]){{.tv_nsec = UTIME_OMIT}, *mtime}) != 0) ||
 	    fsync(fd) != 0) {
 		saved = errno;
@@ -333,8 +364,9 @@ int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
 		saved = errno;
 		goto fail;
 	}
-	(void)fsync(dfd);
-	return 0;
+	/* The new file is in place; a failure here only says the rename
+	 * may not survive a crash. */
+	return fsync(dfd) == 0 ? 0 : -1;
 fail:
 	unlinkat(dfd, tmp, 0);
 	errno = saved;
@@ -479,6 +511,49 @@ int k8s_surely_not_store_user(const char *user, uid_t lo, uid_t hi)
 	rc = p.pw.pw_uid == 0 || p.pw.pw_uid < lo || p.pw.pw_uid > hi;
 	k8s_pw_free(&p);
 	return rc;
+}
+
+int k8s_strv_push(struct k8s_strv *sv, char *s)
+{
+	char **nv;
+	size_t cap;
+
+	if (s == NULL)
+		return -1;
+	if (sv->n >= sv->cap) {
+		cap = sv->n ? 2 * sv->n : 16;
+		nv = realloc(sv->v, cap * sizeof(*nv));
+		if (nv == NULL) {
+			free(s);
+			return -1;
+		}
+		sv->v = nv;
+		sv->cap = cap;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+void k8s_strv_free(struct k8s_strv *sv)
+{
+	size_t i;
+
+	if (sv == NULL)
+		return;
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	memset(sv, 0, sizeof(*sv));
+}
+
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
 }
 
 int k8s_buf_percent_encode(struct k8s_buf *b, const char *s)

@@ -42,6 +42,21 @@ struct k8s_buf {
 int k8s_buf_append(struct k8s_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int k8s_buf_printf(struct k8s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void k8s_buf_free(struct k8s_buf *b); /* wipes */
+/* The one list of strings (configuration lists, sync's lists, notes and
+ * lines): v[0..n) malloc'd strings, cap slots allocated (0 with n > 0 for
+ * a list allocated to size: k8s_strv_push grows it anyway). */
+struct k8s_strv {
+	char **v;
+	size_t n, cap;
+};
+/* Append s (malloc'd; NULL counts as out of memory): the list takes it,
+ * or frees it and answers -1 when out of memory.  0 or -1. */
+int k8s_strv_push(struct k8s_strv *sv, char *s);
+/* Free every string and the array; sv is empty after (NULL is a no-op). */
+void k8s_strv_free(struct k8s_strv *sv);
+/* 1 when s is one of sv's strings (exact match). */
+int k8s_strv_contains(const struct k8s_strv *sv, const char *s);
+
 /* Append s with bytes below 0x20, 0x7f, '%' and '#' written %XX (upper
  * hex): one printable line, one-to-one.  0 or -1 (ENOMEM). */
 int k8s_buf_percent_encode(struct k8s_buf *b, const char *s);
@@ -54,7 +69,23 @@ int k8s_buf_read_fd(struct k8s_buf *b, int fd, size_t max);
  * "250ms", "0".  Result in milliseconds.  0 on success, -1 on bad input. */
 int k8s_parse_duration_ms(const char *s, int64_t *out_ms);
 
-/* Expand %h (host name) and %% in tmpl.  Returns malloc'd string or NULL. */
+/* Untrusted bytes for a log line or a message, the one copy that makes
+ * them safe to show (a token's claims, a key id, an apiserver's or an
+ * issuer's text): bytes outside printable ASCII become '?', and so do '"'
+ * and '\\' (the text is usually shown inside quotes) unless flags has
+ * K8S_SHOW_QUOTES; with K8S_SHOW_DROP the bytes outside printable ASCII
+ * are left out instead (both: an apiserver's message, shown as it is).
+ * At most max characters, then "...".  out has room for max + 4 bytes at
+ * least (size bounds it anyway); s NULL shows as "". */
+#define K8S_SHOW_QUOTES 0x1u
+#define K8S_SHOW_DROP   0x2u
+void k8s_show_untrusted(const char *s, size_t max, char *out, size_t size, unsigned flags);
+
+/* The one % template expander: tmpl with %<letters[i]> replaced by
+ * values[i], %% by %, and everything else (any other %x included) as it
+ * is.  malloc'd, NULL when out of memory. */
+char *k8s_expand(const char *tmpl, const char *letters, const char *const *values);
+/* k8s_expand with %h = this host's name.  malloc'd or NULL. */
 char *k8s_expand_host(const char *tmpl);
 
 /* SHA-256 and the token fingerprint: sha256.h. */
@@ -90,12 +121,16 @@ int k8s_mkdir_owned(int dfd, const char *path, mode_t mode);
 #define K8S_DIR_OWN    0x2
 int k8s_open_private_dir(int dfd, const char *path, mode_t deny, int flags, struct stat *st);
 
-/* Replace dfd/name atomically: a 0600 temp file beside it (O_EXCL,
- * O_NOFOLLOW, k8s_own_fd), write, optional mtime, fsync, rename over, fsync the
- * directory, so readers see the old file or the new one, never a torn one.
- * The temp file (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on
- * failure; one left by a killed writer is the caller's to sweep.  0 or -1. */
-int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len,
+/* Replace dfd/name atomically, the one writer of whole files (the identity
+ * store, the review and JWKS caches, the login state and first-login policy
+ * files): a temp file beside it created 0600 (O_EXCL, O_NOFOLLOW,
+ * k8s_own_fd), then given `mode` (fchmod: the umask does not apply), write,
+ * optional mtime, fsync, rename over, fsync the directory, so readers see
+ * the old file or the new one, never a torn one.  The temp file
+ * (".NAME.PID.SEQ.tmp", see k8s_is_temp_name) is removed on failure; one
+ * left by a killed writer is the caller's to sweep.  0 or -1 with errno
+ * (-1 after the rename only when the directory's fsync failed). */
+int k8s_write_file_at(int dfd, const char *name, const void *data, size_t len, mode_t mode,
 		      const struct timespec *mtime);
 
 /* A temp file name k8s_write_file_at makes. */

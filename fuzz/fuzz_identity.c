@@ -1,7 +1,7 @@
 /* Fuzz target for the identity's JSON (identity.c), the one reader of the
  * identities the review cache and the login state keep on disk.  Input: a
  * JSON text.  When k8s_identity_from_json accepts it, the identity must
- * satisfy what the reader promises (a method of two, a non-empty username,
+ * satisfy what the reader promises (a method of three, a non-empty username,
  * a 16-hex or empty fingerprint, times >= 0), and writing it and reading
  * it back must give the same JSON: nothing is dropped or misread on the
  * way.  Seeds: fuzz/corpus/fuzz_identity. */
@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(in);
 		return 0;
 	}
-	if ((strcmp(id.method, "tokenreview") != 0 && strcmp(id.method, "jwt") != 0) ||
+	if ((strcmp(id.method, "tokenreview") != 0 && strcmp(id.method, "jwt") != 0 &&
+	     strcmp(id.method, "serviceaccount") != 0) ||
 	    id.username == NULL || id.username[0] == '\0' || id.extra == NULL ||
 	    id.exp < 0 || id.iat < 0 || id.nbf < 0 ||
 	    (id.fingerprint[0] != '\0' && strlen(id.fingerprint) != 16))

@@ -118,19 +118,6 @@ static void entries(const struct k8s_sf *sf)
 		}
 }
 
-static uint32_t ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static void st64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
 static void reseal(uint8_t *b, size_t len)
 {
 	static const int idx[4][2] = {
@@ -143,19 +130,20 @@ static void reseal(uint8_t *b, size_t len)
 	if (len < K8S_SF_HEADER_SIZE)
 		return;
 	for (k = 0; k < 4; k++) {
-		n = ld32(b + idx[k][0]);
-		at = ld32(b + idx[k][1]);
-		for (i = 0; i < n && at + 8 * i + 8 <= len && i < WALK_MAX; i++) {
-			off = ld32(b + at + 8 * i + 4);
-			if (off % 8 != 0 || off + 16 > len)
+		n = k8s_sf_ld32(b + idx[k][0]);
+		at = k8s_sf_ld32(b + idx[k][1]);
+		for (i = 0; i < n && at + K8S_SF_IDX_SIZE * (i + 1) <= len && i < WALK_MAX; i++) {
+			off = k8s_sf_ld32(b + at + K8S_SF_IDX_SIZE * i + K8S_SF_IDX_OFF);
+			if (off % 8 != 0 || off + K8S_SF_REC_HDR > len)
 				continue;
-			sz = ld32(b + off + 8);
-			if (sz >= 16 && sz % 8 == 0 && off + sz <= len)
-				st64(b + off, k8s_sf_hash64(b + off + 8, sz - 8));
+			sz = k8s_sf_ld32(b + off + K8S_SF_R_SIZE);
+			if (sz >= K8S_SF_REC_HDR && sz % 8 == 0 && off + sz <= len)
+				k8s_sf_st64(b + off + K8S_SF_R_SUM,
+					    k8s_sf_hash64(b + off + K8S_SF_R_SIZE, sz - K8S_SF_R_SIZE));
 		}
 	}
-	st64(b + K8S_SF_H_BODYSUM, k8s_sf_hash64(b + K8S_SF_HEADER_SIZE, len - K8S_SF_HEADER_SIZE));
-	st64(b + K8S_SF_H_HDRSUM, k8s_sf_hash64(b, K8S_SF_H_HDRSUM));
+	k8s_sf_st64(b + K8S_SF_H_BODYSUM, k8s_sf_hash64(b + K8S_SF_HEADER_SIZE, len - K8S_SF_HEADER_SIZE));
+	k8s_sf_st64(b + K8S_SF_H_HDRSUM, k8s_sf_hash64(b, K8S_SF_H_HDRSUM));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

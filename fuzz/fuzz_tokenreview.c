@@ -31,7 +31,7 @@ static void check(int rc, const struct k8s_identity *id, const struct k8s_err *e
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char *aud_v[] = {"host-login:web-1", "api"};
-	struct k8s_strv auds = {aud_v, 0};
+	struct k8s_strv auds = {.v = aud_v};
 	struct k8s_identity id;
 	struct k8s_err err;
 	int rc;

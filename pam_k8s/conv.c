@@ -12,28 +12,9 @@
 
 char *pk_first_prompt(const char *tmpl, const char *audience)
 {
-	struct k8s_buf b = { 0 };
-	const char *p;
-	int rc = 0;
+	const char *vals[] = { audience };
 
-	for (p = tmpl; *p != '\0' && rc == 0; p++) {
-		if (p[0] == '%' && p[1] == 'a') {
-			rc = k8s_buf_append(&b, audience, strlen(audience));
-			p++;
-		} else if (p[0] == '%' && p[1] == '%') {
-			rc = k8s_buf_append(&b, "%", 1);
-			p++;
-		} else {
-			rc = k8s_buf_append(&b, p, 1);
-		}
-	}
-	if (rc == 0)
-		rc = k8s_buf_append(&b, "", 1);
-	if (rc != 0) {
-		k8s_buf_free(&b);
-		return NULL;
-	}
-	return b.data;
+	return k8s_expand(tmpl, "a", vals);
 }
 
 void pk_tell(pam_handle_t *pamh, int flags, const char *msg)

@@ -45,6 +45,8 @@ $2
     message: no system usernames
   - expression: "user.groups.all(g, !g.startsWith('oidc:team-root'))"
     message: team-root may not log in to hosts
+  - expression: "user.groups.all(g, !g.startsWith('system:'))"
+    message: no system groups
 anonymous:
   enabled: false
 EOC
@@ -76,12 +78,17 @@ check "$(fc_idp_mint --alg ES256 --claims '{"groups":["team-ops","other"],"repos
 assert_eq "$(field .method)" jwt "method jwt"
 assert_eq "$(field .username)" alice@example.com "username from the CEL expression"
 assert_eq "$(field .uid)" CgVhbGljZRIFbG9jYWw "uid from the CEL expression"
-assert_eq "$(field '.groups|join(",")')" "oidc:team-ops" "groups filtered and prefixed by CEL"
+# system:authenticated comes after the userValidationRules, as in the
+# apiserver: the rule refusing system: groups does not see it.
+assert_eq "$(field '.groups|join(",")')" "oidc:team-ops,system:authenticated" \
+	"groups filtered and prefixed by CEL, then system:authenticated"
 assert_eq "$(field '.extra["example.com/repository"]|join(",")')" "oidc:github:repo:4567" "extra from valueExpression"
 assert_eq "$(field '[.local_groups[]|.name]|join(",")')" "k8s-ops" "CEL groups map to local groups"
 
 check "$(fc_idp_mint --alg ES256)" 0 --user alice
 assert_eq "$(field '.extra|has("example.com/repository")')" false "an empty extra value leaves the key out"
+check "$(fc_idp_mint --alg ES256 --claims '{"groups":["other"]}')" 0 --user alice
+assert_eq "$(field '.groups|join(",")')" "system:authenticated" "no mapped groups: system:authenticated alone"
 
 # The file's audiences are the cluster's: a token for them is refused.
 check "$(fc_idp_mint --alg ES256 --claims '{"aud":"kubernetes"}')" 1 --user alice
@@ -118,7 +125,7 @@ ok "apiserver.config.k8s.io/v1beta1 accepted"
 ST=$("$BIN" status --config "$cfg" 2>&1)
 for want in "config.authenticationConfiguration: $authn (apiserver.config.k8s.io/v1beta1): 1 JWT authenticator, their audiences replaced by \[k8s-auth\]" \
 	"config.authenticationConfiguration: $authn: anonymous: ignored" \
-	"config.jwt\[0\]: $FC_IDP: 8 CEL expressions compiled" \
+	"config.jwt\[0\]: $FC_IDP: 9 CEL expressions compiled" \
 	"config.jwt\[0\]: $FC_IDP: egressSelectorType controlplane accepted; it has no meaning on a host"; do
 	grep -q "$want" <<<"$ST" || fail "status lacks '$want': $ST"
 done

@@ -52,7 +52,8 @@ assert_eq "$(field .method)" jwt "method jwt"
 assert_eq "$(field .issuer)" "$FC_IDP" "issuer"
 assert_eq "$(field .username)" alice@example.com "username from the email claim, empty prefix"
 assert_eq "$(field .uid)" CgVhbGljZRIFbG9jYWw "uid from sub"
-assert_eq "$(field '.groups|join(",")')" "oidc:platform-admins,oidc:team-ops" "groups prefixed"
+assert_eq "$(field '.groups|join(",")')" "oidc:platform-admins,oidc:team-ops,system:authenticated" \
+	"groups prefixed, then system:authenticated as the apiserver adds it"
 assert_eq "$(field '[.local_groups[]|.name]|join(",")')" "sudo,k8s-ops" "groups mapped"
 assert_eq "$(field '.local_groups[0].gid')" "$(getent group sudo | cut -d: -f3)" "literal group is the existing local sudo group"
 assert_eq "$(jwks_fetches)" 1 "JWKS fetched once for four tokens (cached on disk)"
@@ -63,6 +64,19 @@ assert_eq "$(field .reason)" "unsupported algorithm" "EdDSA ID token refused"
 assert_eq "$(jwks_fetches)" 1 "no refetch for an algorithm nobody accepts"
 [ "$(stat -c %a "$TEST_TMP/cache")" = 700 ] || fail "cache dir not 0700"
 ok "cache dir 0700"
+
+# credential-id: the apiserver's JWT authenticator (getExtra) sets
+# extra authentication.kubernetes.io/credential-id = ["JTI=<jti>"] for a
+# non-empty string jti, nothing for any other jti.
+cid='.extra["authentication.kubernetes.io/credential-id"]'
+check "$(fc_idp_mint --alg ES256 --claims '{"jti":"6f1c-a"}')" 0 --user alice
+assert_eq "$(field "$cid|tojson")" '["JTI=6f1c-a"]' "jti becomes the credential id"
+for j in '""' 'null' '5' '["a"]'; do
+	check "$(fc_idp_mint --alg ES256 --claims "{\"jti\":$j}")" 0 --user alice
+	assert_eq "$(field "$cid|tojson")" null "jti $j: no credential id"
+done
+check "$(fc_idp_mint --alg ES256)" 0 --user alice
+assert_eq "$(field "$cid|tojson")" null "no jti: no credential id"
 
 big=$(fc_idp_mint --alg ES256 --groups 170)
 [ ${#big} -ge 3000 ] || fail "big token only ${#big} bytes"

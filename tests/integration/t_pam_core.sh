@@ -33,7 +33,7 @@ pk_check "one audit line" test "$(grep -c . <<<"$line")" = 1
 for want in 'cluster_user="system:serviceaccount:ops:alice"' "cluster_uid=\"$UID_A\"" \
 	'method="tokenreview"' "token=\"$(fp "$tok")\"" 'local_groups="k8s-ops"' \
 	'pod="ops/payments-api-7d9f8b6c5-x2x4z' 'node="ip-10-0-12-34.eu-west-1.compute.internal' \
-	'expires="20'; do
+	'expires="20' 'credential_id="JTI='; do
 	pk_check "audit line has $want" grep -qF -- "$want" <<<"$line"
 done
 pk_check "token never logged or stored" pk_no_leak "$tok"
@@ -43,10 +43,33 @@ pk_check "store: ops.alice in k8s-ops" \
 	jq -e '.[] | select(.name == "ops.alice") | [.groups[] | (.name? // .)] | index("k8s-ops") != null' <<<"$(users_json)"
 pk_check "run dir empty after close_session" test -z "$(pk_state_files "$T/run")"
 
+# ---- the same token validated offline (serviceAccounts:): the same
+# audit line but for method and issuer, the same account (the binding is
+# TokenReview's), and no TokenReview sent
+pk_write_config "serviceAccounts:
+  issuer: $PK_URL
+  audiences: [\"$PK_AUD\"]
+  certificateAuthority: |
+$(sed 's/^/    /' "$T/idp/ca.crt")"
+reviews=$(pk_reviews)
+pk_mark_log
+pk_pam k8s-test ops.alice "${ALL[@]}" <<<"$tok"
+pk_check "SA token offline: auth, account, session open/close" test "$PK_RC" = 0
+oline=$(pk_new_log | grep 'session): login user="ops.alice"')
+pk_check "offline: no TokenReview sent" test "$(pk_reviews)" = "$reviews"
+pk_check "offline: method serviceaccount, the cluster's issuer" \
+	grep -qF "method=\"serviceaccount\" issuer=\"$PK_URL\"" <<<"$oline"
+strip() { sed -E 's/^.*session\): //; s/ method="[^"]*" issuer="[^"]*"//' <<<"$1"; }
+pk_check "offline audit line equals TokenReview's but for method and issuer" \
+	test "$(strip "$oline")" = "$(strip "$line")"
+pk_write_config
+
 # ---- a 3 KB OIDC token (JWT path, offline against the issuer's JWKS)
 groups=platform-admins,team-db
 for i in $(seq 1 85); do groups="$groups,org-unit-$i-readers"; done
-otok=$(pk_oidc_token carol --groups "$groups")
+# its jti is the minter's choice of bytes: the credential id reaches the
+# audit line escaped, one line, no forged field
+otok=$(pk_oidc_token carol --groups "$groups" --jti $'j-1" token="forged\nfake line')
 pk_check "OIDC token is 2.8-3.5 KB (${#otok} bytes)" test "${#otok}" -ge 2800 -a "${#otok}" -le 3500
 pk_mark_log
 pk_pam k8s-test carol "${ALL[@]}" <<<"$otok"
@@ -55,6 +78,12 @@ line=$(pk_new_log | grep 'session): login user="carol"')
 pk_check "audit: method jwt, issuer, cluster user" \
 	grep -qF "method=\"jwt\" issuer=\"$PK_ISS\"" <<<"$line"
 pk_check "audit: mapped groups sudo and k8s-db" grep -qE 'local_groups="(sudo,k8s-db|k8s-db,sudo)"' <<<"$line"
+pk_check "audit: one line for the OIDC login" test "$(grep -c . <<<"$line")" = 1
+pk_check "audit: groups end with system:authenticated, as TokenReview's do" \
+	grep -qE 'groups="[^"]*,system:authenticated"' <<<"$line"
+pk_check "audit: the jti as credential id, escaped" \
+	grep -qF 'credential_id="JTI=j-1\x22 token=\x22forged\x0afake line"' <<<"$line"
+pk_check "audit: no forged token field" test "$(grep -o ' token="' <<<"$line" | wc -l)" = 1
 pk_check "OIDC token never logged" pk_no_leak "$otok"
 
 # ---- refusals

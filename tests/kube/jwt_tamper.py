@@ -11,6 +11,11 @@ Modes:
   foreign-key  same header (kid included) and claims, signed by a fresh key
   hs256-pubkey HS256 keyed with the issuer's public key PEM (PUBKEY_PEM):
                the classic algorithm-confusion attack
+  resign KEY_PEM CLAIMS_JSON
+               same header, the claims with CLAIMS_JSON's members set (a
+               null member removes the claim), signed with the private key
+               KEY_PEM (the cluster's service-account key: tokens the
+               apiserver could have minted, with claims it does not mint)
 Written with the Python standard library and jwcrypto, independent of the
 code under test.
 """
@@ -70,6 +75,15 @@ def main():
             pem = f.read()
         key = jwk.JWK(kty="oct", k=b64e(pem))
         header["alg"] = "HS256"
+        out = sign(header, claims, key)
+    elif mode == "resign":
+        with open(sys.argv[2], "rb") as f:
+            key = jwk.JWK.from_pem(f.read())
+        for k, v in json.loads(sys.argv[3]).items():
+            if v is None:
+                claims.pop(k, None)
+            else:
+                claims[k] = v
         out = sign(header, claims, key)
     else:
         sys.exit("unknown mode " + mode)

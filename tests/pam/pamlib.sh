@@ -371,7 +371,7 @@ EOF
 # claiming that ServiceAccount uid, [--pod P] [--node N]; else an OIDC ID
 # token from the IdP (iss PK_ISS).  A later option replaces an earlier one.
 pk_mint() {
-	local sub='' aud='' life=600 off=0 iss='' alg=RS256 size='' email='' groups=- sauid='' pod='' node=''
+	local sub='' aud='' life=600 off=0 iss='' alg=RS256 size='' email='' groups=- sauid='' pod='' node='' jti=''
 	local a ref
 	local -a args
 	while [ $# -gt 0 ]; do
@@ -379,6 +379,7 @@ pk_mint() {
 		--sub) sub=$2 ;; --aud) aud=$2 ;; --lifetime) life=$2 ;; --iat-offset) off=$2 ;;
 		--iss) iss=$2 ;; --alg) alg=$2 ;; --size) size=$2 ;; --email) email=$2 ;;
 		--groups) groups=$2 ;; --sa-uid) sauid=$2 ;; --pod) pod=$2 ;; --node) node=$2 ;;
+		--jti) jti=$2 ;;
 		*) echo "pk_mint: unknown option $1" >&2; return 2 ;;
 		esac
 		shift 2
@@ -391,13 +392,16 @@ pk_mint() {
 		pk_fc mint --sa "${ref%%:*}/${ref#*:}" --uid "$sauid" --jti --iat "$(($(date +%s) + off))" \
 			${pod:+--pod "$pod"} ${node:+--node "$node"} "${args[@]}"
 	else
-		a=$("$PK_PY" - "$sub" "$aud" "$off" "$life" "$email" "$groups" <<'EOF'
+		a=$("$PK_PY" - "$sub" "$aud" "$off" "$life" "$email" "$groups" "$jti" <<'EOF'
 import json, sys, time
-sub, aud, off, life, email, groups = sys.argv[1:]
+sub, aud, off, life, email, groups, jti = sys.argv[1:]
 iat = int(time.time()) + int(off)
-print(json.dumps({"sub": sub, "aud": aud.split(","), "iat": iat, "exp": iat + int(life),
-                  "name": None, "email": email or None, "email_verified": True if email else None,
-                  "groups": None if groups == "-" else [g for g in groups.split(",") if g]}))
+c = {"sub": sub, "aud": aud.split(","), "iat": iat, "exp": iat + int(life),
+     "name": None, "email": email or None, "email_verified": True if email else None,
+     "groups": None if groups == "-" else [g for g in groups.split(",") if g]}
+if jti:
+    c["jti"] = jti
+print(json.dumps(c))
 EOF
 )
 		pk_fc idp-mint --alg "$alg" --claims "$a" "${args[@]}"

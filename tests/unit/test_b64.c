@@ -72,6 +72,7 @@ static void test_url_alphabet(void **state)
 }
 
 #define S(x) { x, sizeof(x) - 1 }
+#define SL(x) x, sizeof(x) - 1
 
 static void test_url_refuses_noncanonical(void **state)
 {
@@ -97,6 +98,40 @@ static void test_url_refuses_noncanonical(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_null(k8s_b64url_decode(bad[i].s, bad[i].len, &n));
 	assert_null(k8s_b64url_decode(NULL, 0, &n));
+}
+
+/* go-jose's reading (strings.TrimRight "=", then Go's RawURLEncoding):
+ * what the strict decoder refuses for padding or unused bits, this reads
+ * as the bytes of the canonical spelling; other refusals stay. */
+static void test_url_lax_reads_as_gojose(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		const char *want;
+	} ok[] = {
+		{ SL("Zg=="), "f" }, { SL("Zm8="), "fo" }, { SL("Zg="), "f" }, { SL("Zg===="), "f" },
+		{ SL("Zh"), "f" }, { SL("Zm9"), "fo" }, { SL("Zm9v"), "foo" }, { SL(""), "" },
+	};
+	static const struct {
+		const char *s;
+		size_t len;
+	} bad[] = {
+		S("Z"), S("Zm9vY"), S("Zm 9v"), S("Zm9v\n"), S("Zm9v."), S("Zm\0v"), S("Zm9v\x80"),
+		S("Zm+v"), S("Zm/v"), S("=Zm9v"),
+	};
+	unsigned char *d;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		d = k8s_b64url_decode_lax(ok[i].s, ok[i].len, &n);
+		assert_non_null(d);
+		assert_int_equal(n, strlen(ok[i].want));
+		assert_memory_equal(d, ok[i].want, n);
+		free(d);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(k8s_b64url_decode_lax(bad[i].s, bad[i].len, &n));
 }
 
 static void test_trailing_bits_every_char(void **state)
@@ -185,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_rfc4648_vectors),
 		cmocka_unit_test(test_url_alphabet),
 		cmocka_unit_test(test_url_refuses_noncanonical),
+		cmocka_unit_test(test_url_lax_reads_as_gojose),
 		cmocka_unit_test(test_trailing_bits_every_char),
 		cmocka_unit_test(test_std_padding_rules),
 		cmocka_unit_test(test_roundtrip_all_lengths),

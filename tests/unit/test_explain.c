@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "explain.h"
+#include "util.h"
 
 static const char *near(const char *want, const char *got)
 {
@@ -47,11 +48,11 @@ static void test_show_untrusted(void **state)
 	char out[64];
 
 	(void)state;
-	k8s_show_untrusted("https://x\n\"evil\"\x1b[31m\xc3\xa9", 64, out, sizeof(out));
+	k8s_show_untrusted("https://x\n\"evil\"\x1b[31m\xc3\xa9", 64, out, sizeof(out), 0);
 	assert_string_equal(out, "https://x??evil??[31m??");
-	k8s_show_untrusted("abcdefghij", 4, out, sizeof(out));
+	k8s_show_untrusted("abcdefghij", 4, out, sizeof(out), 0);
 	assert_string_equal(out, "abcd...");
-	k8s_show_untrusted("abcdefghij", 100, out, 6);
+	k8s_show_untrusted("abcdefghij", 100, out, 6, 0);
 	assert_string_equal(out, "abcde");
 }
 
@@ -59,7 +60,7 @@ static void test_show_audiences(void **state)
 {
 	char out[200], big[500];
 	json_t *a;
-	struct k8s_strv v = { (char *[]){ "k8s-auth", "host-login:web" }, 2 };
+	struct k8s_strv v = { .v = (char *[]){ "k8s-auth", "host-login:web" }, .n = 2 };
 
 	(void)state;
 	k8s_show_audiences(NULL, out, sizeof(out));

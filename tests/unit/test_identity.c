@@ -128,6 +128,16 @@ static void test_round_trip(void **state)
 	assert_string_equal(got.fingerprint, "0123456789abcdef");
 	assert_null(got.warning);
 	k8s_identity_free(&got);
+	/* the offline service-account method is kept as itself (the login
+	 * state of a serviceAccounts: login, read back at sudo) */
+	id.method = "serviceaccount";
+	j = k8s_identity_to_json(&id);
+	assert_string_equal(json_string_value(json_object_get(j, "method")), "serviceaccount");
+	assert_int_equal(k8s_identity_from_json(j, &got), 0);
+	json_decref(j);
+	assert_string_equal(got.method, "serviceaccount");
+	assert_string_equal(got.issuer, id.issuer);
+	k8s_identity_free(&got);
 	k8s_identity_free(&id);
 }
 
@@ -194,12 +204,54 @@ static void test_refused(void **state)
 	json_decref(j);
 }
 
+/* The apiserver's authenticated-group adder (group.AuthenticatedGroupAdder
+ * and its tests): appended last; never twice; not for system:anonymous;
+ * not when system:unauthenticated is there. */
+static void adder_case(const char *username, const char *const *groups, size_t n,
+		       const char *want_joined)
+{
+	struct k8s_identity id;
+	char got[512] = "";
+	size_t i;
+
+	memset(&id, 0, sizeof(id));
+	id.username = strdup(username);
+	for (i = 0; i < n; i++)
+		assert_int_equal(k8s_identity_add_group(&id, groups[i]), 0);
+	assert_int_equal(k8s_identity_add_authenticated(&id), 0);
+	for (i = 0; i < id.n_groups; i++) {
+		if (i > 0)
+			strcat(got, ",");
+		strcat(got, id.groups[i]);
+	}
+	assert_string_equal(got, want_joined);
+	k8s_identity_free(&id);
+}
+
+static void test_authenticated_group(void **state)
+{
+	static const char *const two[] = {"group_a", "group_b"};
+	static const char *const has[] = {"group_a", "system:authenticated", "group_b"};
+	static const char *const unauth[] = {"system:unauthenticated"};
+	static const char *const sys[] = {"system:masters"};
+
+	(void)state;
+	adder_case("user", two, 2, "group_a,group_b,system:authenticated");
+	adder_case("user", NULL, 0, "system:authenticated");
+	adder_case("user", has, 3, "group_a,system:authenticated,group_b");
+	adder_case("user", unauth, 1, "system:unauthenticated");
+	adder_case("system:anonymous", two, 2, "group_a,group_b");
+	adder_case("system:anonymous", NULL, 0, "");
+	adder_case("system:anonymousx", sys, 1, "system:masters,system:authenticated");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_written),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_authenticated_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,6 +137,50 @@ static void test_parsed_fields(void **state)
 	free(t);
 }
 
+/* k8s_token_decode: the one reading of a token's bytes.  A token the
+ * strict parser refuses for its signature's spelling still shows its
+ * payload (the policy pre-check refuses on it); two segments show
+ * nothing; only token[0..len) is read. */
+static void test_token_decode(void **state)
+{
+	struct k8s_token t;
+	size_t len = 0;
+	size_t plen = 0;
+	char *ok = token("ok_ES256", &len), *padded = token("padded_sig", &plen);
+
+	(void)state;
+	k8s_token_decode(&t, ok, len);
+	assert_true(t.jws);
+	assert_true(t.parsed);
+	assert_ptr_equal(t.header, t.jwt.header);
+	assert_ptr_equal(t.payload, t.jwt.payload);
+	assert_string_equal(json_string_value(json_object_get(t.payload, "sub")), "user-1");
+	k8s_token_free(&t);
+	assert_null(t.payload);
+	k8s_token_free(&t); /* twice is fine */
+
+	k8s_token_decode(&t, padded, plen);
+	assert_false(t.parsed);
+	assert_int_equal(t.perr.status, t.jws ? K8S_REFUSED : K8S_OK);
+	assert_true(json_is_object(t.header));
+	assert_true(json_is_object(t.payload));
+	k8s_token_free(&t);
+
+	/* header.payload only, within len */
+	k8s_token_decode(&t, ok, (size_t)(strrchr(ok, '.') - ok));
+	assert_false(t.jws);
+	assert_null(t.header);
+	assert_null(t.payload);
+	k8s_token_free(&t);
+
+	k8s_token_decode(&t, NULL, 0);
+	assert_null(t.text);
+	assert_false(t.jws);
+	k8s_token_free(&t);
+	free(ok);
+	free(padded);
+}
+
 static void test_looks_like_jwt(void **state)
 {
 	char *t = token("ok_RS256", NULL), *jwe = token("jwe", NULL), *big = token("oversize", NULL);
@@ -443,6 +487,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_alg_accepted),
 		cmocka_unit_test(test_parsed_fields),
+		cmocka_unit_test(test_token_decode),
 		cmocka_unit_test(test_looks_like_jwt),
 		cmocka_unit_test(test_none_and_hmac_refused),
 		cmocka_unit_test(test_alg_must_fit_key),

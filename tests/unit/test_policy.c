@@ -93,11 +93,23 @@ static struct k8s_config *cfg_of(const char *yaml)
 	return cfg;
 }
 
+/* The pre-check as validate.c runs it: on the token read once. */
+static int precheck(const struct k8s_config *cfg, const char *text, size_t len, struct k8s_err *err)
+{
+	struct k8s_token t;
+	int rc;
+
+	k8s_token_decode(&t, text, len);
+	rc = k8s_policy_precheck(cfg, &t, err);
+	k8s_token_free(&t);
+	return rc;
+}
+
 static void pre_ok(const struct k8s_config *cfg, const char *t, size_t len)
 {
 	struct k8s_err err;
 
-	if (k8s_policy_precheck(cfg, t, len, &err) != K8S_OK)
+	if (precheck(cfg, t, len, &err) != K8S_OK)
 		fail_msg("token %.40s... refused: %s (%s)", t, err.reason, err.detail);
 }
 
@@ -105,7 +117,7 @@ static void pre_refused(const struct k8s_config *cfg, const char *t, size_t len,
 {
 	struct k8s_err err;
 
-	assert_int_equal(k8s_policy_precheck(cfg, t, len, &err), K8S_REFUSED);
+	assert_int_equal(precheck(cfg, t, len, &err), K8S_REFUSED);
 	assert_int_equal(err.status, K8S_REFUSED);
 	assert_string_equal(err.reason, reason);
 }
@@ -132,7 +144,7 @@ static void test_precheck_size_charset(void **state)
 	pre_refused(cfg, "abc\0def", 7, "malformed token");
 	pre_ok(cfg, "!~opaque-token_with.punctuation/+=", 34);
 	/* The detail says where, never the token. */
-	assert_int_equal(k8s_policy_precheck(cfg, "secret-part x", 13, &err), K8S_REFUSED);
+	assert_int_equal(precheck(cfg, "secret-part x", 13, &err), K8S_REFUSED);
 	assert_null(strstr(err.detail, "secret"));
 	assert_non_null(strstr(err.detail, "byte 11"));
 	k8s_config_free(cfg);
@@ -179,7 +191,7 @@ static void test_precheck_legacy_sa(void **state)
 		    "legacy service-account tokens are not allowed");
 	/* Length is honoured: the payload is cut short, not legacy any more. */
 	pre_ok(cfg, jwts[1], (size_t)(strchr(strchr(jwts[1], '.') + 1, '.') - jwts[1]));
-	assert_int_equal(k8s_policy_precheck(cfg, jwts[0], strlen(jwts[0]), &err), K8S_REFUSED);
+	assert_int_equal(precheck(cfg, jwts[0], strlen(jwts[0]), &err), K8S_REFUSED);
 	assert_non_null(strstr(err.detail, "allowLegacyServiceAccountTokens"));
 	k8s_config_free(cfg);
 

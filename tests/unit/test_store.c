@@ -740,6 +740,19 @@ static void test_binding(void **state)
 	b = binding_of(&id);
 	assert_string_equal(b, "tokenreview:user:alice");
 	free(b);
+	/* a service-account token validated offline: TokenReview's binding
+	 * (the same uid), whatever the issuer and sub; no uid: nothing */
+	memset(&id, 0, sizeof(id));
+	id.method = "serviceaccount";
+	id.issuer = "https://kubernetes.default.svc";
+	id.subject = "system:serviceaccount:ops:alice";
+	id.username = "system:serviceaccount:ops:alice";
+	id.uid = "3f1c-77";
+	b = binding_of(&id);
+	assert_string_equal(b, "tokenreview:uid:3f1c-77");
+	free(b);
+	id.uid = NULL;
+	binding_refused(&id, "no identity to bind");
 	memset(&id, 0, sizeof(id));
 	id.method = "jwt";
 	id.issuer = "https://issuer.example.com";
@@ -1187,7 +1200,7 @@ static void check_existing_image(struct fx *f, int present, uint32_t x_gid)
 	assert_int_equal(v.uid, 0);
 	assert_int_equal(v.gid, 0);
 	/* uid 0 on disk: a first-format reader takes the record for damage */
-	memcpy(&word, v.record + 16, sizeof(word));
+	word = k8s_sf_ld32(v.record + K8S_SF_U_UID);
 	assert_int_equal(word, 0);
 	assert_string_equal(v.binding, "tokenreview:uid:ex-a");
 	for (i = 0; i < v.n_memberships; i++) {

@@ -195,7 +195,7 @@ static int binding(struct k8s_sync_view *v, const struct k8s_config *cfg, int cl
 	return rc;
 }
 
-static int has(const struct k8s_sync_list *l, const char *s)
+static int has(const struct k8s_strv *l, const char *s)
 {
 	size_t i;
 

@@ -24,9 +24,9 @@
 #define REVIEWER "reviewer-secret-token"
 
 static char *aud_v[] = {"host-login:test", "second"};
-static const struct k8s_strv auds1 = {aud_v, 1};
-static const struct k8s_strv auds2 = {aud_v, 2};
-static const struct k8s_strv no_auds = {NULL, 0};
+static const struct k8s_strv auds1 = {.v = aud_v, .n = 1};
+static const struct k8s_strv auds2 = {.v = aud_v, .n = 2};
+static const struct k8s_strv no_auds = {0};
 
 /* ------------------------------------------------------------ request */
 
@@ -336,10 +336,13 @@ static void env_init(struct env *e, const char *mode)
 
 static int review(struct env *e, const char *token, struct k8s_identity *id, struct k8s_err *err)
 {
+	struct k8s_token t;
 	int rc;
 
 	k8s_err_clear(err);
-	rc = k8s_tokenreview(&e->cfg, &e->kc, token, id, err);
+	k8s_token_decode(&t, token, token != NULL ? strlen(token) : 0);
+	rc = k8s_tokenreview(&e->cfg, &e->kc, &t, id, err);
+	k8s_token_free(&t);
 	if (rc != K8S_OK) {
 		assert_null(id->username);
 		assert_int_equal(err->status, rc);

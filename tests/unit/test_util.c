@@ -57,6 +57,25 @@ static void test_expand_host(void **state)
 	free(s);
 }
 
+/* The one expander behind %h, %u (home, SAR names), %a (the prompt). */
+static void test_expand(void **state)
+{
+	const char *vals[] = { "web1", "alice" };
+	char *s;
+
+	(void)state;
+	s = k8s_expand("/home/%u@%h %%u %x %", "hu", vals);
+	assert_non_null(s);
+	assert_string_equal(s, "/home/alice@web1 %u %x %");
+	free(s);
+	s = k8s_expand("%h%h", "h", vals);
+	assert_string_equal(s, "web1web1");
+	free(s);
+	s = k8s_expand("%u", "h", vals);
+	assert_string_equal(s, "%u");
+	free(s);
+}
+
 static void test_buf(void **state)
 {
 	struct k8s_buf b = {0};
@@ -136,8 +155,8 @@ static void test_write_file_at(void **state)
 	assert_non_null(mkdtemp(dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
-	assert_int_equal(k8s_write_file_at(dfd, "f", "old", 3, NULL), 0);
-	assert_int_equal(k8s_write_file_at(dfd, "f", "new!", 4, &mtime), 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "old", 3, 0600, NULL), 0);
+	assert_int_equal(k8s_write_file_at(dfd, "f", "new!", 4, 0600, &mtime), 0);
 	snprintf(path, sizeof(path), "%s/f", dir);
 	assert_int_equal(k8s_read_file(path, 100, &data, &len), 0);
 	assert_string_equal(data, "new!");
@@ -146,7 +165,7 @@ static void test_write_file_at(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_mtime, 2000000000);
 	/* A name that cannot be created leaves nothing behind. */
-	assert_int_equal(k8s_write_file_at(dfd, "no/such/dir", "x", 1, NULL), -1);
+	assert_int_equal(k8s_write_file_at(dfd, "no/such/dir", "x", 1, 0600, NULL), -1);
 	d = fdopendir(dup(dfd));
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL)
@@ -259,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_expand_host),
+		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_err),
