@@ -50,6 +50,9 @@ assert_eq "$?" 1 "sigdiff reports a disagreement"
 rc=$?
 cat "$TEST_TMP/out"
 assert_eq "$rc" 0 "C and Go agree on every tuple"
+# the same from 3 threads racing Nettle's first load, then sharing key sets
+"$TEST_TMP/sigdiff" -t 3 < "$TEST_TMP/tuples"
+assert_eq "$?" 0 "C and Go agree on every tuple from 3 threads"
 
 # Both verdicts occur in the classes that must have them (the test is not
 # vacuous), and each family is there.
