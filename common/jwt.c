@@ -205,8 +205,9 @@ static json_t *segment_object(const char *seg, size_t len, const char *what, str
 /* An embedded jwk header must be one valid public key (go-jose refuses the
  * token otherwise, although it never verifies with that key).  Validity
  * is go-jose's, not our key policy: use, alg and the RSA size of a key we
- * never use do not matter. */
-static int header_jwk_ok(json_t *jwk)
+ * never use do not matter.  1 valid, 0 not, -1 with *lib_err set when
+ * Nettle cannot be loaded (the host's fault, not the token's). */
+static int header_jwk_ok(json_t *jwk, struct k8s_err *lib_err)
 {
 	static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
 	json_t *copy, *set = NULL;
@@ -245,6 +246,9 @@ static int header_jwk_ok(json_t *jwk)
 	if (text != NULL && k8s_jwks_parse(text, strlen(text), &keys, &err) == K8S_OK) {
 		ok = keys.n == 1;
 		k8s_jwks_free(&keys);
+	} else if (text != NULL && strcmp(err.reason, K8S_REASON_NO_SIGLIB) == 0) {
+		*lib_err = err;
+		ok = -1;
 	}
 	free(text);
 	json_decref(set);
@@ -252,7 +256,8 @@ static int header_jwk_ok(json_t *jwk)
 }
 
 /* An x5c header must be an array of base64 DER certificates (go-jose
- * parses the chain and refuses the token when it cannot). */
+ * parses the chain and refuses the token when it cannot).  1 yes, 0 no,
+ * -1 libcrypto cannot be loaded. */
 static int header_x5c_ok(json_t *x5c)
 {
 	json_t *v;
@@ -263,13 +268,15 @@ static int header_x5c_ok(json_t *x5c)
 	if (!json_is_array(x5c))
 		return 0;
 	json_array_foreach(x5c, i, v) {
-		if (!json_is_string(v))
+		/* base64.StdEncoding skips CR and LF, not blanks */
+		if (!json_is_string(v) || memchr(json_string_value(v), ' ', json_string_length(v)) != NULL ||
+		    memchr(json_string_value(v), '\t', json_string_length(v)) != NULL)
 			return 0;
 		der = k8s_b64_decode(json_string_value(v), json_string_length(v), &der_len);
-		ok = der != NULL && k8s_x509_parses(der, der_len) == 1;
+		ok = der != NULL ? k8s_x509_parses(der, der_len) : 0;
 		free(der);
-		if (!ok)
-			return 0;
+		if (ok != 1)
+			return ok;
 	}
 	return 1;
 }
@@ -284,6 +291,8 @@ static int header_ok(struct k8s_jwt *out, struct k8s_err *err)
 	json_t *typ = json_object_get(out->header, "typ"), *crit = json_object_get(out->header, "crit");
 	json_t *nonce = json_object_get(out->header, "nonce"), *jwk = json_object_get(out->header, "jwk");
 	json_t *x5c = json_object_get(out->header, "x5c");
+	struct k8s_err lib_err;
+	int r;
 
 	if (json_is_null(kid) || (json_is_string(kid) && json_string_length(kid) == 0))
 		kid = NULL;
@@ -298,12 +307,18 @@ static int header_ok(struct k8s_jwt *out, struct k8s_err *err)
 				   "header has critical extensions (crit), none are supported");
 	if (nonce != NULL && !json_is_null(nonce) && !json_is_string(nonce))
 		return k8s_err_set(err, K8S_REFUSED, "malformed token", "header nonce is not a string");
-	if (jwk != NULL && !json_is_null(jwk) && !header_jwk_ok(jwk))
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "header jwk is not one valid public key");
-	if (x5c != NULL && !json_is_null(x5c) && !header_x5c_ok(x5c))
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "header x5c is not an array of base64 DER certificates");
+	/* A library that cannot be loaded is the host's fault: unavailable,
+	 * named, as everywhere else (never "malformed"). */
+	if (jwk != NULL && !json_is_null(jwk) && (r = header_jwk_ok(jwk, &lib_err)) != 1)
+		return r < 0 ? k8s_err_set(err, lib_err.status, lib_err.reason, "%s", lib_err.detail)
+			     : k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "header jwk is not one valid public key");
+	if (x5c != NULL && !json_is_null(x5c) && (r = header_x5c_ok(x5c)) != 1)
+		return r < 0 ? k8s_err_set(err, K8S_UNAVAILABLE, K8S_REASON_NO_X509LIB,
+					   "cannot load %s (Debian package %s)", K8S_LIBCRYPTO_SONAME,
+					   K8S_LIBCRYPTO_PACKAGE)
+			     : k8s_err_set(err, K8S_REFUSED, "malformed token",
+					   "header x5c is not an array of base64 DER certificates");
 	if (typ != NULL && (!json_is_string(typ) ||
 			    (strcasecmp(json_string_value(typ), "JWT") != 0 &&
 			     strcasecmp(json_string_value(typ), "application/jwt") != 0)))

@@ -7,8 +7,6 @@
 #include <limits.h>
 #include <pthread.h>
 
-#define LIBCRYPTO_SONAME "libcrypto.so.3"
-
 static struct {
 	void *(*d2i)(void **, const unsigned char **, long);
 	void (*free_cert)(void *);
@@ -18,7 +16,7 @@ static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
 static void crypto_load(void)
 {
-	void *h = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(K8S_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
 
 	if (h == NULL)
 		return;
@@ -46,5 +44,6 @@ int k8s_x509_parses(const unsigned char *der, size_t len)
 		return 0;
 	}
 	crypto.free_cert(cert);
-	return 1;
+	/* one certificate, nothing after it (Go's x509.ParseCertificate) */
+	return p == der + len;
 }

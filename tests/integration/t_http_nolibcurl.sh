@@ -44,6 +44,9 @@ $(sed 's/^/      /' "$FC_CA")
   claimMappings:
     username: {claim: email, prefix: ""}
 EOC
+# The same issuer alone (a token the jwt path refuses would go on to the
+# TokenReview above, which needs libcurl)
+sed '/^tokenReview:/,/^  audiences:/d' "$TEST_TMP/config.yaml" >"$TEST_TMP/jwtonly.yaml"
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
 idtok=$(fc_idp_mint --alg RS256) || fail "idp mint"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
@@ -65,7 +68,48 @@ assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debia
 	"the detail names the library and its package"
 # (Debian's libcurl needs libhogweed too, through librtmp: no TokenReview here)
 assert_eq "$(find "$TEST_TMP/cache" -name '*.json' | wc -l)" 1 "the JWKS cache is kept: the host, not the file, was at fault"
+# A header jwk (an EC one) is checked with Nettle too (go-jose parses it): the same
+# answer, not "malformed token" (a verdict on the token for the host's fault).
+ecjwk=$("$PY" -c '
+import base64, json
+from cryptography.hazmat.primitives.asymmetric import ec
+n = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+b = lambda v: base64.urlsafe_b64encode(v.to_bytes(32, "big")).rstrip(b"=").decode()
+print(json.dumps({"kty": "EC", "crv": "P-256", "x": b(n.x), "y": b(n.y)}))') || fail "EC key"
+jwktok=$(fc_idp_mint --alg RS256 --header-extra "{\"jwk\": $ecjwk}") ||
+	fail "idp mint with a jwk header"
+out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$jwktok" 2>"$TEST_TMP/err")
+rc=$?
+assert_eq "$rc" 3 "a jwk header without libhogweed.so.6: exit 3 (unavailable)"
+assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
+	"a jwk header without libhogweed.so.6: the detail names the library"
 for lib in $(ldconfig -p | awk '$1 == "libhogweed.so.6" { print $NF }'); do
+	umount "$(readlink -f "$lib")" || fail "unhiding $lib"
+done
+out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$jwktok" 2>/dev/null)
+assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the token with a jwk header accepted"
+
+# An x5c header's certificates are parsed by a libcrypto dlopen()ed for
+# that token (common/x509lazy.c): without libcrypto.so.3, the same
+# "unavailable" with the library named.  (The JWKS is in the cache: no
+# libcurl, which needs libcrypto, is loaded.)
+der=$(sed '/-----/d' "$FC_CA" | tr -d '\n')
+x5ctok=$(fc_idp_mint --alg RS256 --header-extra "{\"x5c\": [\"$der\"]}") || fail "idp mint with an x5c header"
+out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>/dev/null)
+assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcrypto: the token with an x5c header accepted"
+n=0
+for lib in $(ldconfig -p | awk '$1 == "libcrypto.so.3" { print $NF }'); do
+	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no libcrypto.so.3 in ldconfig -p"
+out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>"$TEST_TMP/err")
+rc=$?
+assert_eq "$rc" 3 "an x5c header without libcrypto.so.3: exit 3 (unavailable), not a crash"
+assert_eq "$(jq -r .authenticated <<<"$out")" false "an x5c header without libcrypto.so.3: refused"
+assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcrypto.so.3 (Debian package libssl3)" \
+	"an x5c header without libcrypto.so.3: the detail names the library and its package"
+for lib in $(ldconfig -p | awk '$1 == "libcrypto.so.3" { print $NF }'); do
 	umount "$(readlink -f "$lib")" || fail "unhiding $lib"
 done
 

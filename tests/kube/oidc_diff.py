@@ -159,7 +159,11 @@ def sign(keys, alg, keyname, data, salt=None):
     if salt == "der":
         return der
     r, s = decode_dss_signature(der)
-    size = (k.curve.key_size + 7) // 8
+    # r||s as long as the alg says (go-jose's check), the key's length when
+    # they do not fit (an ES256 token signed with a P-384 key)
+    size = {"256": 32, "384": 48, "512": 66}[alg[2:]]
+    if max(r, s).bit_length() > 8 * size:
+        size = (k.curve.key_size + 7) // 8
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
@@ -424,6 +428,9 @@ def cases(g, st):
                                                alg="PS256", salt=salt))
     add("alg", "rsa-1024-key", g.tok(st, header=H("RS256", "rsa1024"), key="rsa1024", alg="RS256"))
     add("alg", "es256-on-p384-key", g.tok(st, header=H("ES256", "ec384"), key="ec384", alg="ES256"))
+    # go-jose checks no curve: the alg's hash and r||s length with a smaller curve's key
+    add("alg", "es384-on-p256-key", g.tok(st, header=H("ES384", "ec256"), key="ec256", alg="ES384"))
+    add("alg", "es512-on-p384-key", g.tok(st, header=H("ES512", "ec384"), key="ec384", alg="ES512"))
 
     # --- kid
     for alg in ("RS256", "PS384", "ES256"):
@@ -465,7 +472,9 @@ def cases(g, st):
         add("header", "jwk-" + name, g.tok(st, header=H(jwk=jwk), key="rsa1"))
     for name, x5c in (("cert", [g.x5c]), ("not-base64", ["!!!"]), ("string", g.x5c), ("empty", []),
                       ("null", None), ("base64-not-cert", [base64.b64encode(b"hello").decode()]),
-                      ("number", [5])):
+                      ("number", [5]),
+                      ("trailing-byte", [base64.b64encode(base64.b64decode(g.x5c) + b"\0").decode()]),
+                      ("space", [g.x5c[:64] + " " + g.x5c[64:]]), ("crlf", [g.x5c[:64] + "\r\n" + g.x5c[64:]])):
         add("header", "x5c-" + name, g.tok(st, header=H(x5c=x5c), key="rsa1"))
     for name, extra in (("x5u", {"x5u": "https://127.0.0.1:1/x"}), ("x5t", {"x5t": 5}),
                         ("cty", {"cty": "JWT"}), ("zip", {"zip": "DEF"}), ("enc", {"enc": "A128GCM"}),

@@ -282,6 +282,12 @@ static void test_header_rules(void **state)
 	expect("x5c_not_cert", "main", K8S_REFUSED, "malformed token");
 	expect("x5c_string", "main", K8S_REFUSED, "malformed token");
 	expect("x5c_empty", "main", K8S_OK, NULL);
+	expect("x5c_cert", "main", K8S_OK, NULL);
+	expect("x5c_trailing", "main", K8S_REFUSED, "malformed token");
+	expect("x5c_trailing_cert", "main", K8S_REFUSED, "malformed token");
+	expect("x5c_crlf", "main", K8S_OK, NULL);
+	expect("x5c_space", "main", K8S_REFUSED, "malformed token");
+	expect("x5c_tab", "main", K8S_REFUSED, "malformed token");
 	expect("no_alg", "main", K8S_REFUSED, "malformed token");
 }
 

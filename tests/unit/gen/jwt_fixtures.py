@@ -246,6 +246,32 @@ tok("x5c_not_cert", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x
 tok("x5c_string", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x5c":"aGVsbG8="}',
                             json.dumps(BASE)))
 tok("x5c_empty", raw_token("ec256", "ES256", '{"alg":"ES256","kid":"ec256","x5c":[]}', json.dumps(BASE)))
+
+
+def x5c_der():
+    """A self-signed certificate for ec256 (DER)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    key = serialization.load_pem_private_key(K["ec256"].export_to_pem(private_key=True, password=None), None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x5c")])
+    now = datetime.datetime(2024, 1, 1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+# go-jose parses x5c with x509.ParseCertificate, which refuses trailing data.
+X5C = x5c_der()
+for name, der in (("x5c_cert", X5C), ("x5c_trailing", X5C + b"\0"), ("x5c_trailing_cert", X5C + X5C)):
+    tok(name, raw_token("ec256", "ES256", json.dumps(
+        {"alg": "ES256", "kid": "ec256", "x5c": [base64.b64encode(der).decode()]}), json.dumps(BASE)))
+# and decodes it with base64.StdEncoding, which skips CR and LF only.
+X5C_B64 = base64.b64encode(X5C).decode()
+for name, sep in (("x5c_crlf", "\r\n"), ("x5c_space", " "), ("x5c_tab", "\t")):
+    tok(name, raw_token("ec256", "ES256", json.dumps(
+        {"alg": "ES256", "kid": "ec256", "x5c": [X5C_B64[:64] + sep + X5C_B64[64:]]}), json.dumps(BASE)))
 tok("no_alg", raw_token("ec256", "ES256", '{"kid":"ec256"}', json.dumps(BASE)))
 tok("dup_header", raw_token("rsa1", "RS256", '{"alg":"RS256","kid":"rsa1","alg":"RS256"}',
                             json.dumps(BASE)))
