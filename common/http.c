@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h> /* OPENSSL_INIT_NO_ATEXIT only: nothing of libcrypto is linked */
 
+#include "dl.h"
 #include "util.h"
 
 #define LIBCURL_SONAME "libcurl.so.4"
@@ -64,34 +65,17 @@ static struct {
 #define curl_url_cleanup   (*lc.url_cleanup)
 #define curl_getdate       (*lc.getdate)
 
-/* 0 when every function was found (the handle is kept for the process). */
-static int load_libcurl(void)
-{
-	void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (h == NULL)
-		return -1;
-	libcurl = h;
-	*(void **)&lc.global_init = dlsym(h, "curl_global_init");
-	*(void **)&lc.easy_init = dlsym(h, "curl_easy_init");
-	*(void **)&lc.easy_setopt = dlsym(h, "curl_easy_setopt");
-	*(void **)&lc.easy_perform = dlsym(h, "curl_easy_perform");
-	*(void **)&lc.easy_getinfo = dlsym(h, "curl_easy_getinfo");
-	*(void **)&lc.easy_cleanup = dlsym(h, "curl_easy_cleanup");
-	*(void **)&lc.easy_strerror = dlsym(h, "curl_easy_strerror");
-	*(void **)&lc.free_ = dlsym(h, "curl_free");
-	*(void **)&lc.url = dlsym(h, "curl_url");
-	*(void **)&lc.url_set = dlsym(h, "curl_url_set");
-	*(void **)&lc.url_get = dlsym(h, "curl_url_get");
-	*(void **)&lc.url_cleanup = dlsym(h, "curl_url_cleanup");
-	*(void **)&lc.getdate = dlsym(h, "curl_getdate");
-	if (lc.global_init == NULL || lc.easy_init == NULL || lc.easy_setopt == NULL ||
-	    lc.easy_perform == NULL || lc.easy_getinfo == NULL || lc.easy_cleanup == NULL ||
-	    lc.easy_strerror == NULL || lc.free_ == NULL || lc.url == NULL || lc.url_set == NULL ||
-	    lc.url_get == NULL || lc.url_cleanup == NULL || lc.getdate == NULL)
-		return -1;
-	return 0;
-}
+#define LC(field, name) { name, (void **)&lc.field }
+static const struct k8s_dl_sym lc_syms[] = {
+	LC(global_init, "curl_global_init"),   LC(easy_init, "curl_easy_init"),
+	LC(easy_setopt, "curl_easy_setopt"),   LC(easy_perform, "curl_easy_perform"),
+	LC(easy_getinfo, "curl_easy_getinfo"), LC(easy_cleanup, "curl_easy_cleanup"),
+	LC(easy_strerror, "curl_easy_strerror"), LC(free_, "curl_free"),
+	LC(url, "curl_url"),                   LC(url_set, "curl_url_set"),
+	LC(url_get, "curl_url_get"),           LC(url_cleanup, "curl_url_cleanup"),
+	LC(getdate, "curl_getdate"),
+};
+#undef LC
 
 #define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 5000L
@@ -106,7 +90,8 @@ static void curl_init_once(void)
 
 	/* Never cleaned up: the helper and the CLI are short-lived, and
 	 * libcurl >= 7.84 makes this thread-safe. */
-	if (load_libcurl() != 0) {
+	libcurl = k8s_dl_load(LIBCURL_SONAME, lc_syms, sizeof(lc_syms) / sizeof(lc_syms[0]));
+	if (libcurl == NULL) {
 		curl_missing = 1;
 		curl_init_rc = CURLE_FAILED_INIT;
 		return;

@@ -1,42 +1,29 @@
-/* nettle_lazy.c: the table nettle_lazy.h describes, filled by dlopen().
- * The helper's environment is fixed (no LD_LIBRARY_PATH), so the soname
- * resolves through the system's linker cache; symbols are looked up in
- * libhogweed and its own dependencies (libnettle, libgmp). */
+/* nettle_lazy.c: the table nettle_lazy.h describes, filled by dl.h's
+ * loader; symbols are found in libhogweed and its own dependencies
+ * (libnettle, libgmp). */
 #include "nettle_lazy.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
-#include <string.h>
+
+#include "dl.h"
 
 struct k8s_nettle k8s_nettle_fn;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;
 
-static void load(void)
-{
-	struct k8s_nettle t;
-	void *h = dlopen(K8S_NETTLE_SONAME, RTLD_NOW | RTLD_LOCAL);
-	int ok = h != NULL;
-
-	memset(&t, 0, sizeof(t));
-#define K8S_NETTLE_SYM(name, sym) \
-	if (ok && (*(void **)&t.f_##name = dlsym(h, #sym)) == NULL) \
-		ok = 0;
+static const struct k8s_dl_sym syms[] = {
+#define K8S_NETTLE_SYM(name, sym) { #sym, (void **)&k8s_nettle_fn.f_##name },
 	K8S_NETTLE_FUNCS(K8S_NETTLE_SYM)
 #undef K8S_NETTLE_SYM
-	if (ok) {
-		t.sha256 = dlsym(h, "nettle_sha256");
-		t.sha384 = dlsym(h, "nettle_sha384");
-		t.sha512 = dlsym(h, "nettle_sha512");
-		ok = t.sha256 != NULL && t.sha384 != NULL && t.sha512 != NULL;
-	}
-	if (!ok) {
-		if (h != NULL)
-			dlclose(h);
-		return;
-	}
-	k8s_nettle_fn = t; /* the handle stays open for the process */
-	loaded = 1;
+	{ "nettle_sha256", (void **)&k8s_nettle_fn.sha256 },
+	{ "nettle_sha384", (void **)&k8s_nettle_fn.sha384 },
+	{ "nettle_sha512", (void **)&k8s_nettle_fn.sha512 },
+};
+
+/* the handle stays open for the process */
+static void load(void)
+{
+	loaded = k8s_dl_load(K8S_NETTLE_SONAME, syms, sizeof(syms) / sizeof(syms[0])) != NULL;
 }
 
 int k8s_nettle_load(void)

@@ -1,11 +1,10 @@
-/* x509lazy.c: d2i_X509 from a libcrypto loaded on first use.  The
- * helper's environment is fixed (no LD_LIBRARY_PATH), so the soname
- * resolves through the system's linker cache only. */
+/* x509lazy.c: d2i_X509 from a libcrypto loaded on first use (dl.h). */
 #include "x509lazy.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+
+#include "dl.h"
 
 static struct {
 	void *(*d2i)(void **, const unsigned char **, long);
@@ -16,17 +15,13 @@ static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
 static void crypto_load(void)
 {
-	void *h = dlopen(K8S_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const struct k8s_dl_sym syms[] = {
+		{ "d2i_X509", (void **)&crypto.d2i },
+		{ "X509_free", (void **)&crypto.free_cert },
+		{ "ERR_clear_error", (void **)&crypto.clear_errors },
+	};
 
-	if (h == NULL)
-		return;
-	*(void **)&crypto.d2i = dlsym(h, "d2i_X509");
-	*(void **)&crypto.free_cert = dlsym(h, "X509_free");
-	*(void **)&crypto.clear_errors = dlsym(h, "ERR_clear_error");
-	if (crypto.d2i == NULL || crypto.free_cert == NULL || crypto.clear_errors == NULL) {
-		crypto.d2i = NULL;
-		dlclose(h);
-	}
+	(void)k8s_dl_load(K8S_LIBCRYPTO_SONAME, syms, sizeof(syms) / sizeof(syms[0]));
 }
 
 int k8s_x509_parses(const unsigned char *der, size_t len)
