@@ -75,8 +75,6 @@ static int validate_dispatch(const struct k8s_config *cfg, const struct k8s_toke
 	if (t->parsed && a == NULL && k8s_sa_claims_token(cfg, &t->jwt)) {
 		rc = k8s_sa_authenticate(cfg, &t->jwt, id, err);
 		sa = 1;
-		if (rc == K8S_OK && k8s_identity_add_authenticated(id) != 0)
-			rc = k8s_err_oom(err, "adding system:authenticated");
 		goto out;
 	}
 	/* Secret-based tokens (they never expire; their revocation is the
@@ -95,10 +93,6 @@ static int validate_dispatch(const struct k8s_config *cfg, const struct k8s_toke
 	}
 	if (a != NULL) {
 		rc = k8s_oidc_authenticate(cfg, a, &t->jwt, id, err);
-		/* the apiserver wraps its authenticators in the authenticated-group
-		 * adder; a TokenReview answer has been through it already */
-		if (rc == K8S_OK && k8s_identity_add_authenticated(id) != 0)
-			rc = k8s_err_oom(err, "adding system:authenticated");
 		goto out;
 	}
 	if (!cfg->has_tokenreview) {
@@ -115,6 +109,11 @@ static int validate_dispatch(const struct k8s_config *cfg, const struct k8s_toke
 	}
 	rc = review_online(cfg, t, flags, kc, id, fresh_review, err);
 out:
+	/* the apiserver wraps its authenticators in the authenticated-group
+	 * adder: here the offline ones (a TokenReview answer has been
+	 * through it already) */
+	if (rc == K8S_OK && (a != NULL || sa) && k8s_identity_add_authenticated(id) != 0)
+		rc = k8s_err_oom(err, "adding system:authenticated");
 	/* refused: say which issuer the token named, and one it nearly matched */
 	if (rc == K8S_REFUSED && a == NULL && !sa)
 		k8s_explain_unclaimed_jwt(cfg, t, err);
