@@ -38,12 +38,14 @@ const struct k8s_jwt_authenticator *k8s_oidc_find(const struct k8s_config *cfg, 
 /* A NumericDate claim (k8s_numeric_date): absent (0, *present = 0), or
  * refused unless a number within time_t's range, truncated.  go-oidc
  * decodes nbf through a pointer, so a null nbf is no nbf; a null exp or
- * iat is refused there as here. */
-static int time_claim(json_t *payload, const char *name, time_t *val, int *present,
-		      struct k8s_err *err)
+ * iat is refused there as here.  go-jose's Claims take any null as no
+ * claim (null_absent). */
+static int time_claim(json_t *payload, const char *name, int null_absent, time_t *val,
+		      int *present, struct k8s_err *err)
 {
 	json_t *v = json_object_get(payload, name);
-	int r = strcmp(name, "nbf") == 0 && json_is_null(v) ? 0 : k8s_numeric_date(v, val);
+	int r = (null_absent || strcmp(name, "nbf") == 0) && json_is_null(v)
+		? 0 : k8s_numeric_date(v, val);
 
 	*present = r > 0;
 	if (r < 0)
@@ -52,25 +54,27 @@ static int time_claim(json_t *payload, const char *name, time_t *val, int *prese
 	return K8S_OK;
 }
 
-/* exp required and in the future (no leeway: now >= exp is expired);
- * nbf at most K8S_CLOCK_LEEWAY_S ahead; iat only typed.  The differences
- * are printed through double: exp may be anywhere in time_t. */
-static int check_times(json_t *payload, time_t now, struct k8s_err *err)
+int k8s_jwt_check_times(json_t *payload, time_t now, unsigned how, struct k8s_err *err)
 {
+	int sa = (how & K8S_TIMES_SERVICEACCOUNT) != 0;
 	time_t exp, nbf, iat;
 	int has_exp, has_nbf, has_iat;
 
-	if (time_claim(payload, "exp", &exp, &has_exp, err) != K8S_OK ||
-	    time_claim(payload, "nbf", &nbf, &has_nbf, err) != K8S_OK ||
-	    time_claim(payload, "iat", &iat, &has_iat, err) != K8S_OK)
+	if (time_claim(payload, "exp", sa, &exp, &has_exp, err) != K8S_OK ||
+	    time_claim(payload, "nbf", sa, &nbf, &has_nbf, err) != K8S_OK ||
+	    time_claim(payload, "iat", sa, &iat, &has_iat, err) != K8S_OK)
 		return K8S_REFUSED;
 	if (!has_exp)
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "token has no exp claim (tokens that never expire are refused)");
+		return k8s_err_set(err, K8S_REFUSED, "malformed token", "%s",
+				   sa ? "service-account token has no exp claim (the apiserver mints "
+					"bound tokens with one; tokens that never expire are refused)"
+				      : "token has no exp claim (tokens that never expire are refused)");
 	if (now >= exp)
 		return k8s_err_expired(err, exp, now);
 	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
 		return k8s_err_not_yet_valid(err, nbf, now);
+	if (sa && has_iat && iat > now + K8S_CLOCK_LEEWAY_S)
+		return k8s_err_issued_ahead(err, iat, now);
 	return K8S_OK;
 }
 
@@ -245,7 +249,7 @@ int k8s_oidc_check_claims(const struct k8s_jwt_authenticator *a, const struct k8
 	}
 	ret = check_id_token_fields(jwt->payload, &e);
 	if (ret == K8S_OK)
-		ret = check_times(jwt->payload, now, &e);
+		ret = k8s_jwt_check_times(jwt->payload, now, 0, &e);
 	if (ret == K8S_OK)
 		ret = check_audience(a, jwt->payload, &e);
 	if (ret == K8S_OK)
@@ -287,7 +291,8 @@ static int resolve_distributed(const struct k8s_config *cfg, const struct k8s_jw
 	/* as the apiserver: the token is valid (times, audience) before the
 	 * helper goes anywhere its claims name; an expired or foreign token,
 	 * however well signed, sends no request */
-	if (check_times(jwt->payload, now, err) != K8S_OK || check_audience(a, jwt->payload, err) != K8S_OK)
+	if (k8s_jwt_check_times(jwt->payload, now, 0, err) != K8S_OK ||
+	    check_audience(a, jwt->payload, err) != K8S_OK)
 		return K8S_REFUSED;
 	name = json_string_value(json_object_get(names, a->groups.claim));
 	src = name != NULL ? json_object_get(json_object_get(jwt->payload, "_claim_sources"), name) : NULL;
@@ -334,7 +339,8 @@ static int resolve_distributed(const struct k8s_config *cfg, const struct k8s_jw
 		goto out;
 	}
 	if (k8s_jwt_verify(&dj, &c->keys, &e) != K8S_OK || check_id_token_fields(dj.payload, &e) != K8S_OK ||
-	    check_times(dj.payload, now, &e) != K8S_OK || check_audience(a, dj.payload, &e) != K8S_OK) {
+	    k8s_jwt_check_times(dj.payload, now, 0, &e) != K8S_OK ||
+	    check_audience(a, dj.payload, &e) != K8S_OK) {
 		k8s_err_set(err, ret, "distributed claim refused",
 			    "groups claim %s: the claim source's JWT: %s: %s", a->groups.claim, e.reason,
 			    e.detail);

@@ -51,6 +51,15 @@ int k8s_oidc_verify_at(const struct k8s_config *cfg, const struct k8s_jwt_authen
 		       const struct k8s_jwt *jwt, time_t now, char *warning, size_t warning_size,
 		       struct k8s_err *err);
 
+/* A token's times, NumericDates (k8s_numeric_date): exp required and in
+ * the future (no leeway: now >= exp is expired), nbf at most
+ * K8S_CLOCK_LEEWAY_S ahead, iat only typed, a null nbf none (go-oidc).
+ * K8S_TIMES_SERVICEACCOUNT: go-jose's Claims.Validate as the apiserver's
+ * service-account validator calls it: any null claim is none, and iat too
+ * at most the leeway ahead.  K8S_OK or K8S_REFUSED with err. */
+#define K8S_TIMES_SERVICEACCOUNT 1u
+int k8s_jwt_check_times(json_t *payload, time_t now, unsigned how, struct k8s_err *err);
+
 /* The claim checks alone, signature NOT checked (unit tests, fuzzing,
  * bench, and the last step of k8s_oidc_authenticate).  *id is overwritten:
  * filled on K8S_OK, zeroed otherwise. */

@@ -25,47 +25,6 @@ int k8s_sa_claims_token(const struct k8s_config *cfg, const struct k8s_jwt *jwt)
 	return iss != NULL && strcmp(iss, cfg->sa.issuer_url) == 0;
 }
 
-/* A NumericDate claim (k8s_numeric_date, the one rule of every path);
- * *present says whether it was there. */
-static int time_claim(json_t *payload, const char *name, time_t *val, int *present,
-		      struct k8s_err *err)
-{
-	json_t *v = json_object_get(payload, name);
-	int r = json_is_null(v) ? 0 : k8s_numeric_date(v, val);
-
-	*present = r > 0;
-	if (r < 0)
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "claim %s is not a number of seconds within time_t's range", name);
-	return K8S_OK;
-}
-
-/* go-jose's Claims.Validate as the validator calls it (leeway 60 s):
- * nbf and iat may be that far ahead.  exp is required and expires the
- * token at exp exactly, as on every path here (docs/design.md
- * [diff:sa-exp]). */
-static int check_times(json_t *payload, time_t now, struct k8s_err *err)
-{
-	time_t exp, nbf, iat;
-	int has_exp, has_nbf, has_iat;
-
-	if (time_claim(payload, "exp", &exp, &has_exp, err) != K8S_OK ||
-	    time_claim(payload, "nbf", &nbf, &has_nbf, err) != K8S_OK ||
-	    time_claim(payload, "iat", &iat, &has_iat, err) != K8S_OK)
-		return K8S_REFUSED;
-	if (!has_exp)
-		return k8s_err_set(err, K8S_REFUSED, "malformed token",
-				   "service-account token has no exp claim (the apiserver mints "
-				   "bound tokens with one; tokens that never expire are refused)");
-	if (now >= exp)
-		return k8s_err_expired(err, exp, now);
-	if (has_nbf && nbf > now + K8S_CLOCK_LEEWAY_S)
-		return k8s_err_not_yet_valid(err, nbf, now);
-	if (has_iat && iat > now + K8S_CLOCK_LEEWAY_S)
-		return k8s_err_issued_ahead(err, iat, now);
-	return K8S_OK;
-}
-
 /* The token's aud (a string or a list of strings) must hold one of
  * serviceAccounts.audiences: the apiserver intersects the token's
  * audiences with those asked for (here the host's), and a token without
@@ -254,7 +213,10 @@ int k8s_sa_check_claims(const struct k8s_config *cfg, const struct k8s_jwt *jwt,
 		ret = k8s_err_set(&e, K8S_REFUSED, "malformed token", "claim sub is not a string");
 		goto out;
 	}
-	ret = check_times(jwt->payload, now, &e);
+	/* go-jose's Claims.Validate as the validator calls it (leeway 60 s);
+	 * exp expires the token at exp exactly, as on every path here
+	 * (docs/design.md [diff:sa-exp]) */
+	ret = k8s_jwt_check_times(jwt->payload, now, K8S_TIMES_SERVICEACCOUNT, &e);
 	if (ret == K8S_OK)
 		ret = check_audience(cfg, jwt->payload, &e);
 	if (ret != K8S_OK)
