@@ -469,22 +469,21 @@ static int rsa_pss(const struct k8s_jwk *key, int hash, const uint8_t *dg, const
 int k8s_jwk_verify(const struct k8s_jwk *key, const struct k8s_jws_alg *alg, const uint8_t *msg,
 		   size_t msg_len, const uint8_t *sig, size_t sig_len)
 {
+	union {
+		struct sha256_ctx sha256;
+		struct sha512_ctx sha512; /* SHA-384's too */
+	} ctx;
 	const struct nettle_hash *h;
 	uint8_t dg[K8S_JWS_MAX_DIGEST];
-	void *ctx;
 	int ok = 0;
 
 	if (key == NULL || alg == NULL || !k8s_jwk_fits_alg(key, alg) ||
 	    (h = hash_meta(alg->hash)) == NULL || h->digest_size > sizeof(dg) ||
-	    sig_len != k8s_jwk_sig_len(key, alg) || sig_len == 0)
+	    h->context_size > sizeof(ctx) || sig_len != k8s_jwk_sig_len(key, alg) || sig_len == 0)
 		return 0;
-	ctx = malloc(h->context_size);
-	if (ctx == NULL)
-		return 0;
-	h->init(ctx);
-	h->update(ctx, msg_len, msg);
-	h->digest(ctx, h->digest_size, dg);
-	free(ctx);
+	h->init(&ctx);
+	h->update(&ctx, msg_len, msg);
+	h->digest(&ctx, h->digest_size, dg);
 	if (alg->key_type == K8S_KTY_RSA) {
 		mpz_t s;
 

@@ -19,6 +19,7 @@
 #include <nettle/nettle-meta.h>
 #include <nettle/pss.h>
 #include <nettle/rsa.h>
+#include <nettle/sha2.h> /* the context types only: calls go through struct nettle_hash */
 
 #define K8S_NETTLE_SONAME "libhogweed.so.6"
 #define K8S_NETTLE_PACKAGE "libhogweed6"
