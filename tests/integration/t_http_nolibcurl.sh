@@ -47,6 +47,22 @@ EOC
 # The same issuer alone (a token the jwt path refuses would go on to the
 # TokenReview above, which needs libcurl)
 sed '/^tokenReview:/,/^  audiences:/d' "$TEST_TMP/config.yaml" >"$TEST_TMP/jwtonly.yaml"
+# Every file ldconfig knows for SONAME under /dev/null (this namespace
+# only); false when there is none.
+hide_lib() {
+	local lib n=0
+	for lib in $(ldconfig -p | awk -v so="$1" '$1 == so { print $NF }'); do
+		mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
+unhide_lib() {
+	local lib
+	for lib in $(ldconfig -p | awk -v so="$1" '$1 == so { print $NF }'); do
+		umount "$(readlink -f "$lib")" || fail "unhiding $lib"
+	done
+}
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
 idtok=$(fc_idp_mint --alg RS256) || fail "idp mint"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
@@ -54,12 +70,7 @@ assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcurl: accepted"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the ID token accepted (and its JWKS cached)"
 
-n=0
-for lib in $(ldconfig -p | awk '$1 == "libhogweed.so.6" { print $NF }'); do
-	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
-	n=$((n + 1))
-done
-[ "$n" -gt 0 ] || fail "no libhogweed.so.6 in ldconfig -p"
+hide_lib libhogweed.so.6 || fail "no libhogweed.so.6 in ldconfig -p"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>"$TEST_TMP/err")
 rc=$?
 assert_eq "$rc" 3 "without libhogweed.so.6: exit 3 (unavailable), not a crash"
@@ -83,9 +94,7 @@ rc=$?
 assert_eq "$rc" 3 "a jwk header without libhogweed.so.6: exit 3 (unavailable)"
 assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
 	"a jwk header without libhogweed.so.6: the detail names the library"
-for lib in $(ldconfig -p | awk '$1 == "libhogweed.so.6" { print $NF }'); do
-	umount "$(readlink -f "$lib")" || fail "unhiding $lib"
-done
+unhide_lib libhogweed.so.6
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$jwktok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the token with a jwk header accepted"
 
@@ -97,28 +106,16 @@ der=$(sed '/-----/d' "$FC_CA" | tr -d '\n')
 x5ctok=$(fc_idp_mint --alg RS256 --header-extra "{\"x5c\": [\"$der\"]}") || fail "idp mint with an x5c header"
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcrypto: the token with an x5c header accepted"
-n=0
-for lib in $(ldconfig -p | awk '$1 == "libcrypto.so.3" { print $NF }'); do
-	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
-	n=$((n + 1))
-done
-[ "$n" -gt 0 ] || fail "no libcrypto.so.3 in ldconfig -p"
+hide_lib libcrypto.so.3 || fail "no libcrypto.so.3 in ldconfig -p"
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>"$TEST_TMP/err")
 rc=$?
 assert_eq "$rc" 3 "an x5c header without libcrypto.so.3: exit 3 (unavailable), not a crash"
 assert_eq "$(jq -r .authenticated <<<"$out")" false "an x5c header without libcrypto.so.3: refused"
 assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcrypto.so.3 (Debian package libssl3)" \
 	"an x5c header without libcrypto.so.3: the detail names the library and its package"
-for lib in $(ldconfig -p | awk '$1 == "libcrypto.so.3" { print $NF }'); do
-	umount "$(readlink -f "$lib")" || fail "unhiding $lib"
-done
+unhide_lib libcrypto.so.3
 
-n=0
-for lib in $(ldconfig -p | awk '$1 == "libcurl.so.4" { print $NF }'); do
-	mount --bind /dev/null "$(readlink -f "$lib")" || fail "hiding $lib"
-	n=$((n + 1))
-done
-[ "$n" -gt 0 ] || skip "no libcurl.so.4 in ldconfig -p"
+hide_lib libcurl.so.4 || skip "no libcurl.so.4 in ldconfig -p"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>"$TEST_TMP/err")
 rc=$?
 assert_eq "$rc" 3 "without libcurl.so.4: exit 3 (unavailable), not a crash"
