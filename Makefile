@@ -23,8 +23,8 @@ SAN        ?=
 CC         ?= gcc
 
 # Signatures are Nettle's (common/jwks.c says why); libcrypto only for
-# the tests' independent checks and, loaded on use, x5c and libcurl's TLS.
-PKGS       := jansson libcurl yaml-0.1 libssl libcrypto nettle hogweed
+# the tests' independent checks and, loaded on use, x5c and HTTPS (http.c).
+PKGS       := jansson yaml-0.1 libssl libcrypto nettle hogweed
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgmp -ldl -lpthread
 

@@ -1,121 +1,98 @@
-/* http.c: every HTTPS request pam-k8s makes goes through k8s_http_do().
+/* http.c: every HTTPS request pam-k8s makes goes through k8s_http_do():
+ * HTTP/1.1, one request per connection, over OpenSSL's libssl.
  *
- * We run inside PAM, i.e. inside somebody else's (possibly threaded,
- * possibly setuid) process: no signals, no environment proxies, no
- * redirects, no shared curl state, and a hard deadline on the whole
- * request.  Secrets we hand to libcurl (bearer header, client key, request
- * body) are passed by reference wherever libcurl allows it, so the only
- * copies we own are the ones we wipe.  libcurl's own transient copy of the
- * serialized request headers is outside our control. */
+ * libssl is loaded on first use (dlopen, dl.h), not linked: a login
+ * decided from the JWKS cache or the review cache never loads it, and the
+ * network path loads two libraries (libssl, libcrypto) where libcurl
+ * brought about thirty: in a helper started for each PAM call, mapping
+ * those cost more than the request (docs/pam.md has the figures).
+ * The answer is read by httpparse.c (libc only, fuzzed).
+ *
+ * We run in the helper, the CLI or the sync daemon, never in the PAM
+ * caller: still, nothing here reads the environment (no proxies, no
+ * key-log file: OpenSSL has neither), no signals (MSG_NOSIGNAL is
+ * SSL_write's own; the helper ignores SIGPIPE), sockets are close-on-exec,
+ * redirects are never followed, and the whole request, connect and TLS
+ * handshake included, has one deadline.  The buffers that held the
+ * request (bearer token, body) and the answer are wiped. */
 #include "http.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-/* libcurl is loaded on first use (dlopen), not linked: only the network
- * path pays for libcurl and the ~30 libraries it pulls in; a login decided
- * from the JWKS cache or the review cache never loads it.  The plain
- * prototypes (no type-checking macros) are what the pointers below take. */
-#define CURL_DISABLE_TYPECHECK 1
-#include <curl/curl.h>
-
-#include <openssl/crypto.h> /* OPENSSL_INIT_NO_ATEXIT only: nothing of libcrypto is linked */
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "dl.h"
+#include "httpparse.h"
 #include "util.h"
 
-#define LIBCURL_SONAME "libcurl.so.4"
-
-static void *libcurl;
-
-static struct {
-	CURLcode (*global_init)(long);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	void (*free_)(void *);
-	CURLU *(*url)(void);
-	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
-	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
-	void (*url_cleanup)(CURLU *);
-	time_t (*getdate)(const char *, const time_t *);
-} lc;
-
-#undef curl_easy_setopt
-#undef curl_easy_getinfo
-#define curl_global_init   (*lc.global_init)
-#define curl_easy_init     (*lc.easy_init)
-#define curl_easy_setopt   (*lc.easy_setopt)
-#define curl_easy_perform  (*lc.easy_perform)
-#define curl_easy_getinfo  (*lc.easy_getinfo)
-#define curl_easy_cleanup  (*lc.easy_cleanup)
-#define curl_easy_strerror (*lc.easy_strerror)
-#define curl_free          (*lc.free_)
-#define curl_url           (*lc.url)
-#define curl_url_set       (*lc.url_set)
-#define curl_url_get       (*lc.url_get)
-#define curl_url_cleanup   (*lc.url_cleanup)
-#define curl_getdate       (*lc.getdate)
-
-#define LC(field, name) { name, (void **)&lc.field }
-static const struct k8s_dl_sym lc_syms[] = {
-	LC(global_init, "curl_global_init"),   LC(easy_init, "curl_easy_init"),
-	LC(easy_setopt, "curl_easy_setopt"),   LC(easy_perform, "curl_easy_perform"),
-	LC(easy_getinfo, "curl_easy_getinfo"), LC(easy_cleanup, "curl_easy_cleanup"),
-	LC(easy_strerror, "curl_easy_strerror"), LC(free_, "curl_free"),
-	LC(url, "curl_url"),                   LC(url_set, "curl_url_set"),
-	LC(url_get, "curl_url_get"),           LC(url_cleanup, "curl_url_cleanup"),
-	LC(getdate, "curl_getdate"),
-};
-#undef LC
+#define LIBSSL_SONAME "libssl.so.3"
 
 #define HTTP_DEFAULT_MAX_BODY   (1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 5000L
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-static int curl_missing;  /* libcurl.so.4 could not be loaded */
+/* The functions we call, typed from OpenSSL's own headers; found in
+ * libssl or the libcrypto it depends on. */
+#define F(name) __typeof__(name) *name
+static struct {
+	F(OPENSSL_init_ssl); F(TLS_client_method); F(SSL_CTX_new); F(SSL_CTX_free); F(SSL_CTX_ctrl);
+	F(SSL_CTX_set_verify); F(SSL_CTX_get_cert_store); F(SSL_CTX_set_default_verify_paths);
+	F(SSL_CTX_use_certificate); F(SSL_CTX_use_PrivateKey); F(SSL_CTX_check_private_key);
+	F(SSL_CTX_set_security_level); F(SSL_CTX_set_options);
+	F(SSL_new); F(SSL_free); F(SSL_set_fd); F(SSL_ctrl); F(SSL_get0_param); F(SSL_connect);
+	F(SSL_read); F(SSL_write); F(SSL_get_error); F(SSL_get_verify_result); F(SSL_shutdown);
+	F(BIO_new_mem_buf); F(BIO_free); F(PEM_read_bio_X509); F(PEM_read_bio_PrivateKey);
+	F(X509_free); F(EVP_PKEY_free); F(X509_STORE_add_cert);
+	F(X509_VERIFY_PARAM_set1_host); F(X509_VERIFY_PARAM_set1_ip_asc); F(X509_VERIFY_PARAM_set_hostflags);
+	F(ERR_get_error); F(ERR_peek_last_error); F(ERR_error_string_n); F(ERR_clear_error);
+	F(X509_verify_cert_error_string);
+} ossl;
+#undef F
 
-static void curl_init_once(void)
-{
-	int (*ossl_init)(uint64_t, const void *);
-
-	/* Never cleaned up: the helper and the CLI are short-lived, and
-	 * libcurl >= 7.84 makes this thread-safe. */
-	libcurl = k8s_dl_load(LIBCURL_SONAME, lc_syms, sizeof(lc_syms) / sizeof(lc_syms[0]));
-	if (libcurl == NULL) {
-		curl_missing = 1;
-		curl_init_rc = CURLE_FAILED_INIT;
-		return;
-	}
-	/* The OpenSSL under libcurl: no exit-time teardown of its tables
-	 * (pure cost in a process per PAM call).  Found through libcurl's
-	 * own dependencies; if it is not there, the teardown just runs. */
-	*(void **)&ossl_init = dlsym(libcurl, "OPENSSL_init_crypto");
-	if (ossl_init != NULL)
-		(void)ossl_init(OPENSSL_INIT_NO_ATEXIT, NULL);
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-struct sink {
-	struct k8s_buf buf;
-	size_t max;
-	int too_large;
-	time_t date;    /* the last answer's Date header, 0 = none */
-	long retry_after;
-	CURL *c;
-	const struct k8s_http_req *req;
-	struct k8s_linesplit ls;
-	int line_fail;  /* -1 too long, -2 OOM, else on_line's nonzero */
+#define S(name) { #name, (void **)&ossl.name }
+static const struct k8s_dl_sym ossl_syms[] = {
+	S(OPENSSL_init_ssl), S(TLS_client_method), S(SSL_CTX_new), S(SSL_CTX_free), S(SSL_CTX_ctrl),
+	S(SSL_CTX_set_verify), S(SSL_CTX_get_cert_store), S(SSL_CTX_set_default_verify_paths),
+	S(SSL_CTX_use_certificate), S(SSL_CTX_use_PrivateKey), S(SSL_CTX_check_private_key),
+	S(SSL_CTX_set_security_level), S(SSL_CTX_set_options),
+	S(SSL_new), S(SSL_free), S(SSL_set_fd), S(SSL_ctrl), S(SSL_get0_param), S(SSL_connect),
+	S(SSL_read), S(SSL_write), S(SSL_get_error), S(SSL_get_verify_result), S(SSL_shutdown),
+	S(BIO_new_mem_buf), S(BIO_free), S(PEM_read_bio_X509), S(PEM_read_bio_PrivateKey),
+	S(X509_free), S(EVP_PKEY_free), S(X509_STORE_add_cert),
+	S(X509_VERIFY_PARAM_set1_host), S(X509_VERIFY_PARAM_set1_ip_asc), S(X509_VERIFY_PARAM_set_hostflags),
+	S(ERR_get_error), S(ERR_peek_last_error), S(ERR_error_string_n), S(ERR_clear_error),
+	S(X509_verify_cert_error_string),
 };
+#undef S
+
+static pthread_once_t ssl_once = PTHREAD_ONCE_INIT;
+static int ssl_ready;
+
+static void ssl_load(void)
+{
+	if (k8s_dl_load(LIBSSL_SONAME, ossl_syms, sizeof(ossl_syms) / sizeof(ossl_syms[0])) == NULL)
+		return;
+	/* No openssl.cnf (Debian's sets nothing for TLS; what we need is set
+	 * on each context below) and no exit-time teardown of OpenSSL's
+	 * tables: pure cost in a process per PAM call. */
+	ssl_ready = ossl.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
+}
 
 void k8s_linesplit_free(struct k8s_linesplit *ls)
 {
@@ -166,383 +143,539 @@ int k8s_linesplit_feed(struct k8s_linesplit *ls, const char *p, size_t n,
 	return 0;
 }
 
-static size_t sink_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-	struct sink *s = ud;
-	size_t n = size * nmemb;
-	long code = 0;
+/* ---- the URL ---------------------------------------------------------- */
 
-	if (s->req->on_line != NULL && curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-	    code == 200) {
-		s->line_fail = k8s_linesplit_feed(&s->ls, p, n, s->req->on_line, s->req->line_ud);
-		return s->line_fail == 0 ? n : 0;
+struct url {
+	char host[256];      /* without brackets */
+	char port[8];
+	char *authority;     /* as written: the Host header */
+	char *target;        /* path and query, "/" at least */
+	int is_ip;
+};
+
+static void url_free(struct url *u)
+{
+	free(u->authority);
+	free(u->target);
+	memset(u, 0, sizeof(*u));
+}
+
+static int is_ip_literal(const char *h)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+/* https://host[:port][/path][?query][#fragment]; no userinfo (check_req
+ * refused it).  Bytes above 0x7e in the target are percent-encoded, as a
+ * browser does; a control character or a space anywhere is refused. */
+static int url_parse(const char *url, struct url *u)
+{
+	const char *a = url + 8, *ae = a + strcspn(a, "/?#"), *h = a, *he, *t, *te;
+	struct k8s_buf tb = {0};
+	size_t hl;
+
+	memset(u, 0, sizeof(*u));
+	for (t = url; *t != '\0'; t++)
+		if ((unsigned char)*t <= 0x20 || *t == 0x7f)
+			return -1;
+	if (*h == '[') {
+		he = memchr(h, ']', (size_t)(ae - h));
+		if (he == NULL)
+			return -1;
+		h++;
+		t = he + 1;
+	} else {
+		he = memchr(h, ':', (size_t)(ae - h));
+		if (he == NULL)
+			he = ae;
+		t = he;
 	}
-	if (n > s->max || s->buf.len > s->max - n) {
-		s->too_large = 1;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	hl = (size_t)(he - h);
+	if (hl == 0 || hl >= sizeof(u->host))
+		return -1;
+	memcpy(u->host, h, hl);
+	u->host[hl] = '\0';
+	if (a[0] == '[' && !(strchr(u->host, ':') != NULL && is_ip_literal(u->host)))
+		return -1;
+	if (strspn(u->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != hl)
+		return -1;
+	if (t < ae) {
+		size_t pl = (size_t)(ae - t - 1);
+		unsigned long port;
+		char *end;
+
+		if (*t != ':' || pl == 0 || pl >= sizeof(u->port) || strspn(t + 1, "0123456789") < pl)
+			return -1;
+		memcpy(u->port, t + 1, pl);
+		u->port[pl] = '\0';
+		port = strtoul(u->port, &end, 10);
+		if (port == 0 || port > 65535)
+			return -1;
+	} else {
+		strcpy(u->port, "443");
 	}
-	if (k8s_buf_append(&s->buf, p, n) != 0)
+	u->is_ip = is_ip_literal(u->host);
+	u->authority = strndup(a, (size_t)(ae - a));
+	te = ae + strcspn(ae, "#");
+	if (*ae != '/' && k8s_buf_append(&tb, "/", 1) != 0)
+		goto oom;
+	for (t = ae; t < te; t++) {
+		if ((unsigned char)*t > 0x7e) {
+			if (k8s_buf_printf(&tb, "%%%02X", (unsigned char)*t) != 0)
+				goto oom;
+		} else if (k8s_buf_append(&tb, t, 1) != 0) {
+			goto oom;
+		}
+	}
+	if (k8s_buf_append(&tb, "", 1) != 0 || u->authority == NULL)
+		goto oom;
+	u->target = tb.data;
+	return 0;
+oom:
+	k8s_buf_free(&tb);
+	return -2;
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- one request ------------------------------------------------------ */
+
+struct conn {
+	const struct k8s_http_req *req;
+	struct url url;
+	long timeout_ms;
+	long long deadline, last_tick;
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	struct k8s_err *err;
+	/* the answer */
+	struct k8s_http_parser hp;
+	struct k8s_buf body;
+	size_t max;
+	struct k8s_linesplit ls;
+	int line_fail;   /* -1 too long, -2 OOM, else on_line's nonzero */
+	int too_large;
+	int body_oom;
+};
+
+/* What ended a wait that is not readiness; K8S_OK to go on. */
+static int tick(struct conn *c)
+{
+	const struct k8s_http_req *req = c->req;
+
+	if (req->stop != NULL && *req->stop)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "stopped", "%s: stopped", req->url);
+	if (req->alive != NULL && !req->alive(req->line_ud))
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "stream stalled",
+				   "%s: nothing from the server for too long", req->url);
+	return K8S_OK;
+}
+
+/* Until fd is ready for `events` or the deadline; a stop flag or a stream's
+ * liveness is looked at about once a second meanwhile. */
+static int wait_fd(struct conn *c, short events)
+{
+	for (;;) {
+		long long now = mono_ms(), left = c->deadline - now, slice = left;
+		struct pollfd pfd = { .fd = c->fd, .events = events };
+		int r;
+
+		if (now - c->last_tick >= 1000) {
+			int rc = tick(c);
+
+			c->last_tick = now;
+			if (rc != K8S_OK)
+				return rc;
+		}
+		if (left <= 0)
+			return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
+					   "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+		if ((c->req->stop != NULL || c->req->alive != NULL) && slice > 1000)
+			slice = 1000;
+		r = poll(&pfd, 1, (int)slice);
+		if (r > 0)
+			return K8S_OK;
+		if (r < 0 && errno != EINTR)
+			return k8s_err_set(c->err, K8S_UNAVAILABLE, "request failed", "%s: poll: %s", c->req->url,
+					   strerror(errno));
+	}
+}
+
+static int connect_one(struct conn *c, const struct addrinfo *ai, long long until, int *soerr)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	int one = 1, e = 0;
+	socklen_t el = sizeof(e);
+	long long save = c->deadline;
+
+	if (fd < 0) {
+		*soerr = errno;
+		return -1;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->req->on_line != NULL) {
+		/* a watch is quiet for minutes: 3 unanswered probes 10 s apart
+		 * after 30 s of silence end a connection whose peer is gone */
+		int idle = 30, intvl = 10, cnt = 3;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		c->fd = fd;
 		return 0;
+	}
+	if (errno != EINPROGRESS) {
+		*soerr = errno;
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->deadline = until < save ? until : save;
+	if (wait_fd(c, POLLOUT) != K8S_OK) {
+		/* -1: this address's share is over, try the next; -2: the
+		 * whole deadline is; -3: stopped (the error stands) */
+		int timed_out = strcmp(c->err->reason, "timeout") == 0;
+
+		c->deadline = save;
+		c->fd = -1;
+		close(fd);
+		*soerr = ETIMEDOUT;
+		return !timed_out ? -3 : mono_ms() >= save ? -2 : -1;
+	}
+	c->deadline = save;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+		*soerr = e ? e : errno;
+		c->fd = -1;
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_connect(struct conn *c)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	int rc, n = 0, soerr = 0;
+
+	hints.ai_flags = c->url.is_ip ? AI_NUMERICHOST : 0;
+	rc = getaddrinfo(c->url.host, c->url.port, &hints, &res);
+	if (rc != 0)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "connection failed", "%s: could not resolve host: %s",
+				   c->req->url, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	for (ai = res; ai != NULL; ai = ai->ai_next, n--) {
+		/* each address left gets its share of the time left, so one
+		 * that drops packets does not take all of it */
+		long long now = mono_ms(), until = now + (c->deadline - now) / (n > 0 ? n : 1);
+		int r = connect_one(c, ai, ai->ai_next != NULL ? until : c->deadline, &soerr);
+
+		if (r == 0)
+			break;
+		if (r == -3) {
+			freeaddrinfo(res);
+			return c->err->status;
+		}
+		k8s_err_clear(c->err);
+		if (r == -2)
+			break;
+	}
+	freeaddrinfo(res);
+	if (c->fd >= 0)
+		return K8S_OK;
+	if (mono_ms() >= c->deadline)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
+				   "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+	return k8s_err_set(c->err, K8S_UNAVAILABLE, "connection failed", "%s: connect refused or unreachable: %s",
+			   c->req->url, strerror(soerr ? soerr : ECONNREFUSED));
+}
+
+/* ---- TLS -------------------------------------------------------------- */
+
+/* an encrypted key is not asked for on a terminal: it fails */
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf, (void)size, (void)rw, (void)u;
+	return -1;
+}
+
+static void ossl_reason(char *buf, size_t len)
+{
+	unsigned long e = ossl.ERR_get_error(), last = e;
+
+	while (e != 0) {
+		last = e;
+		e = ossl.ERR_get_error();
+	}
+	if (last != 0)
+		ossl.ERR_error_string_n(last, buf, len);
+	else
+		snprintf(buf, len, "no detail");
+}
+
+/* Every CERTIFICATE block of a PEM text into the store; blocks of other
+ * kinds are skipped, as Go's AppendCertsFromPEM does.  The count added. */
+static int add_pem_certs(X509_STORE *st, const char *pem, size_t len)
+{
+	BIO *b = ossl.BIO_new_mem_buf(pem, (int)len);
+	int n = 0, i;
+
+	if (b == NULL)
+		return 0;
+	for (i = 0; i < 100000; i++) {
+		X509 *x = ossl.PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+
+		if (x == NULL) {
+			unsigned long e = ossl.ERR_peek_last_error();
+
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+				break;
+			if (e == 0)
+				break;
+			ossl.ERR_clear_error();
+			continue; /* a block that does not parse: the next one */
+		}
+		if (ossl.X509_STORE_add_cert(st, x) == 1)
+			n++;
+		ossl.X509_free(x);
+	}
+	ossl.ERR_clear_error();
+	ossl.BIO_free(b);
 	return n;
 }
 
-/* Response header lines: only Date is kept (k8s-auth status compares the
- * host's clock with the apiserver's).  A status line starts a new answer
- * (an interim 1xx), whose Date does not count. */
-static size_t header_line(char *p, size_t size, size_t nmemb, void *ud)
+/* The client certificate (and any chain after it) and its key. */
+static int client_identity(struct conn *c)
 {
-	struct sink *s = ud;
-	size_t n = size * nmemb, i;
-	char v[64];
+	const struct k8s_http_req *req = c->req;
+	size_t cl = req->client_cert_len ? req->client_cert_len : strlen(req->client_cert_pem);
+	size_t kl = req->client_key_len ? req->client_key_len : strlen(req->client_key_pem);
+	BIO *b;
+	X509 *x;
+	EVP_PKEY *k;
+	char why[256];
+	int n = 0;
 
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		s->date = 0;
-		s->retry_after = -1;
-	} else if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-		for (i = 12; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
-			;
-		while (n > i && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
-			n--;
-		if (n - i > 0 && n - i < sizeof(v)) {
-			char *end;
-			long secs;
+	if (cl > INT_MAX || kl > INT_MAX || (b = ossl.BIO_new_mem_buf(req->client_cert_pem, (int)cl)) == NULL)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed", "%s: client certificate unusable",
+				   req->url);
+	while ((x = ossl.PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) != NULL) {
+		int ok = n == 0 ? ossl.SSL_CTX_use_certificate(c->ctx, x) == 1
+				: ossl.SSL_CTX_ctrl(c->ctx, SSL_CTRL_CHAIN_CERT, 0, x) == 1; /* add0: keeps x */
 
-			memcpy(v, p + i, n - i);
-			v[n - i] = '\0';
-			secs = strtol(v, &end, 10);
-			if (v[0] >= '0' && v[0] <= '9' && *end == '\0' && secs >= 0) {
-				s->retry_after = secs > 86400 ? 86400 : secs;
-			} else {
-				time_t t = curl_getdate(v, NULL), now = time(NULL);
-
-				if (t > 0)
-					s->retry_after = t > now ? (long)(t - now > 86400 ? 86400 : t - now) : 0;
-			}
-		}
-	} else if (n > 5 && strncasecmp(p, "Date:", 5) == 0) {
-		for (i = 5; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
-			;
-		while (n > i && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
-			n--;
-		if (n - i > 0 && n - i < sizeof(v)) {
-			memcpy(v, p + i, n - i);
-			v[n - i] = '\0';
-			s->date = curl_getdate(v, NULL);
-			if (s->date < 0)
-				s->date = 0;
-		}
+		if (n == 0 || !ok)
+			ossl.X509_free(x);
+		if (!ok)
+			break;
+		n++;
 	}
-	return size * nmemb;
+	ossl.BIO_free(b);
+	ossl.ERR_clear_error();
+	if (n == 0)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed",
+				   "%s: no usable client certificate in the credentials", req->url);
+	if ((b = ossl.BIO_new_mem_buf(req->client_key_pem, (int)kl)) == NULL)
+		return k8s_err_oom(c->err, "%s: client key", req->url);
+	k = ossl.PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	ossl.BIO_free(b);
+	if (k == NULL || ossl.SSL_CTX_use_PrivateKey(c->ctx, k) != 1 || ossl.SSL_CTX_check_private_key(c->ctx) != 1) {
+		ossl_reason(why, sizeof(why));
+		if (k != NULL)
+			ossl.EVP_PKEY_free(k);
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed",
+				   "%s: client key unusable or not the certificate's: %s", req->url, why);
+	}
+	ossl.EVP_PKEY_free(k);
+	return K8S_OK;
 }
 
-/* Header list nodes owned by us (not curl_slist_append, which strdup()s and
- * frees without wiping): libcurl only reads the list. */
-#define HTTP_MAX_HEADERS 8
-struct hdrs {
-	struct curl_slist node[HTTP_MAX_HEADERS];
-	size_t n;
-	struct k8s_buf auth;  /* "Authorization: Bearer ..." (secret) */
-	struct k8s_buf other; /* NUL-separated plain headers */
-	size_t other_off[HTTP_MAX_HEADERS];
-	size_t n_other;
-};
-
-/* value NULL = "Name:", which tells libcurl not to send its own. */
-static int hdrs_add(struct hdrs *h, const char *name, const char *value)
+static int tls_setup(struct conn *c)
 {
-	if (h->n_other >= HTTP_MAX_HEADERS)
+	const struct k8s_http_req *req = c->req;
+	const char *name = req->tls_server_name != NULL && *req->tls_server_name != '\0' ? req->tls_server_name
+											      : c->url.host;
+	int name_is_ip = is_ip_literal(name), rc;
+	X509_VERIFY_PARAM *vp;
+
+	c->ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
+	if (c->ctx == NULL)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed", "%s: cannot set up TLS",
+				   req->url);
+	ossl.SSL_CTX_ctrl(c->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+	ossl.SSL_CTX_set_security_level(c->ctx, 2);
+	ossl.SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	ossl.SSL_CTX_set_verify(c->ctx, req->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	if (req->ca_pem != NULL) {
+		size_t l = req->ca_pem_len ? req->ca_pem_len : strlen(req->ca_pem);
+
+		/* only the given CA, never the system's besides it */
+		if (l > INT_MAX || add_pem_certs(ossl.SSL_CTX_get_cert_store(c->ctx), req->ca_pem, l) == 0)
+			return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed",
+					   "%s: no usable certificate in the CA data", req->url);
+	} else if (ossl.SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+		ossl.ERR_clear_error();
+	}
+	if (req->client_cert_pem != NULL && req->client_key_pem != NULL && (rc = client_identity(c)) != K8S_OK)
+		return rc;
+	c->ssl = ossl.SSL_new(c->ctx);
+	if (c->ssl == NULL || ossl.SSL_set_fd(c->ssl, c->fd) != 1)
+		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed", "%s: cannot set up TLS",
+				   req->url);
+	/* SNI for a name, never for an address (RFC 6066) */
+	if (!name_is_ip && ossl.SSL_ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+					 (void *)name) != 1)
+		return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s", req->url, name);
+	if (!req->insecure) {
+		vp = ossl.SSL_get0_param(c->ssl);
+		ossl.X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if ((name_is_ip ? ossl.X509_VERIFY_PARAM_set1_ip_asc(vp, name)
+				: ossl.X509_VERIFY_PARAM_set1_host(vp, name, 0)) != 1)
+			return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s",
+					   req->url, name);
+	}
+	return K8S_OK;
+}
+
+/* One SSL call until it completes: 1 done (*n bytes for read/write), 0 a
+ * clean close (read), else an error already set. */
+enum { OP_CONNECT, OP_READ, OP_WRITE };
+
+static int ssl_op(struct conn *c, int op, void *buf, int len, int *n)
+{
+	for (;;) {
+		int r, e, rc;
+		char why[256];
+
+		ossl.ERR_clear_error();
+		r = op == OP_CONNECT ? ossl.SSL_connect(c->ssl)
+		    : op == OP_READ  ? ossl.SSL_read(c->ssl, buf, len)
+				     : ossl.SSL_write(c->ssl, buf, len);
+		if (r > 0) {
+			if (n != NULL)
+				*n = r;
+			return 1;
+		}
+		e = ossl.SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if ((rc = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)) != K8S_OK)
+				return -1;
+			continue;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN && op == OP_READ)
+			return 0;
+		/* the connection ended without close_notify: whether the
+		 * answer was whole cannot be told (a cut by an attacker or a
+		 * peer that died) */
+		if (op == OP_READ && ((e == SSL_ERROR_SYSCALL && r == 0 && ossl.ERR_peek_last_error() == 0) ||
+				      (e == SSL_ERROR_SSL &&
+				       ERR_GET_REASON(ossl.ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING))) {
+			ossl.ERR_clear_error();
+			k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
+				    "%s: the connection ended inside the answer", c->req->url);
+			return -1;
+		}
+		if (op == OP_CONNECT && !c->req->insecure && ossl.SSL_get_verify_result(c->ssl) != X509_V_OK) {
+			long v = ossl.SSL_get_verify_result(c->ssl);
+
+			ossl.ERR_clear_error();
+			k8s_err_set(c->err, K8S_UNAVAILABLE, K8S_REASON_TLS_VERIFY, "%s: TLS verification failed: %s",
+				    c->req->url, ossl.X509_verify_cert_error_string(v));
+			return -1;
+		}
+		if (e == SSL_ERROR_SYSCALL && ossl.ERR_peek_last_error() == 0) {
+			int se = errno;
+
+			k8s_err_set(c->err, K8S_UNAVAILABLE, op == OP_CONNECT ? "TLS handshake failed" : "request failed",
+				    "%s: connection closed%s%s", c->req->url, r < 0 && se ? ": " : "",
+				    r < 0 && se ? strerror(se) : "");
+			return -1;
+		}
+		ossl_reason(why, sizeof(why));
+		k8s_err_set(c->err, K8S_UNAVAILABLE, op == OP_CONNECT ? "TLS handshake failed" : "request failed",
+			    "%s: %s: %s", c->req->url, op == OP_CONNECT ? "TLS handshake failed" : "TLS", why);
 		return -1;
-	h->other_off[h->n_other] = h->other.len;
-	if (k8s_buf_printf(&h->other, "%s:", name) != 0 ||
-	    (value != NULL && k8s_buf_printf(&h->other, " %s", value) != 0) ||
-	    k8s_buf_append(&h->other, "", 1) != 0)
-		return -1;
-	h->n_other++;
+	}
+}
+
+/* ---- the answer ------------------------------------------------------- */
+
+static int on_body(const char *p, size_t n, void *ud)
+{
+	struct conn *c = ud;
+	const struct k8s_http_req *req = c->req;
+
+	if (req->on_line != NULL && c->hp.status == 200) {
+		c->line_fail = k8s_linesplit_feed(&c->ls, p, n, req->on_line, req->line_ud);
+		return c->line_fail;
+	}
+	if (n > c->max || c->body.len > c->max - n) {
+		c->too_large = 1;
+		return 1;
+	}
+	if (k8s_buf_append(&c->body, p, n) != 0) {
+		c->body_oom = 1;
+		return 1;
+	}
 	return 0;
 }
 
-/* Link the nodes only once every string is in place: the buffers may move
- * while they grow. */
-static struct curl_slist *hdrs_link(struct hdrs *h)
+static int read_answer(struct conn *c)
 {
-	size_t i;
+	char buf[16384];
+	int ret = K8S_OK;
 
-	h->n = 0;
-	if (h->auth.data != NULL && h->n < HTTP_MAX_HEADERS)
-		h->node[h->n++].data = h->auth.data;
-	for (i = 0; i < h->n_other && h->n < HTTP_MAX_HEADERS; i++)
-		h->node[h->n++].data = h->other.data + h->other_off[i];
-	for (i = 0; i < h->n; i++)
-		h->node[i].next = i + 1 < h->n ? &h->node[i + 1] : NULL;
-	return h->n > 0 ? &h->node[0] : NULL;
-}
+	for (;;) {
+		int got = 0, r = ssl_op(c, OP_READ, buf, sizeof(buf), &got), pr;
+		size_t used;
 
-static void hdrs_free(struct hdrs *h)
-{
-	k8s_buf_free(&h->auth);
-	k8s_buf_free(&h->other);
-	memset(h, 0, sizeof(*h));
-}
-
-static int build_headers(const struct k8s_http_req *req, const char *host_hdr, struct hdrs *h)
-{
-	if (req->bearer != NULL &&
-	    (k8s_buf_append(&h->auth, "Authorization: Bearer ", 22) != 0 ||
-	     k8s_buf_append(&h->auth, req->bearer, strlen(req->bearer)) != 0))
-		return -1;
-	/* No "Expect: 100-continue" round trip: it only adds latency. */
-	if (hdrs_add(h, "Expect", NULL) != 0)
-		return -1;
-	if (req->content_type != NULL && hdrs_add(h, "Content-Type", req->content_type) != 0)
-		return -1;
-	if (req->accept != NULL && hdrs_add(h, "Accept", req->accept) != 0)
-		return -1;
-	if (host_hdr != NULL && hdrs_add(h, "Host", host_hdr) != 0)
-		return -1;
-	return 0;
-}
-
-/* tls_server_name: libcurl 7.88 has no SNI override, so the URL's host is
- * replaced by tls_server_name (SNI and certificate check use it) and
- * CURLOPT_CONNECT_TO sends the connection to the original host:port.  The
- * Host header keeps the original authority, as kubectl does. */
-struct sni {
-	char *url;
-	char *host_hdr;
-	struct curl_slist connect_to;
-	char *connect_to_str;
-};
-
-static void sni_free(struct sni *s)
-{
-	/* set only once libcurl is loaded: without it curl_free is NULL */
-	if (s->url != NULL)
-		curl_free(s->url);
-	free(s->host_hdr);
-	free(s->connect_to_str);
-	memset(s, 0, sizeof(*s));
-}
-
-static int sni_setup(const char *url, const char *server_name, struct sni *s)
-{
-	CURLU *u = curl_url();
-	char *host = NULL, *port = NULL;
-	struct k8s_buf b = {0};
-	int ret = -1;
-
-	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-		goto out;
-	if (strchr(server_name, ':') != NULL || strchr(server_name, '/') != NULL ||
-	    strchr(server_name, '@') != NULL || *server_name == '\0')
-		goto out;
-	if (k8s_buf_printf(&b, "%s:%s:%s:%s", server_name, port, host, port) != 0)
-		goto out;
-	s->connect_to_str = b.data;
-	b.data = NULL;
-	s->connect_to.data = s->connect_to_str;
-	s->connect_to.next = NULL;
-	if (asprintf(&s->host_hdr, "%s:%s", host, port) < 0) {
-		s->host_hdr = NULL;
-		goto out;
+		if (r < 0) {
+			ret = c->err->status;
+			break;
+		}
+		pr = r == 0 ? k8s_http_parser_eof(&c->hp) : k8s_http_parser_feed(&c->hp, buf, (size_t)got, &used);
+		if (pr == K8S_HP_MORE)
+			continue;
+		if (pr == K8S_HP_DONE)
+			break;
+		if (pr == K8S_HP_BAD && strcmp(c->hp.why, "answer cut short") == 0) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
+					  "%s: the connection ended inside the answer", c->req->url);
+		} else if (pr == K8S_HP_BAD) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "malformed answer", "%s: malformed HTTP answer: %s",
+					  c->req->url, c->hp.why);
+		} else if (c->too_large) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "response too large",
+					  "%s: response larger than %zu bytes", c->req->url, c->max);
+		} else if (c->body_oom || c->line_fail == -2) {
+			ret = k8s_err_oom(c->err, "%s: storing the response", c->req->url);
+		} else if (c->line_fail == -1) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "line too long",
+					  "%s: a streamed line longer than %zu bytes", c->req->url, c->ls.max);
+		} else {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "stream stopped",
+					  "%s: the stream's reader stopped it", c->req->url);
+		}
+		break;
 	}
-	if (curl_url_set(u, CURLUPART_HOST, server_name, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_URL, &s->url, 0) != CURLUE_OK)
-		goto out;
-	ret = 0;
-out:
-	k8s_buf_free(&b);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	explicit_bzero(buf, sizeof(buf));
 	return ret;
 }
 
-struct setup {
-	const struct k8s_http_req *req;
-	const char *url;
-	struct curl_slist *headers;
-	struct curl_slist *connect_to;
-	struct sink *sink;
-	char *errbuf;
-	long timeout_ms;
-};
-
-static int setopt_tls(CURL *c, const struct k8s_http_req *req)
-{
-	struct curl_blob ca, cert, key;
-	int bad = 0;
-
-	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L) != CURLE_OK;
-	if (req->ca_pem != NULL) {
-		/* Only the given CA: Debian's libcurl also has a default CA
-		 * path, which CAINFO_BLOB alone would not switch off. */
-		ca.data = (void *)req->ca_pem;
-		ca.len = req->ca_pem_len ? req->ca_pem_len : strlen(req->ca_pem);
-		ca.flags = CURL_BLOB_COPY;
-		bad |= curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, (char *)NULL) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_CAPATH, (char *)NULL) != CURLE_OK;
-	}
-	if (req->client_cert_pem != NULL) {
-		cert.data = (void *)req->client_cert_pem;
-		cert.len = req->client_cert_len ? req->client_cert_len : strlen(req->client_cert_pem);
-		cert.flags = CURL_BLOB_COPY;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
-	}
-	if (req->client_key_pem != NULL) {
-		/* NOCOPY: the caller owns (and wipes) the only copy of the key. */
-		key.data = (void *)req->client_key_pem;
-		key.len = req->client_key_len ? req->client_key_len : strlen(req->client_key_pem);
-		key.flags = CURL_BLOB_NOCOPY;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
-	}
-	return bad ? -1 : 0;
-}
-
-/* libcurl (7.88) opens its sockets without close-on-exec: inside a
- * threaded PAM application, a fork and exec elsewhere while a request is
- * under way would hand the connection to the apiserver on. */
-static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	(void)data;
-	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
-/* A stream's connection: 3 unanswered keepalive probes (not the kernel's
- * 9) end it, so a dead peer or a path that silently dropped the
- * connection is noticed 30 + 3 * 10 = 60 s after it last spoke (libcurl
- * 7.88 has no option for the count). */
-static int stream_sockopt(void *data, curl_socket_t fd, curlsocktype purpose)
-{
-	int cnt = 3;
-
-	(void)data;
-	if (purpose == CURLSOCKTYPE_IPCXN)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	return CURL_SOCKOPT_OK;
-}
-
-static int xfer_stop(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	const struct k8s_http_req *req = ud;
-
-	(void)dt, (void)dn, (void)ut, (void)un;
-	if (req->stop != NULL && *req->stop)
-		return 1;
-	return req->alive != NULL && !req->alive(req->line_ud) ? 1 : 0;
-}
-
-static int setopt_all(CURL *c, const struct setup *s)
-{
-	const struct k8s_http_req *req = s->req;
-	int bad = 0;
-
-	bad |= curl_easy_setopt(c, CURLOPT_URL, s->url) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 0L) != CURLE_OK;
-	/* Proxies in the environment belong to whoever called su/login. */
-	bad |= curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 0L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket) != CURLE_OK;
-	/* One request per connection; HTTP/1.1 keeps the parser surface small. */
-	bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->sink->max) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "pam-k8s/" K8S_VERSION) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, s->sink) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_line) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, s->sink) != CURLE_OK;
-	if (s->headers != NULL)
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers) != CURLE_OK;
-	if (req->stop != NULL || (req->on_line != NULL && req->alive != NULL)) {
-		bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_stop) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
-	}
-	if (req->on_line != NULL) {
-		/* a watch is quiet for minutes: find a dead peer */
-		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, stream_sockopt) != CURLE_OK;
-	}
-	if (s->connect_to != NULL)
-		bad |= curl_easy_setopt(c, CURLOPT_CONNECT_TO, s->connect_to) != CURLE_OK;
-	if (strcmp(req->method, "POST") == 0) {
-		/* POSTFIELDS does not copy: the body (token inside) stays ours. */
-		bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-					(curl_off_t)(req->body ? req->body_len : 0)) != CURLE_OK;
-	} else {
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	}
-	if (setopt_tls(c, req) != 0)
-		bad = 1;
-	return bad ? -1 : 0;
-}
-
-static int map_curl_error(CURLcode rc, const struct setup *s, struct k8s_err *err)
-{
-	const char *why = s->errbuf[0] != '\0' ? s->errbuf : curl_easy_strerror(rc);
-	const char *host = s->req->url;
-
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "timeout",
-				   "%s: no answer within the timeout after %ld ms", host, s->timeout_ms);
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "connection failed",
-				   "%s: could not resolve host: %s", host, why);
-	case CURLE_COULDNT_CONNECT:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "connection failed",
-				   "%s: connect refused or unreachable: %s", host, why);
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-		return k8s_err_set(err, K8S_UNAVAILABLE, K8S_REASON_TLS_VERIFY,
-				   "%s: TLS verification failed: %s", host, why);
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ENGINE_NOTFOUND:
-	case CURLE_SSL_ENGINE_SETFAILED:
-	case CURLE_SSL_ENGINE_INITFAILED:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "TLS handshake failed",
-				   "%s: TLS handshake failed: %s", host, why);
-	case CURLE_FILESIZE_EXCEEDED:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "response too large",
-				   "%s: response larger than %zu bytes", host, s->sink->max);
-	case CURLE_WRITE_ERROR:
-		if (s->sink->too_large)
-			return k8s_err_set(err, K8S_UNAVAILABLE, "response too large",
-					   "%s: response larger than %zu bytes", host, s->sink->max);
-		return k8s_err_oom(err, "%s: storing the response", host);
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return k8s_err_set(err, K8S_ECONFIG, "https required", "%s: only https URLs are allowed", host);
-	default:
-		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
-				   "%s: %s (curl error %d)", host, why, (int)rc);
-	}
-}
+/* ---- the request ------------------------------------------------------ */
 
 static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 {
@@ -551,8 +684,8 @@ static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 	if (strncasecmp(req->url, "https://", 8) != 0)
 		return k8s_err_set(err, K8S_ECONFIG, "https required",
 				   "%s: only https URLs are allowed", req->url);
-	/* user:password@ in a URL would be sent as Basic auth and shown in
-	 * every error message. */
+	/* user:password@ in a URL would be a credential in every error
+	 * message. */
 	if (strchr(req->url + 8, '@') != NULL &&
 	    strchr(req->url + 8, '@') < req->url + 8 + strcspn(req->url + 8, "/?#"))
 		return k8s_err_set(err, K8S_ECONFIG, "bad request",
@@ -565,108 +698,121 @@ static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 	    (req->accept != NULL && strpbrk(req->accept, "\r\n") != NULL))
 		return k8s_err_set(err, K8S_ECONFIG, "bad request",
 				   "k8s_http_do: header value contains a line break");
+	if (req->tls_server_name != NULL && *req->tls_server_name != '\0' &&
+	    strpbrk(req->tls_server_name, ":/@ \t\r\n") != NULL)
+		return k8s_err_set(err, K8S_ECONFIG, "bad request", "%s: cannot apply tls-server-name %s",
+				   req->url, req->tls_server_name);
 	return K8S_OK;
 }
 
-/* Runs the transfer and, on success, moves the body into resp. */
-static int perform(CURL *c, struct setup *s, struct k8s_http_resp *resp, struct k8s_err *err)
+static int build_request(const struct k8s_http_req *req, const struct url *u, struct k8s_buf *b)
 {
-	CURLcode rc;
-	long code = 0;
+	int post = strcmp(req->method, "POST") == 0;
 
-	if (setopt_all(c, s) != 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
-				   "%s: libcurl refused an option (unsupported build?)", s->req->url);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->stop != NULL && *s->req->stop)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && s->req->alive != NULL)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "stream stalled", "%s: nothing from the server for too long",
-				   s->req->url);
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "stopped", "%s: stopped", s->req->url);
-	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail == -1)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "line too long",
-				   "%s: a streamed line longer than %zu bytes", s->req->url, s->sink->ls.max);
-	if (rc == CURLE_WRITE_ERROR && s->sink->line_fail != 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, s->sink->line_fail == -2 ? "out of memory" : "stream stopped",
-				   "%s: the stream's reader stopped it", s->req->url);
-	if (rc != CURLE_OK)
-		return map_curl_error(rc, s, err);
-	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code <= 0)
-		return k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
-				   "%s: no HTTP status in the answer", s->req->url);
-	if (s->sink->buf.data == NULL && k8s_buf_append(&s->sink->buf, "", 0) != 0)
-		return k8s_err_oom(err, "%s", s->req->url);
-	resp->status = code;
-	resp->date = s->sink->date;
-	resp->retry_after = s->sink->retry_after;
-	resp->body = s->sink->buf.data;
-	resp->body_len = s->sink->buf.len;
-	s->sink->buf.data = NULL;
-	s->sink->buf.len = s->sink->buf.cap = 0;
-	return K8S_OK;
+	if (k8s_buf_printf(b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: pam-k8s/" K8S_VERSION "\r\n",
+			   req->method, u->target, u->authority) != 0 ||
+	    (req->bearer != NULL && (k8s_buf_append(b, "Authorization: Bearer ", 22) != 0 ||
+				     k8s_buf_append(b, req->bearer, strlen(req->bearer)) != 0 ||
+				     k8s_buf_append(b, "\r\n", 2) != 0)) ||
+	    k8s_buf_printf(b, "Accept: %s\r\n", req->accept != NULL ? req->accept : "*/*") != 0 ||
+	    (post && req->content_type != NULL && k8s_buf_printf(b, "Content-Type: %s\r\n", req->content_type) != 0) ||
+	    (post && k8s_buf_printf(b, "Content-Length: %zu\r\n", req->body != NULL ? req->body_len : 0) != 0) ||
+	    k8s_buf_append(b, "Connection: close\r\n\r\n", 21) != 0 ||
+	    (post && req->body != NULL && k8s_buf_append(b, req->body, req->body_len) != 0))
+		return -1;
+	return 0;
+}
+
+static int exchange(struct conn *c)
+{
+	struct k8s_buf rq = {0};
+	size_t off = 0;
+	int rc;
+
+	if ((rc = do_connect(c)) != K8S_OK || (rc = tls_setup(c)) != K8S_OK)
+		return rc;
+	if (ssl_op(c, OP_CONNECT, NULL, 0, NULL) != 1)
+		return c->err->status;
+	if (build_request(c->req, &c->url, &rq) != 0) {
+		k8s_buf_free(&rq);
+		return k8s_err_oom(c->err, "%s: building the request", c->req->url);
+	}
+	while (off < rq.len) {
+		size_t n = rq.len - off;
+		int w = 0;
+
+		if (ssl_op(c, OP_WRITE, rq.data + off, n > INT_MAX ? INT_MAX : (int)n, &w) != 1) {
+			k8s_buf_free(&rq);
+			return c->err->status;
+		}
+		off += (size_t)w;
+	}
+	k8s_buf_free(&rq);
+	return read_answer(c);
 }
 
 int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, struct k8s_err *err)
 {
-	char errbuf[CURL_ERROR_SIZE];
-	struct sink sink = {0};
-	struct hdrs hdrs;
-	struct sni sni;
-	struct setup s;
-	CURL *c = NULL;
-	int ret;
+	struct k8s_err scratch = {0};
+	struct conn c;
+	int ret, u;
 
+	if (err == NULL)
+		err = &scratch;
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
-	memset(&hdrs, 0, sizeof(hdrs));
-	memset(&sni, 0, sizeof(sni));
-	memset(&s, 0, sizeof(s));
-	errbuf[0] = '\0';
 	if ((ret = check_req(req, err)) != K8S_OK)
-		goto out;
-	if (pthread_once(&curl_once, curl_init_once) != 0 || curl_init_rc != CURLE_OK ||
-	    (c = curl_easy_init()) == NULL) {
-		ret = k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
-				  curl_missing ? "cannot load " LIBCURL_SONAME " (Debian package libcurl4)"
-					       : "libcurl initialisation failed");
+		return ret;
+	memset(&c, 0, sizeof(c));
+	c.fd = -1;
+	c.req = req;
+	c.err = err;
+	c.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+	c.deadline = mono_ms() + c.timeout_ms;
+	c.last_tick = mono_ms();
+	c.max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+	c.ls.max = req->max_line ? req->max_line : HTTP_DEFAULT_MAX_BODY;
+	k8s_http_parser_init(&c.hp, on_body, &c);
+	if ((u = url_parse(req->url, &c.url)) != 0) {
+		ret = u == -2 ? k8s_err_oom(err, "%s", req->url)
+			      : k8s_err_set(err, K8S_ECONFIG, "bad request", "%s: not a usable https URL", req->url);
 		goto out;
 	}
-	s.req = req;
-	s.url = req->url;
-	s.errbuf = errbuf;
-	s.sink = &sink;
-	s.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-	sink.max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
-	sink.retry_after = -1;
-	sink.c = c;
-	sink.req = req;
-	sink.ls.max = req->max_line ? req->max_line : HTTP_DEFAULT_MAX_BODY;
-	if (req->tls_server_name != NULL && *req->tls_server_name != '\0') {
-		if (sni_setup(req->url, req->tls_server_name, &sni) != 0) {
-			ret = k8s_err_set(err, K8S_ECONFIG, "bad request",
-					  "%s: cannot apply tls-server-name %s", req->url,
-					  req->tls_server_name);
+	if (pthread_once(&ssl_once, ssl_load) != 0 || !ssl_ready) {
+		ret = k8s_err_set(err, K8S_UNAVAILABLE, "request failed",
+				  ossl.SSL_new == NULL ? "cannot load " LIBSSL_SONAME " (Debian package libssl3)"
+						       : "OpenSSL initialisation failed");
+		goto out;
+	}
+	ret = exchange(&c);
+	if (ret == K8S_OK) {
+		if (c.body.data == NULL && k8s_buf_append(&c.body, "", 0) != 0) {
+			ret = k8s_err_oom(err, "%s", req->url);
 			goto out;
 		}
-		s.url = sni.url;
-		s.connect_to = &sni.connect_to;
+		resp->status = c.hp.status;
+		resp->date = c.hp.date;
+		resp->retry_after = c.hp.retry_after;
+		resp->body = c.body.data;
+		resp->body_len = c.body.len;
+		c.body.data = NULL;
+		c.body.len = c.body.cap = 0;
 	}
-	if (build_headers(req, sni.host_hdr, &hdrs) != 0) {
-		ret = k8s_err_oom(err, "%s: building headers", req->url);
-		goto out;
-	}
-	s.headers = hdrs_link(&hdrs);
-	ret = perform(c, &s, resp, err);
 out:
-	if (c != NULL)
-		curl_easy_cleanup(c);
-	explicit_bzero(errbuf, sizeof(errbuf));
-	k8s_buf_free(&sink.buf);
-	k8s_linesplit_free(&sink.ls);
-	hdrs_free(&hdrs);
-	sni_free(&sni);
+	if (c.ssl != NULL) {
+		/* no close_notify wait: the connection is ours alone */
+		ossl.SSL_free(c.ssl);
+	}
+	if (c.ctx != NULL)
+		ossl.SSL_CTX_free(c.ctx);
+	if (ossl.ERR_clear_error != NULL)
+		ossl.ERR_clear_error();
+	if (c.fd >= 0)
+		close(c.fd);
+	k8s_http_parser_wipe(&c.hp);
+	k8s_buf_free(&c.body);
+	k8s_linesplit_free(&c.ls);
+	url_free(&c.url);
 	return ret;
 }
 

@@ -1,9 +1,11 @@
-/* http.h: the one place that talks HTTPS (libcurl).  TLS is always
- * verified (unless insecure is set by an explicit config opt-in), proxies
- * from the environment are ignored, redirects are not followed, the whole
- * request (connect included) has a deadline, and response bodies are
- * capped.  Request and response buffers are wiped when freed: the
- * apiserver echoes the reviewed token back. */
+/* http.h: the one place that talks HTTPS: HTTP/1.1 (httpparse.c reads the
+ * answers) over OpenSSL's libssl, loaded on first use.  TLS is always
+ * verified (unless insecure is set by an explicit config opt-in), nothing
+ * is read from the environment (no proxies), redirects are not followed,
+ * the whole request (resolve excepted, connect and handshake included)
+ * has a deadline, and response bodies are capped.  Request and response
+ * buffers are wiped when freed: the apiserver echoes the reviewed token
+ * back. */
 #ifndef K8S_HTTP_H
 #define K8S_HTTP_H
 
@@ -70,13 +72,15 @@ struct k8s_http_resp {
 /* K8S_OK when an HTTP answer (any status, redirects included: they are
  * never followed) was received; resp->body is then always allocated and
  * NUL-terminated.  K8S_UNAVAILABLE for connect/TLS/timeout/oversize
- * failures, with err->reason/detail saying which (never a secret).
+ * failures and for answers that are malformed ("malformed answer") or cut
+ * short ("answer cut short": a body delimited by the connection's end
+ * needs TLS close_notify), with err->reason/detail saying which (never a secret).
  * K8S_ECONFIG for a request that cannot be sent as given (not https, bad
  * method, line break in a header value, unusable tls_server_name).
- * Thread-safe: one curl easy handle per call, no shared state.
- * tls_server_name is implemented with CURLOPT_CONNECT_TO (libcurl 7.88 has
- * no SNI override): the URL host is replaced by it and the connection goes
- * to the original host:port; the Host header keeps the original. */
+ * Thread-safe: one TLS context and connection per call, no shared state.
+ * tls_server_name is the name sent (SNI) and verified; the connection goes
+ * to the URL's host:port and the Host header keeps the URL's authority,
+ * as kubectl does. */
 int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, struct k8s_err *err);
 /* err->reason of k8s_http_do when the server's certificate did not verify
  * (unknown CA, wrong name, expired or not yet valid: a clock far off) */

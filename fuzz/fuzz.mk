@@ -3,7 +3,7 @@
 # (fuzz_askpass also with the helper's parsers; the frame parser is in common/).
 O        := build-fuzz
 CC       := clang
-PKGS     := jansson libcurl yaml-0.1 libssl libcrypto nettle hogweed
+PKGS     := jansson yaml-0.1 libssl libcrypto nettle hogweed
 CFLAGS   := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
             -D_GNU_SOURCE -DK8S_VERSION=\"fuzz\" -DK8S_STOREDIR=\"/nonexistent\" -Icommon \
             $(shell pkg-config --cflags $(PKGS)) -Wall -Wextra -Werror -Wno-unused-parameter

@@ -11,7 +11,7 @@ trap 'rm -rf "$T"' EXIT
 out=fuzz/corpus/fuzz_store
 mkdir -p "$out"
 cc -std=gnu11 -O1 -D_GNU_SOURCE -Icommon $(pkg-config --cflags jansson) -o "$T/h" \
-	tests/integration/nss_helper.c "$B/libk8scommon.a" $(pkg-config --libs jansson libcurl yaml-0.1 libssl libcrypto)
+	tests/integration/nss_helper.c "$B/libk8scommon.a" $(pkg-config --libs jansson yaml-0.1 libssl libcrypto)
 cat >"$T/c.yaml" <<YAML
 accounts:
   uidRange: [200000, 999999]

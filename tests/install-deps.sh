@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libpam0g-dev libssl-dev nettle-dev libgmp-dev libjansson-dev
-libcurl4-openssl-dev libyaml-dev libcmocka-dev openssl python3 python3-jwcrypto
+libyaml-dev libcmocka-dev openssl python3 python3-jwcrypto
 python3-cryptography pamtester libpam-wrapper libpamtest0-dev libnss-wrapper
 openssh-server openssh-client sudo golang-go etcd-server rsync
 golang-github-modern-go-reflect2-dev valgrind libnss-extrausers hyperfine curl jq

@@ -92,7 +92,7 @@ nss_helper() {
 		cc -std=gnu11 -O2 -pthread -D_GNU_SOURCE -Wall -Wextra -Werror -I"$REPO/common" \
 			$(pkg-config --cflags jansson) -o "$TEST_TMP/nss_helper" \
 			"$REPO/tests/integration/nss_helper.c" "$NSS_BUILD/libk8scommon.a" \
-			$(pkg-config --libs jansson libcurl yaml-0.1 libssl libcrypto) || fail "build nss_helper"
+			$(pkg-config --libs jansson yaml-0.1 libssl libcrypto) || fail "build nss_helper"
 	fi
 	"$TEST_TMP/nss_helper" "$@"
 }

@@ -186,9 +186,9 @@ for m in man8/pam_k8s.8 man8/nss_k8s.8 man8/k8s-auth.8 man5/k8s-auth.conf.5 man1
 	[ -f "$ROOT/usr/share/man/$m.gz" ] || fail "no man page $m"
 done
 ok "module paths, libraries resolved by Depends, man pages"
-# libcurl is dlopen()ed: Depends must bring it, shlibs cannot
-in_root sh -c 'ldconfig -p | grep -q "libcurl\.so\.4 "' || fail "libcurl.so.4 not installed with k8s-auth (Depends)"
-ok "libcurl.so.4 installed with k8s-auth (dlopen()ed: an explicit Depends)"
+# libssl is dlopen()ed: Depends must bring it, shlibs cannot
+in_root sh -c 'ldconfig -p | grep -q "libssl\.so\.3 "' || fail "libssl.so.3 not installed with k8s-auth (Depends)"
+ok "libssl.so.3 installed with k8s-auth (dlopen()ed: an explicit Depends)"
 # every /usr/share/doc/k8s-auth/ file the man pages, the units, the shipped
 # configuration and k8s-auth status name is there, uncompressed
 named=$(cd "$ROOT" && { zcat usr/share/man/man*/*k8s*.gz; cat lib/systemd/system/k8s-auth-sync.* etc/k8s-auth/config.yaml; strings usr/sbin/k8s-auth; } 2>/dev/null |

@@ -30,7 +30,7 @@ fi
 # shellcheck disable=SC2046,SC2086
 ${CC:-gcc} -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $san -I"$REPO/common" \
 	$(pkg-config --cflags jansson nettle) -o "$TEST_TMP/sigdiff" "$REPO/tests/sigdiff/sigdiff.c" \
-	"$B/libk8scommon.a" $(pkg-config --libs jansson nettle hogweed libcurl yaml-0.1 libcrypto) \
+	"$B/libk8scommon.a" $(pkg-config --libs jansson nettle hogweed yaml-0.1 libcrypto) \
 	-lgmp -ldl -lpthread || fail "cc sigdiff.c"
 
 seed=${SIGDIFF_SEED:-$(date +%s)}

@@ -26,6 +26,8 @@ Endpoints (any method):
   /big/<n>              200 with n bytes ("a"), Content-Length set
   /bigchunked/<n>       200 with n bytes, chunked (no Content-Length)
   /redirect             302 to /ok
+  /raw/<name>[/bare]     a fixed byte string (RAW), then the end of the
+                        connection (bare: without TLS close_notify)
   /bearer/<token>       200 "bearer ok" when Authorization is "Bearer <token>", else 401
   /tr/<mode>/apis/authentication.k8s.io/v1/tokenreviews
                         a fake TokenReview endpoint: tokens starting with
@@ -185,6 +187,25 @@ def review_answer(mode, req):
 SHED = {}
 
 
+RAW = {
+    # an interim answer first (RFC 9110 15.2): skipped, the final one counts
+    "interim": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal",
+    # chunked with extensions and a trailer
+    "chunkext": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n",
+    # a body that runs to the connection's end (HTTP/1.0 style)
+    "toclose": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+    "garbage": b"SSH-2.0-OpenSSH_9.2\r\n",
+    "cut": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+    "cutchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly this",
+    "twolengths": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    "gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "switch": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+    "folded": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n  continued\r\nContent-Length: 0\r\n\r\n",
+    "hugehead": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 9000 + b"\r\n\r\n",
+}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -266,6 +287,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+        elif parts[1] == "raw":
+            # /raw/NAME: answers written byte for byte (RAW below), then
+            # the connection ends: with close_notify, or ("/raw/NAME/bare")
+            # without it, as a peer that died or an attacker cutting it
+            self.wfile.write(RAW[parts[2]])
+            self.wfile.flush()
+            if len(parts) > 3 and parts[3] == "bare":
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:
+                self.connection.unwrap()
+            self.close_connection = True
         elif parts[1] == "bearer":
             want = "Bearer " + parts[2]
             if self.headers.get("Authorization") == want:

@@ -1,18 +1,19 @@
 #!/bin/bash
-# libcurl is loaded on first network use (dlopen, common/http.c), so the
-# packages' shlibs dependencies cannot see it: a host without libcurl.so.4
-# must get a clear "unavailable" (exit 3, the library named), never a
-# crash.  The same for Nettle (libhogweed.so.6, loaded by the first JWKS
-# parse, common/nettle_lazy.c): a JWT is refused with the library named,
-# and the JWKS cache is not taken for corrupt.  Here libcurl.so.4 is hidden by a bind mount of /dev/null over it
-# in a private mount namespace, and k8s-auth check asks a TokenReview.
-# (debian/control names libcurl4 in k8s-auth's Depends; t_guide.sh installs
-# the packages on a root that has no libcurl before.)
+# The helper and the CLI load three libraries on first use (dlopen, dl.h),
+# so the packages' shlibs dependencies cannot see them: libssl.so.3 on the
+# first HTTPS request (common/http.c), libhogweed.so.6 (Nettle) on the first
+# JWKS parse (common/nettle_lazy.c), libcrypto.so.3 for an x5c header
+# (common/x509lazy.c).  A host without one must get a clear "unavailable"
+# (exit 3, the library and its package named), never a crash, and the JWKS
+# cache is not taken for corrupt.  Each library is hidden by a bind mount
+# of /dev/null over it in a private mount namespace.  (debian/control
+# names them in k8s-auth's Depends; t_guide.sh installs the packages on a
+# root that has none of them before.)
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-if [ -z "${T_NOCURL_NS:-}" ]; then
+if [ -z "${T_LAZYLIBS_NS:-}" ]; then
 	[ "$(id -u)" = 0 ] || { echo "skip: needs root (mount namespace)"; exit 77; }
-	T_NOCURL_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+	T_LAZYLIBS_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
 fi
 . tests/lib.sh
 BIN=$REPO/${K8S_BUILD:-build}/k8s-auth
@@ -45,7 +46,7 @@ $(sed 's/^/      /' "$FC_CA")
     username: {claim: email, prefix: ""}
 EOC
 # The same issuer alone (a token the jwt path refuses would go on to the
-# TokenReview above, which needs libcurl)
+# TokenReview above)
 sed '/^tokenReview:/,/^  audiences:/d' "$TEST_TMP/config.yaml" >"$TEST_TMP/jwtonly.yaml"
 # Every file ldconfig knows for SONAME under /dev/null (this namespace
 # only); false when there is none.
@@ -66,7 +67,7 @@ unhide_lib() {
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
 idtok=$(fc_idp_mint --alg RS256) || fail "idp mint"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
-assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcurl: accepted"
+assert_eq "$(jq -r .authenticated <<<"$out")" true "TokenReview: accepted"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the ID token accepted (and its JWKS cached)"
 
@@ -77,7 +78,9 @@ assert_eq "$rc" 3 "without libhogweed.so.6: exit 3 (unavailable), not a crash"
 assert_eq "$(jq -r .authenticated <<<"$out")" false "the ID token refused"
 assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
 	"the detail names the library and its package"
-# (Debian's libcurl needs libhogweed too, through librtmp: no TokenReview here)
+# The network path needs no Nettle (libcurl did, through librtmp and GnuTLS)
+out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
+assert_eq "$(jq -r .authenticated <<<"$out")" true "without libhogweed.so.6: a TokenReview still accepted"
 assert_eq "$(find "$TEST_TMP/cache" -name '*.json' | wc -l)" 1 "the JWKS cache is kept: the host, not the file, was at fault"
 # A header jwk (an EC one) is checked with Nettle too (go-jose parses it): the same
 # answer, not "malformed token" (a verdict on the token for the host's fault).
@@ -101,7 +104,7 @@ assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the token with 
 # An x5c header's certificates are parsed by a libcrypto dlopen()ed for
 # that token (common/x509lazy.c): without libcrypto.so.3, the same
 # "unavailable" with the library named.  (The JWKS is in the cache: no
-# libcurl, which needs libcrypto, is loaded.)
+# HTTPS, which needs libcrypto, is made.)
 der=$(sed '/-----/d' "$FC_CA" | tr -d '\n')
 x5ctok=$(fc_idp_mint --alg RS256 --header-extra "{\"x5c\": [\"$der\"]}") || fail "idp mint with an x5c header"
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>/dev/null)
@@ -115,9 +118,9 @@ assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcrypto.so.3 (Debian
 	"an x5c header without libcrypto.so.3: the detail names the library and its package"
 unhide_lib libcrypto.so.3
 
-hide_lib libcurl.so.4 || skip "no libcurl.so.4 in ldconfig -p"
+hide_lib libssl.so.3 || fail "no libssl.so.3 in ldconfig -p"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>"$TEST_TMP/err")
 rc=$?
-assert_eq "$rc" 3 "without libcurl.so.4: exit 3 (unavailable), not a crash"
+assert_eq "$rc" 3 "without libssl.so.3: exit 3 (unavailable), not a crash"
 assert_eq "$(jq -r .authenticated <<<"$out")" false "refused"
-assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcurl.so.4 (Debian package libcurl4)" "the detail names the library and its package"
+assert_contains "$(jq -r .detail <<<"$out")" "cannot load libssl.so.3 (Debian package libssl3)" "the detail names the library and its package"
