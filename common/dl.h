@@ -1,4 +1,4 @@
-/* dl.h: a library the helper (or the CLI) loads on first use: libcurl on
+/* dl.h: a library the helper (or the CLI) loads on first use: libssl on
  * the first request, Nettle on the first JWKS parse, libcrypto for an x5c
  * header.  The helper's environment is fixed (no LD_LIBRARY_PATH), so a
  * soname resolves through the system's linker cache only.  Not linked

@@ -10,8 +10,10 @@
  *
  * We run in the helper, the CLI or the sync daemon, never in the PAM
  * caller: still, nothing here reads the environment (no proxies, no
- * key-log file: OpenSSL has neither), no signals (MSG_NOSIGNAL is
- * SSL_write's own; the helper ignores SIGPIPE), sockets are close-on-exec,
+ * key-log file: OpenSSL has neither), no signal reaches the process (a
+ * write to a connection the peer reset raises SIGPIPE in the writing
+ * thread: it is blocked around each TLS call and taken back, ssl_op),
+ * sockets are close-on-exec,
  * redirects are never followed, and the whole request, connect and TLS
  * handshake included, has one deadline.  The buffers that held the
  * request (bearer token, body) and the answer are wiped. */
@@ -26,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +553,46 @@ static int tls_setup(struct conn *c)
 	return K8S_OK;
 }
 
+/* OpenSSL writes to the socket with write(2): to a connection the peer
+ * has reset, that raises SIGPIPE in this thread, which would end the
+ * helper or the daemon (libcurl used send(MSG_NOSIGNAL)).  So SIGPIPE is
+ * blocked in this thread around each call, and one it raised is taken
+ * back before the mask is restored; one already pending is left alone
+ * (as libpq does). */
+struct sigpipe_guard {
+	sigset_t old;
+	int was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t pipe, pending;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigemptyset(&pending);
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+	(void)pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	sigset_t pipe, pending;
+	int save = errno;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigemptyset(&pending);
+	if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+		const struct timespec zero = {0, 0};
+
+		while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	(void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	errno = save;
+}
+
 /* One SSL call until it completes: 1 done (*n bytes for read/write), 0 a
  * clean close (read), else an error already set. */
 enum { OP_CONNECT, OP_READ, OP_WRITE };
@@ -557,19 +600,22 @@ enum { OP_CONNECT, OP_READ, OP_WRITE };
 static int ssl_op(struct conn *c, int op, void *buf, int len, int *n)
 {
 	for (;;) {
+		struct sigpipe_guard g;
 		int r, e, rc;
 		char why[256];
 
 		ossl.ERR_clear_error();
+		sigpipe_block(&g);
 		r = op == OP_CONNECT ? ossl.SSL_connect(c->ssl)
 		    : op == OP_READ  ? ossl.SSL_read(c->ssl, buf, len)
 				     : ossl.SSL_write(c->ssl, buf, len);
+		e = r > 0 ? SSL_ERROR_NONE : ossl.SSL_get_error(c->ssl, r);
+		sigpipe_restore(&g);
 		if (r > 0) {
 			if (n != NULL)
 				*n = r;
 			return 1;
 		}
-		e = ossl.SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			if ((rc = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)) != K8S_OK)
 				return -1;
@@ -639,9 +685,23 @@ static int read_answer(struct conn *c)
 	int ret = K8S_OK;
 
 	for (;;) {
-		int got = 0, r = ssl_op(c, OP_READ, buf, sizeof(buf), &got), pr;
+		long long now = mono_ms();
+		int got = 0, r, pr;
 		size_t used;
 
+		/* a peer that never lets a read wait still meets the deadline,
+		 * and a stream that never pauses still sees its stop flag */
+		if (now >= c->deadline) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
+					  "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+			break;
+		}
+		if (now - c->last_tick >= 1000) {
+			c->last_tick = now;
+			if ((ret = tick(c)) != K8S_OK)
+				break;
+		}
+		r = ssl_op(c, OP_READ, buf, sizeof(buf), &got);
 		if (r < 0) {
 			ret = c->err->status;
 			break;
@@ -677,6 +737,14 @@ static int read_answer(struct conn *c)
 
 /* ---- the request ------------------------------------------------------ */
 
+static int printable_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
 static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 {
 	if (req == NULL || req->url == NULL || req->method == NULL)
@@ -699,7 +767,7 @@ static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 		return k8s_err_set(err, K8S_ECONFIG, "bad request",
 				   "k8s_http_do: header value contains a line break");
 	if (req->tls_server_name != NULL && *req->tls_server_name != '\0' &&
-	    strpbrk(req->tls_server_name, ":/@ \t\r\n") != NULL)
+	    (strpbrk(req->tls_server_name, ":/@") != NULL || !printable_ascii(req->tls_server_name)))
 		return k8s_err_set(err, K8S_ECONFIG, "bad request", "%s: cannot apply tls-server-name %s",
 				   req->url, req->tls_server_name);
 	return K8S_OK;

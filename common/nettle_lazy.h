@@ -4,7 +4,7 @@
  * signature (a review-cache hit, sudo's account phase, the session): the
  * three libraries cost such a call 0.45 ms of CPU to map and relocate
  * (perf stat, spawn-and-wait, against jansson and libyaml alone).  So
- * they are dlopen()ed by the first JWKS parse, like libcurl by the first
+ * they are dlopen()ed by the first JWKS parse, like libssl by the first
  * request.  Included by jwks.c only, after the Nettle headers: the names
  * it uses become calls through the table (types from the headers). */
 #ifndef K8S_NETTLE_LAZY_H

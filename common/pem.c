@@ -9,7 +9,7 @@
  * PEM framing and base64 as OpenSSL's PEM reader takes them, and the DER's
  * outer structure (a SEQUENCE of SEQUENCE, SEQUENCE, BIT STRING).  Where
  * this is more lenient than the TLS library, the CA fails at use; it is
- * never stricter, so a CA curl takes is never a configuration error. */
+ * never stricter, so a CA OpenSSL takes is never a configuration error. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 #!/bin/bash
 # `k8s-auth sync --watch` under valgrind through t_kube_sync_recovery.sh's
 # sequence (changes, cut connections, 410s, 429s, a list over 16 MiB,
-# SIGTERM): memcheck (no error, no leak of any kind but what libcurl's and
+# SIGTERM): memcheck (no error, no leak of any kind but what
 # OpenSSL's process-wide state keeps), then helgrind (the watch threads and
 # the batch loop share the collections).  Each tool's exit code is the
 # watcher's; the test checks it is 0 (--error-exitcode), and its log is

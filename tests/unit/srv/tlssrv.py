@@ -28,6 +28,7 @@ Endpoints (any method):
   /redirect             302 to /ok
   /raw/<name>[/bare]     a fixed byte string (RAW), then the end of the
                         connection (bare: without TLS close_notify)
+  /reset                the connection reset, the request's body unread
   /bearer/<token>       200 "bearer ok" when Authorization is "Bearer <token>", else 401
   /tr/<mode>/apis/authentication.k8s.io/v1/tokenreviews
                         a fake TokenReview endpoint: tokens starting with
@@ -47,6 +48,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -238,6 +240,13 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def route(self):
+        if self.path == "/reset":
+            # the connection reset (RST) before the request's body is read:
+            # the client is still writing it
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         body = self.read_body()
         parts = self.path.split("/")
         if self.path == "/ok":
