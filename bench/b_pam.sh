@@ -17,7 +17,9 @@
 # run on the same machine: the figures side by side.  A module built with
 # privilege separation starts k8s-auth-helper from its compiled-in path:
 # the script re-runs itself in a private mount namespace with this build's
-# helper bound there.
+# helper bound there.  To compare two helpers, build BEFORE with another
+# LIBEXECDIR under /usr/libexec (make LIBEXECDIR=/usr/libexec/k8s-auth-before):
+# its helper is bound at that path beside this one.
 set -eu
 cd "$(dirname "$0")/.."
 O=${O:-build}
@@ -30,6 +32,15 @@ if [ -n "${B_PAM_NS:-}" ]; then
 	mkdir -p "$HX/lower/k8s-auth"
 	chmod 755 "$HX" "$HX/lower" "$HX/lower/k8s-auth"
 	install -m 0755 "$O/k8s-auth-helper" "$HX/lower/k8s-auth/k8s-auth-helper"
+	if [ -n "$BEFORE" ] && [ -x "$BEFORE/k8s-auth-helper" ]; then
+		bh=$(strings "$BEFORE/pam_k8s.so" | grep -m1 '^/usr/libexec/[A-Za-z0-9_.-]*/k8s-auth-helper$' || true)
+		case $bh in
+		'' | /usr/libexec/k8s-auth/k8s-auth-helper) ;;
+		*)	bd=${bh#/usr/libexec/}; bd=${bd%/k8s-auth-helper}
+			mkdir -p "$HX/lower/$bd"; chmod 755 "$HX/lower/$bd"
+			install -m 0755 "$BEFORE/k8s-auth-helper" "$HX/lower/$bd/k8s-auth-helper" ;;
+		esac
+	fi
 	mount -t overlay b_pam_libexec -o "lowerdir=$HX/lower:/usr/libexec" /usr/libexec
 fi
 PY=${K8S_PYTHON:-/usr/bin/python3}
