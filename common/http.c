@@ -10,7 +10,8 @@
  *
  * We run in the helper, the CLI or the sync daemon, never in the PAM
  * caller: still, nothing here reads the environment (no proxies, no
- * key-log file: OpenSSL has neither), no signal reaches the process (a
+ * key-log file; the system's CAs are OpenSSL's compiled-in paths, not
+ * SSL_CERT_FILE or SSL_CERT_DIR), no signal reaches the process (a
  * write to a connection the peer reset raises SIGPIPE in the writing
  * thread: it is blocked around each TLS call and taken back, ssl_op),
  * sockets are close-on-exec,
@@ -55,7 +56,8 @@
 #define F(name) __typeof__(name) *name
 static struct {
 	F(OPENSSL_init_ssl); F(TLS_client_method); F(SSL_CTX_new); F(SSL_CTX_free); F(SSL_CTX_ctrl);
-	F(SSL_CTX_set_verify); F(SSL_CTX_get_cert_store); F(SSL_CTX_set_default_verify_paths);
+	F(SSL_CTX_set_verify); F(SSL_CTX_get_cert_store); F(SSL_CTX_load_verify_locations);
+	F(X509_get_default_cert_file); F(X509_get_default_cert_dir); F(X509_VERIFY_PARAM_set_flags);
 	F(SSL_CTX_use_certificate); F(SSL_CTX_use_PrivateKey); F(SSL_CTX_check_private_key);
 	F(SSL_CTX_set_security_level); F(SSL_CTX_set_options);
 	F(SSL_new); F(SSL_free); F(SSL_set_fd); F(SSL_ctrl); F(SSL_get0_param); F(SSL_connect);
@@ -71,7 +73,8 @@ static struct {
 #define S(name) { #name, (void **)&ossl.name }
 static const struct k8s_dl_sym ossl_syms[] = {
 	S(OPENSSL_init_ssl), S(TLS_client_method), S(SSL_CTX_new), S(SSL_CTX_free), S(SSL_CTX_ctrl),
-	S(SSL_CTX_set_verify), S(SSL_CTX_get_cert_store), S(SSL_CTX_set_default_verify_paths),
+	S(SSL_CTX_set_verify), S(SSL_CTX_get_cert_store), S(SSL_CTX_load_verify_locations),
+	S(X509_get_default_cert_file), S(X509_get_default_cert_dir), S(X509_VERIFY_PARAM_set_flags),
 	S(SSL_CTX_use_certificate), S(SSL_CTX_use_PrivateKey), S(SSL_CTX_check_private_key),
 	S(SSL_CTX_set_security_level), S(SSL_CTX_set_options),
 	S(SSL_new), S(SSL_free), S(SSL_set_fd), S(SSL_ctrl), S(SSL_get0_param), S(SSL_connect),
@@ -258,6 +261,9 @@ struct conn {
 	struct url url;
 	long timeout_ms;
 	long long deadline, last_tick;
+	long long body_deadline; /* the deadline once the answer's head is read */
+	long cur_timeout_ms;     /* the one c->deadline stands for */
+	int in_body;
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -303,10 +309,10 @@ static int wait_fd(struct conn *c, short events)
 		}
 		if (left <= 0)
 			return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-					   "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+					   "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
 		if ((c->req->stop != NULL || c->req->alive != NULL) && slice > 1000)
 			slice = 1000;
-		r = poll(&pfd, 1, (int)slice);
+		r = poll(&pfd, 1, slice > INT_MAX ? INT_MAX : (int)slice);
 		if (r > 0)
 			return K8S_OK;
 		if (r < 0 && errno != EINTR)
@@ -402,7 +408,7 @@ static int do_connect(struct conn *c)
 		return K8S_OK;
 	if (mono_ms() >= c->deadline)
 		return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-				   "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+				   "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
 	return k8s_err_set(c->err, K8S_UNAVAILABLE, "connection failed", "%s: connect refused or unreachable: %s",
 			   c->req->url, strerror(soerr ? soerr : ECONNREFUSED));
 }
@@ -509,18 +515,32 @@ static int client_identity(struct conn *c)
 static int tls_setup(struct conn *c)
 {
 	const struct k8s_http_req *req = c->req;
-	const char *name = req->tls_server_name != NULL && *req->tls_server_name != '\0' ? req->tls_server_name
-											      : c->url.host;
-	int name_is_ip = is_ip_literal(name), rc;
+	const char *given = req->tls_server_name != NULL && *req->tls_server_name != '\0' ? req->tls_server_name
+											       : c->url.host;
+	char name[256];
+	size_t nl = strlen(given);
+	int name_is_ip, rc;
 	X509_VERIFY_PARAM *vp;
 
+	/* one trailing dot (a fully qualified name) is not part of the name
+	 * sent or verified; a leading dot or an empty label would make
+	 * OpenSSL match any subdomain */
+	if (nl > 0 && given[nl - 1] == '.')
+		nl--;
+	if (nl == 0 || nl >= sizeof(name) || given[0] == '.' || memmem(given, nl, "..", 2) != NULL)
+		return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s", req->url, given);
+	memcpy(name, given, nl);
+	name[nl] = '\0';
+	name_is_ip = is_ip_literal(name);
 	c->ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
 	if (c->ctx == NULL)
 		return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed", "%s: cannot set up TLS",
 				   req->url);
 	ossl.SSL_CTX_ctrl(c->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 	ossl.SSL_CTX_set_security_level(c->ctx, 2);
-	ossl.SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	/* CLEANSE_PLAINTEXT: the answers echo the reviewed token, and OpenSSL
+	 * decrypts in its own buffers, freed unwiped otherwise */
+	ossl.SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CLEANSE_PLAINTEXT);
 	ossl.SSL_CTX_set_verify(c->ctx, req->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	if (req->ca_pem != NULL) {
 		size_t l = req->ca_pem_len ? req->ca_pem_len : strlen(req->ca_pem);
@@ -529,8 +549,15 @@ static int tls_setup(struct conn *c)
 		if (l > INT_MAX || add_pem_certs(ossl.SSL_CTX_get_cert_store(c->ctx), req->ca_pem, l) == 0)
 			return k8s_err_set(c->err, K8S_UNAVAILABLE, "TLS handshake failed",
 					   "%s: no usable certificate in the CA data", req->url);
-	} else if (ossl.SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-		ossl.ERR_clear_error();
+	} else {
+		/* the system's CAs from OpenSSL's compiled-in paths (Debian:
+		 * /usr/lib/ssl/cert.pem and certs/, i.e. ca-certificates), never
+		 * from SSL_CERT_FILE/SSL_CERT_DIR, which set_default_verify_paths
+		 * would read: the CLI and the daemon have a caller's environment */
+		if (ossl.SSL_CTX_load_verify_locations(c->ctx, ossl.X509_get_default_cert_file(), NULL) != 1)
+			ossl.ERR_clear_error();
+		if (ossl.SSL_CTX_load_verify_locations(c->ctx, NULL, ossl.X509_get_default_cert_dir()) != 1)
+			ossl.ERR_clear_error();
 	}
 	if (req->client_cert_pem != NULL && req->client_key_pem != NULL && (rc = client_identity(c)) != K8S_OK)
 		return rc;
@@ -544,7 +571,13 @@ static int tls_setup(struct conn *c)
 		return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s", req->url, name);
 	if (!req->insecure) {
 		vp = ossl.SSL_get0_param(c->ssl);
-		ossl.X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		/* As Go's crypto/x509: any certificate in the CA pool is an
+		 * anchor (an intermediate, a pinned server certificate; libcurl
+		 * set this too), names only from the subjectAltName, never the
+		 * subject's CN (Go >= 1.15), no partial wildcards. */
+		ossl.X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
+		ossl.X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+							 X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 		if ((name_is_ip ? ossl.X509_VERIFY_PARAM_set1_ip_asc(vp, name)
 				: ossl.X509_VERIFY_PARAM_set1_host(vp, name, 0)) != 1)
 			return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s",
@@ -693,7 +726,7 @@ static int read_answer(struct conn *c)
 		 * and a stream that never pauses still sees its stop flag */
 		if (now >= c->deadline) {
 			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-					  "%s: no answer within the timeout after %ld ms", c->req->url, c->timeout_ms);
+					  "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
 			break;
 		}
 		if (now - c->last_tick >= 1000) {
@@ -707,11 +740,19 @@ static int read_answer(struct conn *c)
 			break;
 		}
 		pr = r == 0 ? k8s_http_parser_eof(&c->hp) : k8s_http_parser_feed(&c->hp, buf, (size_t)got, &used);
+		if (!c->in_body && k8s_http_parser_in_body(&c->hp)) {
+			c->in_body = 1;
+			c->deadline = c->body_deadline;
+			c->cur_timeout_ms = c->timeout_ms;
+		}
 		if (pr == K8S_HP_MORE)
 			continue;
 		if (pr == K8S_HP_DONE)
 			break;
-		if (pr == K8S_HP_BAD && strcmp(c->hp.why, "answer cut short") == 0) {
+		if (pr == K8S_HP_BAD && strcmp(c->hp.why, "no answer") == 0) {
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
+					  "%s: the connection ended before an answer", c->req->url);
+		} else if (pr == K8S_HP_BAD && strcmp(c->hp.why, "answer cut short") == 0) {
 			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
 					  "%s: the connection ended inside the answer", c->req->url);
 		} else if (pr == K8S_HP_BAD) {
@@ -836,7 +877,13 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 	c.req = req;
 	c.err = err;
 	c.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-	c.deadline = mono_ms() + c.timeout_ms;
+	c.body_deadline = mono_ms() + c.timeout_ms;
+	c.deadline = c.body_deadline;
+	c.cur_timeout_ms = c.timeout_ms;
+	if (req->head_timeout_ms > 0 && req->head_timeout_ms < c.timeout_ms) {
+		c.deadline = mono_ms() + req->head_timeout_ms;
+		c.cur_timeout_ms = req->head_timeout_ms;
+	}
 	c.last_tick = mono_ms();
 	c.max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
 	c.ls.max = req->max_line ? req->max_line : HTTP_DEFAULT_MAX_BODY;

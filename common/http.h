@@ -29,6 +29,9 @@ struct k8s_http_req {
 	const char *accept;          /* Accept header; NULL = none */
 	const char *body; size_t body_len;
 	long timeout_ms;             /* whole request */
+	long head_timeout_ms;        /* until the answer's head is read (connect, TLS,
+				      * request, head); 0 = timeout_ms.  For a stream,
+				      * whose timeout_ms is hours long. */
 	size_t max_body;             /* 0 = 1 MiB */
 	/* Streaming (a watch): with on_line set, a 200 answer's body is not
 	 * kept but cut into lines ('\n' dropped, at most max_line bytes

@@ -167,8 +167,15 @@ static int head_done(struct k8s_http_parser *p)
 	return K8S_HP_MORE;
 }
 
-/* One header field line (not empty), of a head or of the trailers. */
-static int field_line(struct k8s_http_parser *p, char *l, size_t n, int trailer)
+static int interpreted(const char *name)
+{
+	return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Transfer-Encoding") == 0 ||
+	       strcasecmp(name, "Date") == 0 || strcasecmp(name, "Retry-After") == 0;
+}
+
+/* One header field line (not empty), of a head or of the trailers; cut:
+ * only its first K8S_HTTP_MAX_LINE bytes are here. */
+static int field_line(struct k8s_http_parser *p, char *l, size_t n, int trailer, int cut)
 {
 	char *colon, *v, *e;
 	size_t i;
@@ -177,11 +184,13 @@ static int field_line(struct k8s_http_parser *p, char *l, size_t n, int trailer)
 		return bad(p, "folded header line");
 	colon = memchr(l, ':', n);
 	if (colon == NULL || colon == l)
-		return bad(p, "malformed header line");
+		return bad(p, cut ? "header line too long" : "malformed header line");
 	for (i = 0; l + i < colon; i++)
 		if (!is_tchar((unsigned char)l[i]))
 			return bad(p, "malformed header name");
 	*colon = '\0';
+	if (cut)
+		return !trailer && interpreted(l) ? bad(p, "header line too long") : K8S_HP_MORE;
 	v = (char *)skip_ows(colon + 1);
 	e = l + n;
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
@@ -243,9 +252,11 @@ static int line(struct k8s_http_parser *p)
 	l[n] = '\0';
 	switch (p->state) {
 	case S_STATUS:
+		if (p->line_cut)
+			return bad(p, "status line too long");
 		return status_line(p, l, n);
 	case S_HEAD:
-		return n == 0 ? head_done(p) : field_line(p, l, n, 0);
+		return n == 0 ? head_done(p) : field_line(p, l, n, 0, p->line_cut);
 	case S_CHUNK_SIZE:
 		return chunk_size(p, l);
 	case S_CHUNK_END:
@@ -258,7 +269,7 @@ static int line(struct k8s_http_parser *p)
 			p->state = S_DONE;
 			return K8S_HP_DONE;
 		}
-		return field_line(p, l, n, 1);
+		return field_line(p, l, n, 1, p->line_cut);
 	default:
 		return bad(p, "internal state");
 	}
@@ -319,15 +330,19 @@ int k8s_http_parser_feed(struct k8s_http_parser *p, const char *data, size_t n, 
 		default: {
 			/* a line state: up to the next '\n' */
 			const char *nl = memchr(data + i, '\n', n - i);
-			size_t take = nl != NULL ? (size_t)(nl - (data + i)) : n - i;
+			size_t take = nl != NULL ? (size_t)(nl - (data + i)) : n - i, keep = take;
 			int head = p->state == S_STATUS || p->state == S_HEAD || p->state == S_TRAILER;
 
-			if (take > K8S_HTTP_MAX_LINE - p->line_len)
-				return bad(p, "line too long");
+			if (take > K8S_HTTP_MAX_LINE - p->line_len) {
+				if (!head)
+					return bad(p, "line too long");
+				keep = K8S_HTTP_MAX_LINE - p->line_len;
+				p->line_cut = 1;
+			}
 			if (head && take + 1 > K8S_HTTP_MAX_HEAD - p->head_bytes)
 				return bad(p, "head too large");
-			memcpy(p->line + p->line_len, data + i, take);
-			p->line_len += take;
+			memcpy(p->line + p->line_len, data + i, keep);
+			p->line_len += keep;
 			if (head)
 				p->head_bytes += take + (nl != NULL);
 			i += take;
@@ -339,6 +354,7 @@ int k8s_http_parser_feed(struct k8s_http_parser *p, const char *data, size_t n, 
 			rc = line(p);
 			explicit_bzero(p->line, p->line_len);
 			p->line_len = 0;
+			p->line_cut = 0;
 			if (rc == K8S_HP_DONE) {
 				*used = i;
 				return rc;
@@ -351,6 +367,12 @@ int k8s_http_parser_feed(struct k8s_http_parser *p, const char *data, size_t n, 
 	}
 	*used = i;
 	return p->state == S_DONE ? K8S_HP_DONE : K8S_HP_MORE;
+}
+
+int k8s_http_parser_in_body(const struct k8s_http_parser *p)
+{
+	return p->state == S_BODY_LEN || p->state == S_BODY_CLOSE || p->state == S_CHUNK_SIZE ||
+	       p->state == S_CHUNK_DATA || p->state == S_CHUNK_END || p->state == S_TRAILER || p->state == S_DONE;
 }
 
 int k8s_http_parser_until_close(const struct k8s_http_parser *p)

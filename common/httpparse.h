@@ -9,9 +9,13 @@
  * folded line, a CR or NUL inside a line, a Content-Length that is not
  * digits or disagrees with another, a transfer coding other than chunked
  * (we send no Accept-Encoding), a chunk size that is not hex or does not
- * fit, a chunk not followed by its line end.  Bounds: a line is at most
- * K8S_HTTP_MAX_LINE bytes, an answer's head (interim answers and chunked
- * trailers included) at most K8S_HTTP_MAX_HEAD.  Libc only. */
+ * fit, a chunk not followed by its line end.  Bounds: an answer's head
+ * (interim answers and chunked trailers included) is at most
+ * K8S_HTTP_MAX_HEAD bytes (libcurl 7.88 allowed 300 KiB, Go 10 MiB); of a
+ * header line, the first K8S_HTTP_MAX_LINE bytes are kept, enough for
+ * every header we read: a longer one is refused only when it is one of
+ * those (Content-Length, Transfer-Encoding, Date, Retry-After), else
+ * skipped.  A status line or a chunk-size line must fit.  Libc only. */
 #ifndef K8S_HTTPPARSE_H
 #define K8S_HTTPPARSE_H
 
@@ -19,7 +23,7 @@
 #include <time.h>
 
 #define K8S_HTTP_MAX_LINE 8192
-#define K8S_HTTP_MAX_HEAD (64 * 1024)
+#define K8S_HTTP_MAX_HEAD (1024 * 1024)
 
 enum {
 	K8S_HP_MORE = 0,     /* wants more bytes */
@@ -38,6 +42,7 @@ struct k8s_http_parser {
 	size_t head_bytes;
 	char line[K8S_HTTP_MAX_LINE + 1];
 	size_t line_len;
+	int line_cut;            /* the line went past K8S_HTTP_MAX_LINE: its rest dropped */
 	time_t date;             /* Date of the final answer, 0 none or unreadable */
 	long retry_after;        /* seconds, -1 none */
 	time_t now;              /* for a Retry-After date; 0 = time(NULL) */
@@ -55,6 +60,8 @@ int k8s_http_parser_feed(struct k8s_http_parser *p, const char *data, size_t n, 
 /* The connection ended (cleanly): K8S_HP_DONE for a body that runs to the
  * end of the connection, else K8S_HP_BAD ("answer cut short"). */
 int k8s_http_parser_eof(struct k8s_http_parser *p);
+/* The final answer's head has been read: what comes now is its body. */
+int k8s_http_parser_in_body(const struct k8s_http_parser *p);
 /* The body runs to the end of the connection (its end can only be told
  * from a clean close). */
 int k8s_http_parser_until_close(const struct k8s_http_parser *p);

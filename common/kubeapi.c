@@ -184,6 +184,9 @@ static int send_request_s(struct k8s_kubeapi *api, const char *method, const cha
 			.body = body != NULL ? body->data : NULL,
 			.body_len = body != NULL ? body->len : 0,
 			.timeout_ms = so != NULL ? so->timeout_ms : api->timeout_ms,
+			/* a stream's long deadline is for its body: connect, TLS
+			 * and the answer's head get the per-request one */
+			.head_timeout_ms = api->timeout_ms,
 			.max_body = K8S_KUBEAPI_MAX_BODY,
 			.on_line = so != NULL ? so->on_line : NULL,
 			.line_ud = so != NULL ? so->ud : NULL,

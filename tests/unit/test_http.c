@@ -180,6 +180,73 @@ static void test_tls_server_name(void **state)
 	k8s_http_resp_free(&resp);
 }
 
+/* As Go's crypto/x509 (and libcurl): a certificate in the CA data is an
+ * anchor even when it is not a root, here the server's own certificate
+ * (pinned); and a fully qualified server name (trailing dot) is the name;
+ * a leading dot or an empty label is refused (OpenSSL would read
+ * ".example" as "any subdomain"). */
+static void test_names_and_anchors(void **state)
+{
+	struct k8s_http_req r = get_req("/ok");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	size_t leaf_len;
+	char *leaf = tlssrv_file(&srv, "server.pem", &leaf_len);
+	const char *bad[] = { ".apiserver.test", "apiserver..test", "." };
+	size_t i;
+
+	assert_non_null(leaf);
+	r.ca_pem = leaf;
+	r.ca_pem_len = leaf_len;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	assert_int_equal(resp.status, 200);
+	k8s_http_resp_free(&resp);
+	free(leaf);
+	r = get_req("/ok");
+	r.tls_server_name = "apiserver.test.";
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	k8s_http_resp_free(&resp);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r.tls_server_name = bad[i];
+		assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	}
+}
+
+/* A stream (hours of deadline for its body) still gets the per-request
+ * deadline until the answer's head: a server that takes the request and
+ * says nothing does not hold a watch thread for hours. */
+static int drop_line(const char *line, size_t len, void *ud)
+{
+	(void)line, (void)len, (void)ud;
+	return 0;
+}
+
+static void test_stream_head_deadline(void **state)
+{
+	struct k8s_http_req r = get_req("/sleep/4000");
+	struct k8s_http_resp resp;
+	struct k8s_err err = {0};
+	struct timespec t0;
+	long el;
+
+	r.timeout_ms = 3600 * 1000L;
+	r.head_timeout_ms = 1000;
+	r.on_line = drop_line;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_UNAVAILABLE);
+	el = ms_since(&t0);
+	assert_string_equal(err.reason, "timeout");
+	assert_non_null(strstr(err.detail, "after 1000 ms"));
+	assert_true(el >= 900 && el < 3000);
+	/* the head in time, the body then has the long deadline */
+	r = get_req("/ok");
+	r.timeout_ms = 3600 * 1000L;
+	r.head_timeout_ms = 1000;
+	r.on_line = drop_line;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_OK);
+	k8s_http_resp_free(&resp);
+}
+
 static void test_insecure_opt_in(void **state)
 {
 	struct k8s_http_req r = get_req("/ok");
@@ -279,6 +346,7 @@ static void test_answer_forms(void **state)
 	raw_ok("interim", "final");
 	raw_ok("chunkext", "abcde");
 	raw_ok("toclose", "until the end");
+	raw_ok("longheader", "ok");
 }
 
 static void test_answer_refusals(void **state)
@@ -295,6 +363,8 @@ static void test_answer_refusals(void **state)
 	raw_refused("/raw/switch", "malformed answer");
 	raw_refused("/raw/folded", "malformed answer");
 	raw_refused("/raw/hugehead", "malformed answer");
+	raw_refused("/raw/longlength", "malformed answer");
+	raw_refused("/raw/nothing", "answer cut short");
 }
 
 /* A peer that resets the connection while the request's body is still
@@ -613,6 +683,8 @@ int main(void)
 		cmocka_unit_test(test_answer_refusals),
 		cmocka_unit_test(test_reset_is_an_error),
 		cmocka_unit_test(test_reset_in_handshake),
+		cmocka_unit_test(test_names_and_anchors),
+		cmocka_unit_test(test_stream_head_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -166,17 +166,40 @@ static void test_bounds(void **state)
 
 	/* a head of many short lines: past K8S_HTTP_MAX_HEAD it is refused */
 	assert_int_equal(k8s_buf_printf(&w, "HTTP/1.1 200 OK\r\n"), 0);
-	for (i = 0; i < K8S_HTTP_MAX_HEAD / 16; i++)
+	for (i = 0; i < K8S_HTTP_MAX_HEAD / 17 + 1; i++)
 		assert_int_equal(k8s_buf_printf(&w, "X-Pad: 12345678\r\n"), 0);
 	assert_int_equal(k8s_buf_printf(&w, "Content-Length: 0\r\n\r\n"), 0);
 	assert_int_equal(parse(w.data, &p, &g), K8S_HP_BAD);
 	assert_string_equal(p.why, "head too large");
 	k8s_buf_free(&w);
-	/* one line past K8S_HTTP_MAX_LINE */
+	/* a line past K8S_HTTP_MAX_LINE: skipped, unless it is one we read */
 	assert_int_equal(k8s_buf_printf(&w, "HTTP/1.1 200 OK\r\nX: "), 0);
 	for (i = 0; i < K8S_HTTP_MAX_LINE; i++)
 		assert_int_equal(k8s_buf_append(&w, "a", 1), 0);
+	assert_int_equal(k8s_buf_printf(&w, "\r\nContent-Length: 2\r\n\r\nok"), 0);
+	assert_int_equal(parse(w.data, &p, &g), K8S_HP_DONE);
+	assert_int_equal(g.body.len, 2);
+	k8s_buf_free(&g.body);
+	k8s_buf_free(&w);
+	assert_int_equal(k8s_buf_printf(&w, "HTTP/1.1 200 OK\r\nDate: "), 0);
+	for (i = 0; i < K8S_HTTP_MAX_LINE; i++)
+		assert_int_equal(k8s_buf_append(&w, " ", 1), 0);
+	assert_int_equal(k8s_buf_printf(&w, "Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n"), 0);
+	assert_int_equal(parse(w.data, &p, &g), K8S_HP_BAD);
+	assert_string_equal(p.why, "header line too long");
+	k8s_buf_free(&w);
+	/* a status line or a chunk-size line must fit */
+	assert_int_equal(k8s_buf_printf(&w, "HTTP/1.1 200 "), 0);
+	for (i = 0; i < K8S_HTTP_MAX_LINE; i++)
+		assert_int_equal(k8s_buf_append(&w, "a", 1), 0);
 	assert_int_equal(k8s_buf_printf(&w, "\r\n\r\n"), 0);
+	assert_int_equal(parse(w.data, &p, &g), K8S_HP_BAD);
+	assert_string_equal(p.why, "status line too long");
+	k8s_buf_free(&w);
+	assert_int_equal(k8s_buf_printf(&w, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;"), 0);
+	for (i = 0; i < K8S_HTTP_MAX_LINE; i++)
+		assert_int_equal(k8s_buf_append(&w, "e", 1), 0);
+	assert_int_equal(k8s_buf_printf(&w, "\r\na\r\n0\r\n\r\n"), 0);
 	assert_int_equal(parse(w.data, &p, &g), K8S_HP_BAD);
 	assert_string_equal(p.why, "line too long");
 	k8s_buf_free(&w);

@@ -198,13 +198,20 @@ RAW = {
     # a body that runs to the connection's end (HTTP/1.0 style)
     "toclose": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
     "garbage": b"SSH-2.0-OpenSSH_9.2\r\n",
+    "nothing": b"",
     "cut": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
     "cutchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly this",
     "twolengths": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
     "gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
     "switch": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
     "folded": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n  continued\r\nContent-Length: 0\r\n\r\n",
-    "hugehead": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 9000 + b"\r\n\r\n",
+    # a header line longer than the 8 KiB kept of it: skipped (libcurl took
+    # 100 KiB, Go 10 MiB); the same for one we read: refused
+    "longheader": b"HTTP/1.1 200 OK\r\nContent-Security-Policy: " + b"p" * 20000 +
+                  b"\r\nContent-Length: 2\r\n\r\nok",
+    "longlength": b"HTTP/1.1 200 OK\r\nContent-Length: " + b"0" * 9000 + b"2\r\n\r\nok",
+    # a head over 1 MiB
+    "hugehead": b"HTTP/1.1 200 OK\r\n" + b"X-Pad: 12345678\r\n" * 70000 + b"\r\n",
 }
 
 
