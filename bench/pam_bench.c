@@ -56,7 +56,10 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Every echo-off prompt gets the token (the bench tokens fit one answer). */
+/* Every echo-off prompt gets the token (the bench tokens fit one answer),
+ * after PAM_BENCH_TYPING_MS (a person typing or pasting it; default 0). */
+static long typing_us;
+
 static int conv(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
 	struct pam_response *r = calloc((size_t)n, sizeof(*r));
@@ -64,6 +67,8 @@ static int conv(int n, const struct pam_message **msg, struct pam_response **res
 
 	if (r == NULL)
 		return PAM_BUF_ERR;
+	if (typing_us > 0)
+		usleep((useconds_t)typing_us);
 	for (i = 0; i < n; i++)
 		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
 			r[i].resp = strdup((const char *)data);
@@ -212,6 +217,8 @@ static int run_spawn(char **argv)
 
 int main(int argc, char **argv)
 {
+	if (getenv("PAM_BENCH_TYPING_MS") != NULL)
+		typing_us = atol(getenv("PAM_BENCH_TYPING_MS")) * 1000L;
 	if (argc == 9 && strcmp(argv[1], "pam") == 0)
 		return run_pam(argv);
 	if (argc == 5 && strcmp(argv[1], "engine") == 0)

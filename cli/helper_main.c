@@ -7,6 +7,7 @@
  * exits when the module closes its end.  Not for users: run by hand it
  * has only its caller's privileges and waits for a binary request. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 
 #include "decide.h"
+#include "http.h"
 
 enum {
 	EXIT_DONE = 0,
@@ -71,6 +73,27 @@ static int read_request(unsigned char **out, size_t *len)
 	return 1;
 }
 
+/* After "is this user handled, with which prompt?" the module asks the
+ * person for their token and sends it in the next request.  A person
+ * takes a while; if no request has come within TYPING_MS, the one-time
+ * costs of a first HTTPS request (libssl's load and OpenSSL's tables:
+ * about 2.5 ms, docs/pam.md) are paid now, while they type, not after.
+ * A token already at hand (PAM_AUTHTOK, a test's conversation) comes at
+ * once and nothing is done ahead: a login decided from a cache or a JWT
+ * never pays for TLS.  No network, no secret: the token is not here yet. */
+#define TYPING_MS 20
+
+static void warm_while_typing(void)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	int r;
+
+	while ((r = poll(&p, 1, TYPING_MS)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		k8s_http_warm();
+}
+
 int main(int argc, char **argv)
 {
 	struct k8s_config *cfg = NULL;
@@ -79,7 +102,7 @@ int main(int argc, char **argv)
 	unsigned char *msg = NULL;
 	size_t msg_len = 0;
 	char config_path[K8S_HP_PATH_MAX + 1];
-	int loaded = 0, rc = EXIT_DONE, r;
+	int loaded = 0, rc = EXIT_DONE, r, warm;
 
 	(void)argc;
 	(void)argv;
@@ -143,6 +166,7 @@ int main(int argc, char **argv)
 			rc = EXIT_PROTOCOL;
 			break;
 		}
+		warm = rq.type == K8S_HP_PROBE && cfg != NULL && cfg->has_tokenreview;
 		k8s_answer_init(&an);
 		/* every PAM call on the host sweeps login state whose processes
 		 * are gone (an ssh client that left between auth and session) */
@@ -151,6 +175,7 @@ int main(int argc, char **argv)
 		if (rq.type != K8S_HP_AUTH)
 			k8s_preauth_gc();
 		k8s_decide(cfg, &cfg_err, &rq, &an);
+		warm = warm && an.verdict == K8S_HV_OK;
 		k8s_request_free(&rq);
 		r = k8s_answer_encode(&an, &rq, &out);
 		k8s_answer_free(&an);
@@ -159,6 +184,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		k8s_buf_free(&out);
+		if (warm)
+			warm_while_typing();
 	}
 	k8s_buf_free(&out);
 	k8s_config_free(cfg);

@@ -936,6 +936,18 @@ out:
 	return ret;
 }
 
+void k8s_http_warm(void)
+{
+	SSL_CTX *ctx;
+
+	if (pthread_once(&ssl_once, ssl_load) != 0 || !ssl_ready)
+		return;
+	ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
+	if (ctx != NULL)
+		ossl.SSL_CTX_free(ctx);
+	ossl.ERR_clear_error();
+}
+
 void k8s_http_resp_free(struct k8s_http_resp *resp)
 {
 	if (resp == NULL)

@@ -90,4 +90,11 @@ int k8s_http_do(const struct k8s_http_req *req, struct k8s_http_resp *resp, stru
 #define K8S_REASON_TLS_VERIFY "TLS verification failed"
 void k8s_http_resp_free(struct k8s_http_resp *resp); /* wipes */
 
+/* The one-time costs of a process's first request, done ahead: libssl
+ * loaded and initialised, one TLS context built and freed (OpenSSL 3.0
+ * builds its provider tables on the first).  No network, no file but the
+ * libraries.  k8s-auth-helper calls it while the person types their
+ * token (cli/helper_main.c). */
+void k8s_http_warm(void);
+
 #endif
