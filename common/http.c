@@ -22,7 +22,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -61,7 +60,7 @@ static struct {
 	F(SSL_CTX_use_certificate); F(SSL_CTX_use_PrivateKey); F(SSL_CTX_check_private_key);
 	F(SSL_CTX_set_security_level); F(SSL_CTX_set_options);
 	F(SSL_new); F(SSL_free); F(SSL_set_fd); F(SSL_ctrl); F(SSL_get0_param); F(SSL_connect);
-	F(SSL_read); F(SSL_write); F(SSL_get_error); F(SSL_get_verify_result); F(SSL_shutdown);
+	F(SSL_read); F(SSL_write); F(SSL_get_error); F(SSL_get_verify_result);
 	F(BIO_new_mem_buf); F(BIO_free); F(PEM_read_bio_X509); F(PEM_read_bio_PrivateKey);
 	F(X509_free); F(EVP_PKEY_free); F(X509_STORE_add_cert);
 	F(X509_VERIFY_PARAM_set1_host); F(X509_VERIFY_PARAM_set1_ip_asc); F(X509_VERIFY_PARAM_set_hostflags);
@@ -78,7 +77,7 @@ static const struct k8s_dl_sym ossl_syms[] = {
 	S(SSL_CTX_use_certificate), S(SSL_CTX_use_PrivateKey), S(SSL_CTX_check_private_key),
 	S(SSL_CTX_set_security_level), S(SSL_CTX_set_options),
 	S(SSL_new), S(SSL_free), S(SSL_set_fd), S(SSL_ctrl), S(SSL_get0_param), S(SSL_connect),
-	S(SSL_read), S(SSL_write), S(SSL_get_error), S(SSL_get_verify_result), S(SSL_shutdown),
+	S(SSL_read), S(SSL_write), S(SSL_get_error), S(SSL_get_verify_result),
 	S(BIO_new_mem_buf), S(BIO_free), S(PEM_read_bio_X509), S(PEM_read_bio_PrivateKey),
 	S(X509_free), S(EVP_PKEY_free), S(X509_STORE_add_cert),
 	S(X509_VERIFY_PARAM_set1_host), S(X509_VERIFY_PARAM_set1_ip_asc), S(X509_VERIFY_PARAM_set_hostflags),
@@ -178,6 +177,18 @@ static int is_ip_literal(const char *h)
 	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
 }
 
+/* A name OpenSSL can verify as written: not empty, no leading dot and no
+ * empty label (OpenSSL reads ".example" as "any subdomain"); one trailing
+ * dot, a fully qualified name, is allowed (tls_setup drops it). */
+static int name_shape_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	return n > 0 && s[0] != '.' && memmem(s, n, "..", 2) == NULL;
+}
+
 /* https://host[:port][/path][?query][#fragment]; no userinfo (check_req
  * refused it).  Bytes above 0x7e in the target are percent-encoded, as a
  * browser does; a control character or a space anywhere is refused. */
@@ -228,6 +239,8 @@ static int url_parse(const char *url, struct url *u)
 		strcpy(u->port, "443");
 	}
 	u->is_ip = is_ip_literal(u->host);
+	if (!u->is_ip && !name_shape_ok(u->host))
+		return -1;
 	u->authority = strndup(a, (size_t)(ae - a));
 	te = ae + strcspn(ae, "#");
 	if (*ae != '/' && k8s_buf_append(&tb, "/", 1) != 0)
@@ -283,17 +296,28 @@ struct conn {
 	int body_oom;
 };
 
-/* What ended a wait that is not readiness; K8S_OK to go on. */
-static int tick(struct conn *c)
+static int timed_out(struct conn *c)
+{
+	return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout", "%s: no answer within the timeout after %ld ms",
+			   c->req->url, c->cur_timeout_ms);
+}
+
+/* Whether the request may go on at `now`: K8S_OK, or the error that ends
+ * it: the deadline, or (looked at about once a second) a stop flag or a
+ * stream's liveness. */
+static int still_on(struct conn *c, long long now)
 {
 	const struct k8s_http_req *req = c->req;
 
-	if (req->stop != NULL && *req->stop)
-		return k8s_err_set(c->err, K8S_UNAVAILABLE, "stopped", "%s: stopped", req->url);
-	if (req->alive != NULL && !req->alive(req->line_ud))
-		return k8s_err_set(c->err, K8S_UNAVAILABLE, "stream stalled",
-				   "%s: nothing from the server for too long", req->url);
-	return K8S_OK;
+	if (now - c->last_tick >= 1000) {
+		c->last_tick = now;
+		if (req->stop != NULL && *req->stop)
+			return k8s_err_set(c->err, K8S_UNAVAILABLE, "stopped", "%s: stopped", req->url);
+		if (req->alive != NULL && !req->alive(req->line_ud))
+			return k8s_err_set(c->err, K8S_UNAVAILABLE, "stream stalled",
+					   "%s: nothing from the server for too long", req->url);
+	}
+	return now >= c->deadline ? timed_out(c) : K8S_OK;
 }
 
 /* Until fd is ready for `events` or the deadline; a stop flag or a stream's
@@ -301,20 +325,12 @@ static int tick(struct conn *c)
 static int wait_fd(struct conn *c, short events)
 {
 	for (;;) {
-		long long now = mono_ms(), left = c->deadline - now, slice = left;
+		long long now = mono_ms(), slice = c->deadline - now;
 		struct pollfd pfd = { .fd = c->fd, .events = events };
 		int r;
 
-		if (now - c->last_tick >= 1000) {
-			int rc = tick(c);
-
-			c->last_tick = now;
-			if (rc != K8S_OK)
-				return rc;
-		}
-		if (left <= 0)
-			return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-					   "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
+		if ((r = still_on(c, now)) != K8S_OK)
+			return r;
 		if ((c->req->stop != NULL || c->req->alive != NULL) && slice > 1000)
 			slice = 1000;
 		r = poll(&pfd, 1, slice > INT_MAX ? INT_MAX : (int)slice);
@@ -412,8 +428,7 @@ static int do_connect(struct conn *c)
 	if (c->fd >= 0)
 		return K8S_OK;
 	if (mono_ms() >= c->deadline)
-		return k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-				   "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
+		return timed_out(c);
 	return k8s_err_set(c->err, K8S_UNAVAILABLE, "connection failed", "%s: connect refused or unreachable: %s",
 			   c->req->url, strerror(soerr ? soerr : ECONNREFUSED));
 }
@@ -528,11 +543,10 @@ static int tls_setup(struct conn *c)
 	X509_VERIFY_PARAM *vp;
 
 	/* one trailing dot (a fully qualified name) is not part of the name
-	 * sent or verified; a leading dot or an empty label would make
-	 * OpenSSL match any subdomain */
+	 * sent or verified; the rest of its shape: name_shape_ok */
 	if (nl > 0 && given[nl - 1] == '.')
 		nl--;
-	if (nl == 0 || nl >= sizeof(name) || given[0] == '.' || memmem(given, nl, "..", 2) != NULL)
+	if (nl >= sizeof(name))
 		return k8s_err_set(c->err, K8S_ECONFIG, "bad request", "%s: unusable server name %s", req->url, given);
 	memcpy(name, given, nl);
 	name[nl] = '\0';
@@ -639,7 +653,8 @@ static int ssl_op(struct conn *c, int op, void *buf, int len, int *n)
 {
 	for (;;) {
 		struct sigpipe_guard g;
-		int r, e, rc;
+		int r, e;
+		long v;
 		char why[256];
 
 		ossl.ERR_clear_error();
@@ -655,7 +670,7 @@ static int ssl_op(struct conn *c, int op, void *buf, int len, int *n)
 			return 1;
 		}
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if ((rc = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT)) != K8S_OK)
+			if (wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) != K8S_OK)
 				return -1;
 			continue;
 		}
@@ -672,9 +687,7 @@ static int ssl_op(struct conn *c, int op, void *buf, int len, int *n)
 				    "%s: the connection ended inside the answer", c->req->url);
 			return -1;
 		}
-		if (op == OP_CONNECT && !c->req->insecure && ossl.SSL_get_verify_result(c->ssl) != X509_V_OK) {
-			long v = ossl.SSL_get_verify_result(c->ssl);
-
+		if (op == OP_CONNECT && !c->req->insecure && (v = ossl.SSL_get_verify_result(c->ssl)) != X509_V_OK) {
 			ossl.ERR_clear_error();
 			k8s_err_set(c->err, K8S_UNAVAILABLE, K8S_REASON_TLS_VERIFY, "%s: TLS verification failed: %s",
 				    c->req->url, ossl.X509_verify_cert_error_string(v));
@@ -723,22 +736,13 @@ static int read_answer(struct conn *c)
 	int ret = K8S_OK;
 
 	for (;;) {
-		long long now = mono_ms();
 		int got = 0, r, pr;
 		size_t used;
 
 		/* a peer that never lets a read wait still meets the deadline,
 		 * and a stream that never pauses still sees its stop flag */
-		if (now >= c->deadline) {
-			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "timeout",
-					  "%s: no answer within the timeout after %ld ms", c->req->url, c->cur_timeout_ms);
+		if ((ret = still_on(c, mono_ms())) != K8S_OK)
 			break;
-		}
-		if (now - c->last_tick >= 1000) {
-			c->last_tick = now;
-			if ((ret = tick(c)) != K8S_OK)
-				break;
-		}
 		r = ssl_op(c, OP_READ, buf, sizeof(buf), &got);
 		if (r < 0) {
 			ret = c->err->status;
@@ -754,12 +758,12 @@ static int read_answer(struct conn *c)
 			continue;
 		if (pr == K8S_HP_DONE)
 			break;
-		if (pr == K8S_HP_BAD && strcmp(c->hp.why, "no answer") == 0) {
-			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
-					  "%s: the connection ended before an answer", c->req->url);
-		} else if (pr == K8S_HP_BAD && strcmp(c->hp.why, "answer cut short") == 0) {
-			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short",
-					  "%s: the connection ended inside the answer", c->req->url);
+		if (pr == K8S_HP_BAD && r == 0) {
+			/* the parser refuses a clean end only where the answer is
+			 * not whole yet */
+			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "answer cut short", "%s: the connection ended %s",
+					  c->req->url, strcmp(c->hp.why, "no answer") == 0 ? "before an answer"
+											   : "inside the answer");
 		} else if (pr == K8S_HP_BAD) {
 			ret = k8s_err_set(c->err, K8S_UNAVAILABLE, "malformed answer", "%s: malformed HTTP answer: %s",
 					  c->req->url, c->hp.why);
@@ -813,7 +817,8 @@ static int check_req(const struct k8s_http_req *req, struct k8s_err *err)
 		return k8s_err_set(err, K8S_ECONFIG, "bad request",
 				   "k8s_http_do: header value contains a line break");
 	if (req->tls_server_name != NULL && *req->tls_server_name != '\0' &&
-	    (strpbrk(req->tls_server_name, ":/@") != NULL || !printable_ascii(req->tls_server_name)))
+	    (strpbrk(req->tls_server_name, ":/@") != NULL || !printable_ascii(req->tls_server_name) ||
+	     !name_shape_ok(req->tls_server_name)))
 		return k8s_err_set(err, K8S_ECONFIG, "bad request", "%s: cannot apply tls-server-name %s",
 				   req->url, req->tls_server_name);
 	return K8S_OK;

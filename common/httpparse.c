@@ -375,11 +375,6 @@ int k8s_http_parser_in_body(const struct k8s_http_parser *p)
 	       p->state == S_CHUNK_DATA || p->state == S_CHUNK_END || p->state == S_TRAILER || p->state == S_DONE;
 }
 
-int k8s_http_parser_until_close(const struct k8s_http_parser *p)
-{
-	return p->state == S_BODY_CLOSE;
-}
-
 int k8s_http_parser_eof(struct k8s_http_parser *p)
 {
 	if (p->state == S_BODY_CLOSE || p->state == S_DONE) {

@@ -62,9 +62,6 @@ int k8s_http_parser_feed(struct k8s_http_parser *p, const char *data, size_t n, 
 int k8s_http_parser_eof(struct k8s_http_parser *p);
 /* The final answer's head has been read: what comes now is its body. */
 int k8s_http_parser_in_body(const struct k8s_http_parser *p);
-/* The body runs to the end of the connection (its end can only be told
- * from a clean close). */
-int k8s_http_parser_until_close(const struct k8s_http_parser *p);
 /* Wipes the line buffer (it may have held a header of the answer). */
 void k8s_http_parser_wipe(struct k8s_http_parser *p);
 

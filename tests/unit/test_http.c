@@ -631,6 +631,11 @@ static void test_bad_requests(void **state)
 	r = get_req("/ok");
 	r.tls_server_name = "evil:1/x";
 	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
+	/* a URL host of the shape refused as a server name (name_shape_ok) */
+	snprintf(plain, sizeof(plain), "https://.apiserver.test:%d/ok", srv.port);
+	r = get_req("/ok");
+	r.url = plain;
+	assert_int_equal(k8s_http_do(&r, &resp, &err), K8S_ECONFIG);
 }
 
 static void *thread_main(void *arg)
