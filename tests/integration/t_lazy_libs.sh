@@ -64,6 +64,18 @@ unhide_lib() {
 		umount "$(readlink -f "$lib")" || fail "unhiding $lib"
 	done
 }
+# unavailable_without WHAT LIB PACKAGE CONFIG TOKEN: k8s-auth check, with
+# LIB hidden, exits 3 (unavailable, not a crash), refuses, and names the
+# library and its Debian package
+unavailable_without() {
+	local out rc
+	out=$("$BIN" check --config "$4" <<<"$5" 2>"$TEST_TMP/err")
+	rc=$?
+	assert_eq "$rc" 3 "$1 without $2: exit 3 (unavailable), not a crash"
+	assert_eq "$(jq -r .authenticated <<<"$out")" false "$1 without $2: refused"
+	assert_contains "$(jq -r .detail <<<"$out")" "cannot load $2 (Debian package $3)" \
+		"$1 without $2: the detail names the library and its package"
+}
 tok=$(fc_mint --sa ops/alice --aud host-login:test --ttl 600) || fail "mint"
 idtok=$(fc_idp_mint --alg RS256) || fail "idp mint"
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
@@ -72,12 +84,7 @@ out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the ID token accepted (and its JWKS cached)"
 
 hide_lib libhogweed.so.6 || fail "no libhogweed.so.6 in ldconfig -p"
-out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$idtok" 2>"$TEST_TMP/err")
-rc=$?
-assert_eq "$rc" 3 "without libhogweed.so.6: exit 3 (unavailable), not a crash"
-assert_eq "$(jq -r .authenticated <<<"$out")" false "the ID token refused"
-assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
-	"the detail names the library and its package"
+unavailable_without "the ID token" libhogweed.so.6 libhogweed6 "$TEST_TMP/config.yaml" "$idtok"
 # The network path needs no Nettle (libcurl did, through librtmp and GnuTLS)
 out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "without libhogweed.so.6: a TokenReview still accepted"
@@ -92,11 +99,7 @@ b = lambda v: base64.urlsafe_b64encode(v.to_bytes(32, "big")).rstrip(b"=").decod
 print(json.dumps({"kty": "EC", "crv": "P-256", "x": b(n.x), "y": b(n.y)}))') || fail "EC key"
 jwktok=$(fc_idp_mint --alg RS256 --header-extra "{\"jwk\": $ecjwk}") ||
 	fail "idp mint with a jwk header"
-out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$jwktok" 2>"$TEST_TMP/err")
-rc=$?
-assert_eq "$rc" 3 "a jwk header without libhogweed.so.6: exit 3 (unavailable)"
-assert_contains "$(jq -r .detail <<<"$out")" "cannot load libhogweed.so.6 (Debian package libhogweed6)" \
-	"a jwk header without libhogweed.so.6: the detail names the library"
+unavailable_without "a jwk header" libhogweed.so.6 libhogweed6 "$TEST_TMP/jwtonly.yaml" "$jwktok"
 unhide_lib libhogweed.so.6
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$jwktok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with Nettle: the token with a jwk header accepted"
@@ -110,17 +113,8 @@ x5ctok=$(fc_idp_mint --alg RS256 --header-extra "{\"x5c\": [\"$der\"]}") || fail
 out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>/dev/null)
 assert_eq "$(jq -r .authenticated <<<"$out")" true "with libcrypto: the token with an x5c header accepted"
 hide_lib libcrypto.so.3 || fail "no libcrypto.so.3 in ldconfig -p"
-out=$("$BIN" check --config "$TEST_TMP/jwtonly.yaml" <<<"$x5ctok" 2>"$TEST_TMP/err")
-rc=$?
-assert_eq "$rc" 3 "an x5c header without libcrypto.so.3: exit 3 (unavailable), not a crash"
-assert_eq "$(jq -r .authenticated <<<"$out")" false "an x5c header without libcrypto.so.3: refused"
-assert_contains "$(jq -r .detail <<<"$out")" "cannot load libcrypto.so.3 (Debian package libssl3)" \
-	"an x5c header without libcrypto.so.3: the detail names the library and its package"
+unavailable_without "an x5c header" libcrypto.so.3 libssl3 "$TEST_TMP/jwtonly.yaml" "$x5ctok"
 unhide_lib libcrypto.so.3
 
 hide_lib libssl.so.3 || fail "no libssl.so.3 in ldconfig -p"
-out=$("$BIN" check --config "$TEST_TMP/config.yaml" <<<"$tok" 2>"$TEST_TMP/err")
-rc=$?
-assert_eq "$rc" 3 "without libssl.so.3: exit 3 (unavailable), not a crash"
-assert_eq "$(jq -r .authenticated <<<"$out")" false "refused"
-assert_contains "$(jq -r .detail <<<"$out")" "cannot load libssl.so.3 (Debian package libssl3)" "the detail names the library and its package"
+unavailable_without "a TokenReview" libssl.so.3 libssl3 "$TEST_TMP/config.yaml" "$tok"
