@@ -244,7 +244,7 @@ int k8s_record_login(const struct k8s_config *cfg, const struct k8s_identity *id
 					    !k8s_preauth_matches(&pre, u->uid, u->gid, u->home, u->shell)))
 		rc = k8s_err_set(err, K8S_REFUSED, "pre-authentication entry differs from the store",
 				 "%s changed while recording the login", login->local);
-	if (rc == K8S_OK)
+	if (rc == K8S_OK && !k8s_store_unchanged(st))
 		rc = k8s_store_commit(st, err);
 out:
 	k8s_store_close(st);

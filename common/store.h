@@ -111,6 +111,10 @@ int k8s_store_open(const char *dir, int for_write, struct k8s_store **out, struc
  * that have no members and are neither declared by accounts.groups nor
  * defined by sync.  The store stays open and locked. */
 int k8s_store_commit(struct k8s_store *st, struct k8s_err *err);
+/* 1: a commit now would write nothing the files do not already hold
+ * (every record of the model identical, nothing removed); the caller may
+ * skip it.  0 in every other case, doubt included. */
+int k8s_store_unchanged(struct k8s_store *st);
 void k8s_store_close(struct k8s_store *st);
 
 /* 1 when the files (or, after k8s_store_load_all, any record or the base's

@@ -11,6 +11,8 @@
 
 #define GECOS_MAX     255
 #define TEXT_MAX      1024
+/* how far last_login may lag behind the latest login (seconds) */
+#define K8S_LAST_LOGIN_STEP 3600
 
 /* ------------------------------------------------- logins, sync, forget */
 
@@ -95,7 +97,10 @@ int k8s_store_record_login(struct k8s_store *st, const struct k8s_config *cfg, c
 		u->gecos = gecos;
 	if (!same_str(u->cluster_user, shown))
 		u->cluster_user = shown;
-	u->last_login = now;
+	/* by the hour, as relatime: a login that changes nothing else then
+	 * writes nothing (k8s_store_unchanged); last_login is only shown */
+	if (!(u->last_login <= now && now - u->last_login < K8S_LAST_LOGIN_STEP))
+		u->last_login = now;
 	return k8s_store_set_memberships(st, cfg, u, K8S_SRC_LOGIN, groups, n_groups, err);
 }
 

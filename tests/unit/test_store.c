@@ -1138,6 +1138,99 @@ static void test_delta_commit(void **state)
 	k8s_store_close(st);
 }
 
+static int login_at(struct fx *f, struct k8s_store *st, const char *local, const char *username,
+		    const struct k8s_mapped_group *gs, size_t n, time_t when)
+{
+	struct k8s_identity id;
+
+	ident(&id, username, NULL);
+	return k8s_store_record_login(st, f->cfg, local, "tokenreview:uid:u", &id, gs, n, when, NULL);
+}
+
+/* A login that changes nothing NSS serves writes nothing: not the files,
+ * not the generation; last_login moves by the hour.  Anything else that
+ * changes commits, and in doubt (removals, new accounts) too. */
+static void test_unchanged_login(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_mapped_group two[] = {mg("k8s-a", 1), mg("k8s-b", 1)}, one[] = {mg("k8s-a", 1)};
+	const char *who = "system:serviceaccount:ops:someone";
+	const time_t t0 = 1700000000;
+	struct stat b1, d1, b2, d2;
+	struct k8s_store *st;
+	struct k8s_sf_user v;
+	struct image im;
+	uint64_t gen;
+
+	st = open_w(f->store);
+	assert_false(k8s_store_unchanged(st)); /* no base yet */
+	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0), K8S_OK);
+	assert_false(k8s_store_unchanged(st));
+	commit(st); /* alice in the base */
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "bob", who, one, 1, t0), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* a new account */
+	commit(st); /* bob in the delta */
+	gen = st->generation;
+	k8s_store_close(st);
+	file_id(f->store, "identities.db", &b1);
+	file_id(f->store, "identities.delta", &d1);
+
+	/* the same logins within the hour, in the base and in the delta */
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 60), K8S_OK);
+	assert_int_equal(login_at(f, st, "bob", who, one, 1, t0 + 3599), K8S_OK);
+	assert_true(k8s_store_unchanged(st));
+	assert_int_equal(k8s_store_find_user(st, "alice")->last_login, t0);
+	k8s_store_close(st);
+	file_id(f->store, "identities.db", &b2);
+	file_id(f->store, "identities.delta", &d2);
+	assert_int_equal(b1.st_ino, b2.st_ino);
+	assert_int_equal(d1.st_ino, d2.st_ino);
+
+	/* each of these is a change */
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 3600), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* an hour later: last_login moves */
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 - 5), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* a clock set back: last_login follows it */
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, one, 1, t0 + 60), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* a group less */
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "bob", "system:serviceaccount:ops:other", one, 1, t0 + 60), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* shown under another cluster name */
+	k8s_store_close(st);
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 60), K8S_OK);
+	assert_int_equal(k8s_store_forget(st, "bob", NULL), K8S_OK);
+	assert_false(k8s_store_unchanged(st)); /* a removal */
+	k8s_store_close(st);
+	st = open_r(f->store);
+	assert_false(k8s_store_unchanged(st)); /* not opened for writing */
+	k8s_store_close(st);
+
+	/* after a 'no', the commit writes what changed (the check left the
+	 * model as a commit expects it) */
+	st = open_w(f->store);
+	assert_int_equal(login_at(f, st, "alice", who, one, 1, t0 + 60), K8S_OK);
+	assert_false(k8s_store_unchanged(st));
+	commit(st);
+	assert_true(st->generation > gen);
+	k8s_store_close(st);
+	image_load(&im, f->store);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "alice", &v), 1);
+	assert_int_equal(v.n_memberships, 1);
+	assert_int_equal(v.last_login, t0);
+	assert_int_equal(k8s_sfv_user_by_name(&im.v, "bob", &v), 1);
+	image_free(&im);
+}
+
 /* The delta may grow to 1/8 of the base (at least 256 KiB); then the
  * commit compacts: a new base and an empty delta. */
 static void test_compaction(void **state)
@@ -1410,6 +1503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_record_is_a_miss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_salvage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_login, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_existing_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_pairing, setup, teardown),
