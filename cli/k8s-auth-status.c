@@ -673,6 +673,24 @@ static void check_issuers(struct status *s)
 	}
 }
 
+/* The rule libnss_k8s applies to the store's files (nss_k8s.c
+ * trustworthy): a regular file of root's, not group- or world-writable.
+ * The name of the first file that breaks it, or NULL. */
+static const char *store_file_unserved(const char *dir)
+{
+	static const char *const files[] = {K8S_SF_FILE, K8S_SF_DELTA_FILE};
+	char path[4096];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) != 0))
+			return files[i];
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------ store and caches */
 
 static void check_store(struct status *s)
@@ -682,6 +700,7 @@ static void check_store(struct status *s)
 	struct stat a, b;
 	struct k8s_err err;
 	char missing[512] = "";
+	const char *unserved;
 	size_t i, at = 0, n_missing = 0;
 
 	k8s_err_clear(&err);
@@ -703,6 +722,10 @@ static void check_store(struct status *s)
 		report(s, RES_FAIL, K8S_REFUSED, "store",
 		       "run k8s-auth sync (it salvages what still verifies and rewrites the store)",
 		       "%s: damaged: entries that fail their checksum are not served", c->store);
+	} else if ((unserved = store_file_unserved(c->store)) != NULL) {
+		report(s, RES_FAIL, K8S_REFUSED, "store", "run k8s-auth sync (it rewrites the store's files)",
+		       "%s/%s is not root's or is group- or world-writable: libnss_k8s serves nothing "
+		       "from the store while it is", c->store, unserved);
 	} else {
 		for (i = 0; i < c->accounts.n_declared; i++)
 			if (k8s_store_find_user(st, c->accounts.declared[i].name) == NULL) {

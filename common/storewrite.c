@@ -664,6 +664,7 @@ static int remap(struct k8s_store *st, struct k8s_err *err)
 	struct k8s_store_priv *p = st->priv;
 	int sb, sd;
 
+	p->not_served = 0;
 	if (k8s_store_map_file(st, K8S_SF_FILE, &p->base, &sb) != 0 ||
 	    k8s_store_map_file(st, K8S_SF_DELTA_FILE, &p->delta, &sd) != 0 ||
 	    k8s_sfv_attach(&p->view, &p->base, &p->delta) != K8S_SF_DELTA_OK)
@@ -723,7 +724,8 @@ out:
  * every account and store-defined group of the model is, byte for byte,
  * the record the files hold now and nothing was removed; anything else
  * (a new or changed record, a removal, damage, no base yet, a model
- * loaded whole) is 0 and the caller commits. */
+ * loaded whole, a file NSS would not serve for its owner or mode) is 0
+ * and the caller commits, which rewrites it. */
 int k8s_store_unchanged(struct k8s_store *st)
 {
 	struct k8s_store_priv *p;
@@ -736,7 +738,8 @@ int k8s_store_unchanged(struct k8s_store *st)
 	if (st == NULL || st->lock_fd < 0)
 		return 0;
 	p = st->priv;
-	if (p->all_loaded || p->damaged || p->base.base == NULL || p->gone_users.n > 0 || p->gone_groups.n > 0)
+	if (p->all_loaded || p->damaged || p->base.base == NULL || p->not_served || p->gone_users.n > 0 ||
+	    p->gone_groups.n > 0)
 		return 0;
 	if (settle(st) != 0 || p->gone_users.n > 0 || p->gone_groups.n > 0)
 		return 0;
@@ -748,12 +751,22 @@ int k8s_store_unchanged(struct k8s_store *st)
 			return 0;
 	}
 	for (i = 0; i < st->n_groups; i++) {
+		struct group_node *gn = group_node_of(st->groups[i]);
+		int was_loaded = gn->loaded, same;
+
 		if (st->groups[i]->private_group)
 			continue;
-		if (k8s_store_load_members(st, st->groups[i]) != 0 ||
-		    (rec = group_record(p, st->groups[i], &size)) == NULL ||
-		    k8s_sfv_group_by_name(&p->view, st->groups[i]->name, &vg) != 1 || vg.private_group ||
-		    vg.record_size != size || memcmp(vg.record, rec, size) != 0)
+		same = k8s_store_load_members(st, st->groups[i]) == 0 &&
+		       (rec = group_record(p, st->groups[i], &size)) != NULL &&
+		       k8s_sfv_group_by_name(&p->view, st->groups[i]->name, &vg) == 1 && !vg.private_group &&
+		       vg.record_size == size && memcmp(vg.record, rec, size) == 0;
+		/* a member list loaded only to compare is put back: the
+		 * commit that may follow settles what it would have seen */
+		if (!was_loaded) {
+			gn->loaded = 0;
+			gn->n_members = 0;
+		}
+		if (!same)
 			return 0;
 	}
 	return 1;
@@ -771,7 +784,9 @@ int k8s_store_commit(struct k8s_store *st, struct k8s_err *err)
 		return k8s_err_set(err, K8S_ECONFIG, "store opened read-only",
 				   "commit on a store opened without the lock");
 	p = st->priv;
-	if (p->all_loaded || p->damaged || p->base.base == NULL)
+	/* a base NSS would not serve (not root's, or group/world-writable:
+	 * nss_k8s.c trustworthy) is rewritten whole; a delta is anyway */
+	if (p->all_loaded || p->damaged || p->base.base == NULL || (p->not_served & 1))
 		return compact(st, err);
 	rc = settle(st) == 0 ? K8S_OK :
 	     k8s_err_set(err, K8S_UNAVAILABLE, "out of memory", "commit: out of memory");

@@ -259,6 +259,23 @@ pk_check "a token login (fills the review cache)" test "$PK_RC" = 0
 r1=$(pk_reviews)
 pk_pam k8s-login ops.alice authenticate <<<"$tok"
 pk_check "again: from the review cache (no TokenReview)" test "$PK_RC" = 0 -a "$(pk_reviews)" = "$r1"
+# a store file libnss_k8s will not serve (group-writable): status says so,
+# and the next login rewrites it though nothing in it changes
+chmod 0664 /var/lib/k8s-auth/identities.delta
+st --config "$CFG"
+expect_rc "status: a group-writable delta" 1
+pk_check "fail line naming the file NSS refuses" has fail store "identities.delta is not root's" || show
+ino=$(stat -c %i /var/lib/k8s-auth/identities.delta)
+pk_pam k8s-login ops.alice authenticate <<<"$tok"
+pk_check "the same login again succeeds" test "$PK_RC" = 0
+pk_check "and rewrote the delta 0644" test "$(stat -c %a /var/lib/k8s-auth/identities.delta)" = 644 \
+	-a "$(stat -c %i /var/lib/k8s-auth/identities.delta)" != "$ino"
+ino=$(stat -c %i /var/lib/k8s-auth/identities.delta)
+pk_pam k8s-login ops.alice authenticate <<<"$tok"
+pk_check "a login that changes nothing writes nothing" test "$PK_RC" = 0 \
+	-a "$(stat -c %i /var/lib/k8s-auth/identities.delta)" = "$ino"
+st --config "$CFG"
+pk_check "status: the store is fine again" has ok store "every record verifies" || show
 otok=$(pk_oidc_token carol)
 keys() { "$PK_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("/idp/keys", 0))' "$T/idp/requests.json"; }
 "$CLI" check --config "$CFG" <<<"$otok" >/dev/null

@@ -1189,6 +1189,39 @@ static void test_unchanged_login(void **state)
 	assert_int_equal(b1.st_ino, b2.st_ino);
 	assert_int_equal(d1.st_ino, d2.st_ino);
 
+	/* a file NSS would not serve (group-writable, another owner) is
+	 * rewritten by the next login even when nothing in it changes: the
+	 * delta by a delta commit, the base by a compaction */
+	{
+		char path[400];
+		const char *file[] = {"identities.delta", "identities.db"};
+		struct stat sb;
+		int k, how;
+
+		for (k = 0; k < 2; k++)
+			for (how = 0; how < (geteuid() == 0 ? 2 : 1); how++) {
+				snprintf(path, sizeof(path), "%s/%s", f->store, file[k]);
+				file_id(f->store, file[k], &b2);
+				if (how == 0)
+					assert_int_equal(chmod(path, 0664), 0);
+				else
+					assert_int_equal(chown(path, geteuid() + 1, (gid_t)-1), 0);
+				st = open_w(f->store);
+				assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 60), K8S_OK);
+				assert_false(k8s_store_unchanged(st));
+				commit(st);
+				k8s_store_close(st);
+				assert_int_equal(stat(path, &sb), 0);
+				assert_int_not_equal(sb.st_ino, b2.st_ino);
+				assert_int_equal(sb.st_mode & 0777, 0644);
+				assert_int_equal(sb.st_uid, geteuid());
+				st = open_w(f->store); /* and then it is quiet again */
+				assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 60), K8S_OK);
+				assert_true(k8s_store_unchanged(st));
+				k8s_store_close(st);
+			}
+	}
+
 	/* each of these is a change */
 	st = open_w(f->store);
 	assert_int_equal(login_at(f, st, "alice", who, two, 2, t0 + 3600), K8S_OK);
