@@ -674,8 +674,9 @@ static void check_issuers(struct status *s)
 }
 
 /* The rule libnss_k8s applies to the store's files (nss_k8s.c
- * trustworthy): a regular file of root's, not group- or world-writable.
- * The name of the first file that breaks it, or NULL. */
+ * trustworthy): a regular file of root's, not group- or world-writable;
+ * and readable by the non-root processes that look accounts up.  The
+ * name of the first file that breaks it, or NULL. */
 static const char *store_file_unserved(const char *dir)
 {
 	static const char *const files[] = {K8S_SF_FILE, K8S_SF_DELTA_FILE};
@@ -685,7 +686,8 @@ static const char *store_file_unserved(const char *dir)
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) != 0))
+		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) != 0 ||
+					      (sb.st_mode & 0444) != 0444))
 			return files[i];
 	}
 	return NULL;
@@ -724,8 +726,9 @@ static void check_store(struct status *s)
 		       "%s: damaged: entries that fail their checksum are not served", c->store);
 	} else if ((unserved = store_file_unserved(c->store)) != NULL) {
 		report(s, RES_FAIL, K8S_REFUSED, "store", "run k8s-auth sync (it rewrites the store's files)",
-		       "%s/%s is not root's or is group- or world-writable: libnss_k8s serves nothing "
-		       "from the store while it is", c->store, unserved);
+		       "%s/%s is not root's, is group- or world-writable, or is not world-readable: "
+		       "libnss_k8s serves nothing from the store while it is (mode 0644, root's)",
+		       c->store, unserved);
 	} else {
 		for (i = 0; i < c->accounts.n_declared; i++)
 			if (k8s_store_find_user(st, c->accounts.declared[i].name) == NULL) {

@@ -89,7 +89,8 @@ static int apply(struct run *r, struct k8s_err *err)
 		return rc;
 	if (k8s_sync_snapshot(r->st, &r->after) != 0 || k8s_sync_diff(&r->before, &r->after, &r->diff) != 0)
 		return oom(err);
-	r->changed = r->damaged || r->diff.lines.n > 0;
+	/* a file libnss_k8s would refuse or cannot read is rewritten too */
+	r->changed = r->damaged || r->diff.lines.n > 0 || k8s_store_not_served(r->st);
 	return K8S_OK;
 }
 

@@ -52,10 +52,11 @@ int k8s_store_map_file(struct k8s_store *st, const char *file, struct k8s_sf *sf
 	if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)K8S_SF_HEADER_SIZE ||
 	    (uint64_t)sb.st_size > K8S_SF_MAX_FILE)
 		goto out;
-	/* what libnss_k8s trusts (nss_k8s.c trustworthy: root's, not group- or
-	 * world-writable), as a writer run by root makes it: otherwise the
-	 * next commit rewrites the file even when nothing in it changes */
-	if (sb.st_uid != geteuid() || (sb.st_mode & 022) != 0)
+	/* as a commit writes it (publish: this writer's, run by root, mode
+	 * 0644): libnss_k8s refuses a file not root's or group/world-writable
+	 * (nss_k8s.c trustworthy) and non-root callers cannot read one without
+	 * 004; the next commit rewrites it even when nothing in it changes */
+	if (sb.st_uid != geteuid() || (sb.st_mode & 07777) != 0644)
 		p->not_served |= strcmp(file, K8S_SF_FILE) == 0 ? 1 : 2;
 	nm = realloc(p->maps, (p->n_maps + 1) * sizeof(*nm));
 	if (nm == NULL) {
@@ -250,6 +251,11 @@ void k8s_store_close(struct k8s_store *st)
 int k8s_store_damaged(const struct k8s_store *st)
 {
 	return st != NULL && st->priv != NULL && st->priv->damaged;
+}
+
+int k8s_store_not_served(const struct k8s_store *st)
+{
+	return st != NULL && st->priv != NULL && st->priv->not_served != 0;
 }
 
 /* Everything the files hold, into the model.  Entries that do not verify

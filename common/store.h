@@ -121,6 +121,10 @@ void k8s_store_close(struct k8s_store *st);
  * whole-body checksum) failed verification: readers treat what fails as
  * absent, and `k8s-auth sync` salvages the rest.  For `k8s-auth status`. */
 int k8s_store_damaged(const struct k8s_store *st);
+/* 1 when a file is not as a commit writes it (this writer's, mode 0644),
+ * so libnss_k8s may refuse or be unable to read it: the next commit
+ * rewrites it, and `k8s-auth sync` commits for that alone. */
+int k8s_store_not_served(const struct k8s_store *st);
 
 /* Load every account and group into the model (st->users, st->groups);
  * the next commit compacts. */

@@ -276,6 +276,16 @@ pk_check "a login that changes nothing writes nothing" test "$PK_RC" = 0 \
 	-a "$(stat -c %i /var/lib/k8s-auth/identities.delta)" = "$ino"
 st --config "$CFG"
 pk_check "status: the store is fine again" has ok store "every record verifies" || show
+# one that non-root lookups cannot read: status says so, and the sync its
+# hint names rewrites it with nothing else to change
+chmod 0600 /var/lib/k8s-auth/identities.db
+st --config "$CFG"
+expect_rc "status: a base only root can read" 1
+pk_check "fail line naming the base" has fail store "identities.db is not root's" || show
+"$CLI" sync --config "$CFG" >"$T/sync.out" 2>&1
+pk_check "k8s-auth sync rewrites it" test "$?" = 0 -a "$(stat -c %a /var/lib/k8s-auth/identities.db)" = 644 || cat "$T/sync.out"
+st --config "$CFG"
+pk_check "status: fine after the sync" has ok store "every record verifies" || show
 otok=$(pk_oidc_token carol)
 keys() { "$PK_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("/idp/keys", 0))' "$T/idp/requests.json"; }
 "$CLI" check --config "$CFG" <<<"$otok" >/dev/null
