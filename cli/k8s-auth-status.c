@@ -673,8 +673,7 @@ static void check_issuers(struct status *s)
 	}
 }
 
-/* The rule libnss_k8s applies to the store's files (nss_k8s.c
- * trustworthy): a regular file of root's, not group- or world-writable;
+/* The rule libnss_k8s applies to the store's files (k8s_sf_file_trusted),
  * and readable by the non-root processes that look accounts up.  The
  * name of the first file that breaks it, or NULL. */
 static const char *store_file_unserved(const char *dir)
@@ -686,8 +685,7 @@ static const char *store_file_unserved(const char *dir)
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 022) != 0 ||
-					      (sb.st_mode & 0444) != 0444))
+		if (lstat(path, &sb) == 0 && (!k8s_sf_file_trusted(&sb) || (sb.st_mode & 0444) != 0444))
 			return files[i];
 	}
 	return NULL;

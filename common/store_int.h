@@ -74,7 +74,7 @@ struct k8s_store_priv {
 	struct strset gone_users, gone_groups;
 	int all_loaded;
 	int damaged;                   /* next commit compacts and keeps the old files as *.corrupt */
-	int not_served;                /* 1 base, 2 delta: not root's or group/world-writable (NSS refuses it) */
+	int not_served;                /* 1 base, 2 delta: not this writer's with mode 0644 (store.c map_file) */
 	const struct k8s_config *cfg;  /* last config seen (for compaction's declared groups) */
 	int nss_snap;                  /* 1: foreign() answers from pw/gr below */
 	struct nss_snap_tab pw, gr;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define K8S_SF_FILE          "identities.db"
 #define K8S_SF_DELTA_FILE    "identities.delta"
@@ -115,6 +116,15 @@
 
 #define K8S_SF_STR_MAX       4096u /* longest string field, NUL excluded */
 #define K8S_SF_MIN_ID        1000u /* no uid/gid below this is ever served */
+
+/* A store file every process may believe (libnss_k8s, pam_k8s): a
+ * regular file of root's, not group- or world-writable, within an image's
+ * size bounds. */
+static inline int k8s_sf_file_trusted(const struct stat *sb)
+{
+	return S_ISREG(sb->st_mode) && sb->st_uid == 0 && (sb->st_mode & 022) == 0 &&
+	       sb->st_size >= (off_t)K8S_SF_HEADER_SIZE && (uint64_t)sb->st_size <= K8S_SF_MAX_FILE;
+}
 
 /* Unaligned native-order loads and stores (memcpy: an offset read from a
  * damaged image may be misaligned); the reader and the writer share them. */

@@ -738,9 +738,9 @@ int k8s_store_unchanged(struct k8s_store *st)
 	if (st == NULL || st->lock_fd < 0)
 		return 0;
 	p = st->priv;
-	if (p->all_loaded || p->damaged || p->base.base == NULL || p->not_served || p->gone_users.n > 0 ||
-	    p->gone_groups.n > 0)
+	if (p->all_loaded || p->damaged || p->base.base == NULL || p->not_served)
 		return 0;
+	/* removals (this session's, and settle's of emptied groups) */
 	if (settle(st) != 0 || p->gone_users.n > 0 || p->gone_groups.n > 0)
 		return 0;
 	for (i = 0; i < st->n_users; i++) {
@@ -784,8 +784,8 @@ int k8s_store_commit(struct k8s_store *st, struct k8s_err *err)
 		return k8s_err_set(err, K8S_ECONFIG, "store opened read-only",
 				   "commit on a store opened without the lock");
 	p = st->priv;
-	/* a base NSS would not serve (not root's, or group/world-writable:
-	 * nss_k8s.c trustworthy) is rewritten whole; a delta is anyway */
+	/* a base not as we write it (not_served: NSS may refuse or be unable
+	 * to read it) is rewritten whole; a delta is anyway */
 	if (p->all_loaded || p->damaged || p->base.base == NULL || (p->not_served & 1))
 		return compact(st, err);
 	rc = settle(st) == 0 ? K8S_OK :

@@ -175,8 +175,7 @@ static int same_file(const struct mapping *m, const struct stat *sb)
 /* Only root may have written what every process will believe. */
 static int trustworthy(const struct stat *sb)
 {
-	return S_ISREG(sb->st_mode) && sb->st_uid == 0 && (sb->st_mode & 022) == 0 &&
-	       sb->st_size >= (off_t)K8S_SF_HEADER_SIZE && (uint64_t)sb->st_size <= K8S_SF_MAX_FILE;
+	return k8s_sf_file_trusted(sb);
 }
 
 /* The delta is small and is the newer layer: one damaged index entry in

@@ -37,9 +37,7 @@ static int map_file(const char *file, struct image *im)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != 0 ||
-	    (sb.st_mode & 022) != 0 || sb.st_size < (off_t)K8S_SF_HEADER_SIZE ||
-	    (uint64_t)sb.st_size > K8S_SF_MAX_FILE)
+	if (fstat(fd, &sb) != 0 || !k8s_sf_file_trusted(&sb))
 		goto out;
 	im->addr = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (im->addr == MAP_FAILED) {
